@@ -1,0 +1,58 @@
+"""The ``estuary`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+__all__ = ["main"]
+
+
+def _cmd_demo(args) -> int:
+    from estuary.apps.demo import run_demo
+    return run_demo(output=args.output, frames=args.frames)
+
+
+def _cmd_inspect(args) -> int:
+    import estuary  # noqa: F401
+    from estuary.gst import Gst
+    factory = Gst.ElementFactory.find(args.element)
+    if factory is None:
+        print(f"estuary: no element named {args.element!r}", file=sys.stderr)
+        return 2
+    el = factory.create(None)
+    print(f"{args.element}: {factory.get_metadata('long-name')} — {factory.get_metadata('description')}")
+    for pspec in el.list_properties():
+        if pspec.owner_type in (Gst.Object.__gtype__, Gst.Element.__gtype__):
+            continue
+        print(f"  {pspec.name:<28} {pspec.value_type.name:<10} default={pspec.get_default_value()!r}  {pspec.blurb}")
+    for t in factory.get_static_pad_templates():
+        print(f"  pad {t.name_template} ({t.direction.value_nick}, {t.presence.value_nick}): {t.get_caps().to_string()}")
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="estuary", description=__doc__)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    d = sub.add_parser("demo", help="run the flagship demo and write an annotated MP4")
+    d.add_argument("--output", default="out/demo.mp4")
+    d.add_argument("--frames", type=int, default=300)
+    d.set_defaults(func=_cmd_demo)
+    i = sub.add_parser("inspect", help="show an element's properties and pads")
+    i.add_argument("element")
+    i.set_defaults(func=_cmd_inspect)
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001
+        from estuary.errors import EstuaryError
+        if isinstance(exc, EstuaryError):
+            print(f"estuary: {exc}", file=sys.stderr)
+            return exc.exit_code
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

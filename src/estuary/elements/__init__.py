@@ -1,0 +1,36 @@
+"""Estuary's GStreamer elements. :func:`register_all` makes them available to
+``Gst.ElementFactory.make`` and ``Gst.parse_launch`` under their ``es*`` and DeepStream names."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+
+__all__ = ["register_all", "ELEMENT_MODULES"]
+
+#: module → element classes it defines, registered in this order.
+ELEMENT_MODULES: dict[str, tuple[str, ...]] = {
+    "mux": ("EsMux",),
+}
+
+_done = False
+
+
+def register_all() -> dict[str, list[str]]:
+    """Register every element (idempotent). Returns class name → names registered."""
+    global _done
+    from estuary.gst import ensure_init
+    from estuary.gst.element import register_element
+    ensure_init()
+    out: dict[str, list[str]] = {}
+    for mod_name, classes in ELEMENT_MODULES.items():
+        try:
+            mod = importlib.import_module(f"estuary.elements.{mod_name}")
+        except ImportError as exc:  # an optional backend is missing: hide this element only
+            logging.getLogger("estuary").warning("elements of %s unavailable: %s", mod_name, exc)
+            continue
+        for cls_name in classes:
+            cls = getattr(mod, cls_name)
+            out[cls_name] = register_element(cls)
+    _done = True
+    return out

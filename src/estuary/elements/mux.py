@@ -1,0 +1,243 @@
+"""``esmux`` (alias ``nvstreammux``): batches frames of N sources into one buffer.
+
+Each output buffer carries no pixels; its batch meta holds one frame meta per source frame and
+a :class:`~estuary.surface.batch.BatchSurface` whose frames reference the RGBA pixels (the
+input buffers themselves when they already have the output size: zero copy).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+
+from estuary.errors import ConfigError, StreamError
+from estuary.gst import GObject, Gst, GstBase, batchmeta, capi
+from estuary.gst.element import ElementBase, Prop
+from estuary.gst.video import NVMM, buffer_to_rgba, mapped_planes, video_format
+from estuary.meta.core import NvDsBatchMeta
+from estuary.meta.enums import NvBufSurfaceMemType
+from estuary.surface.batch import BatchSurface, FrameSurface, new_rgba_buffer
+from estuary.surface.convert import SUPPORTED_FORMATS, frame_to_rgba, resize_into
+
+__all__ = ["EsMux", "BATCH_CAPS", "FRAME_CAPS"]
+
+_FMTS = "{ " + ", ".join(SUPPORTED_FORMATS) + " }"
+#: a single (not yet batched) frame, on our surfaces or in plain system memory
+FRAME_CAPS = (f"video/x-raw(memory:NVMM), format=(string){_FMTS}; "
+              f"video/x-raw, format=(string){_FMTS}")
+#: batched surfaces
+BATCH_CAPS = "video/x-raw(memory:NVMM), format=(string)RGBA"
+
+DEFAULT_BATCH_SIZE = 1
+DEFAULT_TIMEOUT_US = 40000
+
+
+class _SourceState:
+    __slots__ = ("index", "frame_num", "eos_posted", "fmt")
+
+    def __init__(self, index: int):
+        self.index = index
+        self.frame_num = 0
+        self.eos_posted = False
+        self.fmt = None
+
+
+class EsMux(ElementBase, GstBase.Aggregator):
+    """Batches N streams: request pads ``sink_%u``, one ``src`` pad of batched surfaces."""
+
+    __gtype_name__ = "EstuaryMux"
+    FACTORY = "esmux"
+    ALIASES = ("nvstreammux",)
+    METADATA = ("Estuary stream muxer", "Generic/Muxer/Video",
+                "Batches frames of N sources into one buffer with batch metadata",
+                "Estuary")
+    PAD_TEMPLATES = (
+        ("sink_%u", Gst.PadDirection.SINK, Gst.PadPresence.REQUEST, FRAME_CAPS, GstBase.AggregatorPad),
+        ("src", Gst.PadDirection.SRC, Gst.PadPresence.ALWAYS, BATCH_CAPS, GstBase.AggregatorPad),
+    )
+    PROPS = (
+        Prop("batch-size", int, DEFAULT_BATCH_SIZE, "Maximum frames in a batch", 1, 1024),
+        Prop("width", int, 0, "Output frame width (0: width of the first source)", 0, 16384),
+        Prop("height", int, 0, "Output frame height (0: height of the first source)", 0, 16384),
+        Prop("enable-padding", bool, False, "Keep the aspect ratio when scaling (letterbox)"),
+        Prop("batched-push-timeout", int, DEFAULT_TIMEOUT_US,
+             "Push a partial batch after this many microseconds (live sources; -1: wait)", -1, 2**31 - 1),
+        Prop("live-source", bool, False, "Sources are live"),
+        Prop("nvbuf-memory-type", int, 0, "Surface memory type (NvBufSurfaceMemType)", 0, 6),
+        Prop("gpu-id", int, 0, "GPU to use", 0, 64),
+        Prop("attach-sys-ts", bool, True, "Set ntp_timestamp to the system time"),
+        Prop("buffer-pool-size", int, 4, "Output surfaces to keep (accepted; no effect on CPU)", 1, 1024),
+        Prop("num-surfaces-per-frame", int, 1, "Surfaces per frame", 1, 4),
+        Prop("sync-inputs", bool, False, "Accepted for compatibility"),
+        Prop("max-latency", int, 0, "Accepted for compatibility", 0, 2**31 - 1),
+        Prop("frame-duration", int, -1, "Accepted for compatibility", -1, 2**31 - 1),
+    )
+
+    def __init__(self):
+        super().__init__()
+        self.init_settings()
+        self._sources: dict[str, _SourceState] = {}
+        self._lock = threading.Lock()
+        self._caps_sent = None
+        self._rr = 0
+        self._apply_latency()
+
+    # -- properties -------------------------------------------------------------------------
+    def validate_property(self, prop, value):
+        if prop.name == "nvbuf-memory-type" and value in (NvBufSurfaceMemType.NVBUF_MEM_CUDA_DEVICE,):
+            return value
+        return value
+
+    def property_changed(self, key, value):
+        if key in ("batched_push_timeout", "live_source"):
+            self._apply_latency()
+
+    def _apply_latency(self):
+        t = self.settings.batched_push_timeout
+        self.set_property("latency", max(0, t) * 1000)
+
+    # -- pads -------------------------------------------------------------------------------
+    def _state(self, pad) -> _SourceState:
+        name = pad.get_name()
+        st = self._sources.get(name)
+        if st is None:
+            try:
+                idx = int(name.rsplit("_", 1)[1])
+            except (IndexError, ValueError):
+                raise ConfigError(f"esmux pad names are sink_%u, got {name!r}") from None
+            with self._lock:
+                st = self._sources.setdefault(name, _SourceState(idx))
+        return st
+
+    def do_pad_removed(self, pad):
+        with self._lock:
+            self._sources.pop(pad.get_name(), None)
+
+    def do_negotiate(self):
+        """Caps are set from the first batch (they depend on the sources)."""
+        return True
+
+    # -- batching ---------------------------------------------------------------------------
+    def _output_size(self, fmts):
+        w, h = self.settings.width, self.settings.height
+        if w and h:
+            return w, h
+        first = fmts[0]
+        return (w or first.width), (h or first.height)
+
+    def _ensure_caps(self, fmts, w, h):
+        fr = next(((f.fps_n, f.fps_d) for f in fmts if f.fps_n > 0), (0, 1))
+        key = (w, h, fr, self.settings.batch_size)
+        if self._caps_sent == key:
+            return
+        caps = Gst.Caps.from_string(
+            f"video/x-raw(memory:NVMM), format=(string)RGBA, width=(int){w}, height=(int){h}, "
+            f"framerate=(fraction){fr[0]}/{fr[1]}, batch-size=(int){self.settings.batch_size}")
+        self.set_src_caps(caps)
+        self._caps_sent = key
+
+    def _frame_surface(self, buf, fmt, w, h):
+        """The RGBA surface for an input frame: the buffer itself when it fits, else a new one."""
+        if fmt.format == "RGBA" and (fmt.width, fmt.height) == (w, h):
+            vmeta_stride = fmt.strides[0]
+            return FrameSurface(buf, w, h, pitch=vmeta_stride), (1.0, 1.0, 0, 0)
+        out = new_rgba_buffer(w, h)
+        with capi.map_memory(hash(out), 0, write=True) as info:
+            dst = capi.as_array(info).reshape(h, w, 4)
+            with mapped_planes(buf, fmt) as planes:
+                if (fmt.width, fmt.height) == (w, h):
+                    frame_to_rgba(planes, fmt.format, out=dst)
+                    geo = (1.0, 1.0, 0, 0)
+                else:
+                    rgba = frame_to_rgba(planes, fmt.format)
+                    geo = resize_into(rgba, dst, keep_aspect=self.settings.enable_padding)
+        out.pts, out.dts, out.duration = buf.pts, buf.dts, buf.duration
+        return FrameSurface(out, w, h), geo
+
+    def _post_stream_eos(self, state):
+        st = Gst.Structure.new_from_string(f"stream-eos, stream-id=(uint){state.index}")
+        self.post_message(Gst.Message.new_element(self, st))
+
+    def do_aggregate(self, timeout):
+        s = self.settings
+        pads = sorted(self.sinkpads, key=lambda p: self._state(p).index)
+        taken = []
+        all_eos = True
+        n = len(pads)
+        start = self._rr % n if n else 0
+        for k in range(n):
+            pad = pads[(start + k) % n]
+            state = self._state(pad)
+            if pad.is_eos() and not pad.has_buffer():
+                if not state.eos_posted:
+                    state.eos_posted = True
+                    self._post_stream_eos(state)
+                continue
+            all_eos = False
+            if len(taken) >= s.batch_size:
+                continue
+            buf = pad.pop_buffer()
+            if buf is None:
+                continue
+            if state.fmt is None or pad.get_current_caps() is not None:
+                caps = pad.get_current_caps()
+                if caps is not None:
+                    state.fmt = video_format(caps)
+            if state.fmt is None:
+                raise StreamError(f"{pad.get_name()}: buffer before caps")
+            taken.append((pad, state, buf))
+        if not taken:
+            if all_eos:
+                return Gst.FlowReturn.EOS
+            return Gst.FlowReturn.OK
+        self._rr += 1
+        taken.sort(key=lambda t: t[1].index)
+        fmts = [st.fmt for _, st, _ in taken]
+        w, h = self._output_size(fmts)
+        self._ensure_caps(fmts, w, h)
+        batch = NvDsBatchMeta(s.batch_size)
+        frames = []
+        now_ns = time.time_ns() if s.attach_sys_ts else 0
+        for batch_id, (pad, state, buf) in enumerate(taken):
+            surf, geo = self._frame_surface(buf, state.fmt, w, h)
+            frames.append(surf)
+            fm = batch.acquire_frame()
+            fm.pad_index = fm.source_id = state.index
+            fm.batch_id = batch_id
+            fm.frame_num = state.frame_num
+            state.frame_num += 1
+            fm.buf_pts = buf.pts if buf.pts != Gst.CLOCK_TIME_NONE else 0
+            fm.ntp_timestamp = now_ns
+            fm.source_frame_width, fm.source_frame_height = state.fmt.width, state.fmt.height
+            fm.pipeline_width, fm.pipeline_height = w, h
+            fm.num_surfaces_per_frame = s.num_surfaces_per_frame
+            fm.misc_frame_info[0] = 0
+            batch.add_frame(fm)
+        batch.surface = BatchSurface(frames, s.batch_size,
+                                     NvBufSurfaceMemType(s.nvbuf_memory_type), s.gpu_id)
+        out = Gst.Buffer.new()
+        first = taken[0][2]
+        pts = [b.pts for _, _, b in taken if b.pts != Gst.CLOCK_TIME_NONE]
+        out.pts = min(pts) if pts else Gst.CLOCK_TIME_NONE
+        out.dts = out.pts
+        out.duration = first.duration
+        batchmeta.attach(out, batch)
+        return self.finish_buffer(out)
+
+    def do_sink_event(self, pad, event):
+        if event.type == Gst.EventType.STREAM_START:
+            self._state(pad).eos_posted = False
+        return GstBase.Aggregator.do_sink_event(self, pad, event)
+
+    def do_stop(self):
+        self._caps_sent = None
+        for st in self._sources.values():
+            st.frame_num = 0
+            st.eos_posted = False
+        return True
+
+    def get_source_index(self, pad) -> int:
+        """The source index (``pad_index``) of a sink pad."""
+        return self._sources[pad.get_name()].index

@@ -1,0 +1,101 @@
+"""The one batch-metadata object that rides on each batched GstBuffer.
+
+It is a ``GstCustomMeta`` (GStreamer >= 1.20) whose structure holds a GValue of the
+``PyObject`` boxed type, so a Python :class:`~estuary.meta.core.NvDsBatchMeta` survives
+queues, tees and element copies with correct reference counting. When GStreamer copies a
+buffer (a writable copy after a tee, an encoder copying metas), the batch meta is deep-copied
+and user meta copy callbacks run, as DeepStream's batch-meta transform does.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import threading
+
+from estuary.gst import capi
+from estuary.gst import ensure_init
+
+__all__ = ["META_NAME", "attach", "get", "register"]
+
+META_NAME = b"EstuaryBatchMeta"
+_FIELD = b"batch"
+_log = logging.getLogger("estuary.meta")
+_lock = threading.Lock()
+_registered = False
+_pyobject_gtype = 0
+
+
+def _transform(transbuf, meta, buffer, type_quark, data, user_data):
+    if type_quark != capi.META_TRANSFORM_COPY.value:
+        return 0
+    try:
+        src = _read(meta)
+        if src is None:
+            return 0
+        copy = getattr(src, "copy", None)
+        _attach(transbuf, copy() if copy is not None else src)
+        return 1
+    except Exception:  # noqa: BLE001 - a C callback must not raise; the meta is dropped
+        _log.exception("copying the batch meta of a buffer failed; the copy has none")
+        return 0
+
+
+_transform_cb = capi.CUSTOM_TRANSFORM(_transform)
+
+
+def register() -> None:
+    """Register the custom meta type (idempotent)."""
+    global _registered, _pyobject_gtype
+    if _registered:
+        return
+    with _lock:
+        if _registered:
+            return
+        ensure_init()
+        from gi.repository import GObject  # noqa: F401 - makes sure the PyObject GType exists
+        _pyobject_gtype = capi.g_type_from_name(b"PyObject")
+        tags = (ctypes.c_char_p * 1)(None)
+        if not capi.gst_meta_register_custom(META_NAME, tags, _transform_cb, None, None):
+            raise RuntimeError("could not register the Estuary batch meta")
+        _registered = True
+
+
+def _attach(buffer_addr: int, obj) -> None:
+    meta = capi.gst_buffer_add_custom_meta(buffer_addr, META_NAME)
+    if not meta:
+        raise RuntimeError("gst_buffer_add_custom_meta failed (is the buffer writable?)")
+    st = capi.gst_custom_meta_get_structure(meta)
+    v = capi.GValue()
+    capi.g_value_init(ctypes.byref(v), _pyobject_gtype)
+    capi.g_value_set_boxed(ctypes.byref(v), id(obj))
+    capi.gst_structure_take_value(st, _FIELD, ctypes.byref(v))
+
+
+def attach(buffer, obj) -> None:
+    """Attach ``obj`` to a writable buffer (a ``Gst.Buffer`` or its address)."""
+    register()
+    addr = buffer if isinstance(buffer, int) else hash(buffer)
+    if not capi.gst_mini_object_is_writable(addr):
+        raise RuntimeError("the batch meta can only be attached to a writable buffer")
+    _attach(addr, obj)
+
+
+def _read(meta):
+    st = capi.gst_custom_meta_get_structure(meta)
+    v = capi.gst_structure_get_value(st, _FIELD)
+    if not v:
+        return None
+    p = capi.g_value_get_boxed(v)
+    return ctypes.cast(p, ctypes.py_object).value if p else None
+
+
+def get(buffer):
+    """The object attached to a buffer (a ``Gst.Buffer`` or its address), or None."""
+    if not _registered:
+        register()
+    addr = buffer if isinstance(buffer, int) else hash(buffer)
+    if not addr:
+        return None
+    meta = capi.gst_buffer_get_custom_meta(addr, META_NAME)
+    return _read(meta) if meta else None

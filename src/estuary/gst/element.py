@@ -1,0 +1,247 @@
+"""The anatomy shared by every Estuary element, and their registration.
+
+An element is a GStreamer base class (``GstBase.BaseTransform``, ``GstBase.Aggregator``, ...)
+plus :class:`ElementBase`, which gives it:
+
+* properties declared once as :class:`Prop` rows, stored in a ``Settings`` object under a
+  lock (``self.settings``), with range checks;
+* every ``do_*`` virtual method guarded: a Python exception inside it becomes an ERROR
+  message on the bus naming the element and the exception (with the traceback as debug
+  text), and the vfunc returns its failure value (``FlowReturn.ERROR``, ``False``, ...),
+  instead of PyGObject's print-and-continue;
+* registration under the short ``es*`` name and the DeepStream alias, skipping an alias that
+  a real DeepStream plugin already provides.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+from estuary.errors import ConfigError
+from estuary.gst import GLib, GObject, Gst, ensure_init
+
+__all__ = ["ElementBase", "Prop", "register_element", "registered_elements", "post_error"]
+
+_FLOW_VFUNCS = {"do_transform_ip", "do_transform", "do_aggregate", "do_create", "do_fill",
+                "do_render", "do_chain", "do_prepare_output_buffer", "do_submit_input_buffer",
+                "do_generate_output", "do_finish_buffer", "do_handle_frame", "do_alloc",
+                "do_preroll", "do_render_list", "do_clip", "do_finish_buffer_list",
+                "do_update_src_caps"}
+_NONE_VFUNCS = {"do_transform_caps", "do_fixate_caps", "do_fixate_src_caps", "do_request_new_pad",
+                "do_get_property", "do_create_new_pad", "do_get_caps", "do_fixate",
+                "do_release_pad", "do_finalize", "do_get_next_time", "do_get_times",
+                "do_before_transform", "do_set_property", "do_get_start_time",
+                "do_pad_added", "do_pad_removed", "do_no_more_pads"}
+
+
+def _failure_value(name: str):
+    if name in _FLOW_VFUNCS:
+        if name == "do_update_src_caps":
+            return (Gst.FlowReturn.ERROR, None)
+        return Gst.FlowReturn.ERROR
+    if name == "do_change_state":
+        return Gst.StateChangeReturn.FAILURE
+    if name in _NONE_VFUNCS:
+        return None
+    return False
+
+
+def post_error(element: Gst.Element, exc: BaseException, where: str = "") -> None:
+    """Post an ERROR message for ``exc`` from ``element`` (names both; traceback as debug)."""
+    text = f"{element.get_name()}: {type(exc).__name__}: {exc}"
+    domain, code = Gst.StreamError.quark(), Gst.StreamError.FAILED
+    from estuary.errors import ConfigError as _CE, ModelError, SourceError
+    if isinstance(exc, (_CE, ModelError)):
+        domain, code = Gst.LibraryError.quark(), Gst.LibraryError.SETTINGS
+    elif isinstance(exc, (SourceError, FileNotFoundError)):
+        domain, code = Gst.ResourceError.quark(), Gst.ResourceError.NOT_FOUND
+    err = GLib.Error.new_literal(domain, text, int(code))
+    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    debug = f"{element.get_name()} ({type(element).__name__}){' in ' + where if where else ''}:\n{tb}"
+    element.post_message(Gst.Message.new_error(element, err, debug))
+
+
+def _guard(name, func):
+    fail = _failure_value(name)
+
+    @functools.wraps(func)
+    def guarded(self, *args):
+        try:
+            return func(self, *args)
+        except Exception as exc:  # noqa: BLE001 - every error must reach the bus
+            try:
+                post_error(self, exc, name)
+            except Exception:  # noqa: BLE001
+                logging.getLogger("estuary").exception("could not post an element error")
+            return fail
+
+    guarded.__estuary_guarded__ = True
+    return guarded
+
+
+@dataclass(frozen=True)
+class Prop:
+    """One GObject property: its name, Python type, default and range."""
+
+    name: str
+    type: type
+    default: Any
+    blurb: str = ""
+    minimum: Any = None
+    maximum: Any = None
+    attr: str = ""
+    readable_only: bool = False
+
+    def pspec(self):
+        flags = GObject.ParamFlags.READABLE
+        if not self.readable_only:
+            flags |= GObject.ParamFlags.WRITABLE
+        nick = self.name
+        if self.type is bool:
+            return (bool, nick, self.blurb, self.default, flags)
+        if self.type is str:
+            return (str, nick, self.blurb, self.default, flags)
+        if self.type is float:
+            lo = -1e308 if self.minimum is None else self.minimum
+            hi = 1e308 if self.maximum is None else self.maximum
+            return (float, nick, self.blurb, lo, hi, self.default, flags)
+        if self.type is int:
+            lo = -(2**31) if self.minimum is None else self.minimum
+            hi = 2**31 - 1 if self.maximum is None else self.maximum
+            gtype = GObject.TYPE_INT if lo < 0 or hi <= 2**31 - 1 else GObject.TYPE_UINT64
+            if hi > 2**32 - 1 or lo < -(2**31):
+                gtype = GObject.TYPE_INT64 if lo < 0 else GObject.TYPE_UINT64
+            elif lo >= 0 and hi > 2**31 - 1:
+                gtype = GObject.TYPE_UINT
+            return (gtype, nick, self.blurb, lo, hi, self.default, flags)
+        raise TypeError(f"unsupported property type {self.type}")
+
+    @property
+    def key(self) -> str:
+        return self.attr or self.name.replace("-", "_")
+
+
+class Settings:
+    """Property values of one element instance (read them under ``lock`` when it matters)."""
+
+    def __init__(self, props):
+        self.lock = threading.Lock()
+        for p in props:
+            setattr(self, p.key, p.default)
+
+    def snapshot(self) -> dict:
+        with self.lock:
+            return {k: v for k, v in vars(self).items() if k != "lock"}
+
+
+class ElementBase:
+    """Mixin for Estuary elements (put it before the GStreamer base class)."""
+
+    FACTORY: str = ""
+    ALIASES: tuple[str, ...] = ()
+    #: (long name, classification, description, author)
+    METADATA: tuple[str, str, str, str] = ("", "", "", "Estuary")
+    #: rows of (name, Gst.PadDirection, Gst.PadPresence, caps string, pad GType or None)
+    PAD_TEMPLATES: tuple = ()
+    RANK = Gst.Rank.NONE
+    PROPS: tuple[Prop, ...] = ()
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for name, value in list(cls.__dict__.items()):
+            if name.startswith("do_") and callable(value) and name not in (
+                    "do_get_property", "do_set_property") and not getattr(
+                    value, "__estuary_guarded__", False):
+                setattr(cls, name, _guard(name, value))
+        props = {}
+        for klass in reversed(cls.__mro__):
+            for p in klass.__dict__.get("PROPS", ()):
+                props[p.name] = p
+        cls._all_props = tuple(props.values())
+        if "PROPS" in cls.__dict__ and props:
+            cls.__gproperties__ = {p.name: p.pspec() for p in props.values()}
+
+    def init_settings(self) -> None:
+        """Create ``self.settings`` with every property's default (call from ``__init__``)."""
+        self.settings = Settings(self._all_props)
+
+    def do_get_property(self, pspec):
+        p = self._prop(pspec.name)
+        with self.settings.lock:
+            return getattr(self.settings, p.key)
+
+    def do_set_property(self, pspec, value):
+        p = self._prop(pspec.name)
+        value = self.validate_property(p, value)
+        with self.settings.lock:
+            setattr(self.settings, p.key, value)
+        self.property_changed(p.key, value)
+
+    def _prop(self, name: str) -> Prop:
+        for p in self._all_props:
+            if p.name == name:
+                return p
+        raise ConfigError(f"{self.get_name()} has no property {name!r}")
+
+    def validate_property(self, prop: Prop, value):
+        """Check a property value; return the value to store."""
+        return value
+
+    def property_changed(self, key: str, value) -> None:
+        """Hook: a property was set."""
+
+    def post_error(self, exc: BaseException, where: str = "") -> None:
+        """Post an ERROR message for ``exc`` on the bus."""
+        post_error(self, exc, where)
+
+    def post_element_message(self, name: str, **fields) -> None:
+        """Post an application-visible ELEMENT message with a structure ``name``."""
+        st = Gst.Structure.new_empty(name)
+        for k, v in fields.items():
+            st.set_value(k, v)
+        self.post_message(Gst.Message.new_element(self, st))
+
+
+_registered: dict[str, type] = {}
+
+
+def register_element(cls, rank=None) -> list[str]:
+    """Register ``cls`` under its ``FACTORY`` name and its ``ALIASES``; return the names used.
+
+    An alias is skipped when a factory of that name already exists from another plugin
+    (a real DeepStream installation wins).
+    """
+    ensure_init()
+    names = []
+    rank = cls.RANK if rank is None else rank
+    if not getattr(cls, "_estuary_class_ready", False):
+        from estuary.gst.capi import install_class_metadata
+        install_class_metadata(cls.__gtype__, cls.METADATA, cls.PAD_TEMPLATES)
+        cls._estuary_class_ready = True
+    for i, name in enumerate((cls.FACTORY, *cls.ALIASES)):
+        if not name:
+            continue
+        existing = Gst.ElementFactory.find(name)
+        if existing is not None:
+            if existing.get_element_type() == cls.__gtype__:
+                names.append(name)
+                continue
+            if i > 0:
+                logging.getLogger("estuary").debug(
+                    "not registering alias %s: a real %s plugin is installed", name, name)
+                continue
+        if not Gst.Element.register(None, name, int(rank), cls.__gtype__):
+            raise RuntimeError(f"could not register element {name}")
+        _registered[name] = cls
+        names.append(name)
+    return names
+
+
+def registered_elements() -> dict[str, type]:
+    """Names registered by Estuary in this process → element class."""
+    return dict(_registered)

@@ -1,0 +1,620 @@
+"""The batch metadata tree: batch → frames → objects → classifier meta → label info.
+
+One :class:`NvDsBatchMeta` rides on each batched buffer. Children are taken from the batch's
+pools (:meth:`NvDsMetaPool.acquire`), attached with the ``add_*`` methods and go back to the
+pool when removed or when the batch is released. User meta carry copy/release callbacks that
+run when the batch is deep-copied (a buffer copy) or released (the buffer freed).
+
+Besides the DeepStream-shaped fields, each node has Pythonic accessors over the same store:
+``batch.frames``, ``frame.objects``, ``obj.classifiers``, ``frame.user_meta`` and so on.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Callable, Iterator
+
+from estuary.errors import MetaError
+from estuary.meta import cmem
+from estuary.meta.enums import MAX_ELEMENTS_IN_DISPLAY_META, NvDsMetaType, UNTRACKED_OBJECT_ID
+from estuary.meta.osd import (NvBbox_Coords, NvOSD_ArrowParams, NvOSD_CircleParams,
+                              NvOSD_LineParams, NvOSD_MaskParams, NvOSD_RectParams,
+                              NvOSD_TextParams)
+from estuary.meta.struct import (CharArray, Embedded, IntArray, MetaList, Pointer, Scalar,
+                                 Struct, WeakPointer, index_of)
+
+__all__ = [
+    "NvDsBaseMeta", "NvDsMetaPool", "NvDsBatchMeta", "NvDsFrameMeta", "NvDsObjectMeta",
+    "NvDsComp_BboxInfo", "NvDsClassifierMeta", "NvDsLabelInfo", "NvDsDisplayMeta",
+    "NvDsUserMeta", "NvDsMeta", "UserMetaCallback",
+]
+
+#: ``func(user_meta, user_data)``: a copy callback returns the new ``user_meta_data``.
+UserMetaCallback = Callable[["NvDsUserMeta", object], object]
+
+
+class NvDsBaseMeta(Struct):
+    """Fields every metadata node starts with. ``base_meta`` is the node itself."""
+
+    meta_type = Scalar(NvDsMetaType.NVDS_INVALID_META)
+    batch_meta = WeakPointer()
+    uContext = Pointer()
+    copy_func = Scalar(None)
+    release_func = Scalar(None)
+
+    @property
+    def base_meta(self) -> "NvDsBaseMeta":
+        """The embedded ``NvDsBaseMeta`` (this same node)."""
+        return self
+
+
+class NvDsComp_BboxInfo(Struct):
+    """A box in original coordinates."""
+
+    org_bbox_coords = Embedded(NvBbox_Coords)
+
+
+class NvDsLabelInfo(NvDsBaseMeta):
+    """One classifier result."""
+
+    num_classes = Scalar(0)
+    result_label = CharArray(128)
+    pResult_label = Scalar(None)
+    result_class_id = Scalar(0)
+    label_id = Scalar(0)
+    result_prob = Scalar(0.0)
+
+
+class NvDsClassifierMeta(NvDsBaseMeta):
+    """Results of one classifier for one object."""
+
+    unique_component_id = Scalar(0)
+    classifier_type = Scalar(None)
+    label_info_list = MetaList()
+
+    @property
+    def num_labels(self) -> int:
+        """Number of entries in ``label_info_list``."""
+        return len(self._label_info_list)
+
+    @num_labels.setter
+    def num_labels(self, value):
+        """Kept equal to the list length; writes are ignored."""
+
+    @property
+    def labels(self) -> list[NvDsLabelInfo]:
+        """The label infos as a Python list (the store itself)."""
+        return self._label_info_list
+
+
+class NvDsUserMeta(NvDsBaseMeta):
+    """User metadata: ``user_meta_data`` is any object, tagged by ``base_meta.meta_type``."""
+
+    user_meta_data = Pointer()
+
+
+class NvDsObjectMeta(NvDsBaseMeta):
+    """One detected or tracked object."""
+
+    parent = Pointer()
+    unique_component_id = Scalar(0)
+    class_id = Scalar(0)
+    object_id = Scalar(UNTRACKED_OBJECT_ID)
+    detector_bbox_info = Embedded(NvDsComp_BboxInfo)
+    tracker_bbox_info = Embedded(NvDsComp_BboxInfo)
+    confidence = Scalar(0.0)
+    tracker_confidence = Scalar(0.0)
+    rect_params = Embedded(NvOSD_RectParams)
+    mask_params = Embedded(NvOSD_MaskParams)
+    text_params = Embedded(NvOSD_TextParams)
+    obj_label = CharArray(128)
+    classifier_meta_list = MetaList()
+    obj_user_meta_list = MetaList()
+    misc_obj_info = IntArray(4)
+    reserved = IntArray(4)
+
+    @property
+    def classifiers(self) -> list[NvDsClassifierMeta]:
+        """Classifier results as a Python list (the store itself)."""
+        return self._classifier_meta_list
+
+    @property
+    def user_meta(self) -> list[NvDsUserMeta]:
+        """Object-level user meta as a Python list (the store itself)."""
+        return self._obj_user_meta_list
+
+    @property
+    def box(self) -> tuple[float, float, float, float]:
+        """``rect_params`` as (left, top, width, height)."""
+        r = self.rect_params
+        return (r.left, r.top, r.width, r.height)
+
+
+class _DisplayArray:
+    """A read-only list of 16 live structs of one kind, created on first access."""
+
+    __slots__ = ("cls", "slot_member")
+
+    def __init__(self, cls):
+        self.cls = cls
+
+    def __set_name__(self, owner, name):
+        self.slot_member = None
+
+    def bind(self, member):
+        self.slot_member = member
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self
+        try:
+            return self.slot_member.__get__(obj, owner)
+        except AttributeError:
+            v = tuple(self.cls() for _ in range(MAX_ELEMENTS_IN_DISPLAY_META))
+            self.slot_member.__set__(obj, v)
+            return v
+
+    def __set__(self, obj, value):
+        raise AttributeError("display meta arrays are read-only; set their elements' fields")
+
+
+class NvDsDisplayMeta(NvDsBaseMeta):
+    """Things to draw on a frame: up to 16 rects, labels, lines, arrows and circles."""
+
+    __slots__ = ("_rects", "_texts", "_lines", "_arrows", "_circles",
+                 "_num_rects", "_num_labels", "_num_lines", "_num_arrows", "_num_circles")
+    misc_osd_data = IntArray(4)
+    reserved = IntArray(4)
+
+    _COUNTS = ("num_rects", "num_labels", "num_lines", "num_arrows", "num_circles")
+    _ARRAYS = ("_rects", "_texts", "_lines", "_arrows", "_circles")
+
+    def __init__(self, **fields):
+        for n in self._COUNTS:
+            object.__setattr__(self, "_" + n, 0)
+        super().__init__(**fields)
+
+    def _reset(self):
+        for slot in self._ARRAYS:
+            try:
+                object.__delattr__(self, slot)
+            except AttributeError:
+                pass
+        for n in self._COUNTS:
+            object.__setattr__(self, "_" + n, 0)
+        super()._reset()
+
+    rect_params = _DisplayArray(NvOSD_RectParams)
+    text_params = _DisplayArray(NvOSD_TextParams)
+    line_params = _DisplayArray(NvOSD_LineParams)
+    arrow_params = _DisplayArray(NvOSD_ArrowParams)
+    circle_params = _DisplayArray(NvOSD_CircleParams)
+
+
+for _name, _slot in zip(("rect_params", "text_params", "line_params", "arrow_params",
+                         "circle_params"), NvDsDisplayMeta._ARRAYS):
+    NvDsDisplayMeta.__dict__[_name].bind(NvDsDisplayMeta.__dict__[_slot])
+
+
+def _count_property(name):
+    slot = "_" + name
+
+    def get(self):
+        return object.__getattribute__(self, slot)
+
+    def set_(self, value):
+        value = int(value)
+        if not 0 <= value <= MAX_ELEMENTS_IN_DISPLAY_META:
+            raise MetaError(f"NvDsDisplayMeta.{name} must be between 0 and "
+                            f"{MAX_ELEMENTS_IN_DISPLAY_META}, got {value}: acquire another display "
+                            "meta for more elements")
+        object.__setattr__(self, slot, value)
+
+    return property(get, set_, doc="How many entries of the array the OSD draws (0..16).")
+
+
+for _n in NvDsDisplayMeta._COUNTS:
+    setattr(NvDsDisplayMeta, _n, _count_property(_n))
+
+
+class NvDsFrameMeta(NvDsBaseMeta):
+    """One frame of a batch."""
+
+    pad_index = Scalar(0)
+    batch_id = Scalar(0)
+    frame_num = Scalar(0)
+    buf_pts = Scalar(0)
+    ntp_timestamp = Scalar(0)
+    source_id = Scalar(0)
+    num_surfaces_per_frame = Scalar(1)
+    source_frame_width = Scalar(0)
+    source_frame_height = Scalar(0)
+    surface_type = Scalar(0)
+    surface_index = Scalar(0)
+    bInferDone = Scalar(False)
+    pipeline_width = Scalar(0)
+    pipeline_height = Scalar(0)
+    obj_meta_list = MetaList()
+    display_meta_list = MetaList()
+    frame_user_meta_list = MetaList()
+    misc_frame_info = IntArray(4)
+    reserved = IntArray(4)
+
+    @property
+    def num_obj_meta(self) -> int:
+        """Number of objects in ``obj_meta_list``."""
+        return len(self._obj_meta_list)
+
+    @num_obj_meta.setter
+    def num_obj_meta(self, value):
+        """Kept equal to the list length; writes are ignored."""
+
+    @property
+    def objects(self) -> list[NvDsObjectMeta]:
+        """The objects as a Python list (the store itself: do not append directly)."""
+        return self._obj_meta_list
+
+    @property
+    def display_metas(self) -> list["NvDsDisplayMeta"]:
+        """The display metas as a Python list (the store itself)."""
+        return self._display_meta_list
+
+    @property
+    def user_meta(self) -> list[NvDsUserMeta]:
+        """Frame-level user meta as a Python list (the store itself)."""
+        return self._frame_user_meta_list
+
+    def add_object(self, obj: NvDsObjectMeta, parent: NvDsObjectMeta | None = None) -> None:
+        """Append ``obj`` (from the batch's object pool) to this frame."""
+        obj.parent = parent
+        self._obj_meta_list.append(obj)
+
+    def remove_object(self, obj: NvDsObjectMeta) -> None:
+        """Detach ``obj`` and give it back to its pool."""
+        _detach(self._obj_meta_list, obj, "object", "frame")
+        _release_object(obj)
+        _give_back(obj, "obj_meta_pool")
+
+    def add_display_meta(self, dm: "NvDsDisplayMeta") -> None:
+        """Append a display meta (drawn by the OSD)."""
+        self._display_meta_list.append(dm)
+
+    def add_user_meta(self, um: NvDsUserMeta) -> None:
+        """Append frame-level user meta."""
+        self._frame_user_meta_list.append(um)
+
+    def user_meta_of_type(self, meta_type) -> Iterator[NvDsUserMeta]:
+        """Frame user metas whose ``meta_type`` equals ``meta_type``."""
+        return (u for u in self._frame_user_meta_list if u.meta_type == meta_type)
+
+
+class NvDsMetaPool(Struct):
+    """A pool of one kind of metadata node, owned by one batch."""
+
+    meta_type = Scalar(NvDsMetaType.NVDS_INVALID_META)
+    max_elements_in_pool = Scalar(0)
+    element_size = Scalar(0)
+    __slots__ = ("_factory", "_empty", "_full")
+
+    def __init__(self, meta_type=NvDsMetaType.NVDS_INVALID_META, factory=None, capacity: int = 0):
+        super().__init__()
+        self.meta_type = meta_type
+        self.max_elements_in_pool = capacity
+        self._factory = factory
+        self._empty: list = []
+        self._full: dict[int, object] = {}
+
+    @property
+    def num_empty_elements(self) -> int:
+        """Elements ready to be acquired."""
+        return len(self._empty)
+
+    @property
+    def num_full_elements(self) -> int:
+        """Elements acquired and not yet given back."""
+        return len(self._full)
+
+    @property
+    def empty_list(self):
+        """GList view of the free elements."""
+        from estuary.meta.struct import GList
+        return GList(self._empty, 0) if self._empty else None
+
+    @property
+    def full_list(self):
+        """GList view of the acquired elements."""
+        from estuary.meta.struct import GList
+        items = list(self._full.values())
+        return GList(items, 0) if items else None
+
+    def acquire(self, batch: "NvDsBatchMeta"):
+        """Take a zeroed element, tagged with this pool's type and ``batch``."""
+        if self._empty:
+            item = self._empty.pop()
+            item._reset()
+        else:
+            item = self._factory()
+            if len(self._full) + 1 > self.max_elements_in_pool:
+                self.max_elements_in_pool = len(self._full) + 1
+        item.meta_type = self.meta_type
+        item.batch_meta = batch
+        self._full[id(item)] = item
+        return item
+
+    def give_back(self, item) -> None:
+        """Return ``item`` to the pool (no-op if it is not from this pool)."""
+        if self._full.pop(id(item), None) is not None:
+            self._empty.append(item)
+
+    def clear(self) -> None:
+        """Forget every element (the batch is released)."""
+        self._full.clear()
+        self._empty.clear()
+
+
+class NvDsBatchMeta(NvDsBaseMeta):
+    """Metadata of one batched buffer."""
+
+    __slots__ = ("frame_meta_pool", "obj_meta_pool", "classifier_meta_pool", "display_meta_pool",
+                 "user_meta_pool", "label_info_meta_pool", "meta_mutex", "_released", "surface")
+    max_frames_in_batch = Scalar(0)
+    frame_meta_list = MetaList()
+    batch_user_meta_list = MetaList()
+    misc_batch_info = IntArray(4)
+    reserved = IntArray(4)
+
+    def __init__(self, max_batch_size: int = 1):
+        super().__init__()
+        self.meta_type = NvDsMetaType.NVDS_BATCH_META
+        self.max_frames_in_batch = int(max_batch_size)
+        self.batch_meta = self
+        T = NvDsMetaType
+        n = max(int(max_batch_size), 1)
+        self.frame_meta_pool = NvDsMetaPool(T.NVDS_FRAME_META, NvDsFrameMeta, n)
+        self.obj_meta_pool = NvDsMetaPool(T.NVDS_OBJ_META, NvDsObjectMeta, 16 * n)
+        self.classifier_meta_pool = NvDsMetaPool(T.NVDS_CLASSIFIER_META, NvDsClassifierMeta, 16 * n)
+        self.display_meta_pool = NvDsMetaPool(T.NVDS_DISPLAY_META, NvDsDisplayMeta, n)
+        self.user_meta_pool = NvDsMetaPool(T.NVDS_USER_META, NvDsUserMeta, n)
+        self.label_info_meta_pool = NvDsMetaPool(T.NVDS_LABEL_INFO_META, NvDsLabelInfo, 16 * n)
+        self.meta_mutex = threading.RLock()
+        self._released = False
+        self.surface = None
+
+    @property
+    def num_frames_in_batch(self) -> int:
+        """Number of frames in ``frame_meta_list``."""
+        return len(self._frame_meta_list)
+
+    @num_frames_in_batch.setter
+    def num_frames_in_batch(self, value):
+        """Kept equal to the list length; writes are ignored."""
+
+    @property
+    def frames(self) -> list[NvDsFrameMeta]:
+        """The frames as a Python list (the store itself)."""
+        return self._frame_meta_list
+
+    @property
+    def user_meta(self) -> list[NvDsUserMeta]:
+        """Batch-level user meta as a Python list (the store itself)."""
+        return self._batch_user_meta_list
+
+    # -- acquiring ------------------------------------------------------------------------
+    def acquire_frame(self) -> NvDsFrameMeta:
+        return self.frame_meta_pool.acquire(self)
+
+    def acquire_object(self) -> NvDsObjectMeta:
+        return self.obj_meta_pool.acquire(self)
+
+    def acquire_classifier(self) -> NvDsClassifierMeta:
+        return self.classifier_meta_pool.acquire(self)
+
+    def acquire_display(self) -> NvDsDisplayMeta:
+        return self.display_meta_pool.acquire(self)
+
+    def acquire_user(self) -> NvDsUserMeta:
+        return self.user_meta_pool.acquire(self)
+
+    def acquire_label_info(self) -> NvDsLabelInfo:
+        return self.label_info_meta_pool.acquire(self)
+
+    def add_frame(self, frame: NvDsFrameMeta) -> None:
+        """Append a frame."""
+        self._frame_meta_list.append(frame)
+
+    def add_user_meta(self, um: NvDsUserMeta) -> None:
+        """Append batch-level user meta."""
+        self._batch_user_meta_list.append(um)
+
+    def frame(self, batch_id: int) -> NvDsFrameMeta:
+        """The frame whose ``batch_id`` is ``batch_id``."""
+        for f in self._frame_meta_list:
+            if f.batch_id == batch_id:
+                return f
+        raise LookupError(f"no frame with batch_id {batch_id} in this batch")
+
+    # -- copy / release -------------------------------------------------------------------
+    def copy(self) -> "NvDsBatchMeta":
+        """A deep copy of the tree; user meta are copied through their copy callbacks."""
+        dst = NvDsBatchMeta(self.max_frames_in_batch)
+        dst.surface = self.surface
+        dst.misc_batch_info[:] = self.misc_batch_info
+        copy_frame_list(self._frame_meta_list, dst)
+        copy_user_meta_list(self._batch_user_meta_list, dst, dst._batch_user_meta_list)
+        return dst
+
+    def release(self) -> None:
+        """Run every user meta's release callback and empty the pools. Idempotent."""
+        if self._released:
+            return
+        self._released = True
+        for um in self._batch_user_meta_list:
+            release_user_meta(um)
+        for f in self._frame_meta_list:
+            _release_frame(f)
+        self._frame_meta_list.clear()
+        self._batch_user_meta_list.clear()
+        for p in (self.frame_meta_pool, self.obj_meta_pool, self.classifier_meta_pool,
+                  self.display_meta_pool, self.user_meta_pool, self.label_info_meta_pool):
+            p.clear()
+        self.surface = None
+
+    def __del__(self):
+        try:
+            self.release()
+        except Exception:  # noqa: BLE001 - never raise from a finaliser
+            pass
+
+
+class NvDsMeta(Struct):
+    """A GstNvDsMeta: metadata attached to a GstBuffer."""
+
+    meta = Pointer()
+    meta_data = Pointer()
+    user_data = Pointer()
+    meta_type = Scalar(0)
+
+
+# -- helpers shared with the pyds facade -----------------------------------------------------
+
+def _detach(lst: list, item, what: str, where: str) -> None:
+    try:
+        del lst[index_of(lst, item)]
+    except ValueError:
+        raise MetaError(f"this {what} meta is not in the {where}'s list") from None
+
+
+def _give_back(item, pool_name: str) -> None:
+    batch = item.batch_meta
+    if batch is not None:
+        getattr(batch, pool_name).give_back(item)
+
+
+def release_user_meta(um: NvDsUserMeta) -> None:
+    """Run ``um``'s release callback, then free what the data still owns on the C side."""
+    func = um.release_func
+    if func is not None:
+        func(um, None)
+    data = um.user_meta_data
+    if data is not None and cmem.is_owned(data):
+        free_owned(data)
+    um.user_meta_data = None
+
+
+def free_owned(obj) -> None:
+    """Free a C-owned struct and the C strings and C-owned structs it points to."""
+    if not cmem.is_owned(obj):
+        return
+    cmem.disown(obj)
+    from estuary.meta.struct import CStr
+    for name, slot, spec in getattr(obj, "_fields", ()):
+        if isinstance(spec, CStr) and spec.mode != "intern":
+            cmem.free_if_owner(object.__getattribute__(obj, slot), obj, slot)
+        elif isinstance(spec, Pointer):
+            target = object.__getattribute__(obj, slot)
+            if target is not None and cmem.is_owned(target):
+                free_owned(target)
+
+
+def _release_object(obj: NvDsObjectMeta) -> None:
+    for um in obj._obj_user_meta_list:
+        release_user_meta(um)
+    obj._obj_user_meta_list.clear()
+
+
+def _release_frame(f: NvDsFrameMeta) -> None:
+    for um in f._frame_user_meta_list:
+        release_user_meta(um)
+    for o in f._obj_meta_list:
+        _release_object(o)
+    f._frame_user_meta_list.clear()
+    f._obj_meta_list.clear()
+
+
+def copy_user_meta(src: NvDsUserMeta, dst_batch: NvDsBatchMeta) -> NvDsUserMeta:
+    """Copy one user meta into ``dst_batch``'s pool, calling its copy callback."""
+    um = dst_batch.acquire_user()
+    um.meta_type = src.meta_type
+    um.uContext = src.uContext
+    um.copy_func, um.release_func = src.copy_func, src.release_func
+    if src.copy_func is not None:
+        um.user_meta_data = src.copy_func(src, None)
+    else:
+        um.user_meta_data = src.user_meta_data
+    return um
+
+
+def copy_user_meta_list(src_list, dst_batch: NvDsBatchMeta, dst_list: list) -> None:
+    for um in src_list:
+        dst_list.append(copy_user_meta(um, dst_batch))
+
+
+def _copy_into(src: Struct, dst: Struct, skip=()) -> None:
+    for name, slot, spec in src._fields:
+        if name in skip or isinstance(spec, (MetaList, WeakPointer)):
+            continue
+        try:
+            v = object.__getattribute__(src, slot)
+        except AttributeError:
+            continue
+        if isinstance(spec, Embedded):
+            v = v._memcpy()
+        elif isinstance(spec, IntArray):
+            v = v.copy()
+        object.__setattr__(dst, slot, v)
+
+
+def copy_object(src: NvDsObjectMeta, dst_batch: NvDsBatchMeta) -> NvDsObjectMeta:
+    """Deep copy of an object meta (classifiers, labels, user meta) into ``dst_batch``."""
+    o = dst_batch.acquire_object()
+    _copy_into(src, o, skip=("meta_type", "parent"))
+    for c in src._classifier_meta_list:
+        nc = dst_batch.acquire_classifier()
+        _copy_into(c, nc, skip=("meta_type",))
+        for li in c._label_info_list:
+            nl = dst_batch.acquire_label_info()
+            _copy_into(li, nl, skip=("meta_type",))
+            nc._label_info_list.append(nl)
+        o._classifier_meta_list.append(nc)
+    copy_user_meta_list(src._obj_user_meta_list, dst_batch, o._obj_user_meta_list)
+    return o
+
+
+def copy_display_meta(src: NvDsDisplayMeta, dst_batch: NvDsBatchMeta) -> NvDsDisplayMeta:
+    d = dst_batch.acquire_display()
+    for n in NvDsDisplayMeta._COUNTS:
+        setattr(d, n, getattr(src, n))
+    for name in ("rect_params", "text_params", "line_params", "arrow_params", "circle_params"):
+        for s, t in zip(getattr(src, name), getattr(d, name)):
+            _copy_into(s, t)
+            if name == "text_params" and s.display_text and cmem.is_live(s.display_text):
+                object.__setattr__(t, "_display_text", 0)
+                t.display_text = cmem.read_string(s.display_text)
+    return d
+
+
+def copy_objects(src_list, dst_frame: NvDsFrameMeta, dst_batch: NvDsBatchMeta) -> None:
+    mapping = {}
+    for o in src_list:
+        n = copy_object(o, dst_batch)
+        mapping[id(o)] = n
+        dst_frame._obj_meta_list.append(n)
+    for o in src_list:
+        if o.parent is not None:
+            mapping[id(o)].parent = mapping.get(id(o.parent), o.parent)
+
+
+def copy_frame(src: NvDsFrameMeta, dst_batch: NvDsBatchMeta) -> NvDsFrameMeta:
+    """Deep copy of a frame meta and everything under it into ``dst_batch``."""
+    f = dst_batch.acquire_frame()
+    _copy_into(src, f, skip=("meta_type",))
+    copy_objects(src._obj_meta_list, f, dst_batch)
+    for d in src._display_meta_list:
+        f._display_meta_list.append(copy_display_meta(d, dst_batch))
+    copy_user_meta_list(src._frame_user_meta_list, dst_batch, f._frame_user_meta_list)
+    return f
+
+
+def copy_frame_list(src_list, dst_batch: NvDsBatchMeta) -> None:
+    for fr in src_list:
+        dst_batch._frame_meta_list.append(copy_frame(fr, dst_batch))

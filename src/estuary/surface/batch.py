@@ -1,0 +1,180 @@
+"""Frame and batch surfaces: where the pixels of a batch live.
+
+A batched buffer carries no pixel memory itself. Its :class:`BatchSurface` (on the batch meta)
+holds one :class:`FrameSurface` per frame, each referencing the ``Gst.Buffer`` whose memory
+holds that frame's RGBA pixels (the muxer's input buffer when no scaling was needed: zero copy).
+Each memory belongs to exactly one buffer, so it can always be mapped for writing, also from
+a pad probe, and writes are seen downstream (like DeepStream's shared NvBufSurface).
+
+Pixels are reached through scoped context managers (:meth:`FrameSurface.pixels`), or through
+the persistent mapping that ``pyds.get_nvds_buf_surface`` needs (released by
+:meth:`BatchSurface.unmap_frame` or when the batch is released).
+"""
+
+from __future__ import annotations
+
+import ctypes
+from contextlib import contextmanager
+
+import numpy as np
+
+from estuary.errors import SurfaceError
+from estuary.gst import capi
+from estuary.meta.enums import NvBufSurfaceColorFormat, NvBufSurfaceMemType
+from estuary.surface.nvbuf import NvBufSurface, NvBufSurfaceParams
+
+__all__ = ["FrameSurface", "BatchSurface", "new_rgba_buffer"]
+
+_FORMAT_CODES = {"RGBA": NvBufSurfaceColorFormat.NVBUF_COLOR_FORMAT_RGBA,
+                 "RGB": NvBufSurfaceColorFormat.NVBUF_COLOR_FORMAT_RGB,
+                 "NV12": NvBufSurfaceColorFormat.NVBUF_COLOR_FORMAT_NV12,
+                 "I420": NvBufSurfaceColorFormat.NVBUF_COLOR_FORMAT_YUV420}
+
+
+def new_rgba_buffer(width: int, height: int):
+    """A new system-memory ``Gst.Buffer`` sized for one tightly packed RGBA frame."""
+    from estuary.gst import Gst
+    return Gst.Buffer.new_allocate(None, int(width) * int(height) * 4, None)
+
+
+class FrameSurface:
+    """One frame's pixels: an RGBA image of ``width`` × ``height`` in ``buffer``'s memory 0."""
+
+    __slots__ = ("buffer", "width", "height", "pitch", "color_format", "offset", "device",
+                 "tensor", "_mapping")
+
+    def __init__(self, buffer, width: int, height: int, pitch: int | None = None,
+                 color_format: str = "RGBA", offset: int = 0, device: str = "cpu", tensor=None):
+        self.buffer = buffer
+        self.width, self.height = int(width), int(height)
+        self.pitch = int(pitch) if pitch else self.width * 4
+        self.color_format = color_format
+        self.offset = offset
+        self.device = device
+        self.tensor = tensor
+        self._mapping = None
+
+    @property
+    def channels(self) -> int:
+        return 3 if self.color_format == "RGB" else 4
+
+    def _view(self, info) -> np.ndarray:
+        if self.color_format not in ("RGBA", "RGB"):
+            raise SurfaceError(
+                "get_nvds_buf_Surface: Currently we only support RGBA color Format "
+                f"(this surface is {self.color_format}; convert with nvvideoconvert/esconvert)")
+        need = self.offset + self.pitch * (self.height - 1) + self.width * self.channels
+        if info.size < need:
+            raise SurfaceError(f"surface memory too small: {info.size} < {need}")
+        raw = (ctypes.c_uint8 * info.size).from_address(info.data)
+        flat = np.frombuffer(raw, np.uint8)
+        return np.lib.stride_tricks.as_strided(
+            flat[self.offset:], shape=(self.height, self.width, self.channels),
+            strides=(self.pitch, self.channels, 1), writeable=True)
+
+    @contextmanager
+    def pixels(self, write: bool = True):
+        """A (H, W, 4) uint8 view of the frame, valid inside the ``with`` block only."""
+        if self.device != "cpu":
+            raise SurfaceError("this surface lives on the GPU: use .tensor or get_nvds_buf_surface_gpu")
+        with capi.map_memory(hash(self.buffer), 0, write=write) as info:
+            arr = self._view(info)
+            if not write:
+                arr.flags.writeable = False
+            yield arr
+
+    def map(self) -> np.ndarray:
+        """A writable view kept mapped until :meth:`unmap` (what get_nvds_buf_surface returns)."""
+        if self._mapping is None:
+            cm = self.pixels(write=True)
+            arr = cm.__enter__()
+            self._mapping = (cm, arr)
+        return self._mapping[1]
+
+    def unmap(self) -> None:
+        """Release the mapping made by :meth:`map` (no-op if none)."""
+        if self._mapping is not None:
+            cm, _ = self._mapping
+            self._mapping = None
+            cm.__exit__(None, None, None)
+
+    def copy(self) -> np.ndarray:
+        """A private copy of the pixels."""
+        with self.pixels(write=False) as a:
+            return np.array(a, copy=True, order="C")
+
+    def params(self) -> NvBufSurfaceParams:
+        p = NvBufSurfaceParams(width=self.width, height=self.height, pitch=self.pitch,
+                               colorFormat=_FORMAT_CODES.get(self.color_format,
+                                                             NvBufSurfaceColorFormat.NVBUF_COLOR_FORMAT_INVALID),
+                               dataSize=self.pitch * self.height)
+        p.planeParams.num_planes = 1
+        p.planeParams.width[0], p.planeParams.height[0] = self.width, self.height
+        p.planeParams.pitch[0] = self.pitch
+        p.planeParams.bytesPerPix[0] = self.channels
+        p.dataPtr = self.buffer
+        return p
+
+
+class BatchSurface:
+    """The NvBufSurface equivalent: ``frames[batch_id]`` are the frames of one batch."""
+
+    __slots__ = ("frames", "batch_size", "mem_type", "gpu_id")
+
+    def __init__(self, frames: list[FrameSurface], batch_size: int,
+                 mem_type=NvBufSurfaceMemType.NVBUF_MEM_DEFAULT, gpu_id: int = 0):
+        self.frames = frames
+        self.batch_size = int(batch_size)
+        self.mem_type = mem_type
+        self.gpu_id = gpu_id
+
+    @property
+    def num_filled(self) -> int:
+        return len(self.frames)
+
+    def frame(self, batch_id: int) -> FrameSurface:
+        try:
+            return self.frames[batch_id]
+        except IndexError:
+            raise SurfaceError(f"batch has {len(self.frames)} frames; no batch_id {batch_id}") from None
+
+    def map_frame(self, batch_id: int) -> np.ndarray:
+        """Writable zero-copy RGBA view of a frame (checks the format of surface 0, as DeepStream)."""
+        if self.frames and self.frames[0].color_format not in ("RGBA", "RGB"):
+            raise SurfaceError("get_nvds_buf_Surface: Currently we only support RGBA color Format")
+        return self.frame(batch_id).map()
+
+    def unmap_frame(self, batch_id: int) -> None:
+        if 0 <= batch_id < len(self.frames):
+            self.frames[batch_id].unmap()
+
+    def unmap_all(self) -> None:
+        for f in self.frames:
+            f.unmap()
+
+    def gpu_frame_tuple(self, batch_id: int):
+        """(dtype, shape, strides, data_ptr capsule, size) as ``get_nvds_buf_surface_gpu``."""
+        f = self.frame(batch_id)
+        if f.device != "cuda" or f.tensor is None:
+            raise SurfaceError("get_nvds_buf_surface_gpu needs a GPU surface "
+                               "(nvbuf-memory-type CUDA on a machine with an NVIDIA GPU)")
+        t = f.tensor
+        ptr = t.data_ptr()
+        capsule = ctypes.pythonapi.PyCapsule_New
+        capsule.restype = ctypes.py_object
+        capsule.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p]
+        strides = tuple(s * t.element_size() for s in t.stride())
+        return (np.uint8, tuple(t.shape), strides, capsule(ptr, None, None),
+                t.numel() * t.element_size())
+
+    def as_nvbufsurface(self) -> NvBufSurface:
+        s = NvBufSurface(gpuId=self.gpu_id, batchSize=self.batch_size, numFilled=self.num_filled,
+                         memType=self.mem_type)
+        s.surfaces.extend(f.params() for f in self.frames)
+        return s
+
+    def __del__(self):
+        try:
+            self.unmap_all()
+        except Exception:  # noqa: BLE001
+            pass

@@ -1,0 +1,131 @@
+"""Engine-free pixel conversions (numpy + OpenCV): raw video planes → RGBA, scaling,
+letterboxing. Everything is vectorised; nothing loops over pixels in Python."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from estuary.errors import StreamError
+
+__all__ = ["SUPPORTED_FORMATS", "frame_to_rgba", "resize_into", "plane_views", "rgba_to"]
+
+#: raw formats Estuary converts from, with their plane layout.
+SUPPORTED_FORMATS = ("RGBA", "BGRA", "RGBx", "BGRx", "RGB", "BGR", "I420", "NV12", "GRAY8")
+
+
+def plane_views(data: np.ndarray, fmt: str, width: int, height: int, strides, offsets):
+    """numpy views of the planes of a mapped frame (no copies)."""
+    def plane(i, rows, cols_bytes):
+        start = offsets[i]
+        stride = strides[i]
+        need = start + stride * (rows - 1) + cols_bytes
+        if need > data.size:
+            raise StreamError(f"{fmt} frame {width}x{height} needs {need} bytes, buffer has {data.size}")
+        return np.lib.stride_tricks.as_strided(data[start:], shape=(rows, cols_bytes),
+                                               strides=(stride, 1))
+    if fmt in ("RGBA", "BGRA", "RGBx", "BGRx"):
+        return [plane(0, height, width * 4).reshape(height, width, 4)]
+    if fmt in ("RGB", "BGR"):
+        return [plane(0, height, width * 3).reshape(height, width, 3)]
+    if fmt == "GRAY8":
+        return [plane(0, height, width)]
+    ch, cw = (height + 1) // 2, (width + 1) // 2
+    if fmt == "I420":
+        return [plane(0, height, width), plane(1, ch, cw), plane(2, ch, cw)]
+    if fmt == "NV12":
+        return [plane(0, height, width), plane(1, ch, cw * 2)]
+    raise StreamError(f"unsupported raw video format {fmt}; supported: {', '.join(SUPPORTED_FORMATS)}")
+
+
+def frame_to_rgba(planes, fmt: str, out: np.ndarray | None = None) -> np.ndarray:
+    """Convert plane views of one frame to a (H, W, 4) RGBA array."""
+    if fmt == "RGBA" or fmt == "RGBx":
+        rgba = planes[0]
+        if fmt == "RGBx":
+            rgba = rgba.copy()
+            rgba[..., 3] = 255
+        if out is not None:
+            out[...] = rgba
+            return out
+        return rgba
+    if fmt in ("BGRA", "BGRx"):
+        res = cv2.cvtColor(np.ascontiguousarray(planes[0]), cv2.COLOR_BGRA2RGBA, dst=out)
+        if fmt == "BGRx":
+            res[..., 3] = 255
+        return res
+    if fmt == "RGB":
+        return cv2.cvtColor(np.ascontiguousarray(planes[0]), cv2.COLOR_RGB2RGBA, dst=out)
+    if fmt == "BGR":
+        return cv2.cvtColor(np.ascontiguousarray(planes[0]), cv2.COLOR_BGR2RGBA, dst=out)
+    if fmt == "GRAY8":
+        return cv2.cvtColor(np.ascontiguousarray(planes[0]), cv2.COLOR_GRAY2RGBA, dst=out)
+    y = planes[0]
+    h, w = y.shape
+    if h % 2 or w % 2:
+        raise StreamError(f"{fmt} frames must have even width and height, got {w}x{h}")
+    if fmt == "I420":
+        cs = (h // 2) * (w // 2)
+        packed = np.empty(h * w + 2 * cs, np.uint8)
+        packed[: h * w] = y.reshape(-1)
+        packed[h * w: h * w + cs] = planes[1][: h // 2, : w // 2].reshape(-1)
+        packed[h * w + cs:] = planes[2][: h // 2, : w // 2].reshape(-1)
+        return cv2.cvtColor(packed.reshape(h * 3 // 2, w), cv2.COLOR_YUV2RGBA_I420, dst=out)
+    if fmt == "NV12":
+        packed = np.empty((h * 3 // 2, w), np.uint8)
+        packed[:h] = y
+        packed[h:] = planes[1][: h // 2, :w]
+        return cv2.cvtColor(packed, cv2.COLOR_YUV2RGBA_NV12, dst=out)
+    raise StreamError(f"unsupported raw video format {fmt}")
+
+
+def rgba_to(rgba: np.ndarray, fmt: str) -> np.ndarray:
+    """Convert an RGBA frame to a packed buffer of ``fmt`` (tight strides)."""
+    if fmt == "RGBA":
+        return np.ascontiguousarray(rgba)
+    if fmt == "RGBx":
+        return np.ascontiguousarray(rgba)
+    if fmt in ("BGRA", "BGRx"):
+        return cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA)
+    if fmt == "RGB":
+        return cv2.cvtColor(rgba, cv2.COLOR_RGBA2RGB)
+    if fmt == "BGR":
+        return cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGR)
+    if fmt == "I420":
+        return cv2.cvtColor(rgba, cv2.COLOR_RGBA2YUV_I420)
+    if fmt == "NV12":
+        i420 = cv2.cvtColor(rgba, cv2.COLOR_RGBA2YUV_I420)
+        h, w = rgba.shape[:2]
+        out = np.empty_like(i420)
+        out[:h] = i420[:h]
+        u = i420[h: h + h // 4].reshape(-1)
+        v = i420[h + h // 4:].reshape(-1)
+        uv = out[h:].reshape(-1)
+        uv[0::2], uv[1::2] = u, v
+        return out
+    if fmt == "GRAY8":
+        return cv2.cvtColor(rgba, cv2.COLOR_RGBA2GRAY)
+    raise StreamError(f"cannot convert RGBA to {fmt}")
+
+
+def resize_into(src: np.ndarray, dst: np.ndarray, keep_aspect: bool = False,
+                symmetric: bool = True) -> tuple[float, float, int, int]:
+    """Scale ``src`` into ``dst`` (same channels). With ``keep_aspect`` the image is
+    letterboxed (black padding). Returns (scale_x, scale_y, offset_x, offset_y) mapping
+    src coordinates to dst: ``x_dst = x_src * scale_x + offset_x``."""
+    sh, sw = src.shape[:2]
+    dh, dw = dst.shape[:2]
+    if not keep_aspect:
+        if (sh, sw) == (dh, dw):
+            dst[...] = src
+        else:
+            cv2.resize(src, (dw, dh), dst=dst, interpolation=cv2.INTER_LINEAR)
+        return dw / sw, dh / sh, 0, 0
+    s = min(dw / sw, dh / sh)
+    nw, nh = max(1, round(sw * s)), max(1, round(sh * s))
+    ox, oy = ((dw - nw) // 2, (dh - nh) // 2) if symmetric else (0, 0)
+    dst[...] = 0
+    if dst.shape[-1] == 4 if dst.ndim == 3 else False:
+        dst[..., 3] = 255
+    cv2.resize(src, (nw, nh), dst=dst[oy: oy + nh, ox: ox + nw], interpolation=cv2.INTER_LINEAR)
+    return s, s, ox, oy
