@@ -11,6 +11,9 @@ __all__ = ["register_all", "ELEMENT_MODULES"]
 #: module → element classes it defines, registered in this order.
 ELEMENT_MODULES: dict[str, tuple[str, ...]] = {
     "mux": ("EsMux",),
+    "convert": ("EsConvert",),
+    "tiler": ("EsTiler",),
+    "demux": ("EsDemux",),
 }
 
 _done = False

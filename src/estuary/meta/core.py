@@ -234,6 +234,7 @@ class NvDsFrameMeta(NvDsBaseMeta):
     bInferDone = Scalar(False)
     pipeline_width = Scalar(0)
     pipeline_height = Scalar(0)
+    tile = Scalar(None)
     obj_meta_list = MetaList()
     display_meta_list = MetaList()
     frame_user_meta_list = MetaList()

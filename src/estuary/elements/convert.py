@@ -1,0 +1,158 @@
+"""``esconvert`` (alias ``nvvideoconvert``): colour conversion and scaling between Estuary
+surfaces (``video/x-raw(memory:NVMM)``) and plain system-memory ``video/x-raw``.
+
+* batched surfaces → batched surfaces: passed through (surfaces are RGBA already);
+* batched surfaces → raw video: frame 0 of each batch (use it after the tiler or demuxer);
+* raw or single-frame surfaces → surfaces or raw: converted (and scaled) per frame.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from estuary.errors import StreamError
+from estuary.gst import Gst, batchmeta, capi
+from estuary.gst.chain import ChainElement
+from estuary.gst.element import ElementBase, Prop
+from estuary.gst.video import NVMM, mapped_planes, video_format
+from estuary.surface.convert import SUPPORTED_FORMATS, frame_to_rgba, resize_into, rgba_to
+
+__all__ = ["EsConvert", "ANY_VIDEO_CAPS"]
+
+_FMTS = "{ " + ", ".join(SUPPORTED_FORMATS) + " }"
+ANY_VIDEO_CAPS = (f"video/x-raw(memory:NVMM), format=(string){_FMTS}; "
+                  f"video/x-raw, format=(string){_FMTS}")
+
+
+class EsConvert(ElementBase, ChainElement, Gst.Element):
+    """Converts between surfaces and raw video, and between colour formats and sizes."""
+
+    __gtype_name__ = "EstuaryConvert"
+    FACTORY = "esconvert"
+    ALIASES = ("nvvideoconvert", "nvvidconv")
+    METADATA = ("Estuary video converter", "Filter/Converter/Video/Scaler",
+                "Converts between Estuary surfaces (memory:NVMM) and raw video, formats and sizes",
+                "Estuary")
+    PAD_TEMPLATES = (("sink", Gst.PadDirection.SINK, Gst.PadPresence.ALWAYS, ANY_VIDEO_CAPS, None),
+                     ("src", Gst.PadDirection.SRC, Gst.PadPresence.ALWAYS, ANY_VIDEO_CAPS, None))
+    PROPS = (
+        Prop("nvbuf-memory-type", int, 0, "Surface memory type (NvBufSurfaceMemType)", 0, 6),
+        Prop("gpu-id", int, 0, "GPU to use", 0, 64),
+        Prop("interpolation-method", int, 1, "Accepted for compatibility", 0, 6),
+        Prop("compute-hw", int, 0, "Accepted for compatibility", 0, 2),
+        Prop("src-crop", str, "", "Accepted for compatibility"),
+        Prop("dest-crop", str, "", "Accepted for compatibility"),
+    )
+
+    def __init__(self):
+        super().__init__()
+        self.init_settings()
+        self.init_pads()
+        self._in = self._out = None
+        self._mode = "pass"
+
+    def output_caps(self, caps):
+        fin = video_format(caps)
+        peer = self.srcpad.peer_query_caps(None)
+        tmpl = self.srcpad.get_pad_template_caps()
+        allowed = peer.intersect(tmpl) if peer is not None else tmpl
+        if allowed.is_empty():
+            raise StreamError(f"downstream accepts none of {tmpl.to_string()}")
+        out = None
+        if allowed.can_intersect(caps):
+            out = caps
+        else:
+            fmts = [fin.format, "RGBA"] + [f for f in SUPPORTED_FORMATS if f not in (fin.format, "RGBA")]
+            for nvmm in ((fin.nvmm, not fin.nvmm)):
+                for fmt in fmts:
+                    feature = "(memory:NVMM)" if nvmm else ""
+                    extra = f", batch-size=(int){fin.batch_size}" if nvmm and fin.batch_size else ""
+                    cand = Gst.Caps.from_string(f"video/x-raw{feature}, format=(string){fmt}{extra}")
+                    inter = allowed.intersect(cand)
+                    if inter.is_empty():
+                        continue
+                    st = inter.get_structure(0).copy()
+                    st.fixate_field_nearest_int("width", fin.width)
+                    st.fixate_field_nearest_int("height", fin.height)
+                    if fin.fps_n > 0:
+                        st.fixate_field_nearest_fraction("framerate", fin.fps_n, fin.fps_d)
+                    one = Gst.Caps.new_empty()
+                    one.append_structure_full(st, inter.get_features(0).copy())
+                    out = one.fixate()
+                    if not out.get_structure(0).has_field("framerate") and fin.fps_n > 0:
+                        out = Gst.Caps.from_string(
+                            out.to_string() + f", framerate=(fraction){fin.fps_n}/{fin.fps_d}")
+                    break
+                if out is not None:
+                    break
+        if out is None:
+            raise StreamError(f"cannot convert {caps.to_string()} to any of {allowed.to_string()}")
+        fout = video_format(out)
+        self._in, self._out = fin, fout
+        if caps.is_equal(out):
+            self._mode = "pass"
+        elif fin.nvmm and fin.batch_size:
+            same_frame = fout.format == "RGBA" and (fout.width, fout.height) == (fin.width, fin.height)
+            self._mode = "batch-pass" if fout.nvmm and same_frame else "batch-to-frame"
+        else:
+            self._mode = "frame"
+        return out
+
+    def process(self, buf):
+        mode = self._mode
+        if mode in ("pass", "batch-pass"):
+            return [buf]
+        if mode == "batch-to-frame":
+            batch = batchmeta.get(buf)
+            if batch is None or batch.surface is None or not batch.surface.frames:
+                raise StreamError("batched caps but no batch meta/surface on the buffer")
+            with batch.surface.frames[0].pixels(write=False) as rgba:
+                out = self._convert_rgba(rgba)
+            out.pts, out.dts, out.duration = buf.pts, buf.dts, buf.duration
+            batchmeta.attach(out, batch)
+            return [out]
+        with mapped_planes(buf, self._in) as planes:
+            rgba = frame_to_rgba(planes, self._in.format)
+            out = self._convert_rgba(rgba)
+        out.pts, out.dts, out.duration = buf.pts, buf.dts, buf.duration
+        src_meta = batchmeta.get(buf)
+        if src_meta is not None:
+            batchmeta.attach(out, src_meta)
+        return [out]
+
+    def _convert_rgba(self, rgba: np.ndarray) -> Gst.Buffer:
+        fo = self._out
+        if rgba.shape[:2] != (fo.height, fo.width):
+            scaled = np.empty((fo.height, fo.width, 4), np.uint8)
+            resize_into(rgba, scaled)
+            rgba = scaled
+        data = rgba_to(np.ascontiguousarray(rgba), fo.format)
+        out = Gst.Buffer.new_allocate(None, fo.size, None)
+        with capi.map_buffer(hash(out), write=True) as info:
+            dst = capi.as_array(info)
+            planes = _pack_planes(data, fo)
+            _write_planes(dst, planes, fo)
+        return out
+
+
+def _pack_planes(data: np.ndarray, fo):
+    """Split a tightly packed converted frame into its planes."""
+    h, w = fo.height, fo.width
+    if fo.format in ("I420",):
+        flat = data.reshape(-1)
+        cs = (h // 2) * (w // 2)
+        return [flat[: h * w].reshape(h, w), flat[h * w: h * w + cs].reshape(h // 2, w // 2),
+                flat[h * w + cs: h * w + 2 * cs].reshape(h // 2, w // 2)]
+    if fo.format == "NV12":
+        flat = data.reshape(-1)
+        return [flat[: h * w].reshape(h, w), flat[h * w:].reshape(h // 2, w)]
+    return [data.reshape(h, -1)]
+
+
+def _write_planes(dst: np.ndarray, planes, fo) -> None:
+    for i, p in enumerate(planes):
+        rows, cols = p.shape[0], p.shape[1] if p.ndim > 1 else p.size
+        p2 = p.reshape(rows, -1)
+        stride, off = fo.strides[i], fo.offsets[i]
+        view = np.lib.stride_tricks.as_strided(dst[off:], shape=(rows, p2.shape[1]), strides=(stride, 1))
+        view[...] = p2
