@@ -156,8 +156,9 @@ def test_no_critical_on_element_creation():
     import subprocess
     import sys
     code = ("import pyds\nfrom estuary.gst import Gst\n"
-            "for n in ('esmux','nvstreammux','estiler','esconvert'):\n"
+            "for n in ('esmux','nvstreammux','estiler','nvmultistreamtiler','esconvert','nvvideoconvert','esdemux','nvstreamdemux'):\n"
             "    e = Gst.ElementFactory.make(n, None)\n"
+            "    assert e is not None, n\n"
             "p = Gst.parse_launch('videotestsrc num-buffers=2 ! fakesink')\nprint('ok')\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr

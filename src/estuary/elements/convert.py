@@ -72,16 +72,23 @@ class EsConvert(ElementBase, ChainElement, Gst.Element):
                     if inter.is_empty():
                         continue
                     st = inter.get_structure(0).copy()
-                    st.fixate_field_nearest_int("width", fin.width)
-                    st.fixate_field_nearest_int("height", fin.height)
+                    w, h = fin.width, fin.height
+                    if st.has_field("width"):
+                        st.fixate_field_nearest_int("width", fin.width)
+                        w = st.get_int("width")[1]
+                    if st.has_field("height"):
+                        st.fixate_field_nearest_int("height", fin.height)
+                        h = st.get_int("height")[1]
+                    fr = ""
                     if fin.fps_n > 0:
-                        st.fixate_field_nearest_fraction("framerate", fin.fps_n, fin.fps_d)
-                    one = Gst.Caps.new_empty()
-                    one.append_structure_full(st, inter.get_features(0).copy())
-                    out = one.fixate()
-                    if not out.get_structure(0).has_field("framerate") and fin.fps_n > 0:
-                        out = Gst.Caps.from_string(
-                            out.to_string() + f", framerate=(fraction){fin.fps_n}/{fin.fps_d}")
+                        n_, d_ = fin.fps_n, fin.fps_d
+                        if st.has_field("framerate"):
+                            st.fixate_field_nearest_fraction("framerate", fin.fps_n, fin.fps_d)
+                            _, n_, d_ = st.get_fraction("framerate")
+                        fr = f", framerate=(fraction){n_}/{d_}"
+                    out = Gst.Caps.from_string(
+                        f"video/x-raw{feature}, format=(string){fmt}, width=(int){w}, "
+                        f"height=(int){h}{fr}{extra}")
                     break
                 if out is not None:
                     break

@@ -1,0 +1,350 @@
+"""Batching, surfaces, conversion, tiling and demuxing in real pipelines."""
+
+import time
+
+import numpy as np
+import pytest
+
+import pyds
+from estuary.errors import SurfaceError
+from estuary.gst import Gst
+from estuary.surface.batch import BatchSurface, FrameSurface, new_rgba_buffer
+
+from conftest import run_pipeline
+
+COLOURS = {"red": (255, 0, 0), "green": (0, 255, 0), "blue": (0, 0, 255), "white": (255, 255, 255)}
+
+
+def collect_batches(pipeline, probe_element="sink"):
+    rows = []
+
+    def probe(pad, info):
+        buf = info.get_buffer()
+        bm = pyds.gst_buffer_get_nvds_batch_meta(hash(buf))
+        rows.append([(f.pad_index, f.source_id, f.batch_id, f.frame_num, f.buf_pts,
+                      f.source_frame_width, f.source_frame_height) for f in bm.frames])
+        return Gst.PadProbeReturn.OK
+
+    pipeline.get_by_name(probe_element).get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, probe)
+    return rows
+
+
+def stream_eos_ids(messages):
+    out = []
+    for m in messages:
+        if m.type == Gst.MessageType.ELEMENT and m.get_structure().has_name("stream-eos"):
+            ok, sid = m.get_structure().get_uint("stream-id")
+            assert ok
+            out.append(sid)
+    return out
+
+
+@pytest.mark.parametrize("n", [1, 2, 4])
+def test_mux_batches_n_sources(n):
+    sizes = [(320, 240, 30), (160, 120, 15), (200, 100, 25), (64, 48, 30)][:n]
+    counts = [20, 12, 16, 8][:n]
+    srcs = " ".join(
+        f"videotestsrc num-buffers={c} ! video/x-raw,width={w},height={h},framerate={fps}/1 ! m.sink_{i}"
+        for i, ((w, h, fps), c) in enumerate(zip(sizes, counts)))
+    p = Gst.parse_launch(f"nvstreammux name=m batch-size={n} width=128 height=96 ! fakesink name=sink {srcs}")
+    rows = collect_batches(p)
+    msgs = []
+    msg = run_pipeline(p, on_message=msgs.append)
+    assert msg.type == Gst.MessageType.EOS
+    assert len(rows) == max(counts)  # one batch per frame time until the longest source ends
+    frames = [r for batch in rows for r in batch]
+    assert len(frames) == sum(counts)
+    for i in range(n):
+        mine = [r for r in frames if r[0] == i]
+        assert [r[3] for r in mine] == list(range(counts[i]))  # frame_num per source from 0
+        assert all(r[1] == i for r in mine)  # source_id == pad_index
+        assert all((r[5], r[6]) == sizes[i][:2] for r in mine)
+        pts = [r[4] for r in mine]
+        assert pts == sorted(pts) and len(set(pts)) == len(pts)
+    for batch in rows:
+        assert [r[2] for r in batch] == list(range(len(batch)))  # batch_id = position
+        assert len(batch) <= n
+    assert sorted(stream_eos_ids(msgs)) == list(range(n))
+
+
+def test_mux_output_caps_and_surface_shape():
+    p = Gst.parse_launch("videotestsrc num-buffers=3 ! video/x-raw,width=320,height=240,format=I420 ! "
+                         "m.sink_0 esmux name=m batch-size=1 width=160 height=120 ! fakesink name=sink")
+    seen = []
+
+    def probe(pad, info):
+        buf = info.get_buffer()
+        caps = pad.get_current_caps().to_string()
+        arr = pyds.get_nvds_buf_surface(hash(buf), 0)
+        seen.append((caps, arr.shape, arr.dtype, arr.flags.writeable))
+        return Gst.PadProbeReturn.OK
+
+    p.get_by_name("sink").get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, probe)
+    run_pipeline(p)
+    caps, shape, dtype, writable = seen[0]
+    assert "memory:NVMM" in caps and "batch-size=(int)1" in caps and "RGBA" in caps
+    assert shape == (120, 160, 4) and dtype == np.uint8 and writable
+
+
+def test_source_added_and_removed_while_playing():
+    p = Gst.Pipeline.new("p")
+    mux = Gst.ElementFactory.make("nvstreammux", "m")
+    mux.set_property("batch-size", 2)
+    mux.set_property("width", 64)
+    mux.set_property("height", 48)
+    sink = Gst.ElementFactory.make("fakesink", "sink")
+    sink.set_property("sync", False)
+    p.add(mux)
+    p.add(sink)
+    mux.link(sink)
+
+    def add_source(idx, pattern, num=-1):
+        src = Gst.ElementFactory.make("videotestsrc", f"src{idx}")
+        src.set_property("is-live", True)
+        src.set_property("pattern", pattern)
+        if num > 0:
+            src.set_property("num-buffers", num)
+        caps = Gst.ElementFactory.make("capsfilter", f"caps{idx}")
+        caps.set_property("caps", Gst.Caps.from_string("video/x-raw,width=64,height=48,framerate=50/1"))
+        p.add(src)
+        p.add(caps)
+        src.link(caps)
+        pad = mux.request_pad_simple(f"sink_{idx}") if hasattr(mux, "request_pad_simple") \
+            else mux.get_request_pad(f"sink_{idx}")
+        caps.get_static_pad("src").link(pad)
+        src.sync_state_with_parent()
+        caps.sync_state_with_parent()
+        return src, caps, pad
+
+    rows = collect_batches(p)
+    add_source(0, 0)
+    p.set_state(Gst.State.PLAYING)
+    time.sleep(0.6)
+    src1 = add_source(1, 1)
+    time.sleep(0.8)
+    # remove source 0: stop it, unlink, release the pad
+    src0 = p.get_by_name("src0")
+    caps0 = p.get_by_name("caps0")
+    pad0 = caps0.get_static_pad("src").get_peer()
+    src0.set_state(Gst.State.NULL)
+    caps0.set_state(Gst.State.NULL)
+    caps0.get_static_pad("src").unlink(pad0)
+    mux.release_request_pad(pad0)
+    p.remove(src0)
+    p.remove(caps0)
+    time.sleep(0.6)
+    p.set_state(Gst.State.NULL)
+    sources = [set(r[0] for r in batch) for batch in rows]
+    first_with_1 = next(i for i, s in enumerate(sources) if 1 in s)
+    assert first_with_1 > 3 and all(s == {0} for s in sources[:first_with_1])
+    assert any(s == {0, 1} for s in sources)
+    assert sources[-1] == {1}  # after removal only source 1 flows
+    assert [p_.get_name() for p_ in mux.sinkpads] == ["sink_1"]
+    f1 = [r[3] for batch in rows for r in batch if r[0] == 1]
+    assert f1 == list(range(len(f1)))
+
+
+def test_live_timeout_pushes_partial_batches():
+    timeout_us = 60000
+    p = Gst.parse_launch(
+        f"nvstreammux name=m batch-size=2 width=64 height=48 live-source=1 batched-push-timeout={timeout_us} ! "
+        "fakesink name=sink sync=false "
+        "videotestsrc is-live=true num-buffers=60 ! video/x-raw,width=64,height=48,framerate=30/1 ! m.sink_0 "
+        "videotestsrc is-live=true num-buffers=6 ! video/x-raw,width=64,height=48,framerate=3/1 ! m.sink_1")
+    arrivals = []
+    latencies = []
+
+    def probe(pad, info):
+        buf = info.get_buffer()
+        bm = pyds.gst_buffer_get_nvds_batch_meta(hash(buf))
+        arrivals.append((time.monotonic(), [f.source_id for f in bm.frames]))
+        running = p.get_clock().get_time() - p.get_base_time()
+        latencies.append((running - buf.pts) / Gst.SECOND)
+        return Gst.PadProbeReturn.OK
+
+    p.get_by_name("sink").get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, probe)
+    t0 = time.monotonic()
+    run_pipeline(p, timeout=20)
+    partial = [a for a in arrivals if a[1] == [0]]
+    full = [a for a in arrivals if sorted(a[1]) == [0, 1]]
+    assert len(partial) > 30 and len(full) >= 3  # the slow source did not hold back source 0
+    n0 = sum(1 for a in arrivals for s in a[1] if s == 0)
+    assert n0 == 60
+    gaps = np.diff([a[0] for a in arrivals[10:]])
+    # in steady state batches come at source 0's rate, not at the slow source's 333 ms period
+    assert np.percentile(gaps, 95) < 0.1, gaps.max()
+    # once running, latency is bounded by the sources' live latency (one frame of the slow
+    # source, 333 ms: GStreamer's live-pipeline contract) plus the push timeout
+    steady = latencies[-20:]
+    assert max(steady) < 1 / 3 + timeout_us / 1e6 + 0.1, steady
+    assert arrivals[-1][0] - t0 < 6
+
+
+def test_probe_drawing_reaches_encoded_output(tmp_path):
+    out = tmp_path / "drawn.mp4"
+    p = Gst.parse_launch(
+        "videotestsrc pattern=black num-buffers=10 ! video/x-raw,width=320,height=240 ! m.sink_0 "
+        "nvstreammux name=m batch-size=1 width=320 height=240 ! nvvideoconvert name=conv ! "
+        "video/x-raw(memory:NVMM),format=RGBA ! nvvideoconvert ! video/x-raw,format=I420 ! "
+        f"x264enc speed-preset=ultrafast qp-max=20 ! mp4mux ! filesink location={out}")
+
+    def probe(pad, info):
+        buf = info.get_buffer()
+        bm = pyds.gst_buffer_get_nvds_batch_meta(hash(buf))
+        for f in bm.frames:
+            frame = pyds.get_nvds_buf_surface(hash(buf), f.batch_id)
+            frame[100:160, 50:150] = (255, 255, 255, 255)
+            pyds.unmap_nvds_buf_surface(hash(buf), f.batch_id)
+        return Gst.PadProbeReturn.OK
+
+    p.get_by_name("conv").get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, probe)
+    assert run_pipeline(p).type == Gst.MessageType.EOS
+    import cv2
+    cap = cv2.VideoCapture(str(out))
+    ok, img = cap.read()
+    assert ok
+    assert img[110:150, 60:140].mean() > 230  # the white box is in the decoded video
+    assert img[10:60, 10:300].mean() < 30  # and the rest stayed black
+    assert img[200:235, 200:300].mean() < 30
+
+
+def appsink_frames(pipeline, name):
+    sink = pipeline.get_by_name(name)
+    frames = []
+
+    def on_sample(s):
+        sample = s.emit("pull-sample")
+        buf = sample.get_buffer()
+        st = sample.get_caps().get_structure(0)
+        w, h = st.get_int("width")[1], st.get_int("height")[1]
+        from estuary.gst import capi
+        with capi.map_buffer(hash(buf)) as info:
+            frames.append(capi.as_array(info)[: w * h * 4].reshape(h, w, 4).copy())
+        return Gst.FlowReturn.OK
+
+    sink.set_property("emit-signals", True)
+    sink.connect("new-sample", on_sample)
+    return frames
+
+
+def solid_sources(names, w=160, h=120, n=4):
+    patterns = {"red": 4, "green": 5, "blue": 6, "white": 3}
+    return " ".join(f"videotestsrc num-buffers={n} pattern={patterns[c]} ! "
+                    f"video/x-raw,width={w},height={h} ! m.sink_{i}" for i, c in enumerate(names))
+
+
+def test_tiler_puts_source_k_in_tile_k():
+    names = ["red", "green", "blue", "white"]
+    p = Gst.parse_launch(
+        f"nvstreammux name=m batch-size=4 width=160 height=120 ! "
+        "nvmultistreamtiler rows=2 columns=2 width=320 height=240 name=tiler ! nvvideoconvert ! "
+        f"video/x-raw,format=RGBA ! appsink name=out sync=false {solid_sources(names)}")
+    tiles = []
+
+    def probe(pad, info):
+        bm = pyds.gst_buffer_get_nvds_batch_meta(hash(info.get_buffer()))
+        tiles.append({f.source_id: f.tile for f in bm.frames})
+        return Gst.PadProbeReturn.OK
+
+    p.get_by_name("tiler").get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, probe)
+    frames = appsink_frames(p, "out")
+    assert run_pipeline(p).type == Gst.MessageType.EOS
+    img = frames[-1]
+    assert img.shape == (240, 320, 4)
+    for k, name in enumerate(names):
+        r, c = divmod(k, 2)
+        tile = img[r * 120 + 10: r * 120 + 110, c * 160 + 10: c * 160 + 150, :3].reshape(-1, 3).mean(0)
+        assert np.abs(tile - COLOURS[name]).max() < 20, (name, tile)
+        assert tiles[-1][k] == (c * 160, r * 120, 160, 120)
+
+
+def test_tiler_scales_object_boxes_into_tiles():
+    p = Gst.parse_launch(
+        f"nvstreammux name=m batch-size=2 width=160 height=120 ! identity name=add ! "
+        "nvmultistreamtiler rows=1 columns=2 width=640 height=240 name=tiler ! fakesink name=sink "
+        f"{solid_sources(['red', 'green'], n=2)}")
+
+    def add(pad, info):
+        bm = pyds.gst_buffer_get_nvds_batch_meta(hash(info.get_buffer()))
+        for f in bm.frames:
+            o = pyds.nvds_acquire_obj_meta_from_pool(bm)
+            o.rect_params.left, o.rect_params.top = 10, 20
+            o.rect_params.width, o.rect_params.height = 40, 30
+            pyds.nvds_add_obj_meta_to_frame(f, o, None)
+        return Gst.PadProbeReturn.OK
+
+    boxes = []
+
+    def read(pad, info):
+        bm = pyds.gst_buffer_get_nvds_batch_meta(hash(info.get_buffer()))
+        boxes.append(sorted((f.source_id, f.batch_id, o.box) for f in bm.frames for o in f.objects))
+        return Gst.PadProbeReturn.OK
+
+    p.get_by_name("add").get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, add)
+    p.get_by_name("sink").get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, read)
+    run_pipeline(p)
+    assert boxes[0] == [(0, 0, (20.0, 40.0, 80.0, 60.0)), (1, 0, (340.0, 40.0, 80.0, 60.0))]
+
+
+def test_demuxer_routes_each_source_to_its_pad():
+    names = ["red", "blue", "green"]
+    p = Gst.parse_launch(
+        f"nvstreammux name=m batch-size=3 width=160 height=120 ! nvstreamdemux name=d "
+        + " ".join(f"d.src_{i} ! queue ! nvvideoconvert ! video/x-raw,format=RGBA ! appsink name=o{i} sync=false"
+                   for i in range(3))
+        + " " + solid_sources(names, n=5))
+    outs = [appsink_frames(p, f"o{i}") for i in range(3)]
+    assert run_pipeline(p).type == Gst.MessageType.EOS
+    for i, name in enumerate(names):
+        assert len(outs[i]) == 5
+        mean = outs[i][-1][..., :3].reshape(-1, 3).mean(0)
+        assert np.abs(mean - COLOURS[name]).max() < 20, (name, mean)
+
+
+def test_convert_roundtrip_raw_to_surface_to_raw():
+    p = Gst.parse_launch(
+        "videotestsrc num-buffers=2 pattern=blue ! video/x-raw,width=96,height=64,format=I420 ! "
+        "esconvert ! video/x-raw(memory:NVMM),format=RGBA ! esconvert ! video/x-raw,format=BGRx ! "
+        "esconvert ! video/x-raw,format=RGBA,width=48,height=32 ! appsink name=o sync=false")
+    frames = appsink_frames(p, "o")
+    assert run_pipeline(p).type == Gst.MessageType.EOS
+    assert frames[0].shape == (32, 48, 4)
+    assert np.abs(frames[0][..., :3].reshape(-1, 3).mean(0) - (0, 0, 255)).max() < 20
+
+
+def test_wrong_link_fails_at_negotiation():
+    with pytest.raises(Exception):
+        Gst.parse_launch("videotestsrc ! video/x-raw,format=RGBA ! estiler ! fakesink")
+
+
+def test_non_rgba_surface_raises_deepstream_message():
+    buf = new_rgba_buffer(8, 8)
+    surf = BatchSurface([FrameSurface(buf, 8, 8, color_format="NV12")], 1)
+    with pytest.raises(SurfaceError, match="Currently we only support RGBA color Format"):
+        surf.map_frame(0)
+
+
+def test_probe_without_batch_meta_gets_clear_error():
+    buf = Gst.Buffer.new_allocate(None, 16, None)
+    with pytest.raises(SurfaceError, match="nvstreammux"):
+        pyds.get_nvds_buf_surface(hash(buf), 0)
+
+
+def test_scoped_pixels_and_writes_visible():
+    buf = new_rgba_buffer(4, 2)
+    surf = FrameSurface(buf, 4, 2)
+    with surf.pixels() as px:
+        px[1, 3] = (1, 2, 3, 4)
+    assert tuple(surf.copy()[1, 3]) == (1, 2, 3, 4)
+
+
+def test_fps_meter_format():
+    from estuary.perf import FpsMeter
+    m = FpsMeter(interval=1000, printer=None)
+    for _ in range(10):
+        m.tick(0)
+    m.tick(1, 5)
+    rep = m.report()
+    assert set(rep) == {0, 1} and rep[0][0] > rep[1][0] > 0
+    assert FpsMeter.format(rep).startswith("**PERF:  {'stream0': ")
+    assert m.totals == {0: 10, 1: 5}
