@@ -348,3 +348,65 @@ def test_fps_meter_format():
     assert set(rep) == {0, 1} and rep[0][0] > rep[1][0] > 0
     assert FpsMeter.format(rep).startswith("**PERF:  {'stream0': ")
     assert m.totals == {0: 10, 1: 5}
+
+
+@pytest.fixture(scope="module")
+def h264_clip(tmp_path_factory):
+    d = tmp_path_factory.mktemp("media")
+    mp4, es = d / "clip.mp4", d / "clip.h264"
+    for target, mux in ((mp4, "mp4mux"), (es, "video/x-h264,stream-format=byte-stream,alignment=au")):
+        p = Gst.parse_launch(
+            "videotestsrc num-buffers=20 pattern=green ! video/x-raw,width=160,height=120,framerate=20/1 ! "
+            f"x264enc speed-preset=ultrafast ! video/x-h264,profile=high ! h264parse ! {mux} ! "
+            f"filesink location={target}")
+        assert run_pipeline(p).type == Gst.MessageType.EOS
+    return mp4, es
+
+
+def test_elementary_stream_through_nvv4l2decoder(h264_clip):
+    _, es = h264_clip
+    p = Gst.parse_launch(
+        f"filesrc location={es} ! h264parse ! nvv4l2decoder ! m.sink_0 "
+        "nvstreammux name=m batch-size=1 width=160 height=120 ! fakesink name=sink")
+    means = []
+
+    def probe(pad, info):
+        buf = info.get_buffer()
+        means.append(pyds.get_nvds_buf_surface(hash(buf), 0)[..., :3].reshape(-1, 3).mean(0))
+        return Gst.PadProbeReturn.OK
+
+    p.get_by_name("sink").get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, probe)
+    assert run_pipeline(p).type == Gst.MessageType.EOS
+    assert len(means) == 20
+    assert np.abs(means[-1] - COLOURS["green"]).max() < 25
+
+
+def test_uri_source_bins_feed_the_muxer(h264_clip):
+    from estuary.elements.decoder import make_source_bin
+    mp4, _ = h264_clip
+    p = Gst.Pipeline.new("p")
+    mux = Gst.ElementFactory.make("nvstreammux", "m")
+    mux.set_property("batch-size", 2)
+    mux.set_property("width", 160)
+    mux.set_property("height", 120)
+    sink = Gst.ElementFactory.make("fakesink", "sink")
+    p.add(mux)
+    p.add(sink)
+    mux.link(sink)
+    for i, uri in enumerate((Gst.filename_to_uri(str(mp4)), str(mp4))):
+        b = make_source_bin(i, uri)
+        p.add(b)
+        b.get_static_pad("src").link(mux.request_pad_simple(f"sink_{i}"))
+    rows = collect_batches(p)
+    msgs = []
+    assert run_pipeline(p, on_message=msgs.append).type == Gst.MessageType.EOS
+    frames = [r for batch in rows for r in batch]
+    assert sorted(set(r[0] for r in frames)) == [0, 1] and len(frames) == 40
+    assert sorted(stream_eos_ids(msgs)) == [0, 1]
+
+
+def test_missing_file_source_gives_clear_error(tmp_path):
+    from estuary.elements.decoder import make_source_bin
+    from estuary.errors import SourceError
+    with pytest.raises(SourceError, match="no such file"):
+        make_source_bin(0, str(tmp_path / "nope.mp4"))

@@ -14,6 +14,7 @@ ELEMENT_MODULES: dict[str, tuple[str, ...]] = {
     "convert": ("EsConvert",),
     "tiler": ("EsTiler",),
     "demux": ("EsDemux",),
+    "decoder": ("EsDecoder",),
 }
 
 _done = False

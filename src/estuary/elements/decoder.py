@@ -1,0 +1,89 @@
+"""``esdecoder`` (aliases ``nvv4l2decoder``, ``nvjpegdec``-free): a decoder bin that takes
+encoded video (H.264/H.265/... elementary or parsed streams) and outputs RGBA surfaces
+(``video/x-raw(memory:NVMM)``). Inside: ``decodebin`` (software decoders by default, hardware
+NVDEC where GStreamer's nvcodec registers it) → ``esconvert``."""
+
+from __future__ import annotations
+
+from estuary.gst import Gst
+from estuary.gst.element import ElementBase, Prop
+
+__all__ = ["EsDecoder", "make_source_bin"]
+
+_ENCODED = ("video/x-h264, stream-format=(string){ byte-stream, avc }, alignment=(string)au; "
+            "video/x-h265, stream-format=(string){ byte-stream, hvc1, hev1 }, alignment=(string)au; "
+            "video/mpeg; video/x-vp8; video/x-vp9; image/jpeg; video/x-av1")
+
+
+class EsDecoder(ElementBase, Gst.Bin):
+    """Decoder bin: encoded video in, RGBA surfaces out."""
+
+    __gtype_name__ = "EstuaryDecoder"
+    FACTORY = "esdecoder"
+    ALIASES = ("nvv4l2decoder",)
+    METADATA = ("Estuary decoder", "Codec/Decoder/Video",
+                "Decodes video to Estuary RGBA surfaces (memory:NVMM)", "Estuary")
+    PAD_TEMPLATES = (("sink", Gst.PadDirection.SINK, Gst.PadPresence.ALWAYS, _ENCODED, None),
+                     ("src", Gst.PadDirection.SRC, Gst.PadPresence.ALWAYS,
+                      "video/x-raw(memory:NVMM), format=(string)RGBA", None))
+    PROPS = (
+        Prop("gpu-id", int, 0, "GPU to use", 0, 64),
+        Prop("bufapi-version", bool, True, "Accepted for compatibility (Jetson)"),
+        Prop("enable-max-performance", bool, False, "Accepted for compatibility (Jetson)"),
+        Prop("drop-frame-interval", int, 0, "Output every n-th frame (0: all)", 0, 30),
+        Prop("num-extra-surfaces", int, 0, "Accepted for compatibility", 0, 24),
+        Prop("cudadec-memtype", int, 0, "Accepted for compatibility", 0, 2),
+    )
+
+    def __init__(self):
+        super().__init__()
+        self.init_settings()
+        self._decodebin = Gst.ElementFactory.make("decodebin", None)
+        self._convert = Gst.ElementFactory.make("esconvert", None)
+        self._filter = Gst.ElementFactory.make("capsfilter", None)
+        self._filter.set_property("caps", Gst.Caps.from_string("video/x-raw(memory:NVMM), format=RGBA"))
+        for e in (self._decodebin, self._convert, self._filter):
+            self.add(e)
+        self._convert.link(self._filter)
+        self.add_pad(Gst.GhostPad.new_from_template(
+            "sink", self._decodebin.get_static_pad("sink"), self.get_pad_template("sink")))
+        self.add_pad(Gst.GhostPad.new_from_template(
+            "src", self._filter.get_static_pad("src"), self.get_pad_template("src")))
+        self._decodebin.connect("pad-added", self._on_pad)
+
+    def _on_pad(self, dbin, pad):
+        caps = pad.get_current_caps() or pad.query_caps(None)
+        if caps.get_structure(0).get_name().startswith("video/"):
+            sink = self._convert.get_static_pad("sink")
+            if not sink.is_linked():
+                pad.link(sink)
+
+
+def make_source_bin(index: int, uri: str) -> Gst.Bin:
+    """A source bin for a URI (file://, rtsp://, http(s)://, or a path) whose ``src`` ghost
+    pad outputs RGBA surfaces, ready to link to ``esmux``'s ``sink_<index>``."""
+    import os
+    if "://" not in uri:
+        path = os.path.abspath(uri)
+        if not os.path.exists(path):
+            from estuary.errors import SourceError
+            raise SourceError(f"source {index}: no such file: {uri}")
+        uri = Gst.filename_to_uri(path)
+    b = Gst.Bin.new(f"source-bin-{index:02d}")
+    dec = Gst.ElementFactory.make("uridecodebin", f"uri-decode-bin-{index}")
+    dec.set_property("uri", uri)
+    conv = Gst.ElementFactory.make("esconvert", None)
+    caps = Gst.ElementFactory.make("capsfilter", None)
+    caps.set_property("caps", Gst.Caps.from_string("video/x-raw(memory:NVMM), format=RGBA"))
+    for e in (dec, conv, caps):
+        b.add(e)
+    conv.link(caps)
+    b.add_pad(Gst.GhostPad.new("src", caps.get_static_pad("src")))
+
+    def on_pad(_dec, pad):
+        c = pad.get_current_caps() or pad.query_caps(None)
+        if c.get_structure(0).get_name().startswith("video/") and not conv.get_static_pad("sink").is_linked():
+            pad.link(conv.get_static_pad("sink"))
+
+    dec.connect("pad-added", on_pad)
+    return b
