@@ -410,3 +410,71 @@ def test_missing_file_source_gives_clear_error(tmp_path):
     from estuary.errors import SourceError
     with pytest.raises(SourceError, match="no such file"):
         make_source_bin(0, str(tmp_path / "nope.mp4"))
+
+
+def test_deepstream_test3_source_bin_gets_nvmm_from_uridecodebin(h264_clip):
+    """An unmodified DeepStream source bin links the decoded pad only if it is memory:NVMM."""
+    mp4, _ = h264_clip
+    errors = []
+
+    def cb_newpad(decodebin, decoder_src_pad, data):
+        caps = decoder_src_pad.get_current_caps()
+        gststruct = caps.get_structure(0)
+        features = caps.get_features(0)
+        if gststruct.get_name().find("video") != -1:
+            if features.contains("memory:NVMM"):
+                bin_ghost_pad = data.get_static_pad("src")
+                if not bin_ghost_pad.set_target(decoder_src_pad):
+                    errors.append("Failed to link decoder src pad to source bin ghost pad")
+            else:
+                errors.append("Decodebin did not pick nvidia decoder plugin.")
+
+    def decodebin_child_added(child_proxy, obj, name, user_data):
+        if name.find("decodebin") != -1:
+            obj.connect("child-added", decodebin_child_added, user_data)
+
+    nbin = Gst.Bin.new("source-bin-00")
+    uri_decode_bin = Gst.ElementFactory.make("uridecodebin", "uri-decode-bin")
+    uri_decode_bin.set_property("uri", Gst.filename_to_uri(str(mp4)))
+    uri_decode_bin.connect("pad-added", cb_newpad, nbin)
+    uri_decode_bin.connect("child-added", decodebin_child_added, nbin)
+    Gst.Bin.add(nbin, uri_decode_bin)
+    nbin.add_pad(Gst.GhostPad.new_no_target("src", Gst.PadDirection.SRC))
+    p = Gst.Pipeline.new("p")
+    mux = Gst.ElementFactory.make("nvstreammux", "m")
+    mux.set_property("batch-size", 1)
+    mux.set_property("width", 160)
+    mux.set_property("height", 120)
+    sink = Gst.ElementFactory.make("fakesink", "sink")
+    for e in (nbin, mux, sink):
+        p.add(e)
+    mux.link(sink)
+    nbin.get_static_pad("src").link(mux.request_pad_simple("sink_0"))
+    rows = collect_batches(p)
+    assert run_pipeline(p).type == Gst.MessageType.EOS
+    assert errors == []
+    assert len(rows) == 20
+
+
+def test_enable_padding_letterboxes():
+    p = Gst.parse_launch(
+        "videotestsrc num-buffers=1 pattern=white ! video/x-raw,width=200,height=100 ! m.sink_0 "
+        "esmux name=m batch-size=1 width=200 height=200 enable-padding=1 ! fakesink name=sink")
+    seen = []
+
+    def probe(pad, info):
+        seen.append(np.array(pyds.get_nvds_buf_surface(hash(info.get_buffer()), 0)))
+        return Gst.PadProbeReturn.OK
+
+    p.get_by_name("sink").get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, probe)
+    run_pipeline(p)
+    img = seen[0]
+    assert img[:45, :, :3].max() == 0 and img[-45:, :, :3].max() == 0  # black bars
+    assert img[60:140, 10:190, :3].min() > 240  # the white image, scaled 1:1 in width
+
+
+def test_missing_camera_gives_clear_error():
+    from estuary.elements.decoder import make_source_bin
+    from estuary.errors import SourceError
+    with pytest.raises(SourceError, match="no camera at /dev/video99"):
+        make_source_bin(0, "/dev/video99")

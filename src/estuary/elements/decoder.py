@@ -50,6 +50,7 @@ class EsDecoder(ElementBase, Gst.Bin):
         self.add_pad(Gst.GhostPad.new_from_template(
             "src", self._filter.get_static_pad("src"), self.get_pad_template("src")))
         self._decodebin.connect("pad-added", self._on_pad)
+        self._decodebin.connect("autoplug-select", _skip_self)
 
     def _on_pad(self, dbin, pad):
         caps = pad.get_current_caps() or pad.query_caps(None)
@@ -59,10 +60,30 @@ class EsDecoder(ElementBase, Gst.Bin):
                 pad.link(sink)
 
 
+_AUTOPLUG_TRY, _AUTOPLUG_SKIP = 0, 2
+
+
+def _skip_self(dbin, pad, caps, factory):
+    """Keep the inner decodebin from plugging this decoder bin into itself."""
+    return _AUTOPLUG_SKIP if factory.get_element_type() == EsDecoder.__gtype__ else _AUTOPLUG_TRY
+
+
+def autoplug_rank() -> int:
+    """Rank for ``esdecoder``: above the software decoders so that ``uridecodebin``/``decodebin``
+    output Estuary surfaces (``memory:NVMM``) as DeepStream apps expect. Set the environment
+    variable ``ESTUARY_AUTOPLUG=0`` to keep plain decoders first."""
+    import os
+    if os.environ.get("ESTUARY_AUTOPLUG", "1") == "0":
+        return int(Gst.Rank.NONE)
+    return int(Gst.Rank.PRIMARY) + 100
+
+
 def make_source_bin(index: int, uri: str) -> Gst.Bin:
     """A source bin for a URI (file://, rtsp://, http(s)://, or a path) whose ``src`` ghost
     pad outputs RGBA surfaces, ready to link to ``esmux``'s ``sink_<index>``."""
     import os
+    if uri.startswith("/dev/video") or uri.startswith("v4l2://"):
+        return _camera_bin(index, uri.replace("v4l2://", "") or "/dev/video0")
     if "://" not in uri:
         path = os.path.abspath(uri)
         if not os.path.exists(path):
@@ -86,4 +107,25 @@ def make_source_bin(index: int, uri: str) -> Gst.Bin:
             pad.link(conv.get_static_pad("sink"))
 
     dec.connect("pad-added", on_pad)
+    return b
+
+
+EsDecoder.RANK = autoplug_rank()
+
+
+def _camera_bin(index: int, device: str) -> Gst.Bin:
+    """A V4L2 camera source bin: ``v4l2src → videoconvert → esconvert`` (RGBA surfaces)."""
+    import os
+    from estuary.errors import SourceError
+    if not os.path.exists(device):
+        raise SourceError(f"source {index}: no camera at {device}")
+    b = Gst.Bin.new(f"source-bin-{index:02d}")
+    chain = [Gst.ElementFactory.make(n, None) for n in ("v4l2src", "videoconvert", "esconvert", "capsfilter")]
+    chain[0].set_property("device", device)
+    chain[3].set_property("caps", Gst.Caps.from_string("video/x-raw(memory:NVMM), format=RGBA"))
+    for e in chain:
+        b.add(e)
+    for a, c in zip(chain, chain[1:]):
+        a.link(c)
+    b.add_pad(Gst.GhostPad.new("src", chain[-1].get_static_pad("src")))
     return b
