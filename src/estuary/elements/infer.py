@@ -1,0 +1,303 @@
+"""``esinfer`` (alias ``nvinfer``): detector / classifier / segmentation inference configured by
+an nvinfer config file, over the frames (primary) or objects (secondary) of each batch."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from estuary.errors import ConfigError, StreamError
+from estuary.gst import Gst, batchmeta
+from estuary.gst.chain import ChainElement
+from estuary.gst.element import ElementBase, Prop
+from estuary.elements.mux import BATCH_CAPS
+from estuary.meta.enums import NvDsMetaType, UNTRACKED_OBJECT_ID
+from estuary.meta.infer import NvDsInferSegmentationMeta, NvDsInferTensorMeta
+
+__all__ = ["EsInfer", "class_color"]
+
+log = logging.getLogger("estuary.infer")
+
+_PALETTE = [(1.0, 0.0, 0.0), (0.0, 0.6, 1.0), (0.0, 1.0, 0.0), (1.0, 0.8, 0.0), (1.0, 0.0, 1.0),
+            (0.0, 1.0, 1.0), (1.0, 0.5, 0.0), (0.6, 0.3, 1.0)]
+
+
+def class_color(class_id: int) -> tuple[float, float, float]:
+    return _PALETTE[class_id % len(_PALETTE)]
+
+
+class EsInfer(ElementBase, ChainElement, Gst.Element):
+    """Runs an ONNX model on frames or objects of each batch and writes the results as metadata."""
+
+    __gtype_name__ = "EstuaryInfer"
+    FACTORY = "esinfer"
+    ALIASES = ("nvinfer",)
+    METADATA = ("Estuary inference", "Filter/Analyzer/Video",
+                "Runs detectors, classifiers and segmentation networks (nvinfer configs)", "Estuary")
+    PAD_TEMPLATES = (("sink", Gst.PadDirection.SINK, Gst.PadPresence.ALWAYS, BATCH_CAPS, None),
+                     ("src", Gst.PadDirection.SRC, Gst.PadPresence.ALWAYS, BATCH_CAPS, None))
+    PROPS = (
+        Prop("config-file-path", str, "", "Path of the nvinfer configuration file"),
+        Prop("unique-id", int, 15, "gie-unique-id (overrides the file when set)", 0, 2**31 - 1),
+        Prop("process-mode", int, 1, "1 primary (frames), 2 secondary (objects)", 1, 2),
+        Prop("infer-on-gie-id", int, -1, "Secondary: infer on objects of this gie id", -1, 2**31 - 1),
+        Prop("infer-on-class-ids", str, "", "Secondary: class ids, e.g. 0:2:3"),
+        Prop("filter-out-class-ids", str, "", "Drop these classes, e.g. 1;3"),
+        Prop("model-engine-file", str, "", "Accepted; an ONNX path here is used as the model"),
+        Prop("batch-size", int, 1, "Frames (primary) or objects (secondary) per inference", 1, 1024),
+        Prop("interval", int, 0, "Batches to skip between inferences", 0, 2**31 - 1),
+        Prop("gpu-id", int, 0, "GPU to use", 0, 64),
+        Prop("output-tensor-meta", bool, False, "Attach raw output tensors as tensor meta"),
+        Prop("output-instance-mask", bool, False, "Attach instance masks"),
+        Prop("input-tensor-meta", bool, False, "Take tensors from espreprocess"),
+        Prop("raw-output-file-write", bool, False, "Write raw outputs to files (accepted)"),
+    )
+
+    def __init__(self):
+        super().__init__()
+        self.init_settings()
+        self.init_pads()
+        self._set_props: set[str] = set()
+        self._engine = None
+        self._batches = 0
+        self._cache: dict[tuple[int, int], tuple] = {}
+        self.engine_name = ""
+
+    def property_changed(self, key, value):
+        self._set_props.add(key)
+
+    # -- start --------------------------------------------------------------------------------
+    def do_change_state(self, transition):
+        if transition == Gst.StateChange.NULL_TO_READY:
+            self._start()
+        if transition == Gst.StateChange.READY_TO_NULL:
+            self._engine = None
+            self._cache.clear()
+            self._batches = 0
+        return Gst.Element.do_change_state(self, transition)
+
+    def _start(self):
+        from estuary.infer.config import load_infer_config
+        from estuary.infer.engine import InferEngine
+        s = self.settings
+        if not s.config_file_path:
+            raise ConfigError(f"{self.get_name()}: set config-file-path to an nvinfer config file")
+        cfg = load_infer_config(s.config_file_path)
+        over = {"unique_id": "gie-unique-id", "process_mode": "process-mode", "batch_size": "batch-size",
+                "interval": "interval", "output_tensor_meta": "output-tensor-meta",
+                "infer_on_gie_id": "operate-on-gie-id", "gpu_id": "gpu-id"}
+        for prop, key in over.items():
+            if prop in self._set_props:
+                cfg.set(key, getattr(s, prop))
+        if "infer_on_class_ids" in self._set_props and s.infer_on_class_ids:
+            cfg.set("operate-on-class-ids", [int(v) for v in s.infer_on_class_ids.replace(";", ":").split(":") if v])
+        if "filter_out_class_ids" in self._set_props and s.filter_out_class_ids:
+            cfg.set("filter-out-class-ids", [int(v) for v in s.filter_out_class_ids.replace(":", ";").split(";") if v])
+        self.cfg = cfg
+        import os
+        gpu = cfg.gpu_id if os.environ.get("ESTUARY_DEVICE", "cpu") == "cuda" else -1
+        self._engine = InferEngine(cfg, gpu_id=gpu)
+        self.engine_name = self._engine.backend.name
+        self.post_element_message("esinfer-started", backend=self.engine_name,
+                                  model=cfg.onnx_file)
+
+    # -- processing ---------------------------------------------------------------------------
+    def process(self, buf):
+        if self._engine is None:
+            self._start()
+        batch = batchmeta.get(buf)
+        if batch is None or batch.surface is None:
+            raise StreamError(f"{self.get_name()} needs batched buffers from nvstreammux/esmux upstream")
+        cfg = self.cfg
+        skip = cfg.interval and (self._batches % (cfg.interval + 1)) != 0
+        self._batches += 1
+        if cfg.process_mode == 2:
+            self._secondary(batch)
+        elif not skip:
+            self._primary(batch)
+        return [buf]
+
+    def _frames_rgba(self, batch, frames):
+        imgs = []
+        for f in frames:
+            with batch.surface.frame(f.batch_id).pixels(write=False) as px:
+                imgs.append(np.array(px))
+        return imgs
+
+    def _primary(self, batch):
+        eng, cfg = self._engine, self.cfg
+        frames = list(batch.frames)
+        for start in range(0, len(frames), max(cfg.batch_size, 1)):
+            chunk = frames[start: start + cfg.batch_size]
+            imgs = self._frames_rgba(batch, chunk)
+            outputs, transforms = eng.raw(imgs)
+            if eng.network_type == 0:
+                dets = eng.detect(imgs, outputs, transforms)
+                for f, d in zip(chunk, dets):
+                    self._attach_detections(batch, f, d)
+            elif eng.network_type == 1:
+                for f, c in zip(chunk, eng.classify(imgs, outputs=outputs)):
+                    if c is not None:
+                        self._frame_classification(batch, f, c)
+            elif eng.network_type == 2:
+                for i, f in enumerate(chunk):
+                    self._attach_segmentation(batch, f, {k: v[i] for k, v in outputs.items()})
+            for i, f in enumerate(chunk):
+                f.bInferDone = True
+                if cfg.output_tensor_meta or eng.network_type == 100:
+                    self._attach_tensor_meta(batch, f.user_meta, {k: v[i] for k, v in outputs.items()},
+                                             f.add_user_meta)
+
+    def _attach_detections(self, batch, frame, det):
+        cfg, eng = self.cfg, self._engine
+        uid = cfg.gie_unique_id
+        for box, score, cid in zip(det.boxes, det.scores, det.class_ids):
+            o = batch.acquire_object()
+            cid = int(cid)
+            o.unique_component_id = uid
+            o.class_id = cid
+            o.confidence = float(score)
+            o.object_id = UNTRACKED_OBJECT_ID
+            x1, y1, x2, y2 = (float(v) for v in box)
+            r = o.rect_params
+            r.left, r.top, r.width, r.height = x1, y1, x2 - x1, y2 - y1
+            bb = o.detector_bbox_info.org_bbox_coords
+            bb.left, bb.top, bb.width, bb.height = r.left, r.top, r.width, r.height
+            r.border_width = 3
+            attrs = cfg.attrs_for(cid)
+            rgb = attrs.border_color[:3] if attrs.border_color else class_color(cid)
+            r.border_color.set(*rgb, 1.0)
+            if attrs.bg_color:
+                r.has_bg_color = 1
+                r.bg_color.set(*(list(attrs.bg_color) + [1.0] * 4)[:4])
+            label = eng.label(cid)
+            o.obj_label = label
+            t = o.text_params
+            t.display_text = label
+            t.x_offset, t.y_offset = int(max(x1, 0)), int(max(y1 - 20, 0))
+            t.font_params.font_name = "Serif"
+            t.font_params.font_size = 11
+            t.font_params.font_color.set(1.0, 1.0, 1.0, 1.0)
+            t.set_bg_clr = 1
+            t.text_bg_clr.set(0.0, 0.0, 0.0, 1.0)
+            frame.add_object(o)
+
+    def _frame_classification(self, batch, frame, c):
+        from estuary.meta.core import NvDsObjectMeta  # noqa: F401 - for type clarity
+        um = batch.acquire_classifier()
+        um.unique_component_id = self.cfg.gie_unique_id
+        li = batch.acquire_label_info()
+        li.result_class_id, li.result_prob, li.result_label = c.class_id, c.prob, c.label
+        li.num_classes = len(self._engine.labels)
+        um.labels.append(li)
+        # a whole-frame classification is reported on a full-frame object, as nvinfer does
+        o = batch.acquire_object()
+        o.unique_component_id = self.cfg.gie_unique_id
+        o.rect_params.width, o.rect_params.height = frame.pipeline_width, frame.pipeline_height
+        o.classifiers.append(um)
+        frame.add_object(o)
+
+    def _attach_segmentation(self, batch, frame, out):
+        arr = next(iter(out.values()))
+        if arr.ndim == 3:  # C, H, W probabilities
+            cls_map = arr.argmax(0).astype(np.int32)
+            prob = arr.max(0)
+            cls_map[prob < self.cfg.segmentation_threshold] = -1
+            classes = arr.shape[0]
+        else:
+            cls_map = arr.astype(np.int32).reshape(arr.shape[-2:])
+            classes = int(cls_map.max()) + 1
+            arr = None
+        seg = NvDsInferSegmentationMeta(classes=classes, width=cls_map.shape[1], height=cls_map.shape[0])
+        seg.class_map = cls_map
+        seg.class_probabilities_map = arr
+        seg.unique_id = self.cfg.gie_unique_id if hasattr(seg, "unique_id") else None
+        um = batch.acquire_user()
+        um.meta_type = NvDsMetaType.NVDSINFER_SEGMENTATION_META
+        um.user_meta_data = seg
+        frame.add_user_meta(um)
+
+    def _attach_tensor_meta(self, batch, _lst, outs, add):
+        eng = self._engine
+        tm = NvDsInferTensorMeta.from_outputs(outs, unique_id=self.cfg.gie_unique_id,
+                                              network=(eng.net.width, eng.net.height, eng.net.channels))
+        tm.gpu_id = self.cfg.gpu_id
+        um = batch.acquire_user()
+        um.meta_type = NvDsMetaType.NVDSINFER_TENSOR_OUTPUT_META
+        um.user_meta_data = tm
+        add(um)
+
+    # -- secondary ----------------------------------------------------------------------------
+    def _eligible(self, o) -> bool:
+        cfg = self.cfg
+        if cfg.operate_on_gie_id is not None and cfg.operate_on_gie_id >= 0 and \
+                o.unique_component_id != cfg.operate_on_gie_id:
+            return False
+        ids = cfg.operate_on_class_ids
+        if ids and o.class_id not in ids:
+            return False
+        r = o.rect_params
+        if cfg.input_object_min_width and r.width < cfg.input_object_min_width:
+            return False
+        if cfg.input_object_min_height and r.height < cfg.input_object_min_height:
+            return False
+        if cfg.input_object_max_width and r.width > cfg.input_object_max_width:
+            return False
+        if cfg.input_object_max_height and r.height > cfg.input_object_max_height:
+            return False
+        return True
+
+    def _secondary(self, batch):
+        eng, cfg = self._engine, self.cfg
+        todo = []  # (frame, obj)
+        for f in batch.frames:
+            for o in f.objects:
+                if not self._eligible(o):
+                    continue
+                key = (f.source_id, o.object_id)
+                cached = self._cache.get(key) if o.object_id != UNTRACKED_OBJECT_ID else None
+                reinfer = cfg.secondary_reinfer_interval
+                if cached is not None and not (reinfer and f.frame_num - cached[1] >= reinfer):
+                    if cached[0] is not None:
+                        self._attach_classification(batch, o, cached[0])
+                    continue
+                todo.append((f, o))
+        if not todo:
+            return
+        by_frame: dict[int, np.ndarray] = {}
+        for start in range(0, len(todo), max(cfg.batch_size, 1)):
+            chunk = todo[start: start + cfg.batch_size]
+            imgs, rois = [], []
+            for f, o in chunk:
+                if f.batch_id not in by_frame:
+                    by_frame[f.batch_id] = self._frames_rgba(batch, [f])[0]
+                imgs.append(by_frame[f.batch_id])
+                r = o.rect_params
+                rois.append((r.left, r.top, r.width, r.height))
+            outputs, _ = eng.raw(imgs, rois)
+            if cfg.output_tensor_meta:
+                for i, (f, o) in enumerate(chunk):
+                    self._attach_tensor_meta(batch, None, {k: v[i] for k, v in outputs.items()},
+                                             o.user_meta.append)
+            results = eng.classify(imgs, rois, outputs=outputs) if eng.network_type == 1 else [None] * len(chunk)
+            for (f, o), c in zip(chunk, results):
+                if o.object_id != UNTRACKED_OBJECT_ID:
+                    self._cache[(f.source_id, o.object_id)] = (c, f.frame_num)
+                if c is not None:
+                    self._attach_classification(batch, o, c)
+        if len(self._cache) > 100000:
+            self._cache.clear()
+
+    def _attach_classification(self, batch, o, c):
+        cm = batch.acquire_classifier()
+        cm.unique_component_id = self.cfg.gie_unique_id
+        cm.classifier_type = self.cfg.classifier_type
+        li = batch.acquire_label_info()
+        li.result_class_id, li.result_prob, li.result_label = c.class_id, c.prob, c.label
+        li.num_classes = len(self._engine.labels)
+        cm.labels.append(li)
+        o.classifiers.append(cm)
+        from estuary.meta import cmem
+        text = cmem.read_string(o.text_params.display_text) if o.text_params.display_text else o.obj_label
+        o.text_params.display_text = f"{text} {c.label}".strip()

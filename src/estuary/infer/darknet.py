@@ -1,0 +1,185 @@
+"""Darknet (``.cfg`` + ``.weights``) → ONNX, written from the file formats (no torch needed).
+
+Supports the layers of YOLOv3/YOLOv3-tiny style networks: convolutional (with batch norm folded
+in), maxpool, upsample, route, shortcut and yolo. The YOLO heads are decoded inside the graph,
+so the model has one output ``detections`` of shape (1, N, 5 + classes):
+``cx, cy, w, h`` in input pixels, objectness, then per-class probabilities — the layout of
+YOLOv5-style exports that :func:`estuary.infer.parsers.parse_yolo` reads.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from estuary.errors import ModelError
+
+__all__ = ["parse_cfg", "darknet_to_onnx"]
+
+
+def parse_cfg(text: str) -> list[dict]:
+    """Sections of a Darknet cfg as dicts (``type`` holds the section name)."""
+    sections = []
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        if line.startswith("["):
+            sections.append({"type": line.strip("[]").strip()})
+        else:
+            k, v = line.split("=", 1)
+            sections[-1][k.strip()] = v.strip()
+    return sections
+
+
+def darknet_to_onnx(cfg_text: str, weights: bytes, out_path: str | None = None, opset: int = 13):
+    """Convert; returns the ONNX ``ModelProto`` (and saves it to ``out_path`` if given)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    sections = parse_cfg(cfg_text)
+    net = sections[0]
+    if net["type"] != "net":
+        raise ModelError("a Darknet cfg starts with [net]")
+    H, W, C = int(net["height"]), int(net["width"]), int(net.get("channels", 3))
+    header = np.frombuffer(weights[:12], np.int32)
+    major, minor = int(header[0]), int(header[1])
+    offset = 12 + (8 if major * 10 + minor >= 2 else 4)
+    data = np.frombuffer(weights[offset:], np.float32)
+    pos = 0
+
+    def take(n):
+        nonlocal pos
+        if pos + n > data.size:
+            raise ModelError("the weights file is shorter than the cfg needs (wrong cfg?)")
+        arr = data[pos: pos + n]
+        pos += n
+        return arr
+
+    nodes, inits = [], []
+    outputs = []  # per layer: (tensor name, channels, h, w)
+    x, ch, h, w = "images", C, H, W
+    heads = []
+
+    def const(name, arr):
+        inits.append(numpy_helper.from_array(np.asarray(arr), name))
+        return name
+
+    for i, s in enumerate(sections[1:]):
+        t = s["type"]
+        name = f"l{i}"
+        if t == "convolutional":
+            filters, size = int(s["filters"]), int(s["size"])
+            stride = int(s.get("stride", 1))
+            pad = (size - 1) // 2 if int(s.get("pad", 0)) else 0
+            bn = int(s.get("batch_normalize", 0))
+            if bn:
+                beta, gamma, mean, var = take(filters), take(filters), take(filters), take(filters)
+                wts = take(filters * ch * size * size).reshape(filters, ch, size, size)
+                k = gamma / np.sqrt(var + 1e-6)
+                wts = wts * k[:, None, None, None]
+                bias = beta - mean * k
+            else:
+                bias = take(filters)
+                wts = take(filters * ch * size * size).reshape(filters, ch, size, size)
+            nodes.append(helper.make_node(
+                "Conv", [x, const(f"{name}.w", wts.astype(np.float32)), const(f"{name}.b", bias.astype(np.float32))],
+                [f"{name}.conv"], kernel_shape=[size, size], strides=[stride, stride],
+                pads=[pad, pad, pad, pad]))
+            y = f"{name}.conv"
+            act = s.get("activation", "linear")
+            if act == "leaky":
+                nodes.append(helper.make_node("LeakyRelu", [y], [f"{name}.out"], alpha=0.1))
+                y = f"{name}.out"
+            elif act != "linear":
+                raise ModelError(f"unsupported activation {act!r} in layer {i}")
+            x, ch = y, filters
+            h, w = (h + 2 * pad - size) // stride + 1, (w + 2 * pad - size) // stride + 1
+        elif t == "maxpool":
+            size, stride = int(s["size"]), int(s["stride"])
+            if stride == 1:
+                pads = [0, 0, size - 1, size - 1]  # Darknet pads right/bottom
+                oh, ow = h, w
+            else:
+                pads = [0, 0, 0, 0]
+                oh, ow = h // stride, w // stride
+            nodes.append(helper.make_node("MaxPool", [x], [f"{name}.out"], kernel_shape=[size, size],
+                                          strides=[stride, stride], pads=pads))
+            x, h, w = f"{name}.out", oh, ow
+        elif t == "upsample":
+            st = int(s.get("stride", 2))
+            nodes.append(helper.make_node(
+                "Resize", [x, "", const(f"{name}.scales", np.array([1, 1, st, st], np.float32))],
+                [f"{name}.out"], mode="nearest"))
+            x, h, w = f"{name}.out", h * st, w * st
+        elif t == "route":
+            idx = [int(v) for v in s["layers"].split(",")]
+            srcs = [outputs[j] if j >= 0 else outputs[i + j] for j in idx]
+            if len(srcs) == 1:
+                x, ch, h, w = srcs[0]
+            else:
+                nodes.append(helper.make_node("Concat", [sr[0] for sr in srcs], [f"{name}.out"], axis=1))
+                x, ch, h, w = f"{name}.out", sum(sr[1] for sr in srcs), srcs[0][2], srcs[0][3]
+        elif t == "shortcut":
+            j = int(s["from"])
+            other = outputs[j] if j >= 0 else outputs[i + j]
+            nodes.append(helper.make_node("Add", [x, other[0]], [f"{name}.out"]))
+            x = f"{name}.out"
+        elif t == "yolo":
+            mask = [int(v) for v in s["mask"].split(",")]
+            anchors = [float(v) for v in s["anchors"].split(",")]
+            anchors = np.array(anchors, np.float32).reshape(-1, 2)[mask]
+            classes = int(s["classes"])
+            heads.append(_yolo_head(helper, const, nodes, name, x, anchors, classes, h, w, H, W))
+        else:
+            raise ModelError(f"unsupported Darknet layer [{t}] (layer {i})")
+        outputs.append((x, ch, h, w))
+    if pos != data.size:
+        raise ModelError(f"{data.size - pos} weights left over: the weights do not match the cfg")
+    if not heads:
+        raise ModelError("the network has no [yolo] layers")
+    nodes.append(helper.make_node("Concat", heads, ["detections"], axis=1))
+    classes = int(next(s for s in sections if s["type"] == "yolo")["classes"])
+    graph = helper.make_graph(
+        nodes, "darknet",
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, C, H, W])],
+        [helper.make_tensor_value_info("detections", TensorProto.FLOAT, [1, None, 5 + classes])],
+        inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
+                              producer_name="estuary-darknet")
+    model.ir_version = min(model.ir_version, 8)
+    onnx.checker.check_model(model)
+    if out_path:
+        onnx.save(model, out_path)
+    return model
+
+
+def _yolo_head(helper, const, nodes, name, x, anchors, classes, h, w, H, W):
+    """Decode one YOLO head: (1, A*(5+C), h, w) → (1, A*h*w, 5+C)."""
+    a = len(anchors)
+    k = 5 + classes
+    nodes.append(helper.make_node("Reshape", [x, const(f"{name}.shape", np.array([1, a, k, h, w], np.int64))],
+                                  [f"{name}.r"]))
+    nodes.append(helper.make_node("Transpose", [f"{name}.r"], [f"{name}.t"], perm=[0, 1, 3, 4, 2]))
+    t = f"{name}.t"
+
+    def sl(lo, hi, out):
+        nodes.append(helper.make_node(
+            "Slice", [t, const(f"{out}.s", np.array([lo], np.int64)), const(f"{out}.e", np.array([hi], np.int64)),
+                      const(f"{out}.a", np.array([4], np.int64))], [out]))
+        return out
+
+    xy, wh, rest = sl(0, 2, f"{name}.xy"), sl(2, 4, f"{name}.wh"), sl(4, k, f"{name}.rest")
+    gy, gx = np.meshgrid(np.arange(h, dtype=np.float32), np.arange(w, dtype=np.float32), indexing="ij")
+    grid = np.stack([gx, gy], -1)[None, None]  # 1,1,h,w,2
+    stride = np.array([W / w, H / h], np.float32)
+    nodes.append(helper.make_node("Sigmoid", [xy], [f"{name}.sxy"]))
+    nodes.append(helper.make_node("Add", [f"{name}.sxy", const(f"{name}.grid", grid)], [f"{name}.gxy"]))
+    nodes.append(helper.make_node("Mul", [f"{name}.gxy", const(f"{name}.stride", stride)], [f"{name}.pxy"]))
+    nodes.append(helper.make_node("Exp", [wh], [f"{name}.ewh"]))
+    anc = anchors.reshape(1, a, 1, 1, 2).astype(np.float32)
+    nodes.append(helper.make_node("Mul", [f"{name}.ewh", const(f"{name}.anchors", anc)], [f"{name}.pwh"]))
+    nodes.append(helper.make_node("Sigmoid", [rest], [f"{name}.srest"]))
+    nodes.append(helper.make_node("Concat", [f"{name}.pxy", f"{name}.pwh", f"{name}.srest"], [f"{name}.dec"], axis=4))
+    nodes.append(helper.make_node("Reshape", [f"{name}.dec", const(f"{name}.oshape", np.array([1, -1, k], np.int64))],
+                                  [f"{name}.out"]))
+    return f"{name}.out"

@@ -1,0 +1,135 @@
+"""Engine-free inference: an nvinfer config + a backend → detections or classifications for
+RGBA frames or object crops. The ``esinfer`` element is a thin shell over this."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import numpy as np
+
+from estuary.errors import ConfigError, ModelError
+from estuary.infer.backends import create_backend
+from estuary.infer.cluster import cluster
+from estuary.infer.config import InferConfig, load_infer_config
+from estuary.infer.parsers import Candidates, get_parser, softmax_if_needed
+from estuary.infer.preprocess import NetInput, prepare
+
+__all__ = ["InferEngine", "Detections", "Classification"]
+
+log = logging.getLogger("estuary.infer")
+
+
+class Detections(Candidates):
+    """Detections of one frame in source pixels (xyxy), with labels."""
+
+    __slots__ = ()
+
+
+class Classification:
+    __slots__ = ("class_id", "prob", "label")
+
+    def __init__(self, class_id: int, prob: float, label: str):
+        self.class_id, self.prob, self.label = class_id, prob, label
+
+    def __repr__(self):
+        return f"Classification({self.label!r}, {self.prob:.3f})"
+
+
+class InferEngine:
+    """Loads the model of an nvinfer config and runs it."""
+
+    def __init__(self, config: InferConfig | str, gpu_id: int = -1, backend: str | None = None):
+        self.config = load_infer_config(config) if isinstance(config, str) else config
+        cfg = self.config
+        self.backend = create_backend(cfg.onnx_file, gpu_id=gpu_id, prefer=backend)
+        shape = self.backend.input_shape
+        nhwc = cfg.values.get("network-input-order", 0) == 1
+        dims = cfg.values.get("infer-dims")
+        if len(shape) == 4 and all(isinstance(d, int) and d > 0 for d in shape[1:]):
+            c, h, w = (shape[3], shape[1], shape[2]) if nhwc else shape[1:]
+            if dims and list(dims) != [c, h, w]:
+                raise ConfigError(f"infer-dims {dims} do not match the model input {[c, h, w]}",
+                                  path=cfg.path, line=cfg.lines.get("infer-dims"), key="property/infer-dims",
+                                  hint="fix infer-dims or remove it (the model's own shape is used)")
+        elif dims and len(dims) == 3:
+            c, h, w = dims
+        else:
+            raise ConfigError("the model input has dynamic dimensions: set infer-dims=c;h;w",
+                              path=cfg.path, key="property/infer-dims")
+        fmt = cfg.model_color_format
+        if (fmt == 2) != (c == 1):
+            raise ConfigError(f"model-color-format {fmt} does not fit a {c}-channel input",
+                              path=cfg.path, line=cfg.lines.get("model-color-format"),
+                              key="property/model-color-format")
+        self.net = NetInput(width=w, height=h, channels=c, color_format=fmt,
+                            scale=cfg.net_scale_factor, offsets=tuple(cfg.offsets or (0.0,) * c),
+                            keep_aspect=cfg.maintain_aspect_ratio, symmetric=cfg.symmetric_padding,
+                            interpolation=cfg.scaling_filter, nhwc=nhwc)
+        self.network_type = cfg.effective_network_type
+        self.parser = get_parser(cfg.parse_bbox_func_name, os.path.dirname(cfg.custom_lib_path)
+                                 if cfg.custom_lib_path else os.path.dirname(cfg.path))
+        self.classifier_hook = None
+        if cfg.parse_classifier_func_name:
+            from estuary.infer.parsers import load_python_hook
+            self.classifier_hook = load_python_hook(cfg.parse_classifier_func_name, os.path.dirname(cfg.path))
+        self.labels = cfg.labels
+        self.num_classes = cfg.num_detected_classes or len(self.labels) or 1
+        if self.network_type == 0 and cfg.num_detected_classes is None:
+            raise ConfigError("detectors need num-detected-classes", path=cfg.path,
+                              key="property/num-detected-classes")
+        log.info("esinfer: %s on %s (input %dx%dx%d)", os.path.basename(cfg.onnx_file),
+                 self.backend.name, c, h, w)
+
+    @property
+    def min_pre_threshold(self) -> float:
+        vals = [a.pre_cluster_threshold for a in self.config.class_attrs.values()] or [0.2]
+        return min(vals)
+
+    def raw(self, images, rois=None):
+        """Run the network: returns (outputs dict with the batch dim, transforms)."""
+        x, transforms = prepare(images, self.net, rois)
+        return self.backend.run(x), transforms
+
+    def detect(self, images: list[np.ndarray], outputs=None, transforms=None) -> list[Detections]:
+        """Detections for each RGBA frame."""
+        if outputs is None:
+            outputs, transforms = self.raw(images)
+        results = []
+        mode = self.config.effective_cluster_mode
+        thr = self.min_pre_threshold
+        for i, img in enumerate(images):
+            per = {k: v[i] for k, v in outputs.items()}
+            cand = self.parser(per, self.net, self.num_classes, thr)
+            if len(cand):
+                cand = Candidates(transforms[i].to_source(cand.boxes), cand.scores, cand.class_ids)
+                h, w = img.shape[:2]
+                cand.boxes[:, 0::2] = np.clip(cand.boxes[:, 0::2], 0, w)
+                cand.boxes[:, 1::2] = np.clip(cand.boxes[:, 1::2], 0, h)
+            cand = cluster(cand, mode, self.config.attrs_for, img.shape[0])
+            filt = self.config.filter_out_class_ids
+            if filt and len(cand):
+                cand = cand[~np.isin(cand.class_ids, filt)]
+            results.append(Detections(cand.boxes, cand.scores, cand.class_ids))
+        return results
+
+    def classify(self, images: list[np.ndarray], rois=None, outputs=None) -> list[Classification | None]:
+        """Top-1 class of each image (or ROI), or None when below classifier-threshold."""
+        if outputs is None:
+            outputs, _ = self.raw(images, rois)
+        if self.classifier_hook is not None:
+            return list(self.classifier_hook(outputs, self.labels, self.config.classifier_threshold))
+        probs = softmax_if_needed(next(iter(outputs.values())))
+        out = []
+        thr = self.config.classifier_threshold or 0.0
+        for p in probs:
+            k = int(p.argmax())
+            if p[k] < thr:
+                out.append(None)
+                continue
+            label = self.labels[k] if k < len(self.labels) else str(k)
+            out.append(Classification(k, float(p[k]), label))
+        return out
+
+    def label(self, class_id: int) -> str:
+        return self.labels[class_id] if 0 <= class_id < len(self.labels) else str(class_id)

@@ -1,0 +1,174 @@
+"""Output parsers: raw tensors → candidate boxes (xyxy in network pixels), scores, class ids;
+and classifier outputs → labels. Vectorised numpy."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+
+import numpy as np
+
+from estuary.errors import ConfigError, ModelError
+
+__all__ = ["Candidates", "parse_yolo", "parse_yolov8", "parse_ssd", "parse_detectnet",
+           "softmax_if_needed", "get_parser", "load_python_hook", "BUILTIN_PARSERS"]
+
+
+class Candidates:
+    """Struct of arrays: ``boxes`` (N, 4) xyxy, ``scores`` (N,), ``class_ids`` (N,)."""
+
+    __slots__ = ("boxes", "scores", "class_ids")
+
+    def __init__(self, boxes, scores, class_ids):
+        self.boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+        self.scores = np.asarray(scores, np.float32).reshape(-1)
+        self.class_ids = np.asarray(class_ids, np.int64).reshape(-1)
+
+    def __len__(self):
+        return len(self.scores)
+
+    def __getitem__(self, idx):
+        return Candidates(self.boxes[idx], self.scores[idx], self.class_ids[idx])
+
+    @classmethod
+    def empty(cls):
+        return cls(np.zeros((0, 4)), np.zeros(0), np.zeros(0))
+
+
+def _first(outputs: dict) -> np.ndarray:
+    return next(iter(outputs.values()))
+
+
+def parse_yolo(outputs: dict, net, num_classes: int, min_score: float = 0.0) -> Candidates:
+    """YOLOv3/v5-style (N, 5 + C): cx, cy, w, h (pixels), objectness, class probabilities.
+    Score = objectness × class probability; one candidate per box (its best class)."""
+    out = _first(outputs)
+    out = out.reshape(-1, out.shape[-1])
+    if out.shape[1] < 6:
+        raise ModelError(f"YOLO output must have 5 + classes columns, got shape {out.shape}")
+    obj = out[:, 4]
+    keep = obj >= min_score
+    out = out[keep]
+    cls_scores = out[:, 5:] * out[:, 4:5]
+    cid = cls_scores.argmax(1)
+    score = cls_scores[np.arange(len(cid)), cid]
+    return _from_cxcywh(out[:, :4], score, cid)
+
+
+def parse_yolov8(outputs: dict, net, num_classes: int, min_score: float = 0.0) -> Candidates:
+    """YOLOv8-style (4 + C, N) or (N, 4 + C) without objectness."""
+    out = _first(outputs)
+    out = out.reshape(out.shape[-2], out.shape[-1]) if out.ndim == 3 else out
+    if out.shape[0] == 4 + num_classes and out.shape[1] != 4 + num_classes:
+        out = out.T
+    cid = out[:, 4:].argmax(1)
+    score = out[np.arange(len(cid)), 4 + cid]
+    return _from_cxcywh(out[:, :4], score, cid)
+
+
+def _from_cxcywh(b, score, cid) -> Candidates:
+    xyxy = np.empty_like(b, dtype=np.float32)
+    xyxy[:, 0] = b[:, 0] - b[:, 2] / 2
+    xyxy[:, 1] = b[:, 1] - b[:, 3] / 2
+    xyxy[:, 2] = b[:, 0] + b[:, 2] / 2
+    xyxy[:, 3] = b[:, 1] + b[:, 3] / 2
+    return Candidates(xyxy, score, cid)
+
+
+def parse_ssd(outputs: dict, net, num_classes: int, min_score: float = 0.0) -> Candidates:
+    """TF-OD-API-style SSD: boxes (N, 4) ymin, xmin, ymax, xmax normalised; scores; classes."""
+    arrs = [np.asarray(a) for a in outputs.values()]
+    boxes = next(a for a in arrs if a.shape[-1] == 4 and a.ndim >= 2).reshape(-1, 4)
+    rest = [a.reshape(-1) for a in arrs if a.size == boxes.shape[0]]
+    if len(rest) < 2:
+        raise ModelError("SSD output needs boxes, scores and classes layers")
+    scores, classes = (rest[0], rest[1]) if rest[0].max(initial=0) <= 1.0 else (rest[1], rest[0])
+    xyxy = np.stack([boxes[:, 1] * net.width, boxes[:, 0] * net.height,
+                     boxes[:, 3] * net.width, boxes[:, 2] * net.height], 1)
+    return Candidates(xyxy, scores, classes.astype(np.int64))
+
+
+def parse_detectnet(outputs: dict, net, num_classes: int, min_score: float = 0.0,
+                    box_norm: float = 35.0) -> Candidates:
+    """DetectNet-v2-style grid: coverage (C, gh, gw) and bbox (4C, gh, gw) layers."""
+    arrs = list(outputs.values())
+    cov = next(a for a in arrs if a.reshape(-1, *a.shape[-2:]).shape[0] == num_classes)
+    bbox = next(a for a in arrs if a is not cov)
+    cov = cov.reshape(num_classes, *cov.shape[-2:])
+    bbox = bbox.reshape(num_classes, 4, *bbox.shape[-2:])
+    gh, gw = cov.shape[1:]
+    sx, sy = net.width / gw, net.height / gh
+    cx = (np.arange(gw, dtype=np.float32) * sx + 0.5) / box_norm
+    cy = (np.arange(gh, dtype=np.float32) * sy + 0.5) / box_norm
+    cls, ys, xs = np.nonzero(cov >= max(min_score, 1e-6))
+    b = bbox[cls, :, ys, xs]
+    x1 = (b[:, 0] - cx[xs]) * -box_norm
+    y1 = (b[:, 1] - cy[ys]) * -box_norm
+    x2 = (b[:, 2] + cx[xs]) * box_norm
+    y2 = (b[:, 3] + cy[ys]) * box_norm
+    return Candidates(np.stack([x1, y1, x2, y2], 1), cov[cls, ys, xs], cls)
+
+
+def softmax_if_needed(p: np.ndarray) -> np.ndarray:
+    """Probabilities from logits (rows that already sum to 1 are kept)."""
+    p = np.asarray(p, np.float32).reshape(p.shape[0], -1)
+    sums = p.sum(1)
+    if np.all(p >= 0) and np.allclose(sums, 1.0, atol=1e-3):
+        return p
+    e = np.exp(p - p.max(1, keepdims=True))
+    return e / e.sum(1, keepdims=True)
+
+
+BUILTIN_PARSERS = {"yolo": parse_yolo, "yolov3": parse_yolo, "yolov5": parse_yolo,
+                   "yolov8": parse_yolov8, "ssd": parse_ssd, "detectnet": parse_detectnet}
+
+
+def load_python_hook(spec: str, search_path: str | None = None):
+    """Import ``module:function`` (``module`` may also be a ``.py`` file path)."""
+    if ":" not in spec:
+        raise ConfigError(f"a Python parser is named module:function, got {spec!r}")
+    mod_name, func_name = spec.rsplit(":", 1)
+    try:
+        if mod_name.endswith(".py"):
+            path = mod_name if os.path.isabs(mod_name) or not search_path else os.path.join(search_path, mod_name)
+            s = importlib.util.spec_from_file_location(os.path.splitext(os.path.basename(path))[0], path)
+            if s is None or not os.path.isfile(path):
+                raise ImportError(f"no such file {path}")
+            mod = importlib.util.module_from_spec(s)
+            s.loader.exec_module(mod)
+        else:
+            if search_path and search_path not in sys.path:
+                sys.path.insert(0, search_path)
+            mod = importlib.import_module(mod_name)
+        return getattr(mod, func_name)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"cannot load the Python parser {spec!r}: {exc}",
+                          key="property/parse-bbox-func-name") from None
+
+
+def get_parser(name: str | None, search_path: str | None = None):
+    """The parser for a ``parse-bbox-func-name`` value (built-in name or module:function)."""
+    if not name:
+        return parse_yolo
+    if name.lower() in BUILTIN_PARSERS:
+        return BUILTIN_PARSERS[name.lower()]
+    if ":" in name:
+        hook = load_python_hook(name, search_path)
+
+        def custom(outputs, net, num_classes, min_score=0.0):
+            res = hook(outputs, net, num_classes)
+            if isinstance(res, Candidates):
+                return res
+            res = list(res)
+            if not res:
+                return Candidates.empty()
+            if hasattr(res[0], "detectionConfidence"):  # NvDsInferObjectDetectionInfo list
+                return Candidates([[d.left, d.top, d.left + d.width, d.top + d.height] for d in res],
+                                  [d.detectionConfidence for d in res], [d.classId for d in res])
+            boxes, scores, classes = res
+            return Candidates(boxes, scores, classes)
+        return custom
+    raise ConfigError(f"unknown parser {name!r}: use one of {', '.join(sorted(BUILTIN_PARSERS))} "
+                      "or a Python module:function", key="property/parse-bbox-func-name")

@@ -1,0 +1,95 @@
+"""Network input preparation: scale frames or object crops to the network size (stretch or
+letterbox), convert colour, normalise ``y = net_scale_factor * (x - offsets)``; vectorised."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+__all__ = ["Transform", "NetInput", "prepare", "INTERPOLATION"]
+
+INTERPOLATION = {0: cv2.INTER_NEAREST, 1: cv2.INTER_LINEAR, 2: cv2.INTER_CUBIC, 3: cv2.INTER_AREA,
+                 4: cv2.INTER_LANCZOS4, 5: cv2.INTER_LINEAR, 6: cv2.INTER_LINEAR}
+
+
+@dataclass(frozen=True)
+class Transform:
+    """Maps network coordinates back to the source: ``x_src = (x_net - ox) / sx + left``."""
+
+    sx: float
+    sy: float
+    ox: float
+    oy: float
+    left: float = 0.0
+    top: float = 0.0
+
+    def to_source(self, boxes: np.ndarray) -> np.ndarray:
+        """(N, 4) xyxy in network pixels → source pixels."""
+        out = np.empty_like(boxes, dtype=np.float32)
+        out[:, 0::2] = (boxes[:, 0::2] - self.ox) / self.sx + self.left
+        out[:, 1::2] = (boxes[:, 1::2] - self.oy) / self.sy + self.top
+        return out
+
+
+@dataclass(frozen=True)
+class NetInput:
+    """How the network wants its input."""
+
+    width: int
+    height: int
+    channels: int = 3
+    color_format: int = 0  # 0 RGB, 1 BGR, 2 GRAY
+    scale: float = 1.0
+    offsets: tuple = (0.0, 0.0, 0.0)
+    keep_aspect: bool = False
+    symmetric: bool = False
+    interpolation: int = 1
+    nhwc: bool = False
+
+
+def _letterbox(img, W, H, net: NetInput, interp):
+    h, w = img.shape[:2]
+    if not net.keep_aspect:
+        return cv2.resize(img, (W, H), interpolation=interp), Transform(W / w, H / h, 0.0, 0.0)
+    s = min(W / w, H / h)
+    nw, nh = max(1, round(w * s)), max(1, round(h * s))
+    ox, oy = ((W - nw) // 2, (H - nh) // 2) if net.symmetric else (0, 0)
+    out = np.zeros((H, W, img.shape[2]), img.dtype)
+    out[oy: oy + nh, ox: ox + nw] = cv2.resize(img, (nw, nh), interpolation=interp)
+    return out, Transform(s, s, float(ox), float(oy))
+
+
+def prepare(images: list[np.ndarray], net: NetInput, rois=None) -> tuple[np.ndarray, list[Transform]]:
+    """Stack RGBA frames (optionally cropped to ``rois`` = (left, top, w, h) each) into one
+    float32 NCHW (or NHWC) tensor; returns it with the per-image back-transforms."""
+    W, H = net.width, net.height
+    interp = INTERPOLATION.get(net.interpolation, cv2.INTER_LINEAR)
+    code = {0: cv2.COLOR_RGBA2RGB, 1: cv2.COLOR_RGBA2BGR, 2: cv2.COLOR_RGBA2GRAY}[net.color_format]
+    batch = np.empty((len(images), H, W, net.channels), np.uint8)
+    transforms = []
+    for i, img in enumerate(images):
+        left = top = 0
+        if rois is not None:
+            l, t, w, h = (int(round(v)) for v in rois[i])
+            l, t = max(l, 0), max(t, 0)
+            w = max(1, min(w, img.shape[1] - l))
+            h = max(1, min(h, img.shape[0] - t))
+            img = img[t: t + h, l: l + w]
+            left, top = l, t
+        conv = cv2.cvtColor(np.ascontiguousarray(img), code)
+        if conv.ndim == 2:
+            conv = conv[..., None]
+        scaled, tr = _letterbox(conv, W, H, net, interp)
+        batch[i] = scaled.reshape(H, W, net.channels)
+        transforms.append(Transform(tr.sx, tr.sy, tr.ox, tr.oy, left, top))
+    x = batch.astype(np.float32)
+    offs = np.asarray(net.offsets[: net.channels] if net.offsets else [0.0] * net.channels, np.float32)
+    if offs.any():
+        x -= offs
+    if net.scale != 1.0:
+        x *= np.float32(net.scale)
+    if not net.nhwc:
+        x = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+    return x, transforms
