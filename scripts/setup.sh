@@ -34,6 +34,9 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "==> installing Python dependencies into .venv"
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -e ".[test]"
+  # reference tracker for accuracy tests; --no-deps because they pin the non-headless
+  # opencv-python, which would clobber opencv-python-headless (their other deps are in [test])
+  .venv/bin/python -m pip install -q --no-deps "trackers==2.6.1" "supervision==0.31.2"
   echo "$want" > "$stamp"
 fi
 

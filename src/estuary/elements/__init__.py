@@ -16,6 +16,7 @@ ELEMENT_MODULES: dict[str, tuple[str, ...]] = {
     "demux": ("EsDemux",),
     "decoder": ("EsDecoder",),
     "infer": ("EsInfer",),
+    "tracker": ("EsTracker",),
 }
 
 _done = False

@@ -113,7 +113,10 @@ class EsMux(ElementBase, GstBase.Aggregator):
 
     def do_pad_removed(self, pad):
         with self._lock:
-            self._sources.pop(pad.get_name(), None)
+            state = self._sources.pop(pad.get_name(), None)
+        if state is not None and not state.eos_posted:
+            ev = Gst.Structure.new_from_string(f"estuary-stream-eos, source-id=(int){state.index}")
+            self.srcpad.push_event(Gst.Event.new_custom(Gst.EventType.CUSTOM_DOWNSTREAM, ev))
 
     def do_negotiate(self):
         """Caps are set from the first batch (they depend on the sources)."""
@@ -159,6 +162,9 @@ class EsMux(ElementBase, GstBase.Aggregator):
     def _post_stream_eos(self, state):
         st = Gst.Structure.new_from_string(f"stream-eos, stream-id=(uint){state.index}")
         self.post_message(Gst.Message.new_element(self, st))
+        # tell downstream elements (trackers) to drop this source's state
+        ev = Gst.Structure.new_from_string(f"estuary-stream-eos, source-id=(int){state.index}")
+        self.srcpad.push_event(Gst.Event.new_custom(Gst.EventType.CUSTOM_DOWNSTREAM, ev))
 
     def do_aggregate(self, timeout):
         s = self.settings

@@ -682,8 +682,7 @@ def gst_element_send_nvevent_new_stream_reset(gst_element: int, source_id: int) 
     """Send a stream-reset event for one source downstream from an element."""
     from estuary.gst import Gst
     el = _element_at(gst_element)
-    st = Gst.Structure.new_empty("nv-stream-reset")
-    st.set_value("source-id", int(source_id))
+    st = Gst.Structure.new_from_string(f"nv-stream-reset, source-id=(int){int(source_id)}")
     return el.send_event(Gst.Event.new_custom(Gst.EventType.CUSTOM_DOWNSTREAM, st))
 
 

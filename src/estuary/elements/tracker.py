@@ -1,0 +1,148 @@
+"""``estracker`` (alias ``nvtracker``): gives detected objects stable ids per source.
+
+The algorithm comes from ``ll-config-file`` (``EstuaryTracker: algorithm:``) or from the
+DeepStream library named in ``ll-lib-file`` (IOU → iou, KLT → sort, NvDCF /
+NvMultiObjectTracker → bytetrack)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from estuary.errors import StreamError
+from estuary.gst import Gst, batchmeta
+from estuary.gst.chain import ChainElement
+from estuary.gst.element import ElementBase, Prop
+from estuary.elements.mux import BATCH_CAPS
+from estuary.meta.enums import NvDsMetaType, UNTRACKED_OBJECT_ID
+from estuary.meta.tracker import (NvDsPastFrameObj, NvDsPastFrameObjBatch, NvDsPastFrameObjList,
+                                  NvDsPastFrameObjStream)
+from estuary.track import MultiObjectTracker, TrackerConfig, load_tracker_config
+from estuary.track.config import algorithm_for_lib
+from estuary.track.tracker import _Counter
+
+__all__ = ["EsTracker", "STREAM_RESET", "STREAM_EOS"]
+
+STREAM_RESET = "nv-stream-reset"
+STREAM_EOS = "estuary-stream-eos"
+
+
+class EsTracker(ElementBase, ChainElement, Gst.Element):
+    """Multi-object tracker over the frames of each batch."""
+
+    __gtype_name__ = "EstuaryTracker"
+    FACTORY = "estracker"
+    ALIASES = ("nvtracker",)
+    METADATA = ("Estuary tracker", "Filter/Analyzer/Video",
+                "Tracks objects across frames (IOU, SORT-style, ByteTrack-style)", "Estuary")
+    PAD_TEMPLATES = (("sink", Gst.PadDirection.SINK, Gst.PadPresence.ALWAYS, BATCH_CAPS, None),
+                     ("src", Gst.PadDirection.SRC, Gst.PadPresence.ALWAYS, BATCH_CAPS, None))
+    PROPS = (
+        Prop("tracker-width", int, 640, "Frame width given to the tracker (accepted)", 0, 16384),
+        Prop("tracker-height", int, 384, "Frame height given to the tracker (accepted)", 0, 16384),
+        Prop("ll-lib-file", str, "", "DeepStream low-level library name (mapped to an algorithm)"),
+        Prop("ll-config-file", str, "", "Tracker YAML config"),
+        Prop("gpu-id", int, 0, "GPU to use", 0, 64),
+        Prop("enable-batch-process", bool, True, "Accepted (sources are always handled per batch)"),
+        Prop("enable-past-frame", bool, False, "Attach past-frame (shadow-tracking) meta"),
+        Prop("display-tracking-id", bool, True, "Add the id to the object's label"),
+        Prop("tracking-surface-type", int, 0, "Accepted for compatibility", 0, 10),
+        Prop("tracking-id-reset-mode", int, 0, "Accepted for compatibility", 0, 3),
+        Prop("compute-hw", int, 0, "Accepted for compatibility", 0, 2),
+        Prop("user-meta-pool-size", int, 16, "Accepted for compatibility", 1, 4096),
+        Prop("algorithm", str, "", "iou | sort | bytetrack (overrides the config)"),
+    )
+
+    def __init__(self):
+        super().__init__()
+        self.init_settings()
+        self.init_pads()
+        self._trackers: dict[int, MultiObjectTracker] = {}
+        self._cfg = None
+        self._ids = _Counter()
+
+    def _config(self) -> TrackerConfig:
+        if self._cfg is None:
+            s = self.settings
+            base = TrackerConfig(algorithm=algorithm_for_lib(s.ll_lib_file) or "bytetrack")
+            cfg = load_tracker_config(s.ll_config_file, base=base) if s.ll_config_file else base
+            if s.algorithm:
+                cfg.algorithm = s.algorithm
+                cfg.min_detector_confidence = None
+            self._cfg = cfg.validate(s.ll_config_file)
+        return self._cfg
+
+    def do_change_state(self, transition):
+        if transition == Gst.StateChange.NULL_TO_READY:
+            self._cfg = None
+            self._config()
+        elif transition == Gst.StateChange.READY_TO_NULL:
+            self._trackers.clear()
+        return Gst.Element.do_change_state(self, transition)
+
+    def tracker_for(self, source_id: int) -> MultiObjectTracker:
+        t = self._trackers.get(source_id)
+        if t is None:
+            t = self._trackers[source_id] = MultiObjectTracker(self._config(), self._ids)
+        return t
+
+    def handle_sink_event(self, event) -> bool:
+        if event.type == Gst.EventType.CUSTOM_DOWNSTREAM:
+            st = event.get_structure()
+            if st is not None and st.get_name() in (STREAM_RESET, STREAM_EOS):
+                ok, sid = st.get_int("source-id")
+                if not ok:
+                    ok, sid = st.get_uint("source-id")
+                if ok:
+                    if st.get_name() == STREAM_RESET and sid in self._trackers:
+                        self._trackers[sid].reset()
+                    else:
+                        self._trackers.pop(sid, None)
+        return super().handle_sink_event(event)
+
+    def process(self, buf):
+        batch = batchmeta.get(buf)
+        if batch is None:
+            raise StreamError(f"{self.get_name()} needs batched buffers from nvstreammux/esmux upstream")
+        s = self.settings
+        past = NvDsPastFrameObjBatch() if s.enable_past_frame else None
+        for f in batch.frames:
+            objs = list(f.objects)
+            t = self.tracker_for(f.source_id)
+            boxes = np.array([[o.rect_params.left, o.rect_params.top, o.rect_params.left + o.rect_params.width,
+                               o.rect_params.top + o.rect_params.height] for o in objs], np.float64).reshape(-1, 4)
+            scores = np.array([o.confidence if o.confidence >= 0 else 1.0 for o in objs])
+            cls = np.array([o.class_id for o in objs], np.int64)
+            out = t.update(boxes, scores, cls)
+            for o, tid, box, conf in zip(objs, out.det_track_ids, out.det_boxes, out.det_confidence):
+                if tid <= 0:
+                    o.object_id = UNTRACKED_OBJECT_ID
+                    continue
+                o.object_id = int(tid)
+                o.tracker_confidence = float(conf)
+                x1, y1, x2, y2 = (float(v) for v in box)
+                tb = o.tracker_bbox_info.org_bbox_coords
+                tb.left, tb.top, tb.width, tb.height = x1, y1, x2 - x1, y2 - y1
+                r = o.rect_params
+                r.left, r.top, r.width, r.height = x1, y1, x2 - x1, y2 - y1
+                if s.display_tracking_id:
+                    label = o.obj_label or str(o.class_id)
+                    o.text_params.display_text = f"{label} {tid}"
+                    o.text_params.x_offset, o.text_params.y_offset = int(max(x1, 0)), int(max(y1 - 20, 0))
+            if past is not None and out.recovered:
+                stream = NvDsPastFrameObjStream(streamID=f.source_id, surfaceStreamID=f.source_id)
+                for tid, cid, frames in out.recovered:
+                    lst = NvDsPastFrameObjList(uniqueId=tid, classId=cid)
+                    lst.objLabel = next((o.obj_label for o in objs if o.object_id == tid), "")
+                    for fn, box, conf, age in frames:
+                        pf = NvDsPastFrameObj(frameNum=f.frame_num - (t.frame - fn), confidence=conf, age=age)
+                        pf.tBbox.left, pf.tBbox.top = float(box[0]), float(box[1])
+                        pf.tBbox.width, pf.tBbox.height = float(box[2] - box[0]), float(box[3] - box[1])
+                        lst.append(pf)
+                    stream.append(lst)
+                past.append(stream)
+        if past is not None:
+            um = batch.acquire_user()
+            um.meta_type = NvDsMetaType.NVDS_TRACKER_PAST_FRAME_META
+            um.user_meta_data = past
+            batch.add_user_meta(um)
+        return [buf]
