@@ -37,6 +37,8 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   # reference tracker for accuracy tests; --no-deps because they pin the non-headless
   # opencv-python, which would clobber opencv-python-headless (their other deps are in [test])
   .venv/bin/python -m pip install -q --no-deps "trackers==2.6.1" "supervision==0.31.2"
+  # OCR for the on-screen-display legibility tests (same opencv-python pin, same reason)
+  .venv/bin/python -m pip install -q --no-deps "rapidocr-onnxruntime==1.4.4"
   echo "$want" > "$stamp"
 fi
 

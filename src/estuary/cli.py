@@ -10,7 +10,7 @@ __all__ = ["main"]
 
 def _cmd_demo(args) -> int:
     from estuary.apps.demo import run_demo
-    return run_demo(output=args.output, frames=args.frames)
+    return run_demo(output=args.output, frames=args.frames, video=args.video)
 
 
 def _cmd_inspect(args) -> int:
@@ -36,7 +36,8 @@ def main(argv=None) -> int:
     sub = parser.add_subparsers(dest="cmd", required=True)
     d = sub.add_parser("demo", help="run the flagship demo and write an annotated MP4")
     d.add_argument("--output", default="out/demo.mp4")
-    d.add_argument("--frames", type=int, default=300)
+    d.add_argument("--frames", type=int, default=-1, help="stop after this many frames")
+    d.add_argument("--video", default=None, help="another H.264 MP4 file to run on")
     d.set_defaults(func=_cmd_demo)
     i = sub.add_parser("inspect", help="show an element's properties and pads")
     i.add_argument("element")

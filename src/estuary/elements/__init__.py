@@ -17,6 +17,8 @@ ELEMENT_MODULES: dict[str, tuple[str, ...]] = {
     "decoder": ("EsDecoder",),
     "infer": ("EsInfer",),
     "tracker": ("EsTracker",),
+    "osd": ("EsOsd",),
+    "sinks": ("EsDisplaySink", "EsTransformPassthrough"),
 }
 
 _done = False

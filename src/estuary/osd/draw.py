@@ -1,0 +1,204 @@
+"""Drawing of boxes, fills, labels, lines, arrows, circles and masks into RGBA numpy frames,
+with correct alpha blending (``out = src·(1−α) + colour·α``). OpenCV does the rasterising."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from estuary.meta import cmem
+from estuary.osd.fonts import text_mask
+
+__all__ = ["Drawer", "DrawOptions", "blend_fill", "blend_mask"]
+
+
+@dataclass
+class DrawOptions:
+    display_text: bool = True
+    display_bbox: bool = True
+    display_mask: bool = True
+    display_clock: bool = False
+    clock_font: str = "Serif"
+    clock_font_size: int = 12
+    clock_x: int = 10
+    clock_y: int = 10
+    clock_color: tuple = (1.0, 0.0, 0.0, 1.0)
+    default_border_width: int = 3
+
+
+def _rgb(c) -> tuple[np.ndarray, float]:
+    return np.array([c.red, c.green, c.blue], np.float32) * 255.0, float(c.alpha)
+
+
+def blend_fill(frame: np.ndarray, x1: int, y1: int, x2: int, y2: int, rgb: np.ndarray, alpha: float) -> None:
+    """Fill a rectangle with a colour at ``alpha``."""
+    h, w = frame.shape[:2]
+    x1, y1, x2, y2 = max(x1, 0), max(y1, 0), min(x2, w), min(y2, h)
+    if x2 <= x1 or y2 <= y1 or alpha <= 0:
+        return
+    roi = frame[y1:y2, x1:x2, :3]
+    if alpha >= 1.0:
+        roi[...] = rgb.astype(np.uint8)
+    else:
+        roi[...] = (roi.astype(np.float32) * (1 - alpha) + rgb * alpha + 0.5).astype(np.uint8)
+
+
+def blend_mask(frame: np.ndarray, x: int, y: int, mask: np.ndarray, rgb: np.ndarray, alpha: float) -> None:
+    """Blend a colour through a coverage mask (0..1) placed at (x, y)."""
+    h, w = frame.shape[:2]
+    mh, mw = mask.shape
+    x1, y1, x2, y2 = max(x, 0), max(y, 0), min(x + mw, w), min(y + mh, h)
+    if x2 <= x1 or y2 <= y1:
+        return
+    m = mask[y1 - y: y2 - y, x1 - x: x2 - x, None] * np.float32(alpha)
+    roi = frame[y1:y2, x1:x2, :3]
+    roi[...] = (roi.astype(np.float32) * (1 - m) + rgb * m + 0.5).astype(np.uint8)
+
+
+def _shape(frame, draw_fn, rgb, alpha, bbox):
+    """Rasterise with OpenCV; blend through a coverage mask when the colour is translucent."""
+    if alpha >= 1.0:
+        draw_fn(frame, tuple(int(v) for v in rgb) + (255,))
+        return
+    h, w = frame.shape[:2]
+    x1, y1, x2, y2 = (max(int(bbox[0]), 0), max(int(bbox[1]), 0), min(int(bbox[2]) + 1, w), min(int(bbox[3]) + 1, h))
+    if x2 <= x1 or y2 <= y1:
+        return
+    mask = np.zeros((y2 - y1, x2 - x1), np.uint8)
+    draw_fn(mask, 255, offset=(x1, y1))
+    blend_mask(frame, x1, y1, mask.astype(np.float32) / 255.0, rgb, alpha)
+
+
+class Drawer:
+    """Draws the metadata of one frame into its RGBA pixels."""
+
+    def __init__(self, options: DrawOptions | None = None):
+        self.opt = options or DrawOptions()
+
+    # -- primitives -------------------------------------------------------------------------
+    def rect(self, frame, r) -> None:
+        x1, y1 = int(round(r.left)), int(round(r.top))
+        x2, y2 = int(round(r.left + r.width)), int(round(r.top + r.height))
+        if r.has_bg_color:
+            rgb, a = _rgb(r.bg_color)
+            blend_fill(frame, x1, y1, x2, y2, rgb, a)
+        bw = int(r.border_width)
+        if bw > 0:
+            rgb, a = _rgb(r.border_color)
+            # four filled bands: exact pixels, no double blending at the corners
+            for bx1, by1, bx2, by2 in ((x1, y1, x2, y1 + bw), (x1, y2 - bw, x2, y2),
+                                       (x1, y1 + bw, x1 + bw, y2 - bw), (x2 - bw, y1 + bw, x2, y2 - bw)):
+                blend_fill(frame, bx1, by1, bx2, by2, rgb, a)
+
+    def text(self, frame, t) -> None:
+        addr = t.display_text
+        if not addr:
+            return
+        try:
+            s = cmem.read_string(addr)
+        except Exception:  # noqa: BLE001 - a freed label is skipped, not fatal
+            return
+        if not s:
+            return
+        fp = t.font_params
+        name = cmem.read_string(fp.font_name) if fp.font_name else "Serif"
+        size = int(fp.font_size) or 12
+        mask = text_mask(s, name, int(round(size * 1.33)))  # points → pixels at 96 dpi
+        x, y = int(t.x_offset), int(t.y_offset)
+        if t.set_bg_clr:
+            rgb, a = _rgb(t.text_bg_clr)
+            blend_fill(frame, x, y, x + mask.shape[1], y + mask.shape[0], rgb, a)
+        rgb, a = _rgb(fp.font_color)
+        blend_mask(frame, x, y, mask, rgb, a)
+
+    def line(self, frame, ln) -> None:
+        rgb, a = _rgb(ln.line_color)
+        p1, p2 = (int(ln.x1), int(ln.y1)), (int(ln.x2), int(ln.y2))
+        wd = max(int(ln.line_width), 1)
+
+        def fn(img, color, offset=(0, 0)):
+            cv2.line(img, (p1[0] - offset[0], p1[1] - offset[1]), (p2[0] - offset[0], p2[1] - offset[1]),
+                     color, wd, cv2.LINE_AA if img.ndim == 2 else cv2.LINE_8)
+
+        _shape(frame, fn, rgb, a, (min(p1[0], p2[0]) - wd, min(p1[1], p2[1]) - wd,
+                                   max(p1[0], p2[0]) + wd, max(p1[1], p2[1]) + wd))
+
+    def arrow(self, frame, ar) -> None:
+        rgb, a = _rgb(ar.arrow_color)
+        p1, p2 = (int(ar.x1), int(ar.y1)), (int(ar.x2), int(ar.y2))
+        wd = max(int(ar.arrow_width), 1)
+        head = int(ar.arrow_head)
+        length = max(math.hypot(p2[0] - p1[0], p2[1] - p1[1]), 1.0)
+        tip = min(0.3, 15.0 / length)
+
+        def fn(img, color, offset=(0, 0)):
+            a1 = (p1[0] - offset[0], p1[1] - offset[1])
+            a2 = (p2[0] - offset[0], p2[1] - offset[1])
+            if head in (1, 2):  # END_HEAD / BOTH_HEAD: head at (x2, y2)
+                cv2.arrowedLine(img, a1, a2, color, wd, cv2.LINE_8, 0, tip)
+            if head in (0, 2):  # START_HEAD / BOTH_HEAD: head at (x1, y1)
+                cv2.arrowedLine(img, a2, a1, color, wd, cv2.LINE_8, 0, tip)
+
+        pad = wd + 20
+        _shape(frame, fn, rgb, a, (min(p1[0], p2[0]) - pad, min(p1[1], p2[1]) - pad,
+                                   max(p1[0], p2[0]) + pad, max(p1[1], p2[1]) + pad))
+
+    def circle(self, frame, c) -> None:
+        center, radius = (int(c.xc), int(c.yc)), int(c.radius)
+        box = (center[0] - radius - 2, center[1] - radius - 2, center[0] + radius + 2, center[1] + radius + 2)
+        if c.has_bg_color:
+            rgb, a = _rgb(c.bg_color)
+            _shape(frame, lambda img, color, offset=(0, 0): cv2.circle(
+                img, (center[0] - offset[0], center[1] - offset[1]), radius, color, -1), rgb, a, box)
+        rgb, a = _rgb(c.circle_color)
+        _shape(frame, lambda img, color, offset=(0, 0): cv2.circle(
+            img, (center[0] - offset[0], center[1] - offset[1]), radius, color, 2), rgb, a, box)
+
+    def mask(self, frame, obj) -> None:
+        mp = obj.mask_params
+        if mp.data is None or not mp.width or not mp.height:
+            return
+        r = obj.rect_params
+        w, h = int(round(r.width)), int(round(r.height))
+        if w <= 0 or h <= 0:
+            return
+        m = np.asarray(mp.get_mask_array()).reshape(int(mp.height), int(mp.width))
+        m = cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR)
+        cov = (m > mp.threshold).astype(np.float32)
+        rgb, _ = _rgb(r.border_color)
+        blend_mask(frame, int(round(r.left)), int(round(r.top)), cov, rgb, 0.5)
+
+    def clock(self, frame) -> None:
+        o = self.opt
+        text = time.strftime("%H:%M:%S")
+        mask = text_mask(text, o.clock_font, int(o.clock_font_size * 1.33))
+        rgb = np.array(o.clock_color[:3], np.float32) * 255
+        blend_mask(frame, o.clock_x, o.clock_y, mask, rgb, o.clock_color[3])
+
+    # -- a frame ------------------------------------------------------------------------------
+    def draw(self, frame: np.ndarray, frame_meta) -> None:
+        o = self.opt
+        for obj in frame_meta.objects:
+            if o.display_mask:
+                self.mask(frame, obj)
+            if o.display_bbox:
+                self.rect(frame, obj.rect_params)
+            if o.display_text:
+                self.text(frame, obj.text_params)
+        for dm in frame_meta.display_metas:
+            for r in dm.rect_params[: dm.num_rects]:
+                self.rect(frame, r)
+            for ln in dm.line_params[: dm.num_lines]:
+                self.line(frame, ln)
+            for ar in dm.arrow_params[: dm.num_arrows]:
+                self.arrow(frame, ar)
+            for c in dm.circle_params[: dm.num_circles]:
+                self.circle(frame, c)
+            for t in dm.text_params[: dm.num_labels]:
+                self.text(frame, t)
+        if o.display_clock:
+            self.clock(frame)

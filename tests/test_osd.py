@@ -1,0 +1,225 @@
+"""On-screen display: pixel-exact shapes and alpha blending, legible text (OCR), file and RTSP
+outputs."""
+
+import threading
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+import pyds
+from estuary.gst import GLib, Gst
+from estuary.meta.core import NvDsBatchMeta
+from estuary.osd import DrawOptions, Drawer
+
+from conftest import run_pipeline
+
+
+def frame_with(setup, w=320, h=240, bg=(0, 0, 0)):
+    img = np.zeros((h, w, 4), np.uint8)
+    img[..., :3] = bg
+    img[..., 3] = 255
+    batch = NvDsBatchMeta(1)
+    f = batch.acquire_frame()
+    batch.add_frame(f)
+    setup(batch, f)
+    Drawer().draw(img, f)
+    return img
+
+
+def add_display(batch, frame):
+    dm = pyds.nvds_acquire_display_meta_from_pool(batch)
+    pyds.nvds_add_display_meta_to_frame(frame, dm)
+    return dm
+
+
+def test_object_box_border_pixels_and_colour():
+    def setup(batch, f):
+        o = batch.acquire_object()
+        r = o.rect_params
+        r.left, r.top, r.width, r.height, r.border_width = 50, 40, 100, 60, 3
+        r.border_color.set(1.0, 0.0, 0.0, 1.0)
+        f.add_object(o)
+
+    img = frame_with(setup)
+    assert tuple(img[40, 100, :3]) == (255, 0, 0) and tuple(img[42, 100, :3]) == (255, 0, 0)
+    assert tuple(img[43, 100, :3]) == (0, 0, 0)  # 3 px border exactly
+    assert tuple(img[70, 50, :3]) == (255, 0, 0) and tuple(img[70, 149, :3]) == (255, 0, 0)
+    assert tuple(img[70, 150, :3]) == (0, 0, 0) and tuple(img[70, 100, :3]) == (0, 0, 0)
+    assert tuple(img[99, 100, :3]) == (255, 0, 0) and tuple(img[100, 100, :3]) == (0, 0, 0)
+
+
+def test_fill_alpha_blending_is_exact():
+    def setup(batch, f):
+        dm = add_display(batch, f)
+        dm.num_rects = 1
+        r = dm.rect_params[0]
+        r.left, r.top, r.width, r.height, r.border_width = 10, 10, 50, 50, 0
+        r.has_bg_color = 1
+        r.bg_color.set(0.0, 0.0, 1.0, 0.25)
+
+    img = frame_with(setup, bg=(200, 100, 40))
+    expected = np.round(np.array([200, 100, 40]) * 0.75 + np.array([0, 0, 255]) * 0.25)
+    assert np.abs(img[30, 30, :3].astype(int) - expected).max() <= 1
+    assert tuple(img[5, 5, :3]) == (200, 100, 40)
+
+
+def test_lines_circles_and_translucent_line():
+    def setup(batch, f):
+        dm = add_display(batch, f)
+        dm.num_lines, dm.num_circles = 2, 1
+        ln = dm.line_params[0]
+        ln.x1, ln.y1, ln.x2, ln.y2, ln.line_width = 20, 200, 300, 200, 4
+        ln.line_color.set(0.0, 1.0, 0.0, 1.0)
+        ln2 = dm.line_params[1]
+        ln2.x1, ln2.y1, ln2.x2, ln2.y2, ln2.line_width = 20, 150, 300, 150, 6
+        ln2.line_color.set(1.0, 1.0, 1.0, 0.5)
+        c = dm.circle_params[0]
+        c.xc, c.yc, c.radius = 160, 80, 30
+        c.circle_color.set(1.0, 1.0, 0.0, 1.0)
+        c.has_bg_color = 1
+        c.bg_color.set(0.0, 0.0, 1.0, 1.0)
+
+    img = frame_with(setup)
+    assert tuple(img[200, 100, :3]) == (0, 255, 0) and tuple(img[190, 100, :3]) == (0, 0, 0)
+    assert 120 <= img[150, 100, 0] <= 135  # white at 50 % over black
+    assert tuple(img[80, 160, :3]) == (0, 0, 255)  # filled centre
+    assert tuple(img[80, 190, :3]) == (255, 255, 0)  # outline on the radius
+    assert tuple(img[80, 200, :3]) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("head,at_start,at_end", [(pyds.START_HEAD, True, False),
+                                                   (pyds.END_HEAD, False, True),
+                                                   (pyds.BOTH_HEAD, True, True)])
+def test_arrow_heads(head, at_start, at_end):
+    def setup(batch, f):
+        dm = add_display(batch, f)
+        dm.num_arrows = 1
+        a = dm.arrow_params[0]
+        a.x1, a.y1, a.x2, a.y2, a.arrow_width = 40, 120, 280, 120, 2
+        a.arrow_head = head
+        a.arrow_color.set(1.0, 1.0, 1.0, 1.0)
+
+    img = frame_with(setup)
+    # an arrow head has wings off the shaft near its tip
+    start_wings = img[105:118, 42:60, 0].max() > 0 or img[123:136, 42:60, 0].max() > 0
+    end_wings = img[105:118, 260:278, 0].max() > 0 or img[123:136, 260:278, 0].max() > 0
+    assert start_wings == at_start and end_wings == at_end
+    assert img[120, 160, 0] == 255
+
+
+def test_text_is_legible_ocr():
+    from rapidocr_onnxruntime import RapidOCR
+
+    def setup(batch, f):
+        o = batch.acquire_object()
+        o.rect_params.width = o.rect_params.height = 0
+        t = o.text_params
+        t.display_text = "person 12"
+        t.x_offset, t.y_offset = 30, 40
+        t.font_params.font_name = "Serif"
+        t.font_params.font_size = 20
+        t.font_params.font_color.set(0.0, 0.0, 0.0, 1.0)
+        t.set_bg_clr = 1
+        t.text_bg_clr.set(1.0, 1.0, 1.0, 1.0)
+        f.add_object(o)
+
+    img = frame_with(setup, w=400, h=120, bg=(90, 90, 90))
+    assert tuple(img[41, 31, :3]) == (255, 255, 255)  # background box starts at the offset
+    result, _ = RapidOCR()(cv2.cvtColor(img, cv2.COLOR_RGBA2BGR))
+    text = " ".join(r[1] for r in (result or []))
+    assert "person" in text and "12" in text, text
+
+
+def test_display_switches():
+    def setup(batch, f):
+        o = batch.acquire_object()
+        o.rect_params.left, o.rect_params.top, o.rect_params.width, o.rect_params.height = 10, 10, 50, 50
+        o.rect_params.border_width = 2
+        o.rect_params.border_color.set(1, 1, 1, 1)
+        f.add_object(o)
+
+    img = np.zeros((100, 100, 4), np.uint8)
+    b = NvDsBatchMeta(1)
+    f = b.acquire_frame()
+    setup(b, f)
+    Drawer(DrawOptions(display_bbox=False)).draw(img, f)
+    assert img.max() == 0
+
+
+def test_osd_in_pipeline_to_mp4_file(tmp_path):
+    out = tmp_path / "osd.mp4"
+    p = Gst.parse_launch(
+        "videotestsrc pattern=black num-buffers=8 ! video/x-raw,width=320,height=240 ! m.sink_0 "
+        "nvstreammux name=m batch-size=1 width=320 height=240 ! identity name=add ! nvdsosd ! "
+        f"nvvideoconvert ! video/x-raw,format=I420 ! x264enc speed-preset=ultrafast qp-max=18 ! mp4mux ! "
+        f"filesink location={out}")
+
+    def add(pad, info):
+        bm = pyds.gst_buffer_get_nvds_batch_meta(hash(info.get_buffer()))
+        for f in bm.frames:
+            dm = pyds.nvds_acquire_display_meta_from_pool(bm)
+            dm.num_rects = 1
+            r = dm.rect_params[0]
+            r.left, r.top, r.width, r.height, r.border_width = 100, 80, 120, 80, 0
+            r.has_bg_color = 1
+            r.bg_color.set(0.0, 1.0, 0.0, 1.0)
+            dm.num_labels = 1
+            t = dm.text_params[0]
+            t.display_text = "Estuary 42"
+            t.x_offset, t.y_offset = 20, 20
+            t.font_params.font_name = "Sans"
+            t.font_params.font_size = 18
+            t.font_params.font_color.set(1.0, 1.0, 1.0, 1.0)
+            pyds.nvds_add_display_meta_to_frame(f, dm)
+        return Gst.PadProbeReturn.OK
+
+    p.get_by_name("add").get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, add)
+    assert run_pipeline(p).type == Gst.MessageType.EOS
+    ok, img = cv2.VideoCapture(str(out)).read()
+    assert ok
+    g = img[100:140, 120:200].mean((0, 1))  # BGR
+    assert g[1] > 200 and g[0] < 50 and g[2] < 50
+    from rapidocr_onnxruntime import RapidOCR
+    result, _ = RapidOCR()(img[0:70, 0:320])
+    assert any("Estuary" in r[1] for r in (result or [])), result
+
+
+def test_rtsp_output_reaches_a_loopback_client():
+    from estuary.outputs import rtsp_sink_description, start_rtsp_server
+    loop = GLib.MainLoop()
+    t = threading.Thread(target=loop.run, daemon=True)
+    rtsp_port, udp_port = 18554 + int(time.time()) % 500, 15400 + int(time.time()) % 500
+    server = start_rtsp_server(rtsp_port=rtsp_port, udp_port=udp_port, path="/estuary")
+    t.start()
+    src = Gst.parse_launch(
+        "videotestsrc is-live=true num-buffers=150 ! video/x-raw,width=320,height=240,framerate=30/1 ! m.sink_0 "
+        "nvstreammux name=m batch-size=1 width=320 height=240 live-source=1 ! nvdsosd ! nvvideoconvert ! "
+        f"video/x-raw,format=I420 ! {rtsp_sink_description(udp_port)}")
+    src.set_state(Gst.State.PLAYING)
+    time.sleep(0.5)
+    client = Gst.parse_launch(
+        f"rtspsrc location=rtsp://127.0.0.1:{rtsp_port}/estuary latency=100 protocols=tcp ! rtph264depay ! "
+        "h264parse ! avdec_h264 ! fakesink name=out sync=false")
+    frames = []
+    client.get_by_name("out").get_static_pad("sink").add_probe(
+        Gst.PadProbeType.BUFFER, lambda pad, info: frames.append(1) or Gst.PadProbeReturn.OK)
+    client.set_state(Gst.State.PLAYING)
+    deadline = time.time() + 8
+    while time.time() < deadline and len(frames) < 10:
+        time.sleep(0.1)
+    client.set_state(Gst.State.NULL)
+    src.set_state(Gst.State.NULL)
+    loop.quit()
+    del server
+    assert len(frames) >= 10
+
+
+def test_headless_display_sink_discards_with_a_warning(monkeypatch, caplog):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    p = Gst.parse_launch("videotestsrc num-buffers=3 ! video/x-raw,width=64,height=48 ! m.sink_0 "
+                         "nvstreammux name=m batch-size=1 width=64 height=48 ! nvegltransform ! "
+                         "nveglglessink sync=false")
+    assert run_pipeline(p).type == Gst.MessageType.EOS
