@@ -18,6 +18,7 @@ ELEMENT_MODULES: dict[str, tuple[str, ...]] = {
     "infer": ("EsInfer",),
     "tracker": ("EsTracker",),
     "osd": ("EsOsd",),
+    "analytics": ("EsAnalytics",),
     "sinks": ("EsDisplaySink", "EsTransformPassthrough"),
 }
 

@@ -15,7 +15,7 @@ __all__ = [
     "NvBufSurfaceMemType", "NvBufSurfaceLayout", "NvBufSurfaceMemMapFlags",
     "NvBufSurfaceColorFormat", "ROI_STATUS_360D", "ALL_ENUMS", "exported",
     "MAX_ELEMENTS_IN_DISPLAY_META", "MAX_LABEL_SIZE", "MAX_USER_FIELDS", "MAX_RESERVED_FIELDS",
-    "NVDSINFER_MAX_DIMS", "NVBUF_MAX_PLANES", "UNTRACKED_OBJECT_ID",
+    "NVDSINFER_MAX_DIMS", "NVBUF_MAX_PLANES", "UNTRACKED_OBJECT_ID", "user_meta_type",
 ]
 
 MAX_ELEMENTS_IN_DISPLAY_META = 16
@@ -176,6 +176,15 @@ class ROI_STATUS_360D(OpenIntEnum):
 ALL_ENUMS = (NvDsMetaType, GstNvDsMetaType, NvOSD_Mode, NvOSD_Arrow_Head_Direction, NvDsEventType,
              NvDsObjectType, NvDsPayloadType, NvDsInferDataType, NvBufSurfaceMemType,
              NvBufSurfaceLayout, NvBufSurfaceMemMapFlags, NvBufSurfaceColorFormat, ROI_STATUS_360D)
+
+
+_quarks: dict[str, int] = {}
+
+
+def user_meta_type(descriptor: str) -> NvDsMetaType:
+    """A stable meta type for a descriptor string: its quark + NVDS_START_USER_META."""
+    q = _quarks.setdefault(descriptor, len(_quarks) + 1)
+    return NvDsMetaType(q + int(NvDsMetaType.NVDS_START_USER_META))
 
 
 def exported() -> dict:

@@ -353,13 +353,10 @@ def nvds_copy_obj_meta_list(src_obj_meta_list, dst_object_meta) -> None:
 
 # -- 12.6 user meta type -----------------------------------------------------------------------
 
-_quarks: dict[str, int] = {}
-
-
 def nvds_get_user_meta_type(meta_descriptor: str) -> NvDsMetaType:
     """A stable meta type for a descriptor string: its quark + NVDS_START_USER_META."""
-    q = _quarks.setdefault(meta_descriptor, len(_quarks) + 1)
-    return NvDsMetaType(q + int(NvDsMetaType.NVDS_START_USER_META))
+    from estuary.meta.enums import user_meta_type
+    return user_meta_type(meta_descriptor)
 
 
 # -- 12.7 strings and raw memory ---------------------------------------------------------------
@@ -752,5 +749,5 @@ def _register_elements() -> None:
 _register_elements()
 
 __all__ = sorted(n for n in globals() if not n.startswith("_") and n not in (
-    "annotations", "ctypes", "InvalidAddressError", "MetaError", "SurfaceError", "Scalar", "CStr",
+    "annotations", "ctypes", "user_meta_type", "InvalidAddressError", "MetaError", "SurfaceError", "Scalar", "CStr",
     "CharArray", "Struct"))
