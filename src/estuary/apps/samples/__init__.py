@@ -1,0 +1,22 @@
+"""Ports of DeepStream's Python sample apps, written the way a DeepStream app is written
+(``Gst.ElementFactory.make``, pad probes, ``pyds`` with ``hash(gst_buffer)``) and using the
+DeepStream element names — so they double as compatibility tests.
+
+Differences from the originals are marked ``# Estuary:`` in the code: configs come from the
+bundled-model folder (``~/.cache/estuary/samples``) instead of the current folder, and the
+4-class detector is YOLOv3-tiny with COCO classes merged into Car/Bicycle/Person/Roadsign."""
+
+import os
+
+SAMPLES = {
+    "test1": "deepstream_test_1",
+    "test2": "deepstream_test_2",
+    "test3": "deepstream_test_3",
+    "nvdsanalytics": "deepstream_nvdsanalytics",
+}
+
+
+def config_dir() -> str:
+    """Folder of the sample configs (written by ``python -m estuary.data fetch``)."""
+    from estuary import data
+    return os.environ.get("ESTUARY_SAMPLES_CONFIG") or os.path.join(data.data_dir(), "samples")

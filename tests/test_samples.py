@@ -1,0 +1,74 @@
+"""The DeepStream sample ports, run as a user runs them, asserting their observable behaviour."""
+
+import re
+import subprocess
+import sys
+
+from estuary import data
+
+TEST1 = re.compile(r"^Frame Number=(\d+) Number of Objects=(\d+) Vehicle_count=(\d+) Person_count=(\d+)$")
+TEST3 = re.compile(r"^Frame Number= (\d+) Number of Objects= (\d+) Vehicle_count= (\d+) Person_count= (\d+)$")
+
+
+def run_app(*args, timeout=240):
+    r = subprocess.run([sys.executable, "-m", "estuary.cli", "run", *args], capture_output=True, text=True,
+                       timeout=timeout)
+    return r
+
+
+def test_apps_are_listed():
+    r = subprocess.run([sys.executable, "-m", "estuary.cli", "apps"], capture_output=True, text=True)
+    assert r.returncode == 0
+    for name in ("test1", "test2", "test3", "nvdsanalytics"):
+        assert re.search(rf"^{name}\s", r.stdout, re.M)
+
+
+def test_test1_prints_a_line_per_frame_with_plausible_counts():
+    r = run_app("test1", data.media_path("bikes.h264"))
+    assert r.returncode == 0, r.stderr
+    rows = [tuple(map(int, m.groups())) for m in map(TEST1.match, r.stdout.splitlines()) if m]
+    assert [f for f, *_ in rows] == list(range(250))
+    assert all(n >= v + p for _, n, v, p in rows)
+    assert sum(v for _, _, v, _ in rows) >= 20 and sum(p for *_, p in rows) >= 20
+    assert "End-of-stream" in r.stdout
+
+
+def test_test1_usage_error():
+    r = run_app("test1")
+    assert r.returncode == 1 and "usage:" in r.stderr
+
+
+def test_test2_past_frame_output():
+    r = run_app("test2", data.media_path("bikes.h264"), "1")
+    assert r.returncode == 0, r.stderr
+    assert len([ln for ln in r.stdout.splitlines() if TEST1.match(ln)]) == 250
+    assert "uniqueId=" in r.stdout and "frameNum:" in r.stdout and "tBbox.right:" in r.stdout
+    assert "objLabel= Car" in r.stdout or "objLabel= Person" in r.stdout
+
+
+def test_test3_two_sources():
+    uri = "file://" + data.media_path("bikes.mp4")
+    r = run_app("test3", uri, uri)
+    assert r.returncode == 0, r.stderr
+    rows = [tuple(map(int, m.groups())) for m in map(TEST3.match, r.stdout.splitlines()) if m]
+    assert len(rows) == 500
+    assert "WARNING: Overriding infer-config batch-size 1  with number of sources  2" in r.stdout
+    assert "Decodebin did not pick nvidia decoder plugin" not in r.stderr
+
+
+def test_nvdsanalytics_prints_analytics():
+    uri = "file://" + data.media_path("bikes.mp4")
+    r = run_app("nvdsanalytics", uri, uri)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert out.count("stream id= 0 ") == 250 and out.count("stream id= 1 ") == 250
+    assert "Objs in ROI: {'RF': 1}" in out
+    assert "Overcrowding status: {'OC': True}" in out
+    assert re.search(r"Object \d+ roi status: \['RF'\]", out)
+
+
+def test_run_unknown_app_and_missing_file(tmp_path):
+    r = run_app("test99")
+    assert r.returncode == 2 and "unknown app" in r.stderr
+    r = run_app("test1", str(tmp_path / "none.h264"))
+    assert r.returncode == 4 and "no such file" in r.stderr
