@@ -9,6 +9,9 @@ APT_PACKAGES=(
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-x gstreamer1.0-rtsp
   gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 gir1.2-gst-plugins-bad-1.0 gir1.2-gst-rtsp-server-1.0
   python3-gst-1.0 python3-venv python3-dev libgirepository1.0-dev libcairo2-dev pkg-config gcc
+  fonts-dejavu-core
+  # real brokers for the messaging tests (started by the tests on loopback ports)
+  mosquitto redis-server rabbitmq-server
 )
 
 missing=()
@@ -33,7 +36,7 @@ want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "==> installing Python dependencies into .venv"
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".[test]"
+  .venv/bin/python -m pip install -q -e ".[test,brokers]"
   # reference tracker for accuracy tests; --no-deps because they pin the non-headless
   # opencv-python, which would clobber opencv-python-headless (their other deps are in [test])
   .venv/bin/python -m pip install -q --no-deps "trackers==2.6.1" "supervision==0.31.2"

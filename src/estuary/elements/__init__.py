@@ -19,6 +19,7 @@ ELEMENT_MODULES: dict[str, tuple[str, ...]] = {
     "tracker": ("EsTracker",),
     "osd": ("EsOsd",),
     "analytics": ("EsAnalytics",),
+    "messaging": ("EsMsgConv", "EsMsgBroker"),
     "sinks": ("EsDisplaySink", "EsTransformPassthrough"),
 }
 

@@ -507,7 +507,10 @@ def free_owned(obj) -> None:
     if not cmem.is_owned(obj):
         return
     cmem.disown(obj)
+    from estuary.meta.schema import NvDsEventMsgMeta
     from estuary.meta.struct import CStr
+    if isinstance(obj, NvDsEventMsgMeta) and obj.ts and cmem.is_live(obj.ts):
+        cmem.free(obj.ts)  # the timestamp buffer, as the samples' release functions do
     for name, slot, spec in getattr(obj, "_fields", ()):
         if isinstance(spec, CStr) and spec.mode != "intern":
             cmem.free_if_owner(object.__getattribute__(obj, slot), obj, slot)

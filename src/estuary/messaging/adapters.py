@@ -1,0 +1,249 @@
+"""Broker adapters behind one seam: ``connect()``, ``send(payload, topic, key)`` (raises
+:class:`~estuary.errors.BrokerError` when the broker did not take the message), ``close()``.
+
+| DeepStream proto-lib | adapter | client |
+|---|---|---|
+| libnvds_kafka_proto.so | kafka | confluent-kafka |
+| libnvds_mqtt_proto.so | mqtt | paho-mqtt |
+| libnvds_amqp_proto.so | amqp | pika |
+| libnvds_redis_proto.so | redis | redis-py (streams) |
+| (tests) | memory | in-process list |
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+
+from estuary.errors import BrokerError, ConfigError
+
+__all__ = ["Adapter", "MemoryAdapter", "MqttAdapter", "RedisAdapter", "AmqpAdapter", "KafkaAdapter",
+           "adapter_for", "parse_broker_config", "ADAPTERS"]
+
+
+def parse_broker_config(path: str | None) -> dict:
+    """The ``[message-broker]`` group of an adaptor config file."""
+    if not path:
+        return {}
+    from estuary.infer.keyfile import parse_keyfile
+    kf = parse_keyfile(path)
+    if "message-broker" not in kf.groups:
+        raise ConfigError("no [message-broker] group (the adaptors find their settings by it)", path=path)
+    return {k: e.value for k, e in kf.groups["message-broker"].items()}
+
+
+class Adapter:
+    name = "base"
+
+    def __init__(self, conn_str: str = "", cfg: dict | None = None, topic: str = ""):
+        self.conn_str, self.cfg, self.topic = conn_str or "", dict(cfg or {}), topic
+
+    def _hostport(self, default_port: int):
+        parts = [p for p in self.conn_str.split(";")] if self.conn_str else []
+        host = parts[0] if parts and parts[0] else self.cfg.get("hostname", "localhost")
+        try:
+            port = int(parts[1]) if len(parts) > 1 and parts[1] else int(self.cfg.get("port", default_port))
+        except ValueError:
+            raise ConfigError(f"bad port in conn-str {self.conn_str!r}", key="conn-str",
+                              hint="use host;port[;topic]") from None
+        return host, port, parts[2:] if len(parts) > 2 else []
+
+    def connect(self) -> None:
+        pass
+
+    def send(self, payload: bytes, topic: str, key: str | None = None) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+class MemoryAdapter(Adapter):
+    """Keeps messages in a list; ``fail`` makes sends raise (to simulate an outage)."""
+
+    name = "memory"
+    broker: dict = {}
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.messages = MemoryAdapter.broker.setdefault(self.conn_str or "default", [])
+        self.fail = False
+
+    def send(self, payload, topic, key=None):
+        if self.fail:
+            raise BrokerError("memory broker is down")
+        self.messages.append((topic, key, bytes(payload)))
+
+
+class MqttAdapter(Adapter):
+    name = "mqtt"
+
+    def connect(self):
+        import paho.mqtt.client as mqtt
+        host, port, _ = self._hostport(1883)
+        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.cfg.get("client-id", ""))
+        if self.cfg.get("username"):
+            c.username_pw_set(self.cfg["username"], self.cfg.get("password"))
+        if self.cfg.get("enable-tls") in ("1", "true"):
+            c.tls_set(ca_certs=self.cfg.get("tls-cafile"), certfile=self.cfg.get("tls-certfile"),
+                      keyfile=self.cfg.get("tls-keyfile"))
+        try:
+            c.connect(host, port, keepalive=int(self.cfg.get("keep-alive", 60)))
+        except OSError as exc:
+            raise BrokerError(f"MQTT broker {host}:{port} unreachable: {exc}") from None
+        c.loop_start()
+        self.client = c
+
+    def send(self, payload, topic, key=None):
+        try:
+            info = self.client.publish(topic, payload, qos=1)
+            info.wait_for_publish(timeout=5)
+        except Exception as exc:  # noqa: BLE001 - paho raises RuntimeError/ValueError
+            raise BrokerError(f"MQTT publish failed: {exc}") from None
+        if not info.is_published():
+            raise BrokerError(f"MQTT publish not acknowledged (rc={info.rc})")
+
+    def close(self):
+        c = getattr(self, "client", None)
+        if c is not None:
+            c.loop_stop()
+            c.disconnect()
+
+
+class RedisAdapter(Adapter):
+    """Redis Streams: ``XADD <topic> * <payloadkey> <payload>`` (capped at ``streamsize``)."""
+
+    name = "redis"
+
+    def connect(self):
+        import redis
+        host, port, _ = self._hostport(6379)
+        self.client = redis.Redis(host=host, port=port, password=self.cfg.get("password"),
+                                  socket_timeout=5, socket_connect_timeout=5)
+        self.field = self.cfg.get("payloadkey", "metadata")
+        self.maxlen = int(self.cfg.get("streamsize", 10000))
+        try:
+            self.client.ping()
+        except Exception as exc:  # noqa: BLE001
+            raise BrokerError(f"Redis {host}:{port} unreachable: {exc}") from None
+
+    def send(self, payload, topic, key=None):
+        try:
+            self.client.xadd(topic, {self.field: payload}, maxlen=self.maxlen, approximate=True)
+        except Exception as exc:  # noqa: BLE001
+            raise BrokerError(f"Redis XADD failed: {exc}") from None
+
+    def close(self):
+        c = getattr(self, "client", None)
+        if c is not None:
+            c.close()
+
+
+class AmqpAdapter(Adapter):
+    """AMQP 0-9-1: publish to ``exchange`` (amq.topic) with the topic as routing key, confirmed."""
+
+    name = "amqp"
+
+    def connect(self):
+        import pika
+        host, port, rest = self._hostport(5672)
+        user = rest[0] if rest else self.cfg.get("username", "guest")
+        creds = pika.PlainCredentials(user, self.cfg.get("password", "guest"))
+        params = pika.ConnectionParameters(host=host, port=port, credentials=creds,
+                                           heartbeat=int(self.cfg.get("amqp-heartbeat", 30)),
+                                           blocked_connection_timeout=10, connection_attempts=1,
+                                           socket_timeout=5)
+        try:
+            self.conn = pika.BlockingConnection(params)
+            self.channel = self.conn.channel()
+            self.channel.confirm_delivery()
+        except Exception as exc:  # noqa: BLE001
+            raise BrokerError(f"AMQP broker {host}:{port} unreachable: {exc}") from None
+        self.exchange = self.cfg.get("exchange", "amq.topic")
+
+    def send(self, payload, topic, key=None):
+        import pika
+        try:
+            self.channel.basic_publish(self.exchange, self.cfg.get("topic", topic) if not topic else topic,
+                                       payload, properties=pika.BasicProperties(delivery_mode=2),
+                                       mandatory=False)
+        except Exception as exc:  # noqa: BLE001
+            raise BrokerError(f"AMQP publish failed: {exc}") from None
+
+    def close(self):
+        try:
+            self.conn.close()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+class KafkaAdapter(Adapter):
+    """Kafka with delivery reports: a send returns once the broker acknowledged it."""
+
+    name = "kafka"
+
+    def connect(self):
+        from confluent_kafka import Producer
+        host, port, rest = self._hostport(9092)
+        if rest and rest[0]:
+            self.topic = self.topic or rest[0]
+        conf = {"bootstrap.servers": f"{host}:{port}", "acks": "all", "message.timeout.ms": 10000,
+                "socket.timeout.ms": 5000, "enable.idempotence": True}
+        for item in self.cfg.get("proto-cfg", "").strip('"').split(";"):
+            if "=" in item:
+                k, v = item.split("=", 1)
+                conf[k.strip()] = v.strip()
+        self.partition_key = self.cfg.get("partition-key")
+        self.producer = Producer(conf)
+
+    def send(self, payload, topic, key=None):
+        err = []
+        if key is None and self.partition_key:
+            key = _json_path(payload, self.partition_key)
+        done = threading.Event()
+
+        def report(e, msg):
+            if e is not None:
+                err.append(e)
+            done.set()
+
+        try:
+            self.producer.produce(topic, payload, key=key, on_delivery=report)
+            while not done.is_set():
+                if self.producer.poll(1.0) == 0 and self.producer.flush(0) == 0 and not done.is_set():
+                    pass
+        except Exception as exc:  # noqa: BLE001
+            raise BrokerError(f"Kafka produce failed: {exc}") from None
+        if err:
+            raise BrokerError(f"Kafka delivery failed: {err[0]}")
+
+    def close(self):
+        p = getattr(self, "producer", None)
+        if p is not None:
+            p.flush(5)
+
+
+def _json_path(payload: bytes, path: str):
+    try:
+        v = json.loads(payload)
+        for part in path.split("."):
+            v = v[part]
+        return str(v)
+    except Exception:  # noqa: BLE001
+        return None
+
+
+ADAPTERS = {"kafka": KafkaAdapter, "mqtt": MqttAdapter, "amqp": AmqpAdapter, "redis": RedisAdapter,
+            "memory": MemoryAdapter}
+
+
+def adapter_for(proto_lib: str) -> type[Adapter]:
+    """The adapter for a DeepStream ``proto-lib`` value (a library path) or an adapter name."""
+    name = os.path.basename(proto_lib or "").lower()
+    for key, cls in ADAPTERS.items():
+        if key == name or f"_{key}_" in name or name.startswith(f"libnvds_{key}"):
+            return cls
+    raise ConfigError(f"unknown proto-lib {proto_lib!r}", key="proto-lib",
+                      hint="use libnvds_kafka_proto.so, libnvds_mqtt_proto.so, libnvds_amqp_proto.so, "
+                           "libnvds_redis_proto.so (or kafka/mqtt/amqp/redis)")
