@@ -72,3 +72,36 @@ def test_run_unknown_app_and_missing_file(tmp_path):
     assert r.returncode == 2 and "unknown app" in r.stderr
     r = run_app("test1", str(tmp_path / "none.h264"))
     assert r.returncode == 4 and "no such file" in r.stderr
+
+
+def test_test4_sends_events_to_mqtt():
+    import json
+    import time
+
+    import paho.mqtt.client as mqtt
+
+    import servers
+    with servers.mosquitto() as srv:
+        got = []
+        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+        c.on_message = lambda cl, ud, msg: got.append(json.loads(msg.payload))
+        c.connect("127.0.0.1", srv.port)
+        c.subscribe("test4", qos=1)
+        c.loop_start()
+        time.sleep(0.3)
+        r = run_app("test4", "-i", data.media_path("bikes.h264"), "-p", "libnvds_mqtt_proto.so",
+                    f"--conn-str=127.0.0.1;{srv.port}", "-t", "test4", "--no-display")
+        time.sleep(1)
+        c.loop_stop()
+    assert r.returncode == 0, r.stderr
+    lines = [ln for ln in r.stdout.splitlines() if ln.startswith("Frame Number =")]
+    assert len(lines) == 250
+    # one event per frame divisible by 30 that had an object
+    assert got and all(d["mdsversion"] == "1.0" for d in got)
+    assert {d["object"].get("vehicle", {}).get("make") for d in got} <= {"Bugatti", "", None}
+    assert any("person" in d["object"] for d in got) or any("vehicle" in d["object"] for d in got)
+
+
+def test_test4_usage():
+    r = run_app("test4", "-i", "x.h264")
+    assert r.returncode == 1 and "Usage: python3 deepstream_test_4.py" in r.stdout

@@ -50,7 +50,8 @@ def _cmd_run(args) -> int:
     from estuary import data
     data.ensure()
     inputs = list(args.inputs)
-    for i, item in enumerate(inputs):
+    positional = not any(i.startswith("-") for i in inputs)
+    for i, item in enumerate(inputs if positional else []):
         if "://" not in item and not item.isdigit():
             if not os.path.exists(item):
                 print(f"estuary: no such file: {item}", file=sys.stderr)
@@ -60,7 +61,11 @@ def _cmd_run(args) -> int:
     sys.path.insert(0, os.path.dirname(importlib.import_module("estuary.apps.samples").__file__))
     mod = importlib.import_module(f"estuary.apps.samples.{SAMPLES[args.app]}")
     try:
-        rc = mod.main([f"{SAMPLES[args.app]}.py", *inputs])
+        argv = [f"{SAMPLES[args.app]}.py", *inputs]
+        if hasattr(mod, "parse_args"):  # optparse-style samples (test4)
+            if mod.parse_args(inputs) == 1:
+                return 1
+        rc = mod.main(argv)
     except SystemExit as exc:
         rc = exc.code
     return int(rc or 0)
@@ -78,7 +83,7 @@ def main(argv=None) -> int:
     a.set_defaults(func=_cmd_apps)
     r = sub.add_parser("run", help="run a sample application: estuary run <app> [inputs...]")
     r.add_argument("app")
-    r.add_argument("inputs", nargs="*")
+    r.add_argument("inputs", nargs=argparse.REMAINDER)
     r.set_defaults(func=_cmd_run)
     i = sub.add_parser("inspect", help="show an element's properties and pads")
     i.add_argument("element")

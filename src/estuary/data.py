@@ -147,6 +147,34 @@ _SAMPLE_FILES = {
     "dstest2_pgie_config.txt": _SAMPLE_PGIE,
     "dstest3_pgie_config.txt": _SAMPLE_PGIE,
     "dsnvanalytics_pgie_config.txt": _SAMPLE_PGIE,
+    "dstest4_pgie_config.txt": _SAMPLE_PGIE,
+    "dstest4_msgconv_config.txt": """\
+[sensor0]
+enable=1
+type=Camera
+id=CAMERA_ID
+location=45.293701447;-75.8303914499;48.1557479338
+description="Entrance of Garage Right Lane"
+coordinate=5.2;10.1;11.2
+
+[place0]
+enable=1
+id=1
+type=garage
+name=XYZ
+location=30.32;-40.55;100.0
+coordinate=1.0;2.0;3.0
+place-sub-field1=walsh
+place-sub-field2=lane1
+place-sub-field3=P2
+
+[analytics0]
+enable=1
+id=XYZ
+description="Vehicle Detection and License Plate Recognition"
+source=OpenALR
+version=1.0
+""",
     "dstest2_sgie1_config.txt": """\
 # Estuary: vehicle types from the bundled MobileNetV2 (ImageNet) on cars (class 0)
 [property]
@@ -313,7 +341,7 @@ def fetch(force: bool = False, log=print) -> str:
     """Download, verify and convert everything; returns the data directory."""
     root = data_dir()
     models, media = os.path.join(root, "models"), os.path.join(root, "media")
-    stamp = os.path.join(root, ".complete-v4")
+    stamp = os.path.join(root, ".complete-v5")
     if os.path.exists(stamp) and not force:
         return root
     os.makedirs(models, exist_ok=True)

@@ -12,6 +12,7 @@ SAMPLES = {
     "test1": "deepstream_test_1",
     "test2": "deepstream_test_2",
     "test3": "deepstream_test_3",
+    "test4": "deepstream_test_4",
     "nvdsanalytics": "deepstream_nvdsanalytics",
 }
 
