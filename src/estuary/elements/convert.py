@@ -113,8 +113,12 @@ class EsConvert(ElementBase, ChainElement, Gst.Element):
             batch = batchmeta.get(buf)
             if batch is None or batch.surface is None or not batch.surface.frames:
                 raise StreamError("batched caps but no batch meta/surface on the buffer")
-            with batch.surface.frames[0].pixels(write=False) as rgba:
-                out = self._convert_rgba(rgba)
+            f0 = batch.surface.frames[0]
+            if f0.device == "cuda":
+                out = self._convert_rgba(f0.copy())  # the one download: to system-memory video
+            else:
+                with f0.pixels(write=False) as rgba:
+                    out = self._convert_rgba(rgba)
             out.pts, out.dts, out.duration = buf.pts, buf.dts, buf.duration
             batchmeta.attach(out, batch)
             return [out]

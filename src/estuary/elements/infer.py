@@ -70,16 +70,15 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
     # -- start --------------------------------------------------------------------------------
     def do_change_state(self, transition):
         if transition == Gst.StateChange.NULL_TO_READY:
-            self._start()
+            self._load_config()
         if transition == Gst.StateChange.READY_TO_NULL:
             self._engine = None
             self._cache.clear()
             self._batches = 0
         return Gst.Element.do_change_state(self, transition)
 
-    def _start(self):
+    def _load_config(self):
         from estuary.infer.config import load_infer_config
-        from estuary.infer.engine import InferEngine
         s = self.settings
         if not s.config_file_path:
             raise ConfigError(f"{self.get_name()}: set config-file-path to an nvinfer config file")
@@ -95,20 +94,25 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
         if "filter_out_class_ids" in self._set_props and s.filter_out_class_ids:
             cfg.set("filter-out-class-ids", [int(v) for v in s.filter_out_class_ids.replace(":", ";").split(";") if v])
         self.cfg = cfg
-        import os
-        gpu = cfg.gpu_id if os.environ.get("ESTUARY_DEVICE", "cpu") == "cuda" else -1
-        self._engine = InferEngine(cfg, gpu_id=gpu)
+
+    def _start(self, on_gpu: bool = False):
+        from estuary.infer.engine import InferEngine
+        cfg = self.cfg
+        self._engine = InferEngine(cfg, gpu_id=cfg.gpu_id if on_gpu else -1)
         self.engine_name = self._engine.backend.name
         self.post_element_message("esinfer-started", backend=self.engine_name,
                                   model=cfg.onnx_file)
 
     # -- processing ---------------------------------------------------------------------------
     def process(self, buf):
-        if self._engine is None:
-            self._start()
         batch = batchmeta.get(buf)
         if batch is None or batch.surface is None:
             raise StreamError(f"{self.get_name()} needs batched buffers from nvstreammux/esmux upstream")
+        if self._engine is None:
+            if not hasattr(self, "cfg"):
+                self._load_config()
+            frames = batch.surface.frames
+            self._start(on_gpu=bool(frames) and frames[0].device == "cuda")
         cfg = self.cfg
         skip = cfg.interval and (self._batches % (cfg.interval + 1)) != 0
         self._batches += 1
@@ -121,7 +125,11 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
     def _frames_rgba(self, batch, frames):
         imgs = []
         for f in frames:
-            with batch.surface.frame(f.batch_id).pixels(write=False) as px:
+            surf = batch.surface.frame(f.batch_id)
+            if surf.device == "cuda":
+                imgs.append(surf.tensor)  # stays on the GPU
+                continue
+            with surf.pixels(write=False) as px:
                 imgs.append(np.array(px))
         return imgs
 
@@ -276,7 +284,7 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
                 r = o.rect_params
                 rois.append((r.left, r.top, r.width, r.height))
             outputs, _ = eng.raw(imgs, rois)
-            if cfg.output_tensor_meta:
+            if cfg.output_tensor_meta and isinstance(next(iter(outputs.values())), np.ndarray):
                 for i, (f, o) in enumerate(chunk):
                     self._attach_tensor_meta(batch, None, {k: v[i] for k, v in outputs.items()},
                                              o.user_meta.append)

@@ -26,7 +26,8 @@ __all__ = ["EsMux", "BATCH_CAPS", "FRAME_CAPS"]
 _FMTS = "{ " + ", ".join(SUPPORTED_FORMATS) + " }"
 #: a single (not yet batched) frame, on our surfaces or in plain system memory
 FRAME_CAPS = (f"video/x-raw(memory:NVMM), format=(string){_FMTS}; "
-              f"video/x-raw, format=(string){_FMTS}")
+              f"video/x-raw, format=(string){_FMTS}; "
+              "video/x-raw(memory:CUDAMemory), format=(string)NV12")
 #: batched surfaces
 BATCH_CAPS = "video/x-raw(memory:NVMM), format=(string)RGBA"
 
@@ -143,6 +144,12 @@ class EsMux(ElementBase, GstBase.Aggregator):
 
     def _frame_surface(self, buf, fmt, w, h):
         """The RGBA surface for an input frame: the buffer itself when it fits, else a new one."""
+        if fmt.cuda:
+            import torch
+            from estuary.surface.cuda import nv12_buffer_to_rgba
+            dev = torch.device(f"cuda:{self.settings.gpu_id}")
+            t = nv12_buffer_to_rgba(buf, fmt, w, h, dev)
+            return FrameSurface(None, w, h, pitch=w * 4, device="cuda", tensor=t), (w / fmt.width, h / fmt.height, 0, 0)
         if fmt.format == "RGBA" and (fmt.width, fmt.height) == (w, h):
             vmeta_stride = fmt.strides[0]
             return FrameSurface(buf, w, h, pitch=vmeta_stride), (1.0, 1.0, 0, 0)

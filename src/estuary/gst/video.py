@@ -30,6 +30,7 @@ class VideoFormat:
     size: int
     nvmm: bool
     batch_size: int
+    cuda: bool = False
 
     @property
     def frame_duration(self) -> int:
@@ -53,9 +54,10 @@ def video_format(caps: Gst.Caps) -> VideoFormat:
     if vi is None:
         raise StreamError(f"cannot parse video caps {caps.to_string()}")
     ok, batch = st.get_int("batch-size")
+    cuda = feats is not None and feats.contains("memory:CUDAMemory")
     return VideoFormat(GstVideo.VideoFormat.to_string(vi.finfo.format), vi.width, vi.height,
                        vi.fps_n, vi.fps_d, tuple(vi.stride), tuple(vi.offset), vi.size, nvmm,
-                       batch if ok else 0)
+                       batch if ok else 0, cuda)
 
 
 def _meta_layout(buf, fmt: VideoFormat):

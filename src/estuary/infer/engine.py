@@ -87,9 +87,28 @@ class InferEngine:
         return min(vals)
 
     def raw(self, images, rois=None):
-        """Run the network: returns (outputs dict with the batch dim, transforms)."""
+        """Run the network: returns (outputs dict with the batch dim, transforms).
+
+        ``images`` are RGBA numpy arrays, or CUDA tensors (then pre-processing and the network
+        run on the GPU, and only what the parser needs comes back to the host)."""
+        if images and not isinstance(images[0], np.ndarray):
+            from estuary.infer.preprocess import prepare_torch
+            x, transforms = prepare_torch(images, self.net, rois)
+            outs = self.backend.run(x, as_numpy=False)
+            return self._to_host(outs), transforms
         x, transforms = prepare(images, self.net, rois)
         return self.backend.run(x), transforms
+
+    def _to_host(self, outs: dict) -> dict:
+        """Copy GPU outputs to the host; YOLO rows below the smallest threshold stay behind."""
+        from estuary.infer.parsers import parse_yolo
+        if self.network_type == 0 and self.parser is parse_yolo and len(outs) == 1:
+            (name, t), = outs.items()
+            t = t.float()
+            score = t[..., 4] * t[..., 5:].amax(-1)
+            keep = score >= self.min_pre_threshold
+            return {name: [t[i][keep[i]].cpu().numpy() for i in range(t.shape[0])]}
+        return {k: v.float().cpu().numpy() for k, v in outs.items()}
 
     def detect(self, images: list[np.ndarray], outputs=None, transforms=None) -> list[Detections]:
         """Detections for each RGBA frame."""

@@ -93,3 +93,47 @@ def prepare(images: list[np.ndarray], net: NetInput, rois=None) -> tuple[np.ndar
     if not net.nhwc:
         x = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
     return x, transforms
+
+
+def prepare_torch(images, net: NetInput, rois=None, dtype=None):
+    """:func:`prepare` for (H, W, 4) uint8 CUDA tensors: everything stays on the GPU."""
+    import torch
+    import torch.nn.functional as F
+    W, H = net.width, net.height
+    mode = "nearest" if net.interpolation == 0 else "bilinear"
+    outs, transforms = [], []
+    for i, img in enumerate(images):
+        left = top = 0
+        if rois is not None:
+            l, t, w, h = (int(round(v)) for v in rois[i])
+            l, t = max(l, 0), max(t, 0)
+            w = max(1, min(w, img.shape[1] - l))
+            h = max(1, min(h, img.shape[0] - t))
+            img = img[t: t + h, l: l + w]
+            left, top = l, t
+        ch = [2, 1, 0] if net.color_format == 1 else [0, 1, 2]
+        x = img[..., ch].permute(2, 0, 1).unsqueeze(0).float()
+        if net.color_format == 2:
+            x = (0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3])
+        ih, iw = x.shape[2:]
+        if net.keep_aspect:
+            s = min(W / iw, H / ih)
+            nw, nh = max(1, round(iw * s)), max(1, round(ih * s))
+            ox, oy = ((W - nw) // 2, (H - nh) // 2) if net.symmetric else (0, 0)
+            canvas = torch.zeros((1, x.shape[1], H, W), device=x.device)
+            canvas[:, :, oy: oy + nh, ox: ox + nw] = F.interpolate(x, size=(nh, nw), mode=mode,
+                                                                   align_corners=False if mode == "bilinear" else None)
+            x = canvas
+            tr = Transform(s, s, float(ox), float(oy), left, top)
+        else:
+            x = F.interpolate(x, size=(H, W), mode=mode, align_corners=False if mode == "bilinear" else None)
+            tr = Transform(W / iw, H / ih, 0.0, 0.0, left, top)
+        outs.append(x)
+        transforms.append(tr)
+    x = torch.cat(outs, 0)
+    offs = torch.tensor(list(net.offsets[: net.channels]) if net.offsets else [0.0] * net.channels,
+                        device=x.device).view(1, -1, 1, 1)
+    x = (x - offs) * net.scale
+    if net.nhwc:
+        x = x.permute(0, 2, 3, 1)
+    return x.contiguous(), transforms

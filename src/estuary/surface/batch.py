@@ -85,6 +85,9 @@ class FrameSurface:
 
     def map(self) -> np.ndarray:
         """A writable view kept mapped until :meth:`unmap` (what get_nvds_buf_surface returns)."""
+        if self.device == "cuda":
+            raise SurfaceError("this frame lives in GPU memory: use pyds.get_nvds_buf_surface_gpu "
+                               "(or set nvbuf-memory-type to CPU memory)")
         if self._mapping is None:
             cm = self.pixels(write=True)
             arr = cm.__enter__()
@@ -99,7 +102,9 @@ class FrameSurface:
             cm.__exit__(None, None, None)
 
     def copy(self) -> np.ndarray:
-        """A private copy of the pixels."""
+        """A private copy of the pixels (downloaded from the GPU for GPU surfaces)."""
+        if self.device == "cuda":
+            return self.tensor.cpu().numpy()
         with self.pixels(write=False) as a:
             return np.array(a, copy=True, order="C")
 

@@ -1,0 +1,102 @@
+"""GPU benchmark: N × 1080p30 H.264 streams → NVDEC → esmux (CUDA) → nvinfer (YOLOv3-tiny, torch
+FP16) → nvtracker → fakesink. Reports, in one run: the NVDEC decode-only ceiling, the naive
+per-frame Python loop, and the pipeline for growing N, with the largest N that holds 30 fps a
+stream. Run on the GPU machine: bash scripts/gpu/run.sh python3 bench/gpu_bench.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import time
+
+import numpy as np
+
+import pyds  # noqa: F401
+from estuary import data
+from estuary.gst import Gst
+
+
+def run(desc: str, count_probe=None, timeout=600):
+    p = Gst.parse_launch(desc)
+    frames = [0]
+    if count_probe:
+        def probe(pad, info):
+            bm = pyds.gst_buffer_get_nvds_batch_meta(hash(info.get_buffer()))
+            frames[0] += len(bm.frames) if bm else 1
+            return Gst.PadProbeReturn.OK
+        p.get_by_name(count_probe).get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, probe)
+    p.set_state(Gst.State.PAUSED)
+    p.get_state(Gst.CLOCK_TIME_NONE)
+    t0 = time.perf_counter()
+    p.set_state(Gst.State.PLAYING)
+    msg = p.get_bus().timed_pop_filtered(timeout * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
+    dt = time.perf_counter() - t0
+    p.set_state(Gst.State.NULL)
+    if msg is None or msg.type == Gst.MessageType.ERROR:
+        raise RuntimeError(msg.parse_error()[0].message if msg else "timeout")
+    return frames[0], dt
+
+
+def gpu_util():
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=utilization.gpu,memory.used", "--format=csv,noheader,nounits"],
+                             capture_output=True, text=True, timeout=5).stdout.strip()
+        return out
+    except Exception:  # noqa: BLE001
+        return "n/a"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--streams", type=int, nargs="+", default=[1, 4, 8, 16, 24, 32])
+    ap.add_argument("--frames", type=int, default=240)
+    args = ap.parse_args()
+    clip = data.media_path("bikes_1080p.mp4")
+    cfg = data.model_path(data.PRIMARY_CONFIG)
+    src = f"filesrc location={clip} ! qtdemux ! h264parse ! nvh264dec ! video/x-raw(memory:CUDAMemory) ! identity eos-after={args.frames}"
+    print(f"{'run':<34} {'streams':>7} {'frames':>7} {'seconds':>8} {'fps total':>10} {'fps/stream':>11}")
+    for n in (1, 8, 32):
+        desc = " ".join(f"{src} ! fakesink name=s{i}" for i in range(n))
+        _, dt = run(desc)
+        tot = n * args.frames
+        print(f"{'NVDEC decode only':<34} {n:>7} {tot:>7} {dt:>8.2f} {tot / dt:>10.1f} {tot / dt / n:>11.1f}", flush=True)
+    # naive loop: decode to the GPU, then per frame a Python loop runs the model and post-processing
+    from estuary.infer.engine import InferEngine
+    import torch
+    eng = InferEngine(cfg, gpu_id=0)
+    p = Gst.parse_launch(f"{src} ! appsink name=a sync=false max-buffers=4")
+    sink = p.get_by_name("a")
+    p.set_state(Gst.State.PLAYING)
+    from estuary.gst.video import video_format
+    from estuary.surface.cuda import nv12_buffer_to_rgba
+    n = 0
+    t0 = time.perf_counter()
+    while True:
+        s = sink.emit("pull-sample")
+        if s is None:
+            break
+        fmt = video_format(s.get_caps())
+        img = nv12_buffer_to_rgba(s.get_buffer(), fmt, 1280, 720, torch.device("cuda:0"))
+        eng.detect([img.cpu().numpy()])  # per frame: download, then host pre/post-processing
+        n += 1
+    dt = time.perf_counter() - t0
+    p.set_state(Gst.State.NULL)
+    print(f"{'naive loop (per-frame, host pre/post)':<34} {1:>7} {n:>7} {dt:>8.2f} {n / dt:>10.1f} {n / dt:>11.1f}", flush=True)
+    best = 0
+    for n in args.streams:
+        srcs = " ".join(f"{src} ! queue ! m.sink_{i}" for i in range(n))
+        desc = (f"nvstreammux name=m batch-size={n} width=1280 height=720 ! "
+                f"nvinfer config-file-path={cfg} batch-size={n} ! nvtracker ! fakesink name=sink {srcs}")
+        frames, dt = run(desc, count_probe="sink")
+        util = gpu_util()
+        fps = frames / dt
+        print(f"{'pipeline detector+tracker':<34} {n:>7} {frames:>7} {dt:>8.2f} {fps:>10.1f} {fps / n:>11.1f}"
+              f"   gpu util%,MiB after: {util}", flush=True)
+        if fps / n >= 30:
+            best = n
+    print(f"largest N holding 30 fps per stream: {best}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Gather, on this (development) machine, what the GPU machine lacks into .gpu/ (git-ignored,
+# under the 64 MiB carry limit): GStreamer 1.22 with the nvcodec (NVDEC/NVENC) plugin and
+# PyGObject's sdist (via shared/tools/gpu/gather.sh), the bundled models with FP16 weights, and
+# a 1080p H.264 test clip. Then, on the GPU machine: bash scripts/gpu/run.sh <command>
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+shared=${ESTUARY_SHARED:-../shared}
+rm -rf .gpu
+bash "$shared/tools/gpu/gather.sh" "$PWD/.gpu" >/dev/null 2>&1
+mkdir -p .gpu/data/models .gpu/data/media .gpu/data/samples
+.venv/bin/python scripts/gpu/half_onnx.py
+cp ~/.cache/estuary/models/*.txt .gpu/data/models/
+cp ~/.cache/estuary/samples/* .gpu/data/samples/
+if [ ! -f .gpu/data/media/bikes_1080p.mp4 ]; then
+  .venv/bin/python - <<'PY'
+import pyds
+from estuary.gst import Gst
+from estuary import data
+p = Gst.parse_launch(
+    f"filesrc location={data.media_path('bikes.mp4')} ! qtdemux ! h264parse ! avdec_h264 ! videoscale ! "
+    "videorate ! video/x-raw,width=1920,height=1080,framerate=30/1 ! x264enc speed-preset=veryfast bitrate=3500 "
+    "key-int-max=60 ! video/x-h264,profile=high ! h264parse ! mp4mux ! filesink location=.gpu/data/media/bikes_1080p.mp4")
+p.set_state(Gst.State.PLAYING)
+p.get_bus().timed_pop_filtered(600 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
+p.set_state(Gst.State.NULL)
+PY
+fi
+cp ~/.cache/estuary/media/bikes.mp4 .gpu/data/media/
+touch .gpu/data/.complete-v5
+pip download -q --no-deps pytest pluggy iniconfig packaging -d .gpu/wheels
+du -sh .gpu

@@ -1,0 +1,131 @@
+"""On-screen display on GPU surfaces (torch CUDA tensors), without downloading the frame:
+fills and borders are tensor blends; text uses glyph-run masks rendered once on the CPU and
+cached on the GPU; lines, arrows and circles are rasterised as small masks and blended."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from estuary.meta import cmem
+from estuary.osd.draw import DrawOptions
+from estuary.osd.fonts import text_mask
+
+__all__ = ["draw_gpu"]
+
+_mask_cache: dict = {}
+
+
+def _blend_fill(t, x1, y1, x2, y2, color, alpha):
+    h, w = t.shape[:2]
+    x1, y1, x2, y2 = max(int(x1), 0), max(int(y1), 0), min(int(x2), w), min(int(y2), h)
+    if x2 <= x1 or y2 <= y1 or alpha <= 0:
+        return
+    roi = t[y1:y2, x1:x2, :3]
+    c = _color_tensor(t, color)
+    if alpha >= 1.0:
+        roi.copy_(c.round().to(roi.dtype).expand_as(roi))
+    else:
+        roi.copy_((roi.float() * (1 - alpha) + c * alpha + 0.5).to(roi.dtype))
+
+
+def _color_tensor(t, color):
+    import torch
+    return torch.tensor([color[0] * 255.0, color[1] * 255.0, color[2] * 255.0], device=t.device)
+
+
+def _blend_mask(t, x, y, mask, color, alpha):
+    import torch
+    h, w = t.shape[:2]
+    key = id(mask)
+    m = _mask_cache.get(key)
+    if m is None or m[0] is not mask:
+        m = (mask, torch.as_tensor(np.ascontiguousarray(mask), device=t.device))
+        _mask_cache[key] = m
+    mt = m[1]
+    mh, mw = mt.shape
+    x1, y1, x2, y2 = max(x, 0), max(y, 0), min(x + mw, w), min(y + mh, h)
+    if x2 <= x1 or y2 <= y1:
+        return
+    mm = (mt[y1 - y: y2 - y, x1 - x: x2 - x] * alpha).unsqueeze(-1)
+    roi = t[y1:y2, x1:x2, :3]
+    c = _color_tensor(t, color)
+    roi.copy_((roi.float() * (1 - mm) + c * mm + 0.5).to(roi.dtype))
+
+
+def _rgba(c):
+    return (c.red, c.green, c.blue), float(c.alpha)
+
+
+def _rect(t, r):
+    x1, y1 = int(round(r.left)), int(round(r.top))
+    x2, y2 = int(round(r.left + r.width)), int(round(r.top + r.height))
+    if r.has_bg_color:
+        c, a = _rgba(r.bg_color)
+        _blend_fill(t, x1, y1, x2, y2, c, a)
+    bw = int(r.border_width)
+    if bw > 0:
+        c, a = _rgba(r.border_color)
+        for bx1, by1, bx2, by2 in ((x1, y1, x2, y1 + bw), (x1, y2 - bw, x2, y2),
+                                   (x1, y1 + bw, x1 + bw, y2 - bw), (x2 - bw, y1 + bw, x2, y2 - bw)):
+            _blend_fill(t, bx1, by1, bx2, by2, c, a)
+
+
+def _text(t, tp):
+    if not tp.display_text:
+        return
+    try:
+        s = cmem.read_string(tp.display_text)
+    except Exception:  # noqa: BLE001
+        return
+    if not s:
+        return
+    fp = tp.font_params
+    name = cmem.read_string(fp.font_name) if fp.font_name else "Serif"
+    mask = text_mask(s, name, int(round((int(fp.font_size) or 12) * 1.33)))
+    x, y = int(tp.x_offset), int(tp.y_offset)
+    if tp.set_bg_clr:
+        c, a = _rgba(tp.text_bg_clr)
+        _blend_fill(t, x, y, x + mask.shape[1], y + mask.shape[0], c, a)
+    c, a = _rgba(fp.font_color)
+    _blend_mask(t, x, y, mask, c, a)
+
+
+def _shape(t, draw, bbox, color, alpha):
+    """Rasterise a small mask on the CPU (OpenCV), blend it on the GPU."""
+    h, w = t.shape[:2]
+    x1, y1 = max(int(bbox[0]), 0), max(int(bbox[1]), 0)
+    x2, y2 = min(int(bbox[2]) + 1, w), min(int(bbox[3]) + 1, h)
+    if x2 <= x1 or y2 <= y1:
+        return
+    m = np.zeros((y2 - y1, x2 - x1), np.uint8)
+    draw(m, (x1, y1))
+    _blend_mask(t, x1, y1, m.astype(np.float32) / 255.0, color, alpha)
+
+
+def draw_gpu(t, frame_meta, opt: DrawOptions) -> None:
+    """Draw one frame's metadata into an (H, W, 4) uint8 CUDA tensor."""
+    import cv2
+    for obj in frame_meta.objects:
+        if opt.display_bbox:
+            _rect(t, obj.rect_params)
+        if opt.display_text:
+            _text(t, obj.text_params)
+    for dm in frame_meta.display_metas:
+        for r in dm.rect_params[: dm.num_rects]:
+            _rect(t, r)
+        for ln in dm.line_params[: dm.num_lines]:
+            wd = max(int(ln.line_width), 1)
+            c, a = _rgba(ln.line_color)
+            _shape(t, lambda m, o, ln=ln, wd=wd: cv2.line(m, (ln.x1 - o[0], ln.y1 - o[1]), (ln.x2 - o[0], ln.y2 - o[1]),
+                                                          255, wd),
+                   (min(ln.x1, ln.x2) - wd, min(ln.y1, ln.y2) - wd, max(ln.x1, ln.x2) + wd, max(ln.y1, ln.y2) + wd),
+                   c, a)
+        for cp in dm.circle_params[: dm.num_circles]:
+            c, a = _rgba(cp.circle_color)
+            r = int(cp.radius)
+            _shape(t, lambda m, o, cp=cp, r=r: cv2.circle(m, (cp.xc - o[0], cp.yc - o[1]), r, 255, 2),
+                   (cp.xc - r - 2, cp.yc - r - 2, cp.xc + r + 2, cp.yc + r + 2), c, a)
+        for tp in dm.text_params[: dm.num_labels]:
+            _text(t, tp)
+    if len(_mask_cache) > 4096:
+        _mask_cache.clear()

@@ -1,0 +1,107 @@
+"""The GPU path (NVDEC → esmux on CUDA → torch inference → OSD on the GPU), run on an NVIDIA
+machine (see docs/gpu.md). Skipped, with the reason shown, where there is no CUDA GPU or no
+NVDEC GStreamer decoder."""
+
+import numpy as np
+import pytest
+
+import pyds
+from estuary import data
+from estuary.gst import Gst
+
+from conftest import run_pipeline
+
+torch = pytest.importorskip("torch", reason="the GPU path needs PyTorch")
+pytestmark = [pytest.mark.gpu,
+              pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU"),
+              pytest.mark.skipif(Gst.ElementFactory.find("nvh264dec") is None,
+                                 reason="no NVDEC decoder (GStreamer nvcodec plugin)")]
+
+
+def gpu_pipeline(frames=60, extra=""):
+    clip = data.media_path("bikes_1080p.mp4")
+    return Gst.parse_launch(
+        f"filesrc location={clip} ! qtdemux ! h264parse ! nvh264dec ! video/x-raw(memory:CUDAMemory) ! "
+        f"identity eos-after={frames} ! m.sink_0 nvstreammux name=m batch-size=1 width=1280 height=720 ! "
+        f"nvinfer name=pgie config-file-path={data.model_path(data.PRIMARY_CONFIG)} ! {extra} fakesink name=sink")
+
+
+def test_nvdec_frames_land_on_the_gpu_and_match_the_cpu_detector():
+    from estuary.infer.engine import InferEngine
+    from estuary.infer.cluster import iou_matrix
+    cpu = InferEngine(data.model_path(data.PRIMARY_CONFIG))
+    p = gpu_pipeline(60)
+    rows = []
+
+    def probe(pad, info):
+        bm = pyds.gst_buffer_get_nvds_batch_meta(hash(info.get_buffer()))
+        for f in bm.frames:
+            surf = bm.surface.frame(f.batch_id)
+            assert surf.device == "cuda" and surf.tensor.is_cuda
+            if f.frame_num % 10 == 0:
+                rows.append((surf.copy(), [(o.class_id, o.confidence, o.rect_params.left, o.rect_params.top,
+                                            o.rect_params.left + o.rect_params.width,
+                                            o.rect_params.top + o.rect_params.height) for o in f.objects]))
+        return Gst.PadProbeReturn.OK
+
+    p.get_by_name("sink").get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, probe)
+    msgs = []
+    assert run_pipeline(p, timeout=120, on_message=msgs.append).type == Gst.MessageType.EOS
+    started = [m.get_structure().get_string("backend") for m in msgs
+               if m.type == Gst.MessageType.ELEMENT and m.get_structure().has_name("esinfer-started")]
+    assert started and started[0].startswith("torch")
+    matched = total = 0
+    for img, objs in rows:
+        ref = cpu.detect([img])[0]
+        total += len(ref)
+        if not len(ref) or not objs:
+            continue
+        ious = iou_matrix(ref.boxes, np.array([o[2:] for o in objs], np.float32))
+        for i in range(len(ref)):
+            j = int(ious[i].argmax())
+            if ious[i, j] >= 0.85 and objs[j][0] == ref.class_ids[i] and abs(objs[j][1] - ref.scores[i]) < 0.05:
+                matched += 1
+    assert total > 0 and matched >= 0.9 * total, (matched, total)
+
+
+def test_gpu_osd_matches_cpu_osd():
+    from estuary.meta.core import NvDsBatchMeta
+    from estuary.osd import DrawOptions, Drawer
+    from estuary.osd.gpu import draw_gpu
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 255, (720, 1280, 4), dtype=np.uint8)
+    b = NvDsBatchMeta(1)
+    f = b.acquire_frame()
+    for k in range(20):
+        o = b.acquire_object()
+        r = o.rect_params
+        r.left, r.top, r.width, r.height, r.border_width = 50 + 60 * k, 40 + 30 * k, 80, 50, 3
+        r.border_color.set(1.0, 0.2, 0.0, 1.0 if k % 2 else 0.5)
+        r.has_bg_color = k % 3 == 0
+        r.bg_color.set(0.0, 0.0, 1.0, 0.3)
+        t = o.text_params
+        t.display_text = f"car {k}"
+        t.x_offset, t.y_offset = int(r.left), int(r.top) - 20
+        t.font_params.font_size = 11
+        t.font_params.font_color.set(1, 1, 1, 1)
+        t.set_bg_clr = 1
+        t.text_bg_clr.set(0, 0, 0, 1)
+        f.add_object(o)
+    cpu = img.copy()
+    Drawer().draw(cpu, f)
+    gpu = torch.as_tensor(img.copy(), device="cuda")
+    draw_gpu(gpu, f, DrawOptions())
+    diff = np.abs(gpu.cpu().numpy().astype(int) - cpu.astype(int))
+    assert (diff <= 2).mean() > 0.999 and diff.max() <= 3
+
+
+def test_no_hidden_device_to_host_copies():
+    """Per frame, only the detector's surviving rows come back to the host."""
+    from torch.profiler import ProfilerActivity, profile
+    p = gpu_pipeline(40)
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+        assert run_pipeline(p, timeout=120).type == Gst.MessageType.EOS
+    names = [e.name for e in prof.events()]
+    dtoh = sum(1 for n in names if "DtoH" in n or "Device -> Pageable" in n or "Device -> Pinned" in n)
+    print("device-to-host copies for 40 frames:", dtoh)
+    assert dtoh <= 40 * 3, dtoh  # a handful per frame (kept rows), never whole frames
