@@ -64,7 +64,7 @@ def main():
     # naive loop: decode to the GPU, then per frame a Python loop runs the model and post-processing
     from estuary.infer.engine import InferEngine
     import torch
-    eng = InferEngine(cfg, gpu_id=0)
+    eng = InferEngine(cfg, gpu_id=0, backend="torch")
     p = Gst.parse_launch(f"{src} ! appsink name=a sync=false max-buffers=4")
     sink = p.get_by_name("a")
     p.set_state(Gst.State.PLAYING)
@@ -78,7 +78,11 @@ def main():
             break
         fmt = video_format(s.get_caps())
         img = nv12_buffer_to_rgba(s.get_buffer(), fmt, 1280, 720, torch.device("cuda:0"))
-        eng.detect([img.cpu().numpy()])  # per frame: download, then host pre/post-processing
+        img_np = img.cpu().numpy()  # per frame: download, then host pre-processing and parsing
+        from estuary.infer.preprocess import prepare
+        x, tr = prepare([img_np], eng.net)
+        outs = eng.backend.run(x)
+        eng.detect([img_np], outs, tr)
         n += 1
     dt = time.perf_counter() - t0
     p.set_state(Gst.State.NULL)

@@ -26,10 +26,30 @@ def gpu_pipeline(frames=60, extra=""):
         f"nvinfer name=pgie config-file-path={data.model_path(data.PRIMARY_CONFIG)} ! {extra} fakesink name=sink")
 
 
-def test_nvdec_frames_land_on_the_gpu_and_match_the_cpu_detector():
+def fp32_config(tmp_path):
+    """The primary config with an FP32 copy of the model (the carried one has FP16 weights),
+    for the onnxruntime CPU reference."""
+    import os
+    import onnx
+    from onnx import numpy_helper
+    m = onnx.load(data.model_path("yolov3-tiny.onnx"))
+    for init in m.graph.initializer:
+        arr = numpy_helper.to_array(init)
+        if arr.dtype == np.float16:
+            init.CopyFrom(numpy_helper.from_array(arr.astype(np.float32), init.name))
+    onnx.save(m, str(tmp_path / "yolov3-tiny.onnx"))
+    text = open(data.model_path(data.PRIMARY_CONFIG)).read()
+    text = text.replace("onnx-file=yolov3-tiny.onnx", f"onnx-file={tmp_path / 'yolov3-tiny.onnx'}")
+    text = text.replace("labelfile-path=coco_labels.txt",
+                        f"labelfile-path={os.path.join(os.path.dirname(data.model_path(data.PRIMARY_CONFIG)), 'coco_labels.txt')}")
+    (tmp_path / "cfg.txt").write_text(text)
+    return str(tmp_path / "cfg.txt")
+
+
+def test_nvdec_frames_land_on_the_gpu_and_match_the_cpu_detector(tmp_path):
     from estuary.infer.engine import InferEngine
     from estuary.infer.cluster import iou_matrix
-    cpu = InferEngine(data.model_path(data.PRIMARY_CONFIG))
+    cpu = InferEngine(fp32_config(tmp_path), backend="onnxruntime")
     p = gpu_pipeline(60)
     rows = []
 

@@ -72,6 +72,8 @@ class OrtBackend(Backend):
 def create_backend(path: str, gpu_id: int = -1, prefer: str | None = None) -> Backend:
     """The best backend for ``path``: ``ESTUARY_BACKEND`` or ``prefer`` may force one."""
     prefer = prefer or os.environ.get("ESTUARY_BACKEND")
+    if prefer == "onnxruntime":
+        return OrtBackend(path, gpu_id=gpu_id)
     if prefer == "torch" or (prefer is None and gpu_id >= 0 and _cuda_available()
                              and not _ort_has_cuda()):
         from estuary.infer.torch_backend import TorchBackend
