@@ -30,11 +30,14 @@ class TorchBackend(Backend):
         model = onnx.load(path)
         g = model.graph
         self.consts = {}
+        host_inputs = {n.input[k] for n in g.node if n.op_type in ("Resize", "Clip") for k in range(1, len(n.input))}
         for init in g.initializer:
-            arr = numpy_helper.to_array(init)
-            t = torch.from_numpy(np.ascontiguousarray(arr)).to(self.device)
-            if t.is_floating_point():
-                t = t.to(self.dtype)
+            arr = np.array(numpy_helper.to_array(init))  # a writable copy
+            t = torch.from_numpy(arr)
+            if t.is_floating_point() and init.name not in host_inputs:
+                t = t.to(self.device, self.dtype)  # weights live on the GPU
+            # integer constants (shapes, slice bounds, indices) stay on the host: reading them
+            # back for every run would be a device-to-host copy each time
             self.consts[init.name] = t
         self.nodes = list(g.node)
         unknown = {n.op_type for n in self.nodes} - set(SUPPORTED_OPS)
@@ -95,7 +98,7 @@ def _resize(torch, a, at):
     import torch.nn.functional as F
     scales = a[2] if len(a) > 2 and a[2] is not None and a[2].numel() else None
     if scales is not None:
-        s = [float(v) for v in scales.float().cpu()]
+        s = [float(v) for v in scales.float().cpu()]  # host constant: no device copy
         return F.interpolate(a[0], scale_factor=tuple(s[2:]), mode="nearest")
     sizes = [int(v) for v in a[3].cpu()]
     return F.interpolate(a[0], size=tuple(sizes[2:]), mode="nearest")
@@ -131,7 +134,8 @@ SUPPORTED_OPS = {
     "Exp": lambda t, a, at: t.exp(a[0]),
     "Mul": lambda t, a, at: a[0] * a[1],
     "Add": lambda t, a, at: a[0] + a[1],
-    "Gather": lambda t, a, at: t.index_select(a[0], at.get("axis", 0), a[1].reshape(-1).long()),
+    "Gather": lambda t, a, at: t.index_select(a[0], at.get("axis", 0),
+                                              a[1].reshape(-1).long().to(a[0].device, non_blocking=True)),
     "ReduceMax": lambda t, a, at: a[0].amax(dim=tuple(at["axes"]), keepdim=bool(at.get("keepdims", 1))),
     "Clip": lambda t, a, at: t.clamp(a[0], float(a[1]) if a[1] is not None else None,
                                      float(a[2]) if len(a) > 2 and a[2] is not None else None),
