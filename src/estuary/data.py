@@ -341,7 +341,7 @@ def fetch(force: bool = False, log=print) -> str:
     """Download, verify and convert everything; returns the data directory."""
     root = data_dir()
     models, media = os.path.join(root, "models"), os.path.join(root, "media")
-    stamp = os.path.join(root, ".complete-v5")
+    stamp = os.path.join(root, ".complete-v6")
     if os.path.exists(stamp) and not force:
         return root
     os.makedirs(models, exist_ok=True)

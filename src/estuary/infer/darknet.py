@@ -157,8 +157,8 @@ def darknet_to_onnx(cfg_text: str, weights: bytes, out_path: str | None = None, 
         nodes.append(helper.make_node("Concat", heads, ["detections"], axis=1))
     graph = helper.make_graph(
         nodes, "darknet",
-        [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, C, H, W])],
-        [helper.make_tensor_value_info("detections", TensorProto.FLOAT, [1, None, 5 + classes])],
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, ["batch", C, H, W])],
+        [helper.make_tensor_value_info("detections", TensorProto.FLOAT, ["batch", None, 5 + classes])],
         inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
                               producer_name="estuary-darknet")
@@ -180,7 +180,7 @@ def _yolo_head(helper, const, nodes, name, x, anchors, classes, h, w, H, W):
     """Decode one YOLO head: (1, A*(5+C), h, w) → (1, A*h*w, 5+C)."""
     a = len(anchors)
     k = 5 + classes
-    nodes.append(helper.make_node("Reshape", [x, const(f"{name}.shape", np.array([1, a, k, h, w], np.int64))],
+    nodes.append(helper.make_node("Reshape", [x, const(f"{name}.shape", np.array([-1, a, k, h, w], np.int64))],
                                   [f"{name}.r"]))
     nodes.append(helper.make_node("Transpose", [f"{name}.r"], [f"{name}.t"], perm=[0, 1, 3, 4, 2]))
     t = f"{name}.t"
@@ -203,6 +203,6 @@ def _yolo_head(helper, const, nodes, name, x, anchors, classes, h, w, H, W):
     nodes.append(helper.make_node("Mul", [f"{name}.ewh", const(f"{name}.anchors", anc)], [f"{name}.pwh"]))
     nodes.append(helper.make_node("Sigmoid", [rest], [f"{name}.srest"]))
     nodes.append(helper.make_node("Concat", [f"{name}.pxy", f"{name}.pwh", f"{name}.srest"], [f"{name}.dec"], axis=4))
-    nodes.append(helper.make_node("Reshape", [f"{name}.dec", const(f"{name}.oshape", np.array([1, -1, k], np.int64))],
+    nodes.append(helper.make_node("Reshape", [f"{name}.dec", const(f"{name}.oshape", np.array([0, -1, k], np.int64))],
                                   [f"{name}.out"]))
     return f"{name}.out"

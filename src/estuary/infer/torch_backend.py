@@ -50,12 +50,16 @@ class TorchBackend(Backend):
                             for d in inp.type.tensor_type.shape.dim]
         self.output_names = [o.name for o in g.output]
         b = self.input_shape[0]
-        self.fixed_batch = None  # the interpreter runs any batch size
+        self.fixed_batch = b if isinstance(b, int) and b > 0 else None
         self.name = f"torch {torch.__version__} ({self.device}, {str(self.dtype).split('.')[-1]})"
         self._attrs = [_attrs(n) for n in self.nodes]
 
     def run(self, x, as_numpy: bool = True) -> dict:
         torch = self.torch
+        if self.fixed_batch == 1 and x.shape[0] > 1:  # a graph exported for batch 1: image by image
+            parts = [self.run(x[i: i + 1], as_numpy) for i in range(x.shape[0])]
+            cat = np.concatenate if as_numpy else torch.cat
+            return {k: cat([p[k] for p in parts]) for k in parts[0]}
         with torch.inference_mode():
             if not isinstance(x, torch.Tensor):
                 x = torch.from_numpy(np.ascontiguousarray(x))
