@@ -1,0 +1,55 @@
+"""Multi-GPU sharding and the worker launcher, on CPU (the scaling benchmark runs on a
+multi-GPU machine: docs/benchmarks.md)."""
+
+import json
+import sys
+import textwrap
+
+from estuary import data
+from estuary.multigpu import Launcher, WorkerSpec, shard
+
+
+def test_shard_balances_and_keeps_indices():
+    srcs = [f"s{i}" for i in range(7)]
+    plan = shard(srcs, [0, 1, 2])
+    assert sorted(len(v) for v in plan.values()) == [2, 2, 3]
+    assert sorted(i for v in plan.values() for i, _ in v) == list(range(7))
+    assert all(srcs[i] == u for v in plan.values() for i, u in v)
+
+
+def test_shard_by_weight():
+    plan = shard(["big", "a", "b", "c"], [0, 1], weights=[3, 1, 1, 1])
+    loads = {g: sum({"big": 3}.get(u, 1) for _, u in v) for g, v in plan.items()}
+    assert sorted(loads.values()) == [3, 3]
+
+
+def test_launcher_restarts_a_crashed_worker_and_aggregates(tmp_path):
+    marker = tmp_path / "crashed"
+    script = tmp_path / "w.py"
+    script.write_text(textwrap.dedent(f"""
+        import json, os, sys
+        gpu = int(sys.argv[1])
+        print(json.dumps({{"gpu": gpu, "frames": {{str(gpu): 10}}, "fps": 5.0}}), flush=True)
+        if gpu == 1 and not os.path.exists({str(marker)!r}):
+            open({str(marker)!r}, "w").close()
+            sys.exit(3)  # crash once
+        assert os.environ["CUDA_VISIBLE_DEVICES"] == str(gpu)
+    """))
+    specs = [WorkerSpec(g, [sys.executable, str(script), str(g)]) for g in (0, 1)]
+    launcher = Launcher(specs, backoff=0.01)
+    agg = launcher.run(timeout=30)
+    assert launcher.restarts == {0: 0, 1: 1}
+    assert launcher.exit_codes[1] == [3, 0]
+    assert agg["fps"] == 10.0 and agg["frames"] == {"0": 10, "1": 10}
+
+
+def test_two_cpu_workers_run_real_pipelines():
+    import subprocess
+    cfg = data.model_path(data.PRIMARY_CONFIG)
+    r = subprocess.run([sys.executable, "-m", "estuary.multigpu", "run", "--gpus", "0,1", "--config", cfg,
+                        "--frames", "0"] + ["videotestsrc:num-buffers=10:!:video/x-raw,width=320,height=240"] * 4,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    agg = json.loads(r.stdout.strip().splitlines()[-1])
+    assert agg["frames"] == {"0": 10, "1": 10, "2": 10, "3": 10}
+    assert set(agg["per_gpu"]) == {"0", "1"} and agg["fps"] > 0
