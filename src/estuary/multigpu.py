@@ -138,9 +138,13 @@ def worker_main(argv=None) -> int:
             f"nvinfer config-file-path={a.config} batch-size={n} ! nvtracker ! fakesink name=sink " + " ".join(srcs))
     p = Gst.parse_launch(desc)
     counts: dict[str, int] = {}
+    first = []
 
     def probe(pad, info):
         bm = pyds.gst_buffer_get_nvds_batch_meta(hash(info.get_buffer()))
+        if not first:
+            first.append(time.monotonic())  # throughput counts from the first frame out
+            return Gst.PadProbeReturn.OK
         for f in bm.frames:
             counts[str(f.source_id)] = counts.get(str(f.source_id), 0) + 1
         return Gst.PadProbeReturn.OK
@@ -152,7 +156,7 @@ def worker_main(argv=None) -> int:
     rc = 0
     while True:
         msg = bus.timed_pop_filtered(Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
-        dt = time.monotonic() - t0
+        dt = time.monotonic() - (first[0] if first else t0)
         print(json.dumps({"gpu": a.gpu, "frames": counts, "fps": sum(counts.values()) / max(dt, 1e-9)}), flush=True)
         if msg is not None:
             rc = 0 if msg.type == Gst.MessageType.EOS else 1
