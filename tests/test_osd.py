@@ -223,3 +223,18 @@ def test_headless_display_sink_discards_with_a_warning(monkeypatch, caplog):
                          "nvstreammux name=m batch-size=1 width=64 height=48 ! nvegltransform ! "
                          "nveglglessink sync=false")
     assert run_pipeline(p).type == Gst.MessageType.EOS
+
+
+def test_jpeg_snapshots(tmp_path):
+    from estuary.outputs import jpeg_snapshot_bin
+    p = Gst.parse_launch("videotestsrc pattern=red num-buffers=20 ! video/x-raw,width=64,height=48 ! m.sink_0 "
+                         "nvstreammux name=m batch-size=1 width=64 height=48 ! nvdsosd ! nvvideoconvert name=c ! "
+                         "video/x-raw,format=I420 ! identity name=last")
+    snap = jpeg_snapshot_bin(str(tmp_path / "snap_%03d.jpg"), every=5)
+    p.add(snap)
+    p.get_by_name("last").link(snap)
+    assert run_pipeline(p).type == Gst.MessageType.EOS
+    files = sorted(tmp_path.glob("snap_*.jpg"))
+    assert len(files) == 4
+    img = cv2.imread(str(files[0]))
+    assert img.shape == (48, 64, 3) and img[..., 2].mean() > 200 and img[..., 1].mean() < 40

@@ -205,3 +205,18 @@ def test_stream_reset_restarts_one_source():
     b1 = set().union(*(per_frame[1].get(k, set()) for k in range(10, 20)))
     a1 = set().union(*(per_frame[1].get(k, set()) for k in range(25, 40)))
     assert b1 & a1  # the other source kept its ids
+
+
+def test_source_eos_drops_its_tracks():
+    """When a source ends (the muxer's estuary-stream-eos event), its tracker state goes away."""
+    from estuary.elements.tracker import STREAM_EOS
+    trk = Gst.ElementFactory.make("nvtracker", None)
+    trk.set_state(Gst.State.READY)
+    t0 = trk.tracker_for(0)
+    t1 = trk.tracker_for(1)
+    t0.update([[0, 0, 10, 10]], [0.9], [0])
+    st = Gst.Structure.new_from_string(f"{STREAM_EOS}, source-id=(int)0")
+    trk.handle_sink_event(Gst.Event.new_custom(Gst.EventType.CUSTOM_DOWNSTREAM, st))
+    assert trk.tracker_for(0) is not t0 and len(trk.tracker_for(0)) == 0
+    assert trk.tracker_for(1) is t1
+    trk.set_state(Gst.State.NULL)

@@ -10,7 +10,38 @@ from gi.repository import GstRtspServer  # noqa: E402
 
 from estuary.gst import ensure_init  # noqa: E402
 
-__all__ = ["start_rtsp_server", "rtsp_sink_description"]
+__all__ = ["start_rtsp_server", "rtsp_sink_description", "jpeg_snapshot_bin"]
+
+
+def jpeg_snapshot_bin(location: str, every: int = 30, quality: int = 85):
+    """A sink bin for raw video: one JPEG every ``every`` frames, written to ``location`` (a
+    printf pattern such as ``snap_%05d.jpg``). Link system-memory video to its ``sink`` pad
+    (after ``nvvideoconvert``)."""
+    from estuary.gst import Gst
+    if every < 1:
+        raise ValueError("every must be >= 1")
+    b = Gst.Bin.new(None)
+    q = Gst.ElementFactory.make("queue", None)
+    conv = Gst.ElementFactory.make("videoconvert", None)
+    enc = Gst.ElementFactory.make("jpegenc", None)
+    enc.set_property("quality", quality)
+    sink = Gst.ElementFactory.make("multifilesink", None)
+    sink.set_property("location", location)
+    sink.set_property("next-file", 0)  # a file per buffer
+    for e in (q, conv, enc, sink):
+        b.add(e)
+    q.link(conv)
+    conv.link(enc)
+    enc.link(sink)
+    count = [0]
+
+    def gate(pad, info):
+        count[0] += 1
+        return Gst.PadProbeReturn.OK if (count[0] - 1) % every == 0 else Gst.PadProbeReturn.DROP
+
+    conv.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, gate)
+    b.add_pad(Gst.GhostPad.new("sink", q.get_static_pad("sink")))
+    return b
 
 
 def rtsp_sink_description(udp_port: int = 5400, encoder: str = "x264enc", bitrate_kbps: int = 4000) -> str:
