@@ -15,7 +15,7 @@ ELEMENT_MODULES: dict[str, tuple[str, ...]] = {
     "tiler": ("EsTiler",),
     "demux": ("EsDemux",),
     "decoder": ("EsDecoder",),
-    "infer": ("EsInfer",),
+    "infer": ("EsInfer", "EsInferServer"),
     "tracker": ("EsTracker",),
     "osd": ("EsOsd",),
     "analytics": ("EsAnalytics",),

@@ -309,3 +309,26 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
         from estuary.meta import cmem
         text = cmem.read_string(o.text_params.display_text) if o.text_params.display_text else o.obj_label
         o.text_params.display_text = f"{text} {c.label}".strip()
+
+
+class EsInferServer(EsInfer):
+    """``nvinferserver``: the same inference configured by an nvinferserver (Triton-style)
+    protobuf-text config, running the repository's ONNX model in-process."""
+
+    __gtype_name__ = "EstuaryInferServer"
+    FACTORY = "esinferserver"
+    ALIASES = ("nvinferserver",)
+    METADATA = ("Estuary inference (Triton-style config)", "Filter/Analyzer/Video",
+                "Runs a model from a Triton-style repository, configured like nvinferserver", "Estuary")
+
+    def _load_config(self):
+        from estuary.infer.pbtxt import inferserver_to_config
+        s = self.settings
+        if not s.config_file_path:
+            raise ConfigError(f"{self.get_name()}: set config-file-path to an nvinferserver config file")
+        cfg = inferserver_to_config(s.config_file_path)
+        if "batch_size" in self._set_props:
+            cfg.set("batch-size", s.batch_size)
+        if "unique_id" in self._set_props:
+            cfg.set("gie-unique-id", s.unique_id)
+        self.cfg = cfg

@@ -237,7 +237,7 @@ def register_element(cls, rank=None) -> list[str]:
     ensure_init()
     names = []
     rank = cls.RANK if rank is None else rank
-    if not getattr(cls, "_estuary_class_ready", False):
+    if not cls.__dict__.get("_estuary_class_ready", False):
         from estuary.gst.capi import install_class_metadata
         install_class_metadata(cls.__gtype__, cls.METADATA, cls.PAD_TEMPLATES)
         cls._estuary_class_ready = True
