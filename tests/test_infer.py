@@ -365,3 +365,95 @@ def test_missing_config_posts_clear_error():
     assert msg is not None
     err, dbg = msg.parse_error()
     assert "pgie" in err.message and "config file not found" in err.message and "/nonexistent/cfg.txt" in err.message
+
+
+def test_ssd_and_detectnet_parsers():
+    from estuary.infer.parsers import parse_detectnet, parse_ssd
+    from estuary.infer.preprocess import NetInput
+    net = NetInput(width=300, height=200)
+    boxes = np.array([[0.1, 0.2, 0.5, 0.6], [0.0, 0.0, 0.1, 0.1]], np.float32)  # ymin xmin ymax xmax
+    c = parse_ssd({"boxes": boxes[None], "scores": np.array([[0.9, 0.1]], np.float32),
+                   "classes": np.array([[3.0, 1.0]], np.float32)}, net, 90)
+    assert np.allclose(c.boxes[0], [60, 20, 180, 100]) and c.class_ids.tolist() == [3, 1]
+    # DetectNet grid: one cell of class 1 is covered; its bbox offsets encode a 40x30 box
+    net = NetInput(width=64, height=32)
+    cov = np.zeros((2, 2, 4), np.float32)
+    cov[1, 1, 2] = 0.8
+    bbox = np.zeros((8, 2, 4), np.float32)
+    gx, gy = (2 * 16 + 0.5) / 35.0, (1 * 16 + 0.5) / 35.0
+    bbox[4:8, 1, 2] = [gx - 10 / 35.0, gy - 5 / 35.0, 50 / 35.0 - gx, 35 / 35.0 - gy]
+    d = parse_detectnet({"cov": cov, "bbox": bbox}, net, 2, 0.5)
+    assert d.class_ids.tolist() == [1] and np.allclose(d.boxes[0], [10, 5, 50, 35], atol=1e-4)
+
+
+def test_segmentation_network_end_to_end(tmp_path):
+    """A 2-class segmentation net built for the test: class 1 where the red channel is bright."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    w = np.zeros((2, 3, 1, 1), np.float32)
+    w[1, 0, 0, 0] = 1.0  # class-1 score = red; class-0 score = 0.5 constant
+    b = np.array([0.5, 0.0], np.float32)
+    g = helper.make_graph([helper.make_node("Conv", ["x", "w", "b"], ["seg"])], "seg",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3, 32, 48])],
+                          [helper.make_tensor_value_info("seg", TensorProto.FLOAT, ["n", 2, 32, 48])],
+                          [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    onnx.save(m, str(tmp_path / "seg.onnx"))
+    cfg = tmp_path / "seg.txt"
+    cfg.write_text(f"[property]\nonnx-file={tmp_path / 'seg.onnx'}\nnet-scale-factor=0.0039215697906911373\n"
+                   "network-type=2\nnum-detected-classes=2\nsegmentation-threshold=0.0\nscaling-filter=1\n")
+    p = Gst.parse_launch(
+        "videotestsrc pattern=red num-buffers=3 ! video/x-raw,width=96,height=64 ! m.sink_0 "
+        "videotestsrc pattern=blue num-buffers=3 ! video/x-raw,width=96,height=64 ! m.sink_1 "
+        f"nvstreammux name=m batch-size=2 width=96 height=64 ! nvinfer config-file-path={cfg} batch-size=2 ! "
+        "fakesink name=sink")
+    masks = {}
+
+    def probe(pad, info):
+        bm = pyds.gst_buffer_get_nvds_batch_meta(hash(info.get_buffer()))
+        for f in bm.frames:
+            for um in f.user_meta:
+                if um.base_meta.meta_type == pyds.NVDSINFER_SEGMENTATION_META:
+                    seg = pyds.NvDsInferSegmentationMeta.cast(um.user_meta_data)
+                    masks[f.source_id] = (seg.classes, pyds.get_segmentation_masks(seg))
+        return Gst.PadProbeReturn.OK
+
+    p.get_by_name("sink").get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, probe)
+    msg = run_pipeline(p)
+    assert msg.type == Gst.MessageType.EOS, msg.parse_error()
+    assert masks[0][0] == 2 and masks[0][1].shape == (32, 48)
+    assert (masks[0][1] == 1).all() and (masks[1][1] == 0).all()
+
+
+def test_secondary_results_cached_per_tracked_object():
+    from estuary.elements.infer import EsInfer
+    el = Gst.ElementFactory.make("nvinfer", None)
+    el.set_property("config-file-path", data.model_path(data.SECONDARY_CONFIG))
+    el._load_config()
+    el._start()
+    calls = []
+    real = el._engine.raw
+    el._engine.raw = lambda *a, **k: calls.append(1) or real(*a, **k)
+    bm = pyds.nvds_create_batch_meta(1)
+    import cv2 as _cv2
+    img = _cv2.cvtColor(_cv2.imread(data.media_path("bus.jpg")), _cv2.COLOR_BGR2RGBA)
+    from estuary.surface.batch import BatchSurface, FrameSurface, new_rgba_buffer
+    from estuary.gst import capi
+    h, w = img.shape[:2]
+    buf = new_rgba_buffer(w, h)
+    with capi.map_memory(hash(buf), 0) as info:
+        capi.as_array(info).reshape(h, w, 4)[...] = img
+    bm.surface = BatchSurface([FrameSurface(buf, w, h)], 1)
+    for n in range(3):
+        f = pyds.nvds_acquire_frame_meta_from_pool(bm)
+        f.frame_num = n
+        o = pyds.nvds_acquire_obj_meta_from_pool(bm)
+        o.class_id, o.unique_component_id, o.object_id = 5, 1, 42
+        o.rect_params.left, o.rect_params.top, o.rect_params.width, o.rect_params.height = 0, 230, 810, 670
+        pyds.nvds_add_obj_meta_to_frame(f, o, None)
+        pyds.nvds_add_frame_meta_to_batch(bm, f)
+        el._secondary(bm)
+        assert o.classifiers and o.classifiers[0].labels[0].result_label == "bus"
+        pyds.nvds_remove_frame_meta_from_batch(bm, f)
+    assert len(calls) == 1  # inferred once, reused for the same tracked object

@@ -220,7 +220,6 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
         seg = NvDsInferSegmentationMeta(classes=classes, width=cls_map.shape[1], height=cls_map.shape[0])
         seg.class_map = cls_map
         seg.class_probabilities_map = arr
-        seg.unique_id = self.cfg.gie_unique_id if hasattr(seg, "unique_id") else None
         um = batch.acquire_user()
         um.meta_type = NvDsMetaType.NVDSINFER_SEGMENTATION_META
         um.user_meta_data = seg
