@@ -20,6 +20,7 @@ ELEMENT_MODULES: dict[str, tuple[str, ...]] = {
     "osd": ("EsOsd",),
     "analytics": ("EsAnalytics",),
     "messaging": ("EsMsgConv", "EsMsgBroker"),
+    "flow": ("EsOpticalFlow", "EsFlowVisual", "EsSegVisual"),
     "sinks": ("EsDisplaySink", "EsTransformPassthrough"),
 }
 
