@@ -21,6 +21,7 @@ ELEMENT_MODULES: dict[str, tuple[str, ...]] = {
     "analytics": ("EsAnalytics",),
     "messaging": ("EsMsgConv", "EsMsgBroker"),
     "flow": ("EsOpticalFlow", "EsFlowVisual", "EsSegVisual"),
+    "preprocess": ("EsPreprocess",),
     "sinks": ("EsDisplaySink", "EsTransformPassthrough"),
 }
 

@@ -116,11 +116,39 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
         cfg = self.cfg
         skip = cfg.interval and (self._batches % (cfg.interval + 1)) != 0
         self._batches += 1
-        if cfg.process_mode == 2:
+        if self.settings.input_tensor_meta or cfg.input_tensor_from_meta:
+            if not skip:
+                self._from_tensor_meta(batch)
+        elif cfg.process_mode == 2:
             self._secondary(batch)
         elif not skip:
             self._primary(batch)
         return [buf]
+
+    def _from_tensor_meta(self, batch):
+        """Run on the tensors espreprocess attached (ROIs), mapping detections back to frames."""
+        from estuary.elements.preprocess import PREPROCESS_META_DESCRIPTOR
+        from estuary.meta.enums import user_meta_type
+        mtype = user_meta_type(PREPROCESS_META_DESCRIPTOR)
+        eng, cfg = self._engine, self.cfg
+        for um in batch.user_meta:
+            if um.meta_type != mtype or cfg.gie_unique_id not in um.user_meta_data.target_unique_ids:
+                continue
+            pm = um.user_meta_data
+            outputs = eng.backend.run(pm.tensor)
+            if eng.network_type != 0:
+                continue
+            for i, (frame, roi, tr) in enumerate(pm.rois):
+                per = {k: v[i: i + 1] for k, v in outputs.items()}
+                img_shape = (int(frame.pipeline_height or frame.source_frame_height),
+                             int(frame.pipeline_width or frame.source_frame_width), 4)
+                shape_only = np.broadcast_to(np.uint8(0), img_shape)  # detect() needs the frame size only
+                dets = eng.detect([shape_only], per, [tr])[0]
+                l, t, rw, rh = roi  # detections are kept inside their ROI
+                dets.boxes[:, 0::2] = np.clip(dets.boxes[:, 0::2], l, l + rw)
+                dets.boxes[:, 1::2] = np.clip(dets.boxes[:, 1::2], t, t + rh)
+                self._attach_detections(batch, frame, dets)
+                frame.bInferDone = True
 
     def _frames_rgba(self, batch, frames):
         imgs = []
