@@ -41,3 +41,35 @@ def test_inspect_element():
 def test_inspect_unknown_element():
     r = cli("inspect", "nvnothing")
     assert r.returncode == 2 and "no element named 'nvnothing'" in r.stderr
+
+
+def test_launch_runs_a_pipeline_and_reports_errors():
+    import json
+    r = cli("launch", "--json", "videotestsrc", "num-buffers=5", "!", "m.sink_0", "nvstreammux", "name=m",
+            "batch-size=1", "width=64", "height=48", "!", "fakesink")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout.strip().splitlines()[-1])["status"] == 0
+    r = cli("launch", "videotestsrc", "!", "nvnothing", "!", "fakesink")
+    assert r.returncode == 2 and "cannot build the pipeline" in r.stderr
+    r = cli("launch", "videotestsrc", "num-buffers=3", "!", "m.sink_0", "nvstreammux", "name=m", "!",
+            "nvinfer", "config-file-path=/nope.txt", "!", "fakesink")
+    assert r.returncode == 1 and "config file not found" in r.stderr
+
+
+def test_testing_helpers_collect_metadata():
+    from estuary import data
+    from estuary.testing import run_and_collect, run_probe, synthetic_source
+    frames = run_and_collect(
+        f"{synthetic_source(frames=4)} ! m.sink_0 nvstreammux name=m batch-size=1 width=320 height=240 ! "
+        f"nvinfer config-file-path={data.model_path(data.PRIMARY_CONFIG)} ! fakesink name=sink")
+    assert [f.frame_num for f in frames] == [0, 1, 2, 3] and all(f.source_id == 0 for f in frames)
+    import pytest as _pytest
+    from estuary.gst import Gst
+    p = Gst.parse_launch(f"{synthetic_source(frames=2)} ! m.sink_0 nvstreammux name=m batch-size=1 "
+                         "width=64 height=48 ! fakesink name=sink")
+
+    def bad_probe(pad, info, u):
+        raise ValueError("probe bug")
+
+    with _pytest.raises(ValueError, match="probe bug"):
+        run_probe(p, "sink", "sink", bad_probe)

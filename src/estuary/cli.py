@@ -71,6 +71,41 @@ def _cmd_run(args) -> int:
     return int(rc or 0)
 
 
+def _cmd_launch(args) -> int:
+    import time
+    import pyds  # noqa: F401
+    from estuary.gst import Gst
+    from estuary.errors import ConfigError
+    try:
+        p = Gst.parse_launch(" ".join(args.pipeline))
+    except Exception as exc:  # noqa: BLE001 - GLib.Error from the parser
+        raise ConfigError(f"cannot build the pipeline: {exc}") from None
+    t0 = time.monotonic()
+    p.set_state(Gst.State.PLAYING)
+    bus = p.get_bus()
+    rc = 0
+    try:
+        while True:
+            msg = bus.timed_pop_filtered(Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
+            if msg is None:
+                continue
+            if msg.type == Gst.MessageType.ERROR:
+                err, _ = msg.parse_error()
+                print(f"ERROR from {msg.src.get_name()}: {err.message}", file=sys.stderr)
+                rc = 1
+            break
+    except KeyboardInterrupt:
+        p.send_event(Gst.Event.new_eos())
+        bus.timed_pop_filtered(10 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
+        rc = 130
+    finally:
+        p.set_state(Gst.State.NULL)
+    if args.json:
+        import json
+        print(json.dumps({"status": rc, "seconds": round(time.monotonic() - t0, 3)}))
+    return rc
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="estuary", description=__doc__)
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -85,6 +120,10 @@ def main(argv=None) -> int:
     r.add_argument("app")
     r.add_argument("inputs", nargs=argparse.REMAINDER)
     r.set_defaults(func=_cmd_run)
+    la = sub.add_parser("launch", help="run a gst-launch-style pipeline with Estuary's elements")
+    la.add_argument("--json", action="store_true", help="print a JSON summary at the end")
+    la.add_argument("pipeline", nargs=argparse.REMAINDER)
+    la.set_defaults(func=_cmd_launch)
     i = sub.add_parser("inspect", help="show an element's properties and pads")
     i.add_argument("element")
     i.set_defaults(func=_cmd_inspect)
