@@ -51,6 +51,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--streams", type=int, nargs="+", default=[1, 4, 8, 16, 24, 32])
     ap.add_argument("--frames", type=int, default=240)
+    ap.add_argument("--osd-encode", type=int, nargs="*", default=[], help="also run tiler+OSD for these N")
     args = ap.parse_args()
     clip = data.media_path("bikes_1080p.mp4")
     cfg = data.model_path(data.PRIMARY_CONFIG)
@@ -100,6 +101,16 @@ def main():
         if fps / n >= 30:
             best = n
     print(f"largest N holding 30 fps per stream: {best}")
+    if args.osd_encode:
+        for n in args.osd_encode:
+            srcs = " ".join(f"{src} ! queue ! m.sink_{i}" for i in range(n))
+            desc = (f"nvstreammux name=m batch-size={n} width=1280 height=720 ! "
+                    f"nvinfer config-file-path={cfg} batch-size={n} ! nvtracker ! "
+                    f"nvmultistreamtiler rows={int(n ** 0.5)} columns={-(-n // int(n ** 0.5))} width=1920 height=1080 ! "
+                    "nvdsosd ! fakesink name=sink sync=false " + srcs)
+            frames, dt = run(desc, count_probe="sink")
+            print(f"{'pipeline + tiler + OSD (GPU)':<34} {n:>7} {frames:>7} {dt:>8.2f} {frames / dt:>10.1f} "
+                  f"{frames / dt / n:>11.1f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -125,3 +125,27 @@ def test_no_hidden_device_to_host_copies():
     dtoh = sum(1 for n in names if "DtoH" in n or "Device -> Pageable" in n or "Device -> Pinned" in n)
     print("device-to-host copies for 40 frames:", dtoh)
     assert dtoh <= 40 * 3, dtoh  # a handful per frame (kept rows), never whole frames
+
+
+def test_tiler_osd_and_nvenc_on_gpu_surfaces(tmp_path):
+    out = tmp_path / "gpu.mp4"
+    clip = data.media_path("bikes_1080p.mp4")
+    enc = "nvh264enc" if Gst.ElementFactory.find("nvh264enc") is not None else None
+    if enc is None:
+        pytest.skip("no NVENC encoder (nvh264enc) in this GStreamer")
+    srcs = " ".join(f"filesrc location={clip} ! qtdemux ! h264parse ! nvh264dec ! video/x-raw(memory:CUDAMemory) ! "
+                    f"identity eos-after=30 ! queue ! m.sink_{i}" for i in range(2))
+    p = Gst.parse_launch(
+        f"nvstreammux name=m batch-size=2 width=1280 height=720 ! "
+        f"nvinfer config-file-path={data.model_path(data.PRIMARY_CONFIG)} batch-size=2 ! nvtracker ! "
+        "nvmultistreamtiler rows=1 columns=2 width=1280 height=360 ! nvdsosd name=osd ! nvvideoconvert ! "
+        f"video/x-raw,format=I420 ! {enc} ! h264parse ! mp4mux ! filesink location={out} " + srcs)
+    devices = []
+    p.get_by_name("osd").get_static_pad("src").add_probe(
+        Gst.PadProbeType.BUFFER,
+        lambda pad, info: devices.append(pyds.gst_buffer_get_nvds_batch_meta(hash(info.get_buffer()))
+                                         .surface.frames[0].device) or Gst.PadProbeReturn.OK)
+    msg = run_pipeline(p, timeout=120)
+    assert msg.type == Gst.MessageType.EOS, msg.parse_error() if msg.type == Gst.MessageType.ERROR else ""
+    assert devices and set(devices) == {"cuda"}
+    assert out.stat().st_size > 10000

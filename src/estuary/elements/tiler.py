@@ -111,6 +111,8 @@ class EsTiler(ElementBase, ChainElement, Gst.Element):
             raise StreamError("estiler needs batched buffers from esmux/nvstreammux upstream")
         s = self.settings
         W, H = s.width, s.height
+        if batch.surface.frames and batch.surface.frames[0].device == "cuda":
+            return [self._process_gpu(buf, batch)]
         out = new_rgba_buffer(W, H)
         with capi.map_memory(hash(out), 0, write=True) as info:
             dst = capi.as_array(info).reshape(H, W, 4)
@@ -143,3 +145,39 @@ class EsTiler(ElementBase, ChainElement, Gst.Element):
         batch.surface = BatchSurface([FrameSurface(out, W, H)], 1, batch.surface.mem_type,
                                      batch.surface.gpu_id)
         return [buf]
+
+    def _process_gpu(self, buf, batch):
+        """The same mosaic composed with torch on the GPU (frames never leave it)."""
+        import torch
+        import torch.nn.functional as F
+        s = self.settings
+        W, H = s.width, s.height
+        dev = batch.surface.frames[0].tensor.device
+        out = torch.zeros((H, W, 4), dtype=torch.uint8, device=dev)
+        out[..., 3] = 255
+        if s.show_source >= 0:
+            frames = [f for f in batch.frames if f.source_id == s.show_source]
+            cols, tw, th = 1, W, H
+            slots = [0] * len(frames)
+        else:
+            frames = list(batch.frames)
+            rows, cols, tw, th = tile_layout(self._batch_size, s.rows, s.columns, W, H)
+            slots = [f.source_id % (rows * cols) for f in frames]
+        for f, slot in zip(frames, slots):
+            t = batch.surface.frame(f.batch_id).tensor
+            ih, iw = t.shape[:2]
+            r, c = divmod(slot, cols)
+            x, y = c * tw, r * th
+            img = t.permute(2, 0, 1).unsqueeze(0).float()
+            out[y: y + th, x: x + tw] = F.interpolate(img, size=(th, tw), mode="bilinear",
+                                                      align_corners=False)[0].permute(1, 2, 0).round().to(torch.uint8)
+            scale_frame_meta(f, tw / iw, th / ih, x, y)
+            f.tile = (x, y, tw, th)
+            f.batch_id = 0
+        shown = {id(f) for f in frames}
+        for f in list(batch.frames):
+            if id(f) not in shown:
+                batch.frames.remove(f)
+        batch.surface = BatchSurface([FrameSurface(None, W, H, pitch=W * 4, device="cuda", tensor=out)], 1,
+                                     batch.surface.mem_type, batch.surface.gpu_id)
+        return buf
