@@ -105,3 +105,68 @@ def test_test4_sends_events_to_mqtt():
 def test_test4_usage():
     r = run_app("test4", "-i", "x.h264")
     assert r.returncode == 1 and "Usage: python3 deepstream_test_4.py" in r.stdout
+
+
+def test_imagedata_saves_annotated_frames(tmp_path):
+    import cv2
+    from estuary.gst import Gst
+    # the sample checks every 30th frame for objects of confidence 0.3..0.4; in the bundled clip
+    # those fall on frames 80, 110 and 140, so drop its first 20 frames to line them up
+    clip = tmp_path / "clip.mp4"
+    p = Gst.parse_launch(f"filesrc location={data.media_path('bikes.mp4')} ! qtdemux ! h264parse ! avdec_h264 ! "
+                         "identity name=skip ! x264enc speed-preset=ultrafast qp-max=16 ! mp4mux ! "
+                         f"filesink location={clip}")
+    n = [0]
+
+    def skip(pad, info):
+        n[0] += 1
+        return Gst.PadProbeReturn.DROP if n[0] <= 20 else Gst.PadProbeReturn.OK
+
+    p.get_by_name("skip").get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, skip)
+    p.set_state(Gst.State.PLAYING)
+    p.get_bus().timed_pop_filtered(60 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
+    p.set_state(Gst.State.NULL)
+    out = tmp_path / "frames"
+    r = run_app("imagedata-multistream", str(clip), str(out))
+    assert r.returncode == 0, r.stderr
+    assert "Frames will be saved in " in r.stdout
+    rows = [m for m in map(TEST3.match, r.stdout.splitlines()) if m]
+    assert len(rows) == 230
+    saved = sorted((out / "stream_0").glob("frame_*.jpg"))
+    assert saved, "frames with objects of confidence 0.3..0.4 every 30th frame are saved"
+    img = cv2.imread(str(saved[0]))
+    assert img.shape == (1080, 1920, 3)
+    # the in-place drawing (red lines in BGR: (0, 0, 255)) is in the saved copy
+    red = (img[..., 2] > 200) & (img[..., 1] < 60) & (img[..., 0] < 60)
+    assert red.sum() > 100
+    r = run_app("imagedata-multistream", str(clip), str(out))
+    assert r.returncode == 1 and "already exists" in r.stderr
+
+
+def test_rtsp_out_serves_on_loopback():
+    import threading
+    import time
+
+    from estuary.gst import Gst
+    import servers
+    rtsp, udp = servers.free_port(), servers.free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "estuary.cli", "run", "test1-rtsp-out", "-i",
+                             data.media_path("bikes.h264"), "--rtsp-port", str(rtsp), "--udp-port", str(udp)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        servers.wait_port(rtsp, 60)
+        client = Gst.parse_launch(f"rtspsrc location=rtsp://127.0.0.1:{rtsp}/ds-test latency=100 protocols=tcp ! "
+                                  "rtph264depay ! h264parse ! avdec_h264 ! fakesink name=out sync=false")
+        frames = []
+        client.get_by_name("out").get_static_pad("sink").add_probe(
+            Gst.PadProbeType.BUFFER, lambda pad, info: frames.append(1) or Gst.PadProbeReturn.OK)
+        client.set_state(Gst.State.PLAYING)
+        end = time.time() + 20
+        while time.time() < end and len(frames) < 10:
+            time.sleep(0.1)
+        client.set_state(Gst.State.NULL)
+        assert len(frames) >= 10
+    finally:
+        proc.kill()
+        out, err = proc.communicate(timeout=10)
+    assert "Launched RTSP Streaming at rtsp://localhost:" in out

@@ -51,12 +51,14 @@ def _cmd_run(args) -> int:
     data.ensure()
     inputs = list(args.inputs)
     positional = not any(i.startswith("-") for i in inputs)
-    for i, item in enumerate(inputs if positional else []):
+    uri_apps = ("test3", "nvdsanalytics", "imagedata-multistream")
+    checked = inputs[:-1] if args.app == "imagedata-multistream" else inputs  # its last arg: output folder
+    for i, item in enumerate(checked if positional else []):
         if "://" not in item and not item.isdigit():
             if not os.path.exists(item):
                 print(f"estuary: no such file: {item}", file=sys.stderr)
                 return 4
-            if args.app in ("test3", "nvdsanalytics"):
+            if args.app in uri_apps:
                 inputs[i] = "file://" + os.path.abspath(item)
     sys.path.insert(0, os.path.dirname(importlib.import_module("estuary.apps.samples").__file__))
     mod = importlib.import_module(f"estuary.apps.samples.{SAMPLES[args.app]}")

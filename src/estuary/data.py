@@ -148,6 +148,9 @@ _SAMPLE_FILES = {
     "dstest3_pgie_config.txt": _SAMPLE_PGIE,
     "dsnvanalytics_pgie_config.txt": _SAMPLE_PGIE,
     "dstest4_pgie_config.txt": _SAMPLE_PGIE,
+    "dstest_imagedata_config.txt": _SAMPLE_PGIE.replace("cluster-mode=2", "cluster-mode=1").replace(
+        "[class-attrs-all]\npre-cluster-threshold=0.4\nnms-iou-threshold=0.45\ntopk=100\n",
+        "[class-attrs-all]\npre-cluster-threshold=0.2\neps=0.7\nminBoxes=1\n"),
     "dstest4_msgconv_config.txt": """\
 [sensor0]
 enable=1
@@ -341,7 +344,7 @@ def fetch(force: bool = False, log=print) -> str:
     """Download, verify and convert everything; returns the data directory."""
     root = data_dir()
     models, media = os.path.join(root, "models"), os.path.join(root, "media")
-    stamp = os.path.join(root, ".complete-v6")
+    stamp = os.path.join(root, ".complete-v7")
     if os.path.exists(stamp) and not force:
         return root
     os.makedirs(models, exist_ok=True)

@@ -14,6 +14,8 @@ SAMPLES = {
     "test3": "deepstream_test_3",
     "test4": "deepstream_test_4",
     "nvdsanalytics": "deepstream_nvdsanalytics",
+    "imagedata-multistream": "deepstream_imagedata_multistream",
+    "test1-rtsp-out": "deepstream_test1_rtsp_out",
 }
 
 
