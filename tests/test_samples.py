@@ -170,3 +170,16 @@ def test_rtsp_out_serves_on_loopback():
         proc.kill()
         out, err = proc.communicate(timeout=10)
     assert "Launched RTSP Streaming at rtsp://localhost:" in out
+
+
+def test_runtime_source_add_delete():
+    import os
+    env = dict(os.environ, ESTUARY_RT_INTERVAL_MS="1500")
+    r = subprocess.run([sys.executable, "-m", "estuary.cli", "run", "runtime-add-delete", data.media_path("bikes.mp4")],
+                       capture_output=True, text=True, timeout=240, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    out = r.stdout
+    assert out.count("Calling Start") == 3  # up to MAX_NUM_SOURCES = 4
+    assert "Calling Stop" in out or "Got EOS from stream" in out
+    assert "All sources stopped quitting" in out
+    assert "Error" not in r.stderr

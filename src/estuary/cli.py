@@ -51,7 +51,7 @@ def _cmd_run(args) -> int:
     data.ensure()
     inputs = list(args.inputs)
     positional = not any(i.startswith("-") for i in inputs)
-    uri_apps = ("test3", "nvdsanalytics", "imagedata-multistream")
+    uri_apps = ("test3", "nvdsanalytics", "imagedata-multistream", "runtime-add-delete")
     checked = inputs[:-1] if args.app == "imagedata-multistream" else inputs  # its last arg: output folder
     for i, item in enumerate(checked if positional else []):
         if "://" not in item and not item.isdigit():
