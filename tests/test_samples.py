@@ -183,3 +183,20 @@ def test_runtime_source_add_delete():
     assert "Calling Stop" in out or "Got EOS from stream" in out
     assert "All sources stopped quitting" in out
     assert "Error" not in r.stderr
+
+
+def test_opticalflow_writes_video_and_flow_images(tmp_path):
+    import cv2
+    out = tmp_path / "of"
+    r = run_app("opticalflow", data.media_path("bikes.mp4"), str(out))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.count("Frame Number=") == 250
+    jpgs = sorted((out / "stream_0").glob("frame_*.jpg"))
+    assert len(jpgs) == 249  # every frame but the first has flow
+    img = cv2.imread(str(jpgs[100]))
+    assert img.shape == (180, 320, 3) and img.std() > 5
+    cap = cv2.VideoCapture(str(out / "out.mp4"))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    assert n == 250

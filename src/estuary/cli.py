@@ -51,8 +51,9 @@ def _cmd_run(args) -> int:
     data.ensure()
     inputs = list(args.inputs)
     positional = not any(i.startswith("-") for i in inputs)
-    uri_apps = ("test3", "nvdsanalytics", "imagedata-multistream", "runtime-add-delete")
-    checked = inputs[:-1] if args.app == "imagedata-multistream" else inputs  # its last arg: output folder
+    uri_apps = ("test3", "nvdsanalytics", "imagedata-multistream", "runtime-add-delete", "opticalflow")
+    folder_last = args.app in ("imagedata-multistream", "opticalflow")  # their last arg: an output folder
+    checked = inputs[:-1] if folder_last else inputs
     for i, item in enumerate(checked if positional else []):
         if "://" not in item and not item.isdigit():
             if not os.path.exists(item):

@@ -17,6 +17,7 @@ SAMPLES = {
     "imagedata-multistream": "deepstream_imagedata_multistream",
     "test1-rtsp-out": "deepstream_test1_rtsp_out",
     "runtime-add-delete": "deepstream_rt_src_add_del",
+    "opticalflow": "deepstream_opticalflow",
 }
 
 
