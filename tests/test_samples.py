@@ -200,3 +200,40 @@ def test_opticalflow_writes_video_and_flow_images(tmp_path):
     while cap.read()[0]:
         n += 1
     assert n == 250
+
+
+def test_segmentation_sample_saves_coloured_masks(tmp_path):
+    import cv2
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    # a 2-class network built for the test (no real segmentation model installs offline):
+    # class 1 where the image is bright
+    w = np.full((2, 3, 1, 1), 0.0, np.float32)
+    w[1, :, 0, 0] = 1 / 3
+    b = np.array([0.5, 0.0], np.float32)
+    g = helper.make_graph([helper.make_node("Conv", ["x", "w", "b"], ["seg"])], "seg",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3, 64, 64])],
+                          [helper.make_tensor_value_info("seg", TensorProto.FLOAT, ["n", 2, 64, 64])],
+                          [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    onnx.save(m, str(tmp_path / "seg.onnx"))
+    cfg = tmp_path / "seg.txt"
+    cfg.write_text(f"[property]\nonnx-file={tmp_path / 'seg.onnx'}\nnet-scale-factor=0.0039215697906911373\n"
+                   "network-type=2\nnum-detected-classes=2\nsegmentation-threshold=0.0\nbatch-size=1\n")
+    out = tmp_path / "masks"
+    r = run_app("segmentation", str(cfg), data.media_path("bus.jpg"), str(out))
+    assert r.returncode == 0, r.stderr[-2000:]
+    files = list(out.glob("*.jpg"))
+    assert len(files) == 1
+    img = cv2.imread(str(files[0]))
+    assert img.shape == (64, 64, 3)
+    colours = {tuple(int(v) for v in px) for px in img.reshape(-1, 3)[::7]}
+    near = lambda c, ref: max(abs(a - b) for a, b in zip(c, ref)) < 30
+    assert any(near(c, (128, 128, 64)) for c in colours) and any(near(c, (0, 0, 128)) for c in colours)
+
+
+def test_usbcam_without_a_camera_fails_clearly():
+    r = run_app("test1-usbcam", "/dev/video77")
+    assert r.returncode == 1 and "No camera at /dev/video77" in r.stderr

@@ -52,10 +52,10 @@ def _cmd_run(args) -> int:
     inputs = list(args.inputs)
     positional = not any(i.startswith("-") for i in inputs)
     uri_apps = ("test3", "nvdsanalytics", "imagedata-multistream", "runtime-add-delete", "opticalflow")
-    folder_last = args.app in ("imagedata-multistream", "opticalflow")  # their last arg: an output folder
+    folder_last = args.app in ("imagedata-multistream", "opticalflow", "segmentation")  # last arg: output folder
     checked = inputs[:-1] if folder_last else inputs
     for i, item in enumerate(checked if positional else []):
-        if "://" not in item and not item.isdigit():
+        if "://" not in item and not item.isdigit() and not item.startswith("/dev/"):
             if not os.path.exists(item):
                 print(f"estuary: no such file: {item}", file=sys.stderr)
                 return 4

@@ -18,6 +18,8 @@ SAMPLES = {
     "test1-rtsp-out": "deepstream_test1_rtsp_out",
     "runtime-add-delete": "deepstream_rt_src_add_del",
     "opticalflow": "deepstream_opticalflow",
+    "segmentation": "deepstream_segmentation",
+    "test1-usbcam": "deepstream_test_1_usb",
 }
 
 
