@@ -237,3 +237,20 @@ def test_segmentation_sample_saves_coloured_masks(tmp_path):
 def test_usbcam_without_a_camera_fails_clearly():
     r = run_app("test1-usbcam", "/dev/video77")
     assert r.returncode == 1 and "No camera at /dev/video77" in r.stderr
+
+
+def test_demux_multi_in_multi_out_writes_one_file_per_source(tmp_path):
+    import cv2
+    uri = "file://" + data.media_path("bikes.mp4")
+    r = run_app("demux-multi-in-multi-out", "-i", uri, uri, "--output-dir", str(tmp_path))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert len([ln for ln in r.stdout.splitlines() if TEST3.match(ln)]) == 500
+    for i in range(2):
+        cap = cv2.VideoCapture(str(tmp_path / f"out_{i}.mp4"))
+        n, last = 0, None
+        while True:
+            ok, img = cap.read()
+            if not ok:
+                break
+            n, last = n + 1, img
+        assert n == 250 and last.shape == (540, 960, 3)

@@ -65,9 +65,11 @@ def _cmd_run(args) -> int:
     mod = importlib.import_module(f"estuary.apps.samples.{SAMPLES[args.app]}")
     try:
         argv = [f"{SAMPLES[args.app]}.py", *inputs]
-        if hasattr(mod, "parse_args"):  # optparse-style samples (test4)
+        if hasattr(mod, "parse_args"):  # option-parsing samples (test4, rtsp-out, demux)
             if mod.parse_args(inputs) == 1:
                 return 1
+            if hasattr(mod, "stream_paths"):  # demux: main takes the stream list
+                argv = mod.stream_paths
         rc = mod.main(argv)
     except SystemExit as exc:
         rc = exc.code

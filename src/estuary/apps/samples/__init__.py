@@ -20,6 +20,7 @@ SAMPLES = {
     "opticalflow": "deepstream_opticalflow",
     "segmentation": "deepstream_segmentation",
     "test1-usbcam": "deepstream_test_1_usb",
+    "demux-multi-in-multi-out": "deepstream_demux_multi_in_multi_out",
 }
 
 
