@@ -254,3 +254,15 @@ def test_demux_multi_in_multi_out_writes_one_file_per_source(tmp_path):
                 break
             n, last = n + 1, img
         assert n == 250 and last.shape == (540, 960, 3)
+
+
+def test_preprocess_sample_detects_inside_rois(tmp_path):
+    import cv2
+    uri = "file://" + data.media_path("bikes.mp4")
+    out = tmp_path / "pre.mp4"
+    r = run_app("preprocess-test", "-i", uri, "--output", str(out))
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = [tuple(map(int, m.groups())) for m in map(TEST3.match, r.stdout.splitlines()) if m]
+    assert len(rows) == 250 and sum(n for _, n, _, _ in rows) > 0
+    ok, img = cv2.VideoCapture(str(out)).read()
+    assert ok and img.shape == (720, 1280, 3)

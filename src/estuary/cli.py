@@ -68,8 +68,8 @@ def _cmd_run(args) -> int:
         if hasattr(mod, "parse_args"):  # option-parsing samples (test4, rtsp-out, demux)
             if mod.parse_args(inputs) == 1:
                 return 1
-            if hasattr(mod, "stream_paths"):  # demux: main takes the stream list
-                argv = mod.stream_paths
+            if hasattr(mod, "stream_paths") and args.app == "demux-multi-in-multi-out":
+                argv = mod.stream_paths  # its main takes the stream list
         rc = mod.main(argv)
     except SystemExit as exc:
         rc = exc.code

@@ -148,6 +148,38 @@ _SAMPLE_FILES = {
     "dstest3_pgie_config.txt": _SAMPLE_PGIE,
     "dsnvanalytics_pgie_config.txt": _SAMPLE_PGIE,
     "dstest4_pgie_config.txt": _SAMPLE_PGIE,
+    "config_preprocess.txt": """\
+# Estuary: ROIs placed for the bundled street video at 1920x1080; tensors for the 416x416 detector
+[property]
+enable=1
+target-unique-ids=1
+network-input-order=0
+process-on-frame=1
+maintain-aspect-ratio=0
+symmetric-padding=0
+processing-width=416
+processing-height=416
+scaling-buf-pool-size=6
+tensor-buf-pool-size=6
+network-input-shape=4;3;416;416
+network-color-format=0
+tensor-data-type=0
+tensor-name=images
+scaling-pool-memory-type=0
+scaling-pool-compute-hw=0
+scaling-filter=1
+
+[user-configs]
+pixel-normalization-factor=0.003921568
+
+[group-0]
+src-ids=0;1;2;3
+custom-input-transformation-function=CustomAsyncTransformation
+process-on-roi=1
+draw-roi=1
+roi-params-src-0=960;0;960;1080;0;0;960;1080;
+roi-params-src-1=960;0;960;1080;
+""",
     "dstest_imagedata_config.txt": _SAMPLE_PGIE.replace("cluster-mode=2", "cluster-mode=1").replace(
         "[class-attrs-all]\npre-cluster-threshold=0.4\nnms-iou-threshold=0.45\ntopk=100\n",
         "[class-attrs-all]\npre-cluster-threshold=0.2\neps=0.7\nminBoxes=1\n"),
@@ -344,7 +376,7 @@ def fetch(force: bool = False, log=print) -> str:
     """Download, verify and convert everything; returns the data directory."""
     root = data_dir()
     models, media = os.path.join(root, "models"), os.path.join(root, "media")
-    stamp = os.path.join(root, ".complete-v7")
+    stamp = os.path.join(root, ".complete-v8")
     if os.path.exists(stamp) and not force:
         return root
     os.makedirs(models, exist_ok=True)

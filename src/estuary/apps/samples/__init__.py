@@ -21,6 +21,7 @@ SAMPLES = {
     "segmentation": "deepstream_segmentation",
     "test1-usbcam": "deepstream_test_1_usb",
     "demux-multi-in-multi-out": "deepstream_demux_multi_in_multi_out",
+    "preprocess-test": "deepstream_preprocess_test",
 }
 
 
