@@ -73,3 +73,10 @@ def test_testing_helpers_collect_metadata():
 
     with _pytest.raises(ValueError, match="probe bug"):
         run_probe(p, "sink", "sink", bad_probe)
+
+
+def test_log_level_option():
+    r = cli("--log-level", "INFO", "inspect", "nvosd_unknown")
+    assert r.returncode == 2
+    r = cli("--log-level", "LOUD", "apps")
+    assert r.returncode == 2 and "invalid choice" in r.stderr

@@ -282,3 +282,47 @@ def test_ssd_parser_parses_raw_tensors_in_python(tmp_path):
     while cap.read()[0]:
         n += 1
     assert n == 250
+
+
+def test_rtsp_in_rtsp_out():
+    import threading
+    import time
+
+    import gi
+    gi.require_version("GstRtspServer", "1.0")
+    from gi.repository import GLib, GstRtspServer
+    from estuary.gst import Gst
+    import servers
+    # an RTSP camera on loopback: the bundled clip, looping is not needed for a short test
+    in_port, out_port, udp = servers.free_port(), servers.free_port(), servers.free_port()
+    server = GstRtspServer.RTSPServer.new()
+    server.set_address("127.0.0.1")
+    server.set_service(str(in_port))
+    f = GstRtspServer.RTSPMediaFactory.new()
+    f.set_launch(f"( filesrc location={data.media_path('bikes.mp4')} ! qtdemux ! h264parse ! rtph264pay name=pay0 pt=96 )")
+    f.set_shared(True)
+    server.get_mount_points().add_factory("/cam", f)
+    server.attach(None)
+    loop = GLib.MainLoop()
+    threading.Thread(target=loop.run, daemon=True).start()
+    proc = subprocess.Popen([sys.executable, "-m", "estuary.cli", "run", "rtsp-in-rtsp-out", "-i",
+                             f"rtsp://127.0.0.1:{in_port}/cam", "--rtsp-port", str(out_port), "--udp-port", str(udp)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        servers.wait_port(out_port, 60)
+        client = Gst.parse_launch(f"rtspsrc location=rtsp://127.0.0.1:{out_port}/ds-test latency=100 protocols=tcp ! "
+                                  "rtph264depay ! h264parse ! avdec_h264 ! fakesink name=out sync=false")
+        frames = []
+        client.get_by_name("out").get_static_pad("sink").add_probe(
+            Gst.PadProbeType.BUFFER, lambda pad, info: frames.append(1) or Gst.PadProbeReturn.OK)
+        client.set_state(Gst.State.PLAYING)
+        end = time.time() + 30
+        while time.time() < end and len(frames) < 10:
+            time.sleep(0.1)
+        client.set_state(Gst.State.NULL)
+    finally:
+        proc.kill()
+        out, err = proc.communicate(timeout=10)
+        loop.quit()
+    assert len(frames) >= 10
+    assert "Frame Number= " in out

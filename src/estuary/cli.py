@@ -113,6 +113,8 @@ def _cmd_launch(args) -> int:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="estuary", description=__doc__)
+    parser.add_argument("--log-level", default="WARNING",
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="logging level (stderr)")
     sub = parser.add_subparsers(dest="cmd", required=True)
     d = sub.add_parser("demo", help="run the flagship demo and write an annotated MP4")
     d.add_argument("--output", default="out/demo.mp4")
@@ -133,6 +135,8 @@ def main(argv=None) -> int:
     i.add_argument("element")
     i.set_defaults(func=_cmd_inspect)
     args = parser.parse_args(argv)
+    import logging
+    logging.basicConfig(level=getattr(logging, args.log_level), format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args)
     except KeyboardInterrupt:

@@ -23,6 +23,7 @@ SAMPLES = {
     "demux-multi-in-multi-out": "deepstream_demux_multi_in_multi_out",
     "preprocess-test": "deepstream_preprocess_test",
     "ssd-parser": "deepstream_ssd_parser",
+    "rtsp-in-rtsp-out": "deepstream_rtsp_in_rtsp_out",
 }
 
 
