@@ -48,6 +48,16 @@ def _value(tok: str):
 
 def parse_pbtxt(text: str, path: str = "<string>") -> dict:
     """Nested dicts; repeated fields become lists."""
+    try:
+        return _parse(text, path)
+    except ConfigError:
+        raise
+    except (IndexError, ValueError, TypeError, RecursionError) as exc:
+        raise ConfigError(f"malformed protobuf text: {type(exc).__name__}", path=path,
+                          hint="check the braces, brackets and key: value pairs") from None
+
+
+def _parse(text: str, path: str) -> dict:
     toks = list(_tokens(text, path))
     i = 0
 
@@ -123,6 +133,16 @@ def _model_file(repo_root: str, name: str, version) -> str:
 
 def inferserver_to_config(path: str):
     """An :class:`~estuary.infer.config.InferConfig` from an nvinferserver pbtxt config."""
+    try:
+        return _inferserver_to_config(path)
+    except ConfigError:
+        raise
+    except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
+        raise ConfigError(f"malformed nvinferserver config ({type(exc).__name__}: {exc})", path=path,
+                          hint="see configs.md: infer_config { backend { trt_is { model_name model_repo { root } } } }") from None
+
+
+def _inferserver_to_config(path: str):
     from estuary.infer.config import ClassAttrs, InferConfig
     if not os.path.isfile(path):
         raise ConfigError("config file not found", path=path)
