@@ -80,3 +80,25 @@ def test_log_level_option():
     assert r.returncode == 2
     r = cli("--log-level", "LOUD", "apps")
     assert r.returncode == 2 and "invalid choice" in r.stderr
+
+
+import pytest
+
+
+@pytest.mark.parametrize("sig,code", [("SIGINT", 130), ("SIGTERM", 143)])
+def test_signal_finishes_a_playable_mp4(tmp_path, sig, code):
+    import signal
+    import time
+    out = tmp_path / "cut.mp4"
+    proc = subprocess.Popen([sys.executable, "-m", "estuary.cli", "demo", "--output", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(6)  # well inside the 250-frame run
+    proc.send_signal(getattr(signal, sig))
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == code, stderr[-1500:]
+    cap = cv2.VideoCapture(str(out))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    assert 10 < n < 250  # cut short, and the file is complete enough to play
+    assert "annotated video:" in stdout

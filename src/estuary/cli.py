@@ -86,25 +86,8 @@ def _cmd_launch(args) -> int:
     except Exception as exc:  # noqa: BLE001 - GLib.Error from the parser
         raise ConfigError(f"cannot build the pipeline: {exc}") from None
     t0 = time.monotonic()
-    p.set_state(Gst.State.PLAYING)
-    bus = p.get_bus()
-    rc = 0
-    try:
-        while True:
-            msg = bus.timed_pop_filtered(Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
-            if msg is None:
-                continue
-            if msg.type == Gst.MessageType.ERROR:
-                err, _ = msg.parse_error()
-                print(f"ERROR from {msg.src.get_name()}: {err.message}", file=sys.stderr)
-                rc = 1
-            break
-    except KeyboardInterrupt:
-        p.send_event(Gst.Event.new_eos())
-        bus.timed_pop_filtered(10 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
-        rc = 130
-    finally:
-        p.set_state(Gst.State.NULL)
+    from estuary.runner import run
+    rc = run(p)
     if args.json:
         import json
         print(json.dumps({"status": rc, "seconds": round(time.monotonic() - t0, 3)}))

@@ -80,25 +80,8 @@ def run_demo(output: str = "out/demo.mp4", frames: int = -1, video: str | None =
 
     pipeline.get_by_name("osd").get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, probe)
     t0 = time.monotonic()
-    bus = pipeline.get_bus()
-    pipeline.set_state(Gst.State.PLAYING)
-    status = 0
-    try:
-        while True:
-            msg = bus.timed_pop_filtered(Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
-            if msg is None:
-                continue
-            if msg.type == Gst.MessageType.ERROR:
-                err, _ = msg.parse_error()
-                print(f"ERROR from {msg.src.get_name()}: {err.message}", file=sys.stderr)
-                status = 1
-            break
-    except KeyboardInterrupt:  # finish the file cleanly
-        pipeline.send_event(Gst.Event.new_eos())
-        bus.timed_pop_filtered(10 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
-        status = 130
-    finally:
-        pipeline.set_state(Gst.State.NULL)
+    from estuary.runner import run
+    status = run(pipeline)  # Ctrl-C / SIGTERM finish the MP4 through EOS
     dt = time.monotonic() - t0
     n = sum(meter.totals.values())
     print(f"frames: {n} in {dt:.1f} s ({n / max(dt, 1e-9):.1f} fps)")
