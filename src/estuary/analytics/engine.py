@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from estuary.analytics.config import MODES, AnalyticsConfig, Roi, StreamRules
+from estuary.analytics.config import MODES, AnalyticsConfig, StreamRules
 
 __all__ = ["AnalyticsEngine", "FrameResult", "ObjectResult", "points_in_polygon"]
 

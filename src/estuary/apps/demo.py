@@ -9,7 +9,6 @@ and classifier results; it writes ``out/demo.mp4`` and a PNG snapshot of an anno
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections import Counter
 

@@ -14,7 +14,7 @@ from estuary.errors import StreamError
 from estuary.gst import Gst, batchmeta, capi
 from estuary.gst.chain import ChainElement
 from estuary.gst.element import ElementBase, Prop
-from estuary.gst.video import NVMM, mapped_planes, video_format
+from estuary.gst.video import mapped_planes, video_format
 from estuary.surface.convert import SUPPORTED_FORMATS, frame_to_rgba, resize_into, rgba_to
 
 __all__ = ["EsConvert", "ANY_VIDEO_CAPS"]
@@ -162,7 +162,7 @@ def _pack_planes(data: np.ndarray, fo):
 
 def _write_planes(dst: np.ndarray, planes, fo) -> None:
     for i, p in enumerate(planes):
-        rows, cols = p.shape[0], p.shape[1] if p.ndim > 1 else p.size
+        rows = p.shape[0]
         p2 = p.reshape(rows, -1)
         stride, off = fo.strides[i], fo.offsets[i]
         view = np.lib.stride_tricks.as_strided(dst[off:], shape=(rows, p2.shape[1]), strides=(stride, 1))

@@ -220,7 +220,6 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
             frame.add_object(o)
 
     def _frame_classification(self, batch, frame, c):
-        from estuary.meta.core import NvDsObjectMeta  # noqa: F401 - for type clarity
         um = batch.acquire_classifier()
         um.unique_component_id = self.cfg.gie_unique_id
         li = batch.acquire_label_info()

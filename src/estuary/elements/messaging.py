@@ -7,11 +7,10 @@ from __future__ import annotations
 import logging
 import os
 
-from estuary.errors import ConfigError, StreamError
+from estuary.errors import ConfigError
 from estuary.gst import Gst, GstBase, batchmeta
 from estuary.gst.chain import ChainElement
 from estuary.gst.element import ElementBase, Prop
-from estuary.meta import cmem
 from estuary.meta.enums import NvDsMetaType, NvDsPayloadType
 from estuary.meta.schema import NvDsPayload
 from estuary.messaging.schema import full_payload, load_msgconv_config, minimal_payload

@@ -10,12 +10,10 @@ from __future__ import annotations
 import threading
 import time
 
-import numpy as np
-
 from estuary.errors import ConfigError, StreamError
-from estuary.gst import GObject, Gst, GstBase, batchmeta, capi
+from estuary.gst import Gst, GstBase, batchmeta, capi
 from estuary.gst.element import ElementBase, Prop
-from estuary.gst.video import NVMM, buffer_to_rgba, mapped_planes, video_format
+from estuary.gst.video import mapped_planes, video_format
 from estuary.meta.core import NvDsBatchMeta
 from estuary.meta.enums import NvBufSurfaceMemType
 from estuary.surface.batch import BatchSurface, FrameSurface, new_rgba_buffer

@@ -19,7 +19,7 @@ import functools
 import logging
 import threading
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from estuary.errors import ConfigError

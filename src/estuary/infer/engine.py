@@ -8,7 +8,7 @@ import os
 
 import numpy as np
 
-from estuary.errors import ConfigError, ModelError
+from estuary.errors import ConfigError
 from estuary.infer.backends import create_backend
 from estuary.infer.cluster import cluster
 from estuary.infer.config import InferConfig, load_infer_config

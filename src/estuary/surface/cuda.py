@@ -3,9 +3,6 @@ host copy, and NV12 → RGBA conversion and scaling on the GPU."""
 
 from __future__ import annotations
 
-import ctypes
-
-from estuary.errors import SurfaceError
 from estuary.gst import capi
 
 __all__ = ["CudaView", "nv12_buffer_to_rgba", "torch_available"]
