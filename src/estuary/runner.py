@@ -12,8 +12,53 @@ __all__ = ["run", "EXIT_OK", "EXIT_ERROR", "EXIT_SIGINT", "EXIT_SIGTERM"]
 EXIT_OK, EXIT_ERROR, EXIT_SIGINT, EXIT_SIGTERM = 0, 1, 130, 143
 
 
-def run(pipeline, on_message=None, eos_timeout: float = 15.0, quiet: bool = False) -> int:
-    """Play ``pipeline`` until EOS or ERROR; on SIGINT/SIGTERM finish cleanly through EOS."""
+def _source_bin_of(element):
+    """The enclosing ``source-bin-NN`` of an element (None if it is not inside one)."""
+    el = element
+    while el is not None:
+        name = el.get_name() if hasattr(el, "get_name") else ""
+        if name.startswith("source-bin-"):
+            return el
+        el = el.get_parent()
+    return None
+
+
+def _detached(element, pipeline) -> bool:
+    """True when an element no longer belongs to ``pipeline`` (a source already dropped)."""
+    el = element
+    while el is not None:
+        if el == pipeline:
+            return False
+        el = el.get_parent()
+    return True
+
+
+def drop_source(pipeline, source_bin) -> int | None:
+    """Unlink a failed source bin from the muxer, release its pad and remove it; returns its index."""
+    from estuary.gst import Gst
+    src = source_bin.get_static_pad("src")
+    peer = src.get_peer() if src is not None else None
+    idx = None
+    source_bin.set_state(Gst.State.NULL)
+    if peer is not None:
+        mux = peer.get_parent_element()
+        try:
+            idx = int(peer.get_name().rsplit("_", 1)[1])
+        except (IndexError, ValueError):
+            idx = None
+        src.unlink(peer)
+        mux.release_request_pad(peer)
+    pipeline.remove(source_bin)
+    return idx
+
+
+def run(pipeline, on_message=None, eos_timeout: float = 15.0, quiet: bool = False,
+        continue_on_source_error: bool = False) -> int:
+    """Play ``pipeline`` until EOS or ERROR; on SIGINT/SIGTERM finish cleanly through EOS.
+
+    With ``continue_on_source_error``, an error raised inside a ``source-bin-NN`` (a missing,
+    corrupt or unreachable input) removes that source, says so on stderr naming it and the
+    cause, and the other sources go on."""
     from estuary.gst import Gst
     stop = {"sig": None}
 
@@ -43,6 +88,17 @@ def run(pipeline, on_message=None, eos_timeout: float = 15.0, quiet: bool = Fals
                 break
             if msg.type == Gst.MessageType.ERROR:
                 err, _ = msg.parse_error()
+                if continue_on_source_error and _detached(msg.src, pipeline):
+                    continue  # a late error from a source that was already dropped
+                source_bin = _source_bin_of(msg.src) if continue_on_source_error else None
+                if source_bin is not None:
+                    idx = drop_source(pipeline, source_bin)
+                    # a failure during preroll left the pipeline short of PLAYING: resume it
+                    pipeline.set_state(Gst.State.PLAYING)
+                    if not quiet:
+                        print(f"estuary: source {idx} ({source_bin.get_name()}) failed: {err.message}; "
+                              "continuing with the other sources", file=sys.stderr)
+                    continue
                 if not quiet:
                     print(f"ERROR from {msg.src.get_name()}: {err.message}", file=sys.stderr)
                 status = EXIT_ERROR
