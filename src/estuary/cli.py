@@ -10,7 +10,7 @@ __all__ = ["main"]
 
 def _cmd_demo(args) -> int:
     from estuary.apps.demo import run_demo
-    return run_demo(output=args.output, frames=args.frames, video=args.video)
+    return run_demo(output=args.output, frames=args.frames, video=args.video, metrics_port=args.metrics_port)
 
 
 def _cmd_inspect(args) -> int:
@@ -87,7 +87,7 @@ def _cmd_launch(args) -> int:
         raise ConfigError(f"cannot build the pipeline: {exc}") from None
     t0 = time.monotonic()
     from estuary.runner import run
-    rc = run(p)
+    rc = run(p, metrics_port=args.metrics_port)
     if args.json:
         import json
         print(json.dumps({"status": rc, "seconds": round(time.monotonic() - t0, 3)}))
@@ -103,6 +103,8 @@ def main(argv=None) -> int:
     d.add_argument("--output", default="out/demo.mp4")
     d.add_argument("--frames", type=int, default=-1, help="stop after this many frames")
     d.add_argument("--video", default=None, help="another H.264 MP4 file to run on")
+    d.add_argument("--metrics-port", type=int, default=None,
+                   help="serve Prometheus metrics on http://127.0.0.1:PORT/metrics")
     d.set_defaults(func=_cmd_demo)
     a = sub.add_parser("apps", help="list the sample applications")
     a.set_defaults(func=_cmd_apps)
@@ -112,6 +114,8 @@ def main(argv=None) -> int:
     r.set_defaults(func=_cmd_run)
     la = sub.add_parser("launch", help="run a gst-launch-style pipeline with Estuary's elements")
     la.add_argument("--json", action="store_true", help="print a JSON summary at the end")
+    la.add_argument("--metrics-port", type=int, default=None,
+                    help="serve Prometheus metrics on http://127.0.0.1:PORT/metrics")
     la.add_argument("pipeline", nargs=argparse.REMAINDER)
     la.set_defaults(func=_cmd_launch)
     i = sub.add_parser("inspect", help="show an element's properties and pads")

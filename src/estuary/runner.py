@@ -53,13 +53,27 @@ def drop_source(pipeline, source_bin) -> int | None:
 
 
 def run(pipeline, on_message=None, eos_timeout: float = 15.0, quiet: bool = False,
-        continue_on_source_error: bool = False) -> int:
+        continue_on_source_error: bool = False, metrics_port: int | None = None) -> int:
     """Play ``pipeline`` until EOS or ERROR; on SIGINT/SIGTERM finish cleanly through EOS.
 
     With ``continue_on_source_error``, an error raised inside a ``source-bin-NN`` (a missing,
     corrupt or unreachable input) removes that source, says so on stderr naming it and the
-    cause, and the other sources go on."""
+    cause, and the other sources go on. With ``metrics_port``, Prometheus metrics are served on
+    ``http://127.0.0.1:PORT/metrics`` while it runs (see :mod:`estuary.metrics`)."""
     from estuary.gst import Gst
+    server = None
+    if metrics_port is not None:
+        from estuary.metrics import PipelineMetrics, serve
+        metrics = PipelineMetrics(pipeline)
+        server = serve(metrics, metrics_port)
+        if not quiet:
+            print(f"estuary: metrics on http://127.0.0.1:{server.server_address[1]}/metrics", file=sys.stderr)
+        user_cb = on_message
+
+        def on_message(msg):
+            metrics.on_message(msg)
+            if user_cb is not None:
+                user_cb(msg)
     stop = {"sig": None}
 
     def handler(signum, frame):
@@ -105,6 +119,9 @@ def run(pipeline, on_message=None, eos_timeout: float = 15.0, quiet: bool = Fals
                 break
     finally:
         pipeline.set_state(Gst.State.NULL)
+        if server is not None:
+            server.shutdown()
+            server.server_close()
         for s, h in old.items():
             signal.signal(s, h)
     return status

@@ -40,7 +40,8 @@ def build_demo_pipeline(output: str, video: str | None = None, frames: int = -1)
     return Gst.parse_launch(desc)
 
 
-def run_demo(output: str = "out/demo.mp4", frames: int = -1, video: str | None = None) -> int:
+def run_demo(output: str = "out/demo.mp4", frames: int = -1, video: str | None = None,
+             metrics_port: int | None = None) -> int:
     import pyds
     from estuary.gst import Gst
     from estuary.perf import FpsMeter
@@ -80,7 +81,7 @@ def run_demo(output: str = "out/demo.mp4", frames: int = -1, video: str | None =
     pipeline.get_by_name("osd").get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, probe)
     t0 = time.monotonic()
     from estuary.runner import run
-    status = run(pipeline)  # Ctrl-C / SIGTERM finish the MP4 through EOS
+    status = run(pipeline, metrics_port=metrics_port)  # Ctrl-C / SIGTERM finish the MP4 through EOS
     dt = time.monotonic() - t0
     n = sum(meter.totals.values())
     print(f"frames: {n} in {dt:.1f} s ({n / max(dt, 1e-9):.1f} fps)")
