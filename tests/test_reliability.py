@@ -58,3 +58,12 @@ def test_without_the_policy_a_source_error_stops_the_pipeline(tmp_path, capsys):
     b.get_static_pad("src").link(mux.request_pad_simple("sink_0"))
     assert run(p) == 1
     assert "ERROR from" in capsys.readouterr().err
+
+
+def test_missing_input_file_is_named_before_anything_starts():
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "-m", "estuary", "run", "test1", "/nonexistent/video.h264"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 4
+    assert "no such file: /nonexistent/video.h264" in r.stderr

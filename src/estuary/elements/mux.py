@@ -33,6 +33,19 @@ DEFAULT_BATCH_SIZE = 1
 DEFAULT_TIMEOUT_US = 40000
 
 
+
+def _read_only(buf) -> bool:
+    """True when the muxer cannot hand ``buf``'s pixels on to be drawn in place: the buffer is
+    still held elsewhere (an app keeping the buffer it pushed into appsrc, a tee) or a memory is
+    flagged read-only. Such pixels are copied, so that no one else's buffer gets drawn on."""
+    if buf.mini_object.refcount > 1:
+        return True
+    for i in range(buf.n_memory()):
+        mem = buf.peek_memory(i)
+        if mem.mini_object.flags & Gst.MemoryFlags.READONLY or mem.mini_object.refcount > 1:
+            return True
+    return False
+
 class _SourceState:
     __slots__ = ("index", "frame_num", "eos_posted", "fmt")
 
@@ -148,7 +161,7 @@ class EsMux(ElementBase, GstBase.Aggregator):
             dev = torch.device(f"cuda:{self.settings.gpu_id}")
             t = nv12_buffer_to_rgba(buf, fmt, w, h, dev)
             return FrameSurface(None, w, h, pitch=w * 4, device="cuda", tensor=t), (w / fmt.width, h / fmt.height, 0, 0)
-        if fmt.format == "RGBA" and (fmt.width, fmt.height) == (w, h):
+        if fmt.format == "RGBA" and (fmt.width, fmt.height) == (w, h) and not _read_only(buf):
             vmeta_stride = fmt.strides[0]
             return FrameSurface(buf, w, h, pitch=vmeta_stride), (1.0, 1.0, 0, 0)
         out = new_rgba_buffer(w, h)

@@ -463,8 +463,11 @@ class NvDsBatchMeta(NvDsBaseMeta):
     def __del__(self):
         try:
             self.release()
-        except Exception:  # noqa: BLE001 - never raise from a finaliser
-            pass
+        except Exception as exc:  # noqa: BLE001 - never raise from a finaliser, but say so
+            import logging
+            logging.getLogger("estuary.meta").error(
+                "a user meta release callback failed while a batch was freed: %s: %s",
+                type(exc).__name__, exc)
 
 
 class NvDsMeta(Struct):
@@ -524,6 +527,32 @@ def _release_object(obj: NvDsObjectMeta) -> None:
     for um in obj._obj_user_meta_list:
         release_user_meta(um)
     obj._obj_user_meta_list.clear()
+    free_strings(obj)
+
+
+def free_strings(struct) -> None:
+    """Free the C strings a struct (and the structs embedded in it) was given, e.g. an object's
+    ``text_params.display_text``: the batch owns them and frees them when it is released."""
+    from estuary.meta.struct import CStr, Embedded
+    for _name, slot, spec in getattr(struct, "_fields", ()):
+        if isinstance(spec, CStr) and spec.mode != "intern":
+            try:
+                addr = object.__getattribute__(struct, slot)
+            except AttributeError:
+                continue
+            cmem.free_if_owner(addr, struct, slot)
+        elif isinstance(spec, Embedded):
+            try:
+                inner = object.__getattribute__(struct, slot)
+            except AttributeError:
+                continue  # never touched: nothing allocated
+            if inner is not None:
+                free_strings(inner)
+
+
+def _release_display(d) -> None:
+    for t in d.text_params:
+        free_strings(t)
 
 
 def _release_frame(f: NvDsFrameMeta) -> None:
@@ -531,6 +560,8 @@ def _release_frame(f: NvDsFrameMeta) -> None:
         release_user_meta(um)
     for o in f._obj_meta_list:
         _release_object(o)
+    for d in f._display_meta_list:
+        _release_display(d)
     f._frame_user_meta_list.clear()
     f._obj_meta_list.clear()
 
@@ -572,6 +603,10 @@ def copy_object(src: NvDsObjectMeta, dst_batch: NvDsBatchMeta) -> NvDsObjectMeta
     """Deep copy of an object meta (classifiers, labels, user meta) into ``dst_batch``."""
     o = dst_batch.acquire_object()
     _copy_into(src, o, skip=("meta_type", "parent"))
+    text = src.text_params.display_text
+    if text and cmem.is_live(text):  # the copy gets its own string: each batch frees its own
+        object.__setattr__(o.text_params, "_display_text", 0)
+        o.text_params.display_text = cmem.read_string(text)
     for c in src._classifier_meta_list:
         nc = dst_batch.acquire_classifier()
         _copy_into(c, nc, skip=("meta_type",))
