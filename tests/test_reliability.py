@@ -67,3 +67,24 @@ def test_missing_input_file_is_named_before_anything_starts():
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 4
     assert "no such file: /nonexistent/video.h264" in r.stderr
+
+
+def test_a_source_without_video_is_named_with_what_it_holds(tmp_path, capsys):
+    wav = tmp_path / "speech.wav"
+    mk = Gst.parse_launch(f"audiotestsrc num-buffers=20 ! wavenc ! filesink location={wav}")
+    mk.set_state(Gst.State.PLAYING)
+    mk.get_bus().timed_pop_filtered(10 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
+    mk.set_state(Gst.State.NULL)
+    p = Gst.Pipeline.new("p")
+    mux = Gst.ElementFactory.make("nvstreammux", "m")
+    sink = Gst.ElementFactory.make("fakesink", "sink")
+    p.add(mux)
+    p.add(sink)
+    mux.link(sink)
+    for i, path in enumerate((data.media_path("bikes.mp4"), str(wav))):
+        b = make_source_bin(i, path)
+        p.add(b)
+        b.get_static_pad("src").link(mux.request_pad_simple(f"sink_{i}"))
+    assert run(p, continue_on_source_error=True) == 0
+    err = capsys.readouterr().err
+    assert "speech.wav) has no video stream that can be decoded (streams found: audio/x-raw)" in err

@@ -101,12 +101,25 @@ def make_source_bin(index: int, uri: str) -> Gst.Bin:
     conv.link(caps)
     b.add_pad(Gst.GhostPad.new("src", caps.get_static_pad("src")))
 
+    found = []
+
     def on_pad(_dec, pad):
         c = pad.get_current_caps() or pad.query_caps(None)
-        if c.get_structure(0).get_name().startswith("video/") and not conv.get_static_pad("sink").is_linked():
+        name = c.get_structure(0).get_name()
+        found.append(name)
+        if name.startswith("video/") and not conv.get_static_pad("sink").is_linked():
             pad.link(conv.get_static_pad("sink"))
 
+    def on_no_more_pads(_dec):
+        if not conv.get_static_pad("sink").is_linked():
+            from gi.repository import GLib
+            text = (f"source {index} ({uri}) has no video stream that can be decoded "
+                    f"(streams found: {', '.join(found) or 'none'})")
+            err = GLib.Error.new_literal(Gst.StreamError.quark(), text, int(Gst.StreamError.WRONG_TYPE))
+            b.post_message(Gst.Message.new_error(b, err, "check the file/URI and that a decoder for its codec is installed"))
+
     dec.connect("pad-added", on_pad)
+    dec.connect("no-more-pads", on_no_more_pads)
     return b
 
 
