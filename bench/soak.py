@@ -16,12 +16,11 @@ may grow by at most ``--max-rss-growth-mb`` and the other counts by at most 10 %
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -37,28 +36,13 @@ def rss_mb() -> float:
     return 0.0
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_redis():
-    exe = shutil.which("redis-server")
-    if exe is None:
+def redis_server():
+    """redis-server on 127.0.0.1 through the test suite's server helper (tests/servers.py)."""
+    if shutil.which("redis-server") is None:
         raise SystemExit("soak: redis-server not found (apt install redis-server) or use --broker memory")
-    port = free_port()
-    proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.5).close()
-            return proc, port
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("soak: redis-server did not start")
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "tests"))
+    import servers
+    return servers.redis_server()
 
 
 def load_frames(path: str, n: int, width: int, height: int):
@@ -96,9 +80,9 @@ def main(argv=None) -> int:
     width, height, fps = 640, 272, 30
     frames = load_frames(data.media_path("bikes.mp4"), 150, width, height)
 
-    redis = None
+    stack = contextlib.ExitStack()
     if args.broker == "redis":
-        redis, port = start_redis()
+        port = stack.enter_context(redis_server()).port
         broker = f"proto-lib=libnvds_redis_proto.so conn-str=127.0.0.1;{port} topic=soak"
     else:
         broker = "proto-lib=memory conn-str=soak topic=soak"
@@ -251,9 +235,7 @@ def main(argv=None) -> int:
         if st is not None and st.get_name() == "msgbroker-stats":
             broker_stats = {k: st.get_value(k) for k in ("sent", "queued", "dropped")}
     pipeline.set_state(Gst.State.NULL)
-    if redis is not None:
-        redis.terminate()
-        redis.wait(10)
+    stack.close()
     shutil.rmtree(tmp, ignore_errors=True)
 
     verdict = {"ok": True, "reasons": []}
