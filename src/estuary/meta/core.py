@@ -511,13 +511,11 @@ def free_owned(obj) -> None:
         return
     cmem.disown(obj)
     from estuary.meta.schema import NvDsEventMsgMeta
-    from estuary.meta.struct import CStr
     if isinstance(obj, NvDsEventMsgMeta) and obj.ts and cmem.is_live(obj.ts):
         cmem.free(obj.ts)  # the timestamp buffer, as the samples' release functions do
+    free_strings(obj)
     for name, slot, spec in getattr(obj, "_fields", ()):
-        if isinstance(spec, CStr) and spec.mode != "intern":
-            cmem.free_if_owner(object.__getattribute__(obj, slot), obj, slot)
-        elif isinstance(spec, Pointer):
+        if isinstance(spec, Pointer):
             target = object.__getattribute__(obj, slot)
             if target is not None and cmem.is_owned(target):
                 free_owned(target)
