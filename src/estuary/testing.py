@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["FrameRecord", "ObjectRecord", "run_and_collect", "synthetic_source", "run_probe"]
+__all__ = ["FrameRecord", "ObjectRecord", "run_and_collect", "synthetic_source", "run_probe",
+           "RtspTestServer", "serve_rtsp_test_stream"]
 
 
 @dataclass
@@ -110,3 +111,73 @@ def run_and_collect(description, sink: str = "sink", timeout: float = 60.0) -> l
     el.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, probe)
     _run(p, timeout)
     return records
+
+
+def serve_rtsp_test_stream(port: int, path: str = "/test", width: int = 320, height: int = 240,
+                           fps: int = 30, pattern: str = "ball"):
+    """Serve a live H.264 test pattern at rtsp://127.0.0.1:port/path (runs a GLib main loop
+    for ever; :class:`RtspTestServer` runs it in a child process so tests can kill it)."""
+    import gi
+    from estuary.gst import GLib, ensure_init
+    ensure_init()
+    gi.require_version("GstRtspServer", "1.0")
+    from gi.repository import GstRtspServer
+    server = GstRtspServer.RTSPServer.new()
+    server.set_address("127.0.0.1")
+    server.set_service(str(port))
+    factory = GstRtspServer.RTSPMediaFactory.new()
+    factory.set_launch(
+        f"( videotestsrc is-live=true pattern={pattern} ! video/x-raw,width={width},height={height},"
+        f"framerate={fps}/1 ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={fps // 2} "
+        "! rtph264pay name=pay0 pt=96 config-interval=1 )")
+    factory.set_shared(True)
+    server.get_mount_points().add_factory(path, factory)
+    if server.attach(None) == 0:
+        raise OSError(f"cannot serve RTSP on 127.0.0.1:{port}")
+    print("ready", flush=True)
+    GLib.MainLoop().run()
+
+
+class RtspTestServer:
+    """A loopback RTSP server of a live test pattern in a child process, which a test can
+    :meth:`kill` (SIGKILL, like a crashed camera) and :meth:`start` again on the same port."""
+
+    def __init__(self, port: int, path: str = "/test", **stream):
+        self.port, self.path, self.stream = port, path, stream
+        self.proc = None
+
+    @property
+    def uri(self) -> str:
+        return f"rtsp://127.0.0.1:{self.port}{self.path}"
+
+    def start(self, timeout: float = 30.0) -> "RtspTestServer":
+        import json
+        import subprocess
+        import sys
+        import time
+        args = json.dumps({"port": self.port, "path": self.path, **self.stream})
+        deadline = time.monotonic() + timeout
+        while True:  # the port may linger for a moment after a kill
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", "import json, sys; from estuary.testing import serve_rtsp_test_stream; "
+                 "serve_rtsp_test_stream(**json.loads(sys.argv[1]))", args],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            line = self.proc.stdout.readline()
+            if line.strip() == "ready":
+                return self
+            err = self.proc.stderr.read()
+            self.proc.wait()
+            if time.monotonic() > deadline:
+                raise OSError(f"RTSP test server did not start on port {self.port}: {err[-500:]}")
+            time.sleep(0.2)
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.kill()

@@ -15,6 +15,7 @@ ELEMENT_MODULES: dict[str, tuple[str, ...]] = {
     "tiler": ("EsTiler",),
     "demux": ("EsDemux",),
     "decoder": ("EsDecoder",),
+    "urisrc": ("EsUriSrcBin",),
     "infer": ("EsInfer", "EsInferServer"),
     "tracker": ("EsTracker",),
     "osd": ("EsOsd",),

@@ -78,9 +78,15 @@ def autoplug_rank() -> int:
     return int(Gst.Rank.PRIMARY) + 100
 
 
-def make_source_bin(index: int, uri: str) -> Gst.Bin:
-    """A source bin for a URI (file://, rtsp://, http(s)://, or a path) whose ``src`` ghost
-    pad outputs RGBA surfaces, ready to link to ``esmux``'s ``sink_<index>``."""
+def make_source_bin(index: int, uri: str, *, file_loop: bool = False, reconnect_interval: int = 0,
+                    reconnect_attempts: int = -1, startup_timeout: int = 15) -> Gst.Bin:
+    """A source bin ``source-bin-NN`` for a URI (file://, rtsp://, http(s)://, or a path) whose
+    ``src`` ghost pad outputs RGBA surfaces, ready to link to ``esmux``'s ``sink_<index>``.
+
+    Inside is an ``esurisrcbin``: ``reconnect_interval`` (seconds, 0 = off) reconnects a network
+    source that fails, ends or stalls, with backoff, at most ``reconnect_attempts`` times in a row
+    (-1: for ever); ``file_loop`` plays a file again and again; an input that shows no video
+    stream within ``startup_timeout`` seconds is an ERROR (see :mod:`estuary.elements.urisrc`)."""
     import os
     if uri.startswith("/dev/video") or uri.startswith("v4l2://"):
         return _camera_bin(index, uri.replace("v4l2://", "") or "/dev/video0")
@@ -91,35 +97,21 @@ def make_source_bin(index: int, uri: str) -> Gst.Bin:
             raise SourceError(f"source {index}: no such file: {uri}")
         uri = Gst.filename_to_uri(path)
     b = Gst.Bin.new(f"source-bin-{index:02d}")
-    dec = Gst.ElementFactory.make("uridecodebin", f"uri-decode-bin-{index}")
-    dec.set_property("uri", uri)
-    conv = Gst.ElementFactory.make("esconvert", None)
-    caps = Gst.ElementFactory.make("capsfilter", None)
-    caps.set_property("caps", Gst.Caps.from_string("video/x-raw(memory:NVMM), format=RGBA"))
-    for e in (dec, conv, caps):
-        b.add(e)
-    conv.link(caps)
-    b.add_pad(Gst.GhostPad.new("src", caps.get_static_pad("src")))
+    src = Gst.ElementFactory.make("esurisrcbin", f"uri-decode-bin-{index}")
+    src.set_property("uri", uri)
+    src.set_property("source-id", index)
+    src.set_property("file-loop", file_loop)
+    src.set_property("rtsp-reconnect-interval", reconnect_interval)
+    src.set_property("rtsp-reconnect-attempts", reconnect_attempts)
+    src.set_property("startup-timeout", startup_timeout)
+    b.add(src)
+    ghost = Gst.GhostPad.new_no_target("src", Gst.PadDirection.SRC)
+    b.add_pad(ghost)
 
-    found = []
+    def on_pad(_src, pad):
+        ghost.set_target(pad)
 
-    def on_pad(_dec, pad):
-        c = pad.get_current_caps() or pad.query_caps(None)
-        name = c.get_structure(0).get_name()
-        found.append(name)
-        if name.startswith("video/") and not conv.get_static_pad("sink").is_linked():
-            pad.link(conv.get_static_pad("sink"))
-
-    def on_no_more_pads(_dec):
-        if not conv.get_static_pad("sink").is_linked():
-            from gi.repository import GLib
-            text = (f"source {index} ({uri}) has no video stream that can be decoded "
-                    f"(streams found: {', '.join(found) or 'none'})")
-            err = GLib.Error.new_literal(Gst.StreamError.quark(), text, int(Gst.StreamError.WRONG_TYPE))
-            b.post_message(Gst.Message.new_error(b, err, "check the file/URI and that a decoder for its codec is installed"))
-
-    dec.connect("pad-added", on_pad)
-    dec.connect("no-more-pads", on_no_more_pads)
+    src.connect("pad-added", on_pad)
     return b
 
 

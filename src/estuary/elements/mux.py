@@ -46,14 +46,22 @@ def _read_only(buf) -> bool:
             return True
     return False
 
+def _running_time(segment, pts):
+    if pts == Gst.CLOCK_TIME_NONE or segment is None:
+        return pts
+    rt = segment.to_running_time(Gst.Format.TIME, pts)
+    return pts if rt == Gst.CLOCK_TIME_NONE else rt
+
+
 class _SourceState:
-    __slots__ = ("index", "frame_num", "eos_posted", "fmt")
+    __slots__ = ("index", "frame_num", "eos_posted", "fmt", "segment")
 
     def __init__(self, index: int):
         self.index = index
         self.frame_num = 0
         self.eos_posted = False
         self.fmt = None
+        self.segment = None  # the pad's last TIME segment (for running times)
 
 
 class EsMux(ElementBase, GstBase.Aggregator):
@@ -133,6 +141,24 @@ class EsMux(ElementBase, GstBase.Aggregator):
     def do_negotiate(self):
         """Caps are set from the first batch (they depend on the sources)."""
         return True
+
+    def do_get_next_time(self):
+        """Live mode: the running time of the earliest queued frame. The aggregator waits until
+        the clock passes it plus the latency (``batched-push-timeout`` + upstream latency) and
+        then pushes what it has, so a stalled or reconnecting source never holds up the others.
+        With nothing queued it waits for data."""
+        earliest = Gst.CLOCK_TIME_NONE
+        for pad in self.sinkpads:
+            buf = pad.peek_buffer()
+            if buf is None or buf.pts == Gst.CLOCK_TIME_NONE:
+                continue
+            seg = self._state(pad).segment
+            if seg is None:
+                continue
+            rt = seg.to_running_time(Gst.Format.TIME, buf.pts)
+            if rt != Gst.CLOCK_TIME_NONE and (earliest == Gst.CLOCK_TIME_NONE or rt < earliest):
+                earliest = rt
+        return earliest
 
     # -- batching ---------------------------------------------------------------------------
     def _output_size(self, fmts):
@@ -221,6 +247,9 @@ class EsMux(ElementBase, GstBase.Aggregator):
         fmts = [st.fmt for _, st, _ in taken]
         w, h = self._output_size(fmts)
         self._ensure_caps(fmts, w, h)
+        # timestamps out are running times: sources with different segments (a looping file,
+        # a reconnected camera) line up, and the output segment starts at 0
+        rts = [_running_time(st.segment, b.pts) for _, st, b in taken]
         batch = NvDsBatchMeta(s.batch_size)
         frames = []
         now_ns = time.time_ns() if s.attach_sys_ts else 0
@@ -232,7 +261,7 @@ class EsMux(ElementBase, GstBase.Aggregator):
             fm.batch_id = batch_id
             fm.frame_num = state.frame_num
             state.frame_num += 1
-            fm.buf_pts = buf.pts if buf.pts != Gst.CLOCK_TIME_NONE else 0
+            fm.buf_pts = max(0, rts[batch_id]) if rts[batch_id] != Gst.CLOCK_TIME_NONE else 0
             fm.ntp_timestamp = now_ns
             fm.source_frame_width, fm.source_frame_height = state.fmt.width, state.fmt.height
             fm.pipeline_width, fm.pipeline_height = w, h
@@ -243,7 +272,7 @@ class EsMux(ElementBase, GstBase.Aggregator):
                                      NvBufSurfaceMemType(s.nvbuf_memory_type), s.gpu_id)
         out = Gst.Buffer.new()
         first = taken[0][2]
-        pts = [b.pts for _, _, b in taken if b.pts != Gst.CLOCK_TIME_NONE]
+        pts = [t for t in rts if t != Gst.CLOCK_TIME_NONE]
         out.pts = min(pts) if pts else Gst.CLOCK_TIME_NONE
         out.dts = out.pts
         out.duration = first.duration
@@ -253,6 +282,9 @@ class EsMux(ElementBase, GstBase.Aggregator):
     def do_sink_event(self, pad, event):
         if event.type == Gst.EventType.STREAM_START:
             self._state(pad).eos_posted = False
+        elif event.type == Gst.EventType.SEGMENT:
+            seg = event.parse_segment()
+            self._state(pad).segment = seg if seg.format == Gst.Format.TIME else None
         return GstBase.Aggregator.do_sink_event(self, pad, event)
 
     def do_stop(self):

@@ -1,0 +1,316 @@
+"""``esurisrcbin`` (alias ``nvurisrcbin``): a URI source that outputs RGBA surfaces
+(``video/x-raw(memory:NVMM)``) on a sometimes pad ``vsrc_0``, and that survives its input going
+away.
+
+Inside: ``uridecodebin`` (rebuilt on every reconnection) → ``esconvert`` → ``capsfilter``. The
+converter and the output pad stay, so the muxer downstream keeps its sink pad and sees the source
+as temporarily absent (a live muxer pushes batches without it) while it reconnects.
+
+* ``rtsp-reconnect-interval`` > 0 (seconds): an error, an end of stream or no data for that long
+  makes the source reconnect — after ``interval``, then twice that, ... up to
+  ``reconnect-backoff-max`` — at most ``rtsp-reconnect-attempts`` times in a row (-1: for ever).
+  It works for any network URI (RTSP, HTTP), not only RTSP. Each attempt posts an element message
+  ``estuary-source-reconnect`` (source-id, uri, attempt, delay, reason); data flowing again posts
+  ``estuary-source-restored`` (source-id, uri, down-seconds). Giving up posts an ERROR naming the
+  source, the attempts and the last cause.
+* ``file-loop``: at the end of the input the source starts again from the beginning, with
+  timestamps continuing (DeepStream's nvurisrcbin ``file-loop``).
+* Without either, errors pass through unchanged (the pipeline's source policy decides; see
+  :func:`estuary.runner.run`), and an input without a decodable video stream is an ERROR naming it
+  and the streams it does have.
+* ``startup-timeout``: an input that shows no video stream within that many seconds is an ERROR.
+  ``decodebin`` drops errors its children post while it is still setting them up (a corrupt MP4
+  can fail that way: measured on GStreamer 1.22, about one corrupted file in eight), which would
+  otherwise leave a non-live muxer waiting for that source for ever.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from estuary.gst import GLib, Gst
+from estuary.gst.element import ElementBase, Prop
+
+__all__ = ["EsUriSrcBin"]
+
+_OUT_CAPS = "video/x-raw(memory:NVMM), format=(string)RGBA"
+
+
+class EsUriSrcBin(ElementBase, Gst.Bin):
+    """URI source bin with reconnection and looping."""
+
+    __gtype_name__ = "EstuaryUriSrcBin"
+    FACTORY = "esurisrcbin"
+    ALIASES = ("nvurisrcbin",)
+    METADATA = ("Estuary URI source bin", "Source/Video",
+                "Decodes a URI to Estuary RGBA surfaces; reconnects network sources and loops files",
+                "Estuary")
+    PAD_TEMPLATES = (("vsrc_%u", Gst.PadDirection.SRC, Gst.PadPresence.SOMETIMES, _OUT_CAPS, None),)
+    PROPS = (
+        Prop("uri", str, None, "URI of the input (file://, rtsp://, http(s)://)"),
+        Prop("source-id", int, 0, "Source index, used in messages", 0, 2**31 - 1),
+        Prop("file-loop", bool, False, "Start the input again at its end"),
+        Prop("rtsp-reconnect-interval", int, 0,
+             "Seconds without data (or after an error or end of stream) before reconnecting; "
+             "0: never reconnect", 0, 3600),
+        Prop("rtsp-reconnect-attempts", int, -1,
+             "Reconnection attempts in a row before giving up (-1: no limit)", -1, 2**31 - 1),
+        Prop("reconnect-backoff-max", int, 30,
+             "Longest wait between attempts in seconds (the wait doubles from the interval)", 1, 3600),
+        Prop("startup-timeout", int, 15,
+             "Seconds to wait for the input's video stream before posting an ERROR (0: no limit)",
+             0, 3600),
+        Prop("latency", int, 100, "RTSP jitter buffer in ms", 0, 2**31 - 1),
+        Prop("drop-on-latency", bool, False, "Drop RTSP packets that arrive later than latency"),
+        Prop("select-rtp-protocol", int, 0, "RTP transport: 0 any (UDP first), 4 TCP only", 0, 4),
+        Prop("gpu-id", int, 0, "GPU to use", 0, 64),
+        Prop("cudadec-memtype", int, 0, "Accepted for compatibility", 0, 2),
+        Prop("num-extra-surfaces", int, 0, "Accepted for compatibility", 0, 24),
+        Prop("drop-frame-interval", int, 0, "Accepted for compatibility", 0, 30),
+        Prop("dec-skip-frames", int, 0, "Accepted for compatibility", 0, 2),
+    )
+
+    def __init__(self):
+        super().__init__()
+        self.init_settings()
+        self._conv = Gst.ElementFactory.make("esconvert", None)
+        self._filter = Gst.ElementFactory.make("capsfilter", None)
+        self._filter.set_property("caps", Gst.Caps.from_string(_OUT_CAPS))
+        for e in (self._conv, self._filter):
+            self.add(e)
+        self._conv.link(self._filter)
+        self._lock = threading.RLock()
+        self._ghost = None
+        self._dec = None
+        self._found: list[str] = []
+        self._missing: list[str] = []  # caps of streams no decoder was found for
+        self._playing = False
+        self._last_data = 0.0
+        self._down_since: float | None = None
+        self._attempt = 0
+        self._pending: float | None = None  # monotonic time of the next rebuild
+        self._stop = threading.Event()
+        self._watchdog: threading.Thread | None = None
+        self._started: float | None = None  # monotonic time of READY→PAUSED
+        # file-loop: running-time offset of the current pass and the end of what was output
+        self._offset = 0
+        self._end = 0
+
+    # -- the replaceable decoder ----------------------------------------------------------------
+    def _build_decoder(self):
+        s = self.settings
+        if not s.uri:
+            from estuary.errors import ConfigError
+            raise ConfigError(f"{self.get_name()}: set the uri property", key="uri")
+        dec = Gst.ElementFactory.make("uridecodebin", None)
+        dec.set_property("uri", s.uri)
+        dec.connect("pad-added", self._on_pad)
+        dec.connect("no-more-pads", self._on_no_more_pads)
+        dec.connect("source-setup", self._on_source_setup)
+        self._found = []
+        self.add(dec)
+        self._dec = dec
+        return dec
+
+    def _on_source_setup(self, _dec, source):
+        s = self.settings
+        names = {p.name for p in source.list_properties()}
+        if "latency" in names:
+            source.set_property("latency", s.latency)
+        if "drop-on-latency" in names:
+            source.set_property("drop-on-latency", s.drop_on_latency)
+        if "protocols" in names and s.select_rtp_protocol == 4:
+            source.set_property("protocols", 4)  # GST_RTSP_LOWER_TRANS_TCP
+
+    def _on_pad(self, dec, pad):
+        caps = pad.get_current_caps() or pad.query_caps(None)
+        name = caps.get_structure(0).get_name()
+        self._found.append(name)
+        sink = self._conv.get_static_pad("sink")
+        if not name.startswith("video/") or sink.is_linked():
+            return
+        if self._ghost is None:
+            ghost = Gst.GhostPad.new_from_template("vsrc_0", self._filter.get_static_pad("src"),
+                                                   self.get_pad_template("vsrc_%u"))
+            ghost.set_active(True)
+            self._ghost = ghost
+            self.add_pad(ghost)  # the app links it in its pad-added handler
+        pad.add_probe(Gst.PadProbeType.BUFFER | Gst.PadProbeType.EVENT_DOWNSTREAM, self._on_data, dec)
+        pad.link(sink)
+        pad.set_offset(self._offset)
+
+    def _on_no_more_pads(self, dec):
+        if dec is self._dec and not self._conv.get_static_pad("sink").is_linked():
+            s = self.settings
+            text = (f"source {s.source_id} ({s.uri}) has no video stream that can be decoded "
+                    f"(streams found: {', '.join(self._found) or 'none'})")
+            err = GLib.Error.new_literal(Gst.StreamError.quark(), text, int(Gst.StreamError.WRONG_TYPE))
+            self.post_message(Gst.Message.new_error(
+                self, err, "check the file/URI and that a decoder for its codec is installed"))
+
+    def _on_data(self, pad, info, dec):
+        if dec is not self._dec:
+            return Gst.PadProbeReturn.DROP  # a decoder being torn down
+        if info.type & Gst.PadProbeType.BUFFER:
+            buf = info.get_buffer()
+            now = time.monotonic()
+            self._last_data = now
+            if buf.pts != Gst.CLOCK_TIME_NONE:
+                dur = buf.duration if buf.duration != Gst.CLOCK_TIME_NONE else 0
+                self._end = max(self._end, self._offset + buf.pts + dur)
+            if self._down_since is not None:
+                with self._lock:
+                    down, self._down_since, self._attempt = now - self._down_since, None, 0
+                s = self.settings
+                self.post_element_message("estuary-source-restored", **{
+                    "source-id": s.source_id, "uri": s.uri, "down-seconds": float(down)})
+            return Gst.PadProbeReturn.OK
+        event = info.get_event()
+        if event is not None and event.type == Gst.EventType.EOS:
+            s = self.settings
+            if s.file_loop:
+                self._offset = self._end
+                self._schedule(0.0)
+                return Gst.PadProbeReturn.DROP
+            if s.rtsp_reconnect_interval > 0:
+                self._reconnect("end of stream")
+                return Gst.PadProbeReturn.DROP
+        return Gst.PadProbeReturn.OK
+
+    # -- reconnection ---------------------------------------------------------------------------
+    def _reconnect(self, reason: str):
+        """Schedule the next attempt with backoff, or give up with an ERROR."""
+        s = self.settings
+        with self._lock:
+            if self._pending is not None:
+                return
+            if self._down_since is None:
+                self._down_since = time.monotonic()
+            self._attempt += 1
+            attempt = self._attempt
+        if 0 <= s.rtsp_reconnect_attempts < attempt:
+            text = (f"source {s.source_id} ({s.uri}) gave up after {s.rtsp_reconnect_attempts} "
+                    f"reconnection attempts; last cause: {reason}")
+            err = GLib.Error.new_literal(Gst.ResourceError.quark(), text, int(Gst.ResourceError.READ))
+            self.post_message(Gst.Message.new_error(
+                self, err, "check that the camera/server is up and reachable, or raise rtsp-reconnect-attempts"))
+            return
+        delay = float(min(s.rtsp_reconnect_interval * 2 ** (attempt - 1), s.reconnect_backoff_max))
+        self.post_element_message("estuary-source-reconnect", **{
+            "source-id": s.source_id, "uri": s.uri, "attempt": attempt, "delay": delay, "reason": reason})
+        self._schedule(delay)
+
+    def _schedule(self, delay: float):
+        with self._lock:
+            if self._pending is None:
+                self._pending = time.monotonic() + delay
+
+    def _rebuild(self):
+        old, self._dec = self._dec, None
+        if old is not None:
+            old.set_state(Gst.State.NULL)
+            self.remove(old)
+        dec = self._build_decoder()
+        self._last_data = time.monotonic()
+        dec.sync_state_with_parent()
+
+    def _watch(self):
+        while not self._stop.wait(0.05):
+            with self._lock:
+                due = self._pending is not None and time.monotonic() >= self._pending
+            if due:
+                try:
+                    self._rebuild()
+                except Exception as exc:  # noqa: BLE001 - must reach the bus
+                    self.post_error(exc, "reconnect")
+                    return
+                with self._lock:
+                    self._pending = None
+                continue
+            s = self.settings
+            if (self._started is not None and self._ghost is None and s.startup_timeout > 0
+                    and time.monotonic() - self._started > s.startup_timeout
+                    and s.rtsp_reconnect_interval == 0):
+                self._started = None
+                text = (f"source {s.source_id} ({s.uri}) showed no video stream within "
+                        f"{s.startup_timeout} s of starting")
+                err = GLib.Error.new_literal(Gst.ResourceError.quark(), text, int(Gst.ResourceError.READ))
+                self.post_message(Gst.Message.new_error(
+                    self, err, "the input may be corrupt, unreachable or without video; "
+                    "raise startup-timeout for slow network sources"))
+                continue
+            if (s.rtsp_reconnect_interval > 0 and self._playing and self._pending is None
+                    and time.monotonic() - self._last_data > s.rtsp_reconnect_interval):
+                self._reconnect(f"no data for {s.rtsp_reconnect_interval} s")
+
+    # -- GStreamer ------------------------------------------------------------------------------
+    def do_handle_message(self, message):
+        if message.type == Gst.MessageType.ERROR and message.src is not self:
+            ours = self._dec is not None and _inside(message.src, self._dec)
+            stale = not ours and not _inside(message.src, self)
+            if stale:
+                return  # from a decoder already replaced
+            if ours and self.settings.rtsp_reconnect_interval > 0:
+                err, _debug = message.parse_error()
+                self._reconnect(err.message)
+                return
+            if ours:
+                message = self._named_error(message)
+        elif message.type == Gst.MessageType.ELEMENT:
+            st = message.get_structure()
+            if st is not None and st.get_name() == "missing-plugin" and st.has_field("detail"):
+                detail = st.get_value("detail")
+                self._missing.append(detail.to_string() if hasattr(detail, "to_string") else str(detail))
+        Gst.Bin.do_handle_message(self, message)
+
+    def _named_error(self, message):
+        """The decoder's ERROR with the source and URI in front, and the missing decoder named."""
+        err, debug = message.parse_error()
+        s = self.settings
+        text = f"source {s.source_id} ({s.uri}): {err.message}"
+        if self._missing:
+            text += f" (no decoder for {', '.join(sorted(set(self._missing)))})"
+        new = GLib.Error.new_literal(GLib.quark_from_string(err.domain), text, err.code)
+        return Gst.Message.new_error(message.src, new, debug)
+
+    def do_change_state(self, transition):
+        if transition == Gst.StateChange.NULL_TO_READY and self._dec is None:
+            s = self.settings
+            # a decoder rebuilt while PLAYING prerolls (connects) asynchronously: handle that
+            # here, or the whole pipeline would drop to PAUSED until this one source is back
+            self.set_property("async-handling", s.rtsp_reconnect_interval > 0 or s.file_loop)
+            self._build_decoder()
+        elif transition == Gst.StateChange.PAUSED_TO_PLAYING:
+            self._last_data = time.monotonic()
+            self._playing = True
+        elif transition == Gst.StateChange.PLAYING_TO_PAUSED:
+            self._playing = False
+        elif transition == Gst.StateChange.PAUSED_TO_READY:
+            self._stop_watchdog()
+        if transition == Gst.StateChange.READY_TO_PAUSED:
+            s = self.settings
+            self._started = time.monotonic()
+            if self._watchdog is None:
+                self._stop.clear()
+                self._watchdog = threading.Thread(target=self._watch, daemon=True,
+                                                  name=f"esurisrcbin-{s.source_id}")
+                self._watchdog.start()
+        return Gst.Bin.do_change_state(self, transition)
+
+    def _stop_watchdog(self):
+        self._stop.set()
+        t, self._watchdog = self._watchdog, None
+        if t is not None and t is not threading.current_thread():
+            t.join(timeout=10)
+        with self._lock:
+            self._pending = None
+
+
+def _inside(element, ancestor) -> bool:
+    el = element
+    while el is not None:
+        if el == ancestor:
+            return True
+        el = el.get_parent()
+    return False
