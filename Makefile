@@ -1,7 +1,7 @@
 # Estuary: the two commands a new user needs.
 #   make demo   set up everything (apt, .venv, deps) and run the main demo
 #   make test   set up everything and run the test suite
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test bench bench-peers clean
 
 setup:
 	bash scripts/setup.sh
@@ -11,6 +11,15 @@ demo: setup
 
 test: setup
 	.venv/bin/python -m pytest -q tests
+
+# the CPU comparison of issue #12 (docs/benchmarks.md); bench-peers installs Roboflow's pipeline
+# (streamvision) and the trackers package into .venv-peers, apart from Estuary's own .venv
+bench: setup
+	.venv/bin/python bench/cpu_compare.py
+
+bench-peers:
+	python3 -m venv .venv-peers
+	.venv-peers/bin/pip install -q streamvision onnxruntime trackers
 
 clean:
 	rm -rf .venv out

@@ -457,3 +457,55 @@ def test_secondary_results_cached_per_tracked_object():
         assert o.classifiers and o.classifiers[0].labels[0].result_label == "bus"
         pyds.nvds_remove_frame_meta_from_batch(bm, f)
     assert len(calls) == 1  # inferred once, reused for the same tracked object
+
+
+def _detections_per_frame(workers, limit=120):
+    p = bikes_pipeline(extra=f"infer-workers={workers}", sgie=False, limit=limit)
+    seen = []
+
+    def probe(pad, info):
+        bm = pyds.gst_buffer_get_nvds_batch_meta(hash(info.get_buffer()))
+        for f in bm.frames:
+            boxes = sorted((o.class_id, round(o.rect_params.left), round(o.rect_params.top),
+                            round(o.rect_params.width)) for o in f.objects)
+            seen.append((f.frame_num, f.bInferDone, boxes))
+        return Gst.PadProbeReturn.OK
+
+    p.get_by_name("sink").get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, probe)
+    run_pipeline(p, timeout=120)
+    return seen
+
+
+def test_parallel_cpu_workers_keep_order_and_give_the_same_detections():
+    one = _detections_per_frame(1)
+    three = _detections_per_frame(3)
+    assert len(one) >= 120 and [f[0] for f in three] == list(range(len(one))), "every frame, in order"
+    assert all(done for _, done, _ in three)
+    assert one == three
+    assert sum(len(b) for _, _, b in three) > 10  # the street clip has objects to compare
+
+
+def test_a_failing_worker_becomes_a_pipeline_error(tmp_path):
+    # a Python parser hook that raises on the 5th frame: the error must come out of the worker
+    # thread onto the bus, naming the element
+    (tmp_path / "boom.py").write_text(textwrap.dedent("""
+        calls = [0]
+        def parse(outputs, net, num_classes):
+            calls[0] += 1
+            if calls[0] == 5:
+                raise RuntimeError("parser exploded on call 5")
+            return []
+    """))
+    path = tmp_path / "cfg.txt"
+    path.write_text(f"[property]\nonnx-file={data.model_path('yolov3-tiny.onnx')}\nnum-detected-classes=80\n"
+                    f"custom-lib-path={tmp_path / 'boom.py'}\nparse-bbox-func-name=boom:parse\n"
+                    "cluster-mode=4\n[class-attrs-all]\npre-cluster-threshold=0.5\n")
+    p = Gst.parse_launch(
+        f"filesrc location={data.media_path('bikes.mp4')} ! qtdemux ! h264parse ! nvv4l2decoder ! "
+        "m.sink_0 nvstreammux name=m batch-size=1 width=640 height=272 ! "
+        f"nvinfer name=pgie infer-workers=2 config-file-path={path} ! fakesink")
+    p.set_state(Gst.State.PLAYING)
+    msg = p.get_bus().timed_pop_filtered(60 * Gst.SECOND, Gst.MessageType.ERROR | Gst.MessageType.EOS)
+    p.set_state(Gst.State.NULL)
+    assert msg is not None and msg.type == Gst.MessageType.ERROR
+    assert "parser exploded on call 5" in msg.parse_error()[0].message

@@ -94,6 +94,50 @@ def _cmd_launch(args) -> int:
     return rc
 
 
+def _cmd_fleet(args) -> int:
+    import json
+    import signal
+    from estuary.fleet import admin
+    from estuary.fleet.topics import Camera
+    if args.fleet_cmd == "worker":
+        from estuary.fleet.worker import Worker
+        w = Worker(args.bootstrap, args.id, capacity=args.capacity, profile=args.profile,
+                   session_timeout_ms=args.session_timeout_ms)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: w.stop())
+        return w.run()
+    if args.fleet_cmd == "add":
+        admin.add(args.bootstrap, Camera(args.camera, args.uri, args.profile))
+        print(f"camera {args.camera} added")
+        return 0
+    if args.fleet_cmd == "remove":
+        admin.remove(args.bootstrap, args.camera)
+        print(f"camera {args.camera} removed")
+        return 0
+    if args.fleet_cmd == "list":
+        table = admin.cameras(args.bootstrap)
+        for cam in sorted(table.values(), key=lambda c: c.id):
+            print(f"{cam.id}\t{cam.profile}\t{cam.uri}")
+        return 0
+    from estuary.fleet.worker import fleet_status
+    st = fleet_status(args.bootstrap, seconds=args.seconds)
+    if args.json:
+        print(json.dumps(st, indent=1))
+        return 0
+    where = {}
+    for wid, s in sorted(st.items()):
+        print(f"worker {wid}: {len(s['cameras'])}/{s['capacity']} cameras, profile {s['profile']}"
+              + (f", waiting: {', '.join(s['pending'])}" if s["pending"] else ""))
+        for cam, c in sorted(s["cameras"].items()):
+            where.setdefault(cam, []).append(wid)
+            print(f"  {cam:<16} {c['fps']:>6.1f} fps {c['frames']:>8} frames  {c['uri']}")
+    known = admin.cameras(args.bootstrap)
+    missing = sorted(set(known) - set(where))
+    if missing:
+        print(f"not running anywhere: {', '.join(missing)}")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="estuary", description=__doc__)
     parser.add_argument("--log-level", default="WARNING",
@@ -118,9 +162,36 @@ def main(argv=None) -> int:
                     help="serve Prometheus metrics on http://127.0.0.1:PORT/metrics")
     la.add_argument("pipeline", nargs=argparse.REMAINDER)
     la.set_defaults(func=_cmd_launch)
+    b = sub.add_parser("bench", add_help=False,
+                       help="CPU benchmark against a naive loop and Roboflow's pipeline (estuary bench --help)")
+    b.set_defaults(func=None)
+    fl = sub.add_parser("fleet", help="cameras sharded over workers by a Kafka consumer group")
+    fl.add_argument("--bootstrap", default="127.0.0.1:9092", help="Kafka bootstrap servers")
+    fsub = fl.add_subparsers(dest="fleet_cmd", required=True)
+    fw = fsub.add_parser("worker", help="join the group and run the cameras it assigns")
+    fw.add_argument("--id", default=None, help="worker id (default: host-pid)")
+    fw.add_argument("--capacity", type=int, default=8, help="most streams this worker runs")
+    fw.add_argument("--profile", default="count", choices=["count", "detect"])
+    fw.add_argument("--session-timeout-ms", type=int, default=6000,
+                    help="how long the group waits for a silent worker before moving its cameras")
+    fa = fsub.add_parser("add", help="add (or change) a camera")
+    fa.add_argument("camera")
+    fa.add_argument("uri")
+    fa.add_argument("--profile", default="count")
+    fr = fsub.add_parser("remove", help="remove a camera (a tombstone)")
+    fr.add_argument("camera")
+    fsub.add_parser("list", help="list the cameras")
+    fs = fsub.add_parser("status", help="which worker runs which camera, with fps")
+    fs.add_argument("--seconds", type=float, default=5.0, help="workers heard from this recently")
+    fs.add_argument("--json", action="store_true")
+    fl.set_defaults(func=_cmd_fleet)
     i = sub.add_parser("inspect", help="show an element's properties and pads")
     i.add_argument("element")
     i.set_defaults(func=_cmd_inspect)
+    rest = list(sys.argv[1:] if argv is None else argv)
+    if rest[:1] == ["bench"]:  # its own options, --help included, go to the benchmark
+        from estuary.benchmark import main as bench_main
+        return bench_main(rest[1:])
     args = parser.parse_args(argv)
     import logging
     logging.basicConfig(level=getattr(logging, args.log_level), format="%(levelname)s %(name)s: %(message)s")

@@ -52,6 +52,9 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
         Prop("output-instance-mask", bool, False, "Attach instance masks"),
         Prop("input-tensor-meta", bool, False, "Take tensors from espreprocess"),
         Prop("raw-output-file-write", bool, False, "Write raw outputs to files (accepted)"),
+        Prop("infer-workers", int, 0,
+             "CPU, primary mode: batches inferred at once, each by its own ONNX Runtime session "
+             "sharing the cores (0: auto, 2 with 2+ cores; 1: one session using every core)", 0, 64),
     )
 
     def __init__(self):
@@ -63,6 +66,9 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
         self._batches = 0
         self._cache: dict[tuple[int, int], tuple] = {}
         self.engine_name = ""
+        self._pool = None       # CPU primary mode: a thread pool of workers, each with its engine
+        self._engines = None    # queue.Queue of the workers' engines
+        self._inflight = None   # collections.deque of (buffer, future), oldest first
 
     def property_changed(self, key, value):
         self._set_props.add(key)
@@ -71,6 +77,8 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
     def do_change_state(self, transition):
         if transition == Gst.StateChange.NULL_TO_READY:
             self._load_config()
+        if transition == Gst.StateChange.PAUSED_TO_READY:
+            self._stop_pool()
         if transition == Gst.StateChange.READY_TO_NULL:
             self._engine = None
             self._cache.clear()
@@ -95,10 +103,35 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
             cfg.set("filter-out-class-ids", [int(v) for v in s.filter_out_class_ids.replace(":", ";").split(";") if v])
         self.cfg = cfg
 
+    def _workers(self, on_gpu: bool) -> int:
+        import os
+        cfg = self.cfg
+        if on_gpu or cfg.process_mode != 1 or self.settings.input_tensor_meta or cfg.input_tensor_from_meta:
+            return 1
+        w = self.settings.infer_workers
+        return w if w > 0 else (2 if (os.cpu_count() or 1) >= 2 else 1)
+
     def _start(self, on_gpu: bool = False):
+        import os
         from estuary.infer.engine import InferEngine
         cfg = self.cfg
-        self._engine = InferEngine(cfg, gpu_id=cfg.gpu_id if on_gpu else -1)
+        workers = self._workers(on_gpu)
+        if workers == 1:
+            self._engine = InferEngine(cfg, gpu_id=cfg.gpu_id if on_gpu else -1)
+        else:
+            # several frames in flight, each session on its share of the cores: one straggling
+            # thread (the decoder, the tracker) no longer stalls every core of a parallel operator
+            import collections
+            import queue
+            from concurrent.futures import ThreadPoolExecutor
+            threads = max(1, (os.cpu_count() or 1) // workers)
+            engines = [InferEngine(cfg, gpu_id=-1, threads=threads) for _ in range(workers)]
+            self._engine = engines[0]
+            self._engines = queue.Queue()
+            for e in engines:
+                self._engines.put(e)
+            self._pool = ThreadPoolExecutor(workers, thread_name_prefix=f"{self.get_name()}-worker")
+            self._inflight = collections.deque()
         self.engine_name = self._engine.backend.name
         self.post_element_message("esinfer-started", backend=self.engine_name,
                                   model=cfg.onnx_file)
@@ -116,6 +149,8 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
         cfg = self.cfg
         skip = cfg.interval and (self._batches % (cfg.interval + 1)) != 0
         self._batches += 1
+        if self._pool is not None:
+            return self._submit(buf, None if skip else batch)
         if self.settings.input_tensor_meta or cfg.input_tensor_from_meta:
             if not skip:
                 self._from_tensor_meta(batch)
@@ -124,6 +159,57 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
         elif not skip:
             self._primary(batch)
         return [buf]
+
+    # -- several batches in flight (CPU, primary) -----------------------------------------------
+    def _submit(self, buf, batch):
+        """Queue ``batch`` for a worker; return the buffers whose inference is done, in order
+        (blocking on the oldest while every worker is busy)."""
+        from concurrent.futures import Future
+        if batch is None:
+            fut = Future()
+            fut.set_result(None)
+        else:
+            fut = self._pool.submit(self._work, batch)
+        self._inflight.append((buf, fut))
+        out = []
+        while self._inflight and (self._inflight[0][1].done() or len(self._inflight) > self._pool._max_workers):
+            b, f = self._inflight.popleft()
+            f.result()  # re-raises a worker's exception here, in the streaming thread
+            out.append(b)
+        return out
+
+    def _work(self, batch):
+        eng = self._engines.get()
+        try:
+            self._primary(batch, eng)
+        finally:
+            self._engines.put(eng)
+
+    def _drain(self) -> Gst.FlowReturn:
+        """Push every buffer still in flight (before a serialized event, at EOS)."""
+        ret = Gst.FlowReturn.OK
+        while self._inflight:
+            b, f = self._inflight.popleft()
+            f.result()
+            if ret == Gst.FlowReturn.OK:
+                ret = self.srcpad.push(b)
+        return ret
+
+    def handle_sink_event(self, event) -> bool:
+        if self._inflight:
+            if event.type == Gst.EventType.FLUSH_STOP:
+                for _b, f in self._inflight:
+                    f.result()
+                self._inflight.clear()
+            elif Gst.event_type_get_flags(event.type) & Gst.EventTypeFlags.SERIALIZED:
+                self._drain()
+        return self.sinkpad.event_default(self, event)
+
+    def _stop_pool(self):
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._engine = None  # made again, with its workers, on the next start
+        self._pool = self._engines = self._inflight = None
 
     def _from_tensor_meta(self, batch):
         """Run on the tensors espreprocess attached (ROIs), mapping detections back to frames."""
@@ -161,8 +247,8 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
                 imgs.append(np.array(px))
         return imgs
 
-    def _primary(self, batch):
-        eng, cfg = self._engine, self.cfg
+    def _primary(self, batch, eng=None):
+        eng, cfg = eng or self._engine, self.cfg
         frames = list(batch.frames)
         for start in range(0, len(frames), max(cfg.batch_size, 1)):
             chunk = frames[start: start + cfg.batch_size]

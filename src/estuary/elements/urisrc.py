@@ -131,6 +131,7 @@ class EsUriSrcBin(ElementBase, Gst.Bin):
         if not name.startswith("video/") or sink.is_linked():
             return
         if self._ghost is None:
+            self._offset = self._join_offset()
             ghost = Gst.GhostPad.new_from_template("vsrc_0", self._filter.get_static_pad("src"),
                                                    self.get_pad_template("vsrc_%u"))
             ghost.set_active(True)
@@ -139,6 +140,16 @@ class EsUriSrcBin(ElementBase, Gst.Bin):
         pad.add_probe(Gst.PadProbeType.BUFFER | Gst.PadProbeType.EVENT_DOWNSTREAM, self._on_data, dec)
         pad.link(sink)
         pad.set_offset(self._offset)
+
+    def _join_offset(self) -> int:
+        """A file source added to a pipeline that is already PLAYING starts at the current
+        running time (its own timestamps start at 0), so a clock-synced sink neither races
+        through it nor waits for it."""
+        s = self.settings
+        clock = self.get_clock()
+        if not (s.uri or "").startswith("file://") or clock is None:
+            return 0  # no clock yet: the pipeline is starting, not running
+        return max(0, clock.get_time() - self.get_base_time())
 
     def _on_no_more_pads(self, dec):
         if dec is self._dec and not self._conv.get_static_pad("sink").is_linked():

@@ -69,16 +69,17 @@ class OrtBackend(Backend):
         return dict(zip(self.output_names, outs))
 
 
-def create_backend(path: str, gpu_id: int = -1, prefer: str | None = None) -> Backend:
-    """The best backend for ``path``: ``ESTUARY_BACKEND`` or ``prefer`` may force one."""
+def create_backend(path: str, gpu_id: int = -1, prefer: str | None = None, threads: int = 0) -> Backend:
+    """The best backend for ``path``: ``ESTUARY_BACKEND`` or ``prefer`` may force one.
+    ``threads``: ONNX Runtime intra-op threads (0: its default, one per core)."""
     prefer = prefer or os.environ.get("ESTUARY_BACKEND")
     if prefer == "onnxruntime":
-        return OrtBackend(path, gpu_id=gpu_id)
+        return OrtBackend(path, gpu_id=gpu_id, threads=threads)
     if prefer == "torch" or (prefer is None and gpu_id >= 0 and _cuda_available()
                              and not _ort_has_cuda()):
         from estuary.infer.torch_backend import TorchBackend
         return TorchBackend(path, gpu_id=max(gpu_id, 0))
-    return OrtBackend(path, gpu_id=gpu_id)
+    return OrtBackend(path, gpu_id=gpu_id, threads=threads)
 
 
 def _cuda_available() -> bool:

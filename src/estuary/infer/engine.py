@@ -39,10 +39,11 @@ class Classification:
 class InferEngine:
     """Loads the model of an nvinfer config and runs it."""
 
-    def __init__(self, config: InferConfig | str, gpu_id: int = -1, backend: str | None = None):
+    def __init__(self, config: InferConfig | str, gpu_id: int = -1, backend: str | None = None,
+                 threads: int = 0):
         self.config = load_infer_config(config) if isinstance(config, str) else config
         cfg = self.config
-        self.backend = create_backend(cfg.onnx_file, gpu_id=gpu_id, prefer=backend)
+        self.backend = create_backend(cfg.onnx_file, gpu_id=gpu_id, prefer=backend, threads=threads)
         shape = self.backend.input_shape
         nhwc = cfg.values.get("network-input-order", 0) == 1
         dims = cfg.values.get("infer-dims")

@@ -1,0 +1,18 @@
+"""One fleet over many hosts, coordinated by Kafka alone.
+
+* ``cameras`` (compacted): one record per camera, key = camera id, value = JSON
+  ``{"uri": ..., "profile": ...}``; a tombstone (empty value) removes the camera.
+* Workers (:class:`estuary.fleet.worker.Worker`, ``estuary fleet worker``) join one consumer group
+  on ``cameras`` with the cooperative-sticky assignor: the partitions the group gives a worker are
+  its cameras. On assignment it adds those sources to its running pipeline, on revocation it removes
+  them (runtime add/remove: the other cameras never stop), and it commits offsets once the sources
+  are running. A worker that dies stops heartbeating; after the group's session timeout its
+  partitions go to the others.
+* ``events``: what the pipelines produce, keyed by camera id.
+* ``status``: each worker's heartbeat (cameras, frames, fps) every second; ``estuary fleet status``
+  aggregates it.
+"""
+
+from estuary.fleet.topics import CAMERAS, EVENTS, STATUS, Camera
+
+__all__ = ["CAMERAS", "EVENTS", "STATUS", "Camera"]
