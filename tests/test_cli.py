@@ -102,3 +102,15 @@ def test_signal_finishes_a_playable_mp4(tmp_path, sig, code):
         n += 1
     assert 10 < n < 250  # cut short, and the file is complete enough to play
     assert "annotated video:" in stdout
+
+
+def test_estuary_bench_runs_the_ceilings_and_prints_the_table(tmp_path):
+    import json
+    out = tmp_path / "bench.json"
+    r = subprocess.run([sys.executable, "-m", "estuary", "bench", "--streams", "1", "--modes", "decode,model",
+                        "--repeat", "1", "--json", str(out)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "model ceiling:" in r.stdout and "decode " in r.stdout
+    rows = {row["mode"]: row for row in json.loads(out.read_text())}
+    assert rows["decode"]["frames"] == 250 and rows["decode"]["fps"] > 0
+    assert rows["model"]["fps"] > 0
