@@ -2,8 +2,6 @@
 
 import os
 
-import pytest
-
 from estuary import data
 from estuary.elements.decoder import make_source_bin
 from estuary.gst import Gst
