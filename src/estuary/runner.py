@@ -7,30 +7,15 @@ from __future__ import annotations
 import signal
 import sys
 
-__all__ = ["run", "EXIT_OK", "EXIT_ERROR", "EXIT_SIGINT", "EXIT_SIGTERM"]
+__all__ = ["run", "drop_source", "source_bin_of", "EXIT_OK", "EXIT_ERROR", "EXIT_SIGINT", "EXIT_SIGTERM"]
 
 EXIT_OK, EXIT_ERROR, EXIT_SIGINT, EXIT_SIGTERM = 0, 1, 130, 143
 
 
-def _source_bin_of(element):
+def source_bin_of(element):
     """The enclosing ``source-bin-NN`` of an element (None if it is not inside one)."""
-    el = element
-    while el is not None:
-        name = el.get_name() if hasattr(el, "get_name") else ""
-        if name.startswith("source-bin-"):
-            return el
-        el = el.get_parent()
-    return None
-
-
-def _detached(element, pipeline) -> bool:
-    """True when an element no longer belongs to ``pipeline`` (a source already dropped)."""
-    el = element
-    while el is not None:
-        if el == pipeline:
-            return False
-        el = el.get_parent()
-    return True
+    from estuary.gst import ancestor_named
+    return ancestor_named(element, "source-bin-")
 
 
 def drop_source(pipeline, source_bin) -> int | None:
@@ -60,7 +45,7 @@ def run(pipeline, on_message=None, eos_timeout: float = 15.0, quiet: bool = Fals
     corrupt or unreachable input) removes that source, says so on stderr naming it and the
     cause, and the other sources go on. With ``metrics_port``, Prometheus metrics are served on
     ``http://127.0.0.1:PORT/metrics`` while it runs (see :mod:`estuary.metrics`)."""
-    from estuary.gst import Gst
+    from estuary.gst import Gst, is_inside
     server = None
     if metrics_port is not None:
         from estuary.metrics import PipelineMetrics, serve
@@ -102,9 +87,9 @@ def run(pipeline, on_message=None, eos_timeout: float = 15.0, quiet: bool = Fals
                 break
             if msg.type == Gst.MessageType.ERROR:
                 err, _ = msg.parse_error()
-                if continue_on_source_error and _detached(msg.src, pipeline):
+                if continue_on_source_error and not is_inside(msg.src, pipeline):
                     continue  # a late error from a source that was already dropped
-                source_bin = _source_bin_of(msg.src) if continue_on_source_error else None
+                source_bin = source_bin_of(msg.src) if continue_on_source_error else None
                 if source_bin is not None:
                     idx = drop_source(pipeline, source_bin)
                     # a failure during preroll left the pipeline short of PLAYING: resume it

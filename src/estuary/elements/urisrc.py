@@ -29,7 +29,7 @@ from __future__ import annotations
 import threading
 import time
 
-from estuary.gst import GLib, Gst
+from estuary.gst import GLib, Gst, is_inside
 from estuary.gst.element import ElementBase, Prop
 
 __all__ = ["EsUriSrcBin"]
@@ -258,8 +258,8 @@ class EsUriSrcBin(ElementBase, Gst.Bin):
     # -- GStreamer ------------------------------------------------------------------------------
     def do_handle_message(self, message):
         if message.type == Gst.MessageType.ERROR and message.src is not self:
-            ours = self._dec is not None and _inside(message.src, self._dec)
-            stale = not ours and not _inside(message.src, self)
+            ours = self._dec is not None and is_inside(message.src, self._dec)
+            stale = not ours and not is_inside(message.src, self)
             if stale:
                 return  # from a decoder already replaced
             if ours and self.settings.rtsp_reconnect_interval > 0:
@@ -317,11 +317,3 @@ class EsUriSrcBin(ElementBase, Gst.Bin):
         with self._lock:
             self._pending = None
 
-
-def _inside(element, ancestor) -> bool:
-    el = element
-    while el is not None:
-        if el == ancestor:
-            return True
-        el = el.get_parent()
-    return False

@@ -242,10 +242,9 @@ class Worker:
         return status
 
     def _source_failed(self, m):
+        from estuary.runner import source_bin_of
         err, _ = m.parse_error()
-        el = m.src
-        while el is not None and not el.get_name().startswith("source-bin-"):
-            el = el.get_parent()
+        el = source_bin_of(m.src)
         cam_id = el.get_name().split("-", 3)[3] if el is not None else None
         log.error("worker %s: %s: %s", self.id, cam_id or m.src.get_name(), err.message)
         if cam_id and cam_id in self._running:
