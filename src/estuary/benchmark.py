@@ -373,8 +373,8 @@ def main(argv=None):
                 print(f"{mode:<10} {n:>7} {r['error']}", flush=True)
                 continue
             naive = found.get("naive", {}).get("fps")
-            ceiling = min(x for x in (found.get("decode", {}).get("fps"), model_fps) if x) \
-                if (found.get("decode") or model_fps) else None
+            ceilings = [x for x in (found.get("decode", {}).get("fps"), model_fps) if x]
+            ceiling = min(ceilings) if ceilings else None
             ratio_naive = f"{r['fps'] / naive:.2f}" if naive and mode != "decode" else "-"
             ratio_ceiling = f"{r['fps'] / ceiling:.2f}" if ceiling and mode != "decode" else "-"
             r["vs_naive"], r["vs_ceiling"] = ratio_naive, ratio_ceiling

@@ -127,7 +127,7 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
             threads = max(1, (os.cpu_count() or 1) // workers)
             engines = [InferEngine(cfg, gpu_id=-1, threads=threads) for _ in range(workers)]
             self._engine = engines[0]
-            self._engines = queue.Queue()
+            self._engines = queue.Queue(maxsize=workers)  # maxsize: the batches in flight
             for e in engines:
                 self._engines.put(e)
             self._pool = ThreadPoolExecutor(workers, thread_name_prefix=f"{self.get_name()}-worker")
@@ -172,7 +172,7 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
             fut = self._pool.submit(self._work, batch)
         self._inflight.append((buf, fut))
         out = []
-        while self._inflight and (self._inflight[0][1].done() or len(self._inflight) > self._pool._max_workers):
+        while self._inflight and (self._inflight[0][1].done() or len(self._inflight) > self._engines.maxsize):
             b, f = self._inflight.popleft()
             f.result()  # re-raises a worker's exception here, in the streaming thread
             out.append(b)

@@ -147,18 +147,14 @@ class EsMux(ElementBase, GstBase.Aggregator):
         the clock passes it plus the latency (``batched-push-timeout`` + upstream latency) and
         then pushes what it has, so a stalled or reconnecting source never holds up the others.
         With nothing queued it waits for data."""
-        earliest = Gst.CLOCK_TIME_NONE
+        times = []
         for pad in self.sinkpads:
             buf = pad.peek_buffer()
-            if buf is None or buf.pts == Gst.CLOCK_TIME_NONE:
-                continue
             seg = self._state(pad).segment
-            if seg is None:
-                continue
-            rt = seg.to_running_time(Gst.Format.TIME, buf.pts)
-            if rt != Gst.CLOCK_TIME_NONE and (earliest == Gst.CLOCK_TIME_NONE or rt < earliest):
-                earliest = rt
-        return earliest
+            if buf is not None and seg is not None and buf.pts != Gst.CLOCK_TIME_NONE:
+                times.append(seg.to_running_time(Gst.Format.TIME, buf.pts))
+        times = [t for t in times if t != Gst.CLOCK_TIME_NONE]
+        return min(times) if times else Gst.CLOCK_TIME_NONE
 
     # -- batching ---------------------------------------------------------------------------
     def _output_size(self, fmts):

@@ -24,12 +24,11 @@ PROFILES = ("count", "detect")
 
 
 class _Running:
-    __slots__ = ("camera", "slot", "bin", "frames", "started", "last_frames", "last_t", "fps")
+    __slots__ = ("camera", "slot", "bin", "frames", "last_frames", "last_t", "fps")
 
     def __init__(self, camera, slot, source_bin):
         self.camera, self.slot, self.bin = camera, slot, source_bin
         self.frames = 0
-        self.started = time.time()
         self.last_frames, self.last_t, self.fps = 0, time.monotonic(), 0.0
 
 
@@ -215,7 +214,6 @@ class Worker:
                            on_lost=self._on_revoke)
         bus = self.pipeline.get_bus()
         next_status = 0.0
-        status = 0
         log.info("worker %s: joining group %s at %s (capacity %d, profile %s)", self.id, GROUP,
                  self.bootstrap, self.capacity, self.profile)
         try:
@@ -239,7 +237,7 @@ class Worker:
             consumer.close()  # leaves the group: its partitions move at once
             self.pipeline.set_state(Gst.State.NULL)
             self.producer.flush(10)
-        return status
+        return 0
 
     def _source_failed(self, m):
         from estuary.runner import source_bin_of
