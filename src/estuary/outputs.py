@@ -10,7 +10,7 @@ from gi.repository import GstRtspServer  # noqa: E402
 
 from estuary.gst import ensure_init  # noqa: E402
 
-__all__ = ["start_rtsp_server", "rtsp_sink_description", "jpeg_snapshot_bin"]
+__all__ = ["start_rtsp_server", "serve_rtsp_launch", "rtsp_sink_description", "jpeg_snapshot_bin"]
 
 
 def jpeg_snapshot_bin(location: str, every: int = 30, quality: int = 85):
@@ -55,14 +55,21 @@ def rtsp_sink_description(udp_port: int = 5400, encoder: str = "x264enc", bitrat
 def start_rtsp_server(rtsp_port: int = 8554, udp_port: int = 5400, path: str = "/ds-test",
                       address: str = "127.0.0.1") -> GstRtspServer.RTSPServer:
     """Serve the H.264 RTP stream arriving on UDP ``udp_port`` at rtsp://address:rtsp_port/path."""
+    return serve_rtsp_launch(
+        f'( udpsrc name=pay0 address=127.0.0.1 port={udp_port} buffer-size=524288 '
+        f'caps="application/x-rtp, media=video, clock-rate=90000, encoding-name=(string)H264, payload=96" )',
+        rtsp_port, path, address)
+
+
+def serve_rtsp_launch(launch: str, rtsp_port: int, path: str, address: str = "127.0.0.1"):
+    """Serve a gst-rtsp-server media (a launch line whose payloader is ``pay0``), shared by its
+    clients, at rtsp://address:rtsp_port/path on the default main context."""
     ensure_init()
     server = GstRtspServer.RTSPServer.new()
     server.set_address(address)
     server.set_service(str(rtsp_port))
     factory = GstRtspServer.RTSPMediaFactory.new()
-    factory.set_launch(
-        f'( udpsrc name=pay0 address=127.0.0.1 port={udp_port} buffer-size=524288 '
-        f'caps="application/x-rtp, media=video, clock-rate=90000, encoding-name=(string)H264, payload=96" )')
+    factory.set_launch(launch)
     factory.set_shared(True)
     server.get_mount_points().add_factory(path, factory)
     if server.attach(None) == 0:

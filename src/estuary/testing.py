@@ -117,23 +117,12 @@ def serve_rtsp_test_stream(port: int, path: str = "/test", width: int = 320, hei
                            fps: int = 30, pattern: str = "ball"):
     """Serve a live H.264 test pattern at rtsp://127.0.0.1:port/path (runs a GLib main loop
     for ever; :class:`RtspTestServer` runs it in a child process so tests can kill it)."""
-    import gi
-    from estuary.gst import GLib, ensure_init
-    ensure_init()
-    gi.require_version("GstRtspServer", "1.0")
-    from gi.repository import GstRtspServer
-    server = GstRtspServer.RTSPServer.new()
-    server.set_address("127.0.0.1")
-    server.set_service(str(port))
-    factory = GstRtspServer.RTSPMediaFactory.new()
-    factory.set_launch(
+    from estuary.gst import GLib
+    from estuary.outputs import serve_rtsp_launch
+    serve_rtsp_launch(
         f"( videotestsrc is-live=true pattern={pattern} ! video/x-raw,width={width},height={height},"
         f"framerate={fps}/1 ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={fps // 2} "
-        "! rtph264pay name=pay0 pt=96 config-interval=1 )")
-    factory.set_shared(True)
-    server.get_mount_points().add_factory(path, factory)
-    if server.attach(None) == 0:
-        raise OSError(f"cannot serve RTSP on 127.0.0.1:{port}")
+        "! rtph264pay name=pay0 pt=96 config-interval=1 )", port, path)
     print("ready", flush=True)
     GLib.MainLoop().run()
 
