@@ -10,7 +10,7 @@ import sys
 import time
 
 from estuary.fleet import admin
-from estuary.fleet.topics import EVENTS, Camera, ensure_topics
+from estuary.fleet.topics import EVENTS, Camera, ensure_topics, read_topic
 from estuary.fleet.worker import fleet_status
 from estuary.gst import Gst
 from tests.servers import kafka
@@ -110,7 +110,7 @@ def test_cameras_are_sharded_failed_over_and_rebalanced(tmp_path):
                     p.wait(20)
                 except subprocess.TimeoutExpired:
                     p.kill()
-        events = _read_all(bootstrap, EVENTS)
+        events = [json.loads(m.value()) for m in read_topic(bootstrap, EVENTS)]
     per_camera = {}
     for ev in events:
         per_camera.setdefault(ev["camera"], []).append((ev["worker"], ev["frame"]))
@@ -120,26 +120,3 @@ def test_cameras_are_sharded_failed_over_and_rebalanced(tmp_path):
     print(f"\nreassignment after a worker was killed: {moved_in:.1f} s (session timeout 3 s); "
           f"{total} events from {len(per_camera)} cameras, {duplicates} duplicates, 0 cameras without events")
 
-
-def _read_all(bootstrap, topic):
-    from confluent_kafka import Consumer, TopicPartition
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "reader", "enable.auto.commit": False})
-    parts = c.list_topics(topic, timeout=10).topics[topic].partitions
-    ends, tps = {}, []
-    for p in parts:
-        lo, hi = c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-        if hi > lo:
-            ends[p] = hi
-            tps.append(TopicPartition(topic, p, lo))
-    c.assign(tps)
-    out = []
-    deadline = time.monotonic() + 30
-    while ends and time.monotonic() < deadline:
-        m = c.poll(0.5)
-        if m is None or m.error():
-            continue
-        out.append(json.loads(m.value()))
-        if m.offset() + 1 >= ends.get(m.partition(), 0):
-            ends.pop(m.partition(), None)
-    c.close()
-    return out

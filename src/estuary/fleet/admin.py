@@ -3,10 +3,8 @@ compacted ``cameras`` topic) and read the workers' heartbeats."""
 
 from __future__ import annotations
 
-import time
-
 from estuary.errors import BrokerError
-from estuary.fleet.topics import CAMERAS, Camera, ensure_topics
+from estuary.fleet.topics import CAMERAS, Camera, ensure_topics, read_topic
 
 
 def _producer(bootstrap):
@@ -35,30 +33,12 @@ def remove(bootstrap: str, cam_id: str) -> None:
 
 def cameras(bootstrap: str, timeout: float = 10.0) -> dict[str, Camera]:
     """The current camera table (the compacted topic read to its end)."""
-    from confluent_kafka import Consumer, TopicPartition
     ensure_topics(bootstrap)
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "estuary-fleet-admin", "enable.auto.commit": False})
-    parts = c.list_topics(CAMERAS, timeout=timeout).topics[CAMERAS].partitions
-    ends, tps = {}, []
-    for p in parts:
-        lo, hi = c.get_watermark_offsets(TopicPartition(CAMERAS, p), timeout=timeout)
-        if hi > lo:
-            ends[p] = hi
-            tps.append(TopicPartition(CAMERAS, p, lo))
     table: dict[str, Camera] = {}
-    if tps:
-        c.assign(tps)
-        deadline = time.monotonic() + timeout
-        while ends and time.monotonic() < deadline:
-            m = c.poll(0.2)
-            if m is None or m.error():
-                continue
-            cam = Camera.parse(m.key(), m.value())
-            if cam is None:
-                table.pop(m.key().decode(), None)
-            else:
-                table[cam.id] = cam
-            if m.offset() + 1 >= ends.get(m.partition(), 0):
-                ends.pop(m.partition(), None)
-    c.close()
+    for m in read_topic(bootstrap, CAMERAS, timeout=timeout):
+        cam = Camera.parse(m.key(), m.value())
+        if cam is None:
+            table.pop(m.key().decode(), None)
+        else:
+            table[cam.id] = cam
     return table

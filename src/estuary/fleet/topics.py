@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import asdict, dataclass
 
 from estuary.errors import BrokerError, ConfigError
@@ -55,3 +56,33 @@ def ensure_topics(bootstrap: str, partitions: int = 12, timeout: float = 15.0) -
         except Exception as exc:  # noqa: BLE001
             if "already exists" not in str(exc).lower() and "TOPIC_ALREADY_EXISTS" not in str(exc):
                 raise BrokerError(f"cannot create topic {topic}: {exc}") from None
+
+
+def read_topic(bootstrap: str, topic: str, last: int | None = None, timeout: float = 10.0) -> list:
+    """Every record of ``topic`` up to its current end (only the ``last`` ones of each partition
+    when given), as confluent-kafka messages in partition order; no consumer group is joined."""
+    from confluent_kafka import Consumer, TopicPartition
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "estuary-fleet-reader", "enable.auto.commit": False})
+    try:
+        parts = c.list_topics(topic, timeout=timeout).topics[topic].partitions
+        ends, tps = {}, []
+        for p in parts:
+            lo, hi = c.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)
+            start = lo if last is None else max(lo, hi - last)
+            if hi > start:
+                ends[p] = hi
+                tps.append(TopicPartition(topic, p, start))
+        out = []
+        if tps:
+            c.assign(tps)
+        deadline = time.monotonic() + timeout
+        while ends and time.monotonic() < deadline:
+            m = c.poll(0.2)
+            if m is None or m.error():
+                continue
+            out.append(m)
+            if m.offset() + 1 >= ends.get(m.partition(), 0):
+                ends.pop(m.partition(), None)
+        return out
+    finally:
+        c.close()

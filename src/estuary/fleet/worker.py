@@ -252,24 +252,10 @@ class Worker:
 def fleet_status(bootstrap: str, seconds: float = 5.0, timeout: float = 10.0) -> dict:
     """The latest status of each worker heard from in the last ``seconds``:
     {worker: status dict}."""
-    from confluent_kafka import OFFSET_END, Consumer, TopicPartition
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"estuary-status-{os.getpid()}",
-                  "enable.auto.commit": False})
-    parts = c.list_topics(STATUS, timeout=timeout).topics[STATUS].partitions
-    tps = []
-    for p in parts:
-        lo, hi = c.get_watermark_offsets(TopicPartition(STATUS, p), timeout=timeout)
-        tps.append(TopicPartition(STATUS, p, max(lo, hi - 500) if hi != OFFSET_END else lo))
-    c.assign(tps)
+    from estuary.fleet.topics import read_topic
     latest: dict[str, dict] = {}
-    idle_until = time.monotonic() + 1.0
-    while time.monotonic() < idle_until:
-        m = c.poll(0.2)
-        if m is None or m.error():
-            continue
-        idle_until = time.monotonic() + 0.5
+    for m in read_topic(bootstrap, STATUS, last=500, timeout=timeout):
         st = json.loads(m.value())
         if time.time() - st["ts"] <= seconds:
             latest[st["worker"]] = st
-    c.close()
     return latest
