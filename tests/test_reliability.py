@@ -8,25 +8,35 @@ from estuary.gst import Gst
 from estuary.runner import run
 
 
-def test_corrupt_source_is_dropped_and_the_others_finish(tmp_path, capsys):
-    bad = tmp_path / "corrupt.mp4"
-    good = open(data.media_path("bikes.mp4"), "rb").read()
-    bad.write_bytes(good[:40000] + os.urandom(20000))  # a truncated file with garbage after the header
+def _pipeline(uris, mux_props=(), source_kw=None):
+    """Sources (``make_source_bin``) → nvstreammux → fakesink ``sink``; returns (pipeline, sink).
+    ``mux_props``: (name, value) pairs; ``source_kw``: source index → make_source_bin keywords."""
     p = Gst.Pipeline.new("p")
     mux = Gst.ElementFactory.make("nvstreammux", "m")
-    mux.set_property("batch-size", 2)
-    mux.set_property("width", 320)
-    mux.set_property("height", 136)
+    for k, v in mux_props:
+        mux.set_property(k, v)
     sink = Gst.ElementFactory.make("fakesink", "sink")
     p.add(mux)
     p.add(sink)
     mux.link(sink)
-    for i, path in enumerate((data.media_path("bikes.mp4"), str(bad))):
-        # decodebin sometimes drops the demuxer's error for such a file (about 1 in 8 runs): the
-        # source's startup timeout then reports it instead of the muxer waiting for ever
-        b = make_source_bin(i, path, startup_timeout=5)
+    for i, uri in enumerate(uris):
+        b = make_source_bin(i, uri, **(source_kw or {}).get(i, {}))
         p.add(b)
         b.get_static_pad("src").link(mux.request_pad_simple(f"sink_{i}"))
+    return p, sink
+
+
+SMALL_PAIR = (("batch-size", 2), ("width", 320), ("height", 136))
+
+
+def test_corrupt_source_is_dropped_and_the_others_finish(tmp_path, capsys):
+    bad = tmp_path / "corrupt.mp4"
+    good = open(data.media_path("bikes.mp4"), "rb").read()
+    bad.write_bytes(good[:40000] + os.urandom(20000))  # a truncated file with garbage after the header
+    # decodebin sometimes drops the demuxer's error for such a file (about 1 in 8 runs): the
+    # source's startup timeout then reports it instead of the muxer waiting for ever
+    p, sink = _pipeline((data.media_path("bikes.mp4"), str(bad)), SMALL_PAIR,
+                        {i: dict(startup_timeout=5) for i in range(2)})
     frames = {0: 0, 1: 0}
 
     def probe(pad, info):
@@ -47,15 +57,7 @@ def test_corrupt_source_is_dropped_and_the_others_finish(tmp_path, capsys):
 def test_without_the_policy_a_source_error_stops_the_pipeline(tmp_path, capsys):
     bad = tmp_path / "garbage.mp4"
     bad.write_bytes(os.urandom(50000))
-    p = Gst.Pipeline.new("p")
-    mux = Gst.ElementFactory.make("nvstreammux", "m")
-    sink = Gst.ElementFactory.make("fakesink", "sink")
-    p.add(mux)
-    p.add(sink)
-    mux.link(sink)
-    b = make_source_bin(0, str(bad))
-    p.add(b)
-    b.get_static_pad("src").link(mux.request_pad_simple("sink_0"))
+    p, _ = _pipeline((str(bad),))
     assert run(p) == 1
     assert "ERROR from" in capsys.readouterr().err
 
@@ -75,16 +77,7 @@ def test_a_source_without_video_is_named_with_what_it_holds(tmp_path, capsys):
     mk.set_state(Gst.State.PLAYING)
     mk.get_bus().timed_pop_filtered(10 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
     mk.set_state(Gst.State.NULL)
-    p = Gst.Pipeline.new("p")
-    mux = Gst.ElementFactory.make("nvstreammux", "m")
-    sink = Gst.ElementFactory.make("fakesink", "sink")
-    p.add(mux)
-    p.add(sink)
-    mux.link(sink)
-    for i, path in enumerate((data.media_path("bikes.mp4"), str(wav))):
-        b = make_source_bin(i, path)
-        p.add(b)
-        b.get_static_pad("src").link(mux.request_pad_simple(f"sink_{i}"))
+    p, _ = _pipeline((data.media_path("bikes.mp4"), str(wav)))
     assert run(p, continue_on_source_error=True) == 0
     err = capsys.readouterr().err
     assert "speech.wav) has no video stream that can be decoded (streams found: audio/x-raw)" in err
@@ -98,19 +91,7 @@ def test_a_codec_without_a_decoder_is_named_and_the_other_source_finishes(tmp_pa
     raw[at:at + 4] = b"zzzz"
     odd = tmp_path / "odd-codec.mp4"
     odd.write_bytes(bytes(raw))
-    p = Gst.Pipeline.new("p")
-    mux = Gst.ElementFactory.make("nvstreammux", "m")
-    mux.set_property("batch-size", 2)
-    mux.set_property("width", 320)
-    mux.set_property("height", 136)
-    sink = Gst.ElementFactory.make("fakesink", "sink")
-    p.add(mux)
-    p.add(sink)
-    mux.link(sink)
-    for i, path in enumerate((data.media_path("bikes.mp4"), str(odd))):
-        b = make_source_bin(i, path)
-        p.add(b)
-        b.get_static_pad("src").link(mux.request_pad_simple(f"sink_{i}"))
+    p, sink = _pipeline((data.media_path("bikes.mp4"), str(odd)), SMALL_PAIR)
     frames = []
     sink.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, lambda pad, info: frames.append(1)
                                           or Gst.PadProbeReturn.OK)
@@ -128,20 +109,9 @@ def _live_pipeline(uris, source_kw=None):
     import time
 
     import pyds
-    p = Gst.Pipeline.new("p")
-    mux = Gst.ElementFactory.make("nvstreammux", "m")
-    for k, v in (("batch-size", len(uris)), ("width", 320), ("height", 240), ("live-source", True),
-                 ("batched-push-timeout", 40000)):
-        mux.set_property(k, v)
-    sink = Gst.ElementFactory.make("fakesink", "sink")
+    p, sink = _pipeline(uris, (("batch-size", len(uris)), ("width", 320), ("height", 240), ("live-source", True),
+                               ("batched-push-timeout", 40000)), source_kw)
     sink.set_property("sync", False)
-    p.add(mux)
-    p.add(sink)
-    mux.link(sink)
-    for i, uri in enumerate(uris):
-        b = make_source_bin(i, uri, **(source_kw or {}).get(i, {}))
-        p.add(b)
-        b.get_static_pad("src").link(mux.request_pad_simple(f"sink_{i}"))
     arrivals = []
     lock = threading.Lock()
 
@@ -233,17 +203,8 @@ def test_rtsp_source_gives_up_after_its_attempts_with_an_error_naming_it():
 
 
 def test_file_loop_plays_the_file_again_with_timestamps_going_on():
-    p = Gst.Pipeline.new("p")
-    mux = Gst.ElementFactory.make("nvstreammux", "m")
-    for k, v in (("batch-size", 1), ("width", 320), ("height", 136)):
-        mux.set_property(k, v)
-    sink = Gst.ElementFactory.make("fakesink", "sink")
-    p.add(mux)
-    p.add(sink)
-    mux.link(sink)
-    b = make_source_bin(0, data.media_path("bikes.mp4"), file_loop=True)
-    p.add(b)
-    b.get_static_pad("src").link(mux.request_pad_simple("sink_0"))
+    p, sink = _pipeline((data.media_path("bikes.mp4"),), (("batch-size", 1), ("width", 320), ("height", 136)),
+                        {0: dict(file_loop=True)})
     pts = []
 
     def probe(pad, info):
