@@ -7,6 +7,11 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+# First of all, before anything can load GStreamer: keep C++ exceptions catchable (see native.py)
+from estuary.native import ensure_unwinder  # noqa: E402
+
+ensure_unwinder()
+
 from estuary.errors import (BrokerError, ConfigError, ElementError, EstuaryError, MetaError,  # noqa: E402
                             ModelError, SourceError, StreamError, SurfaceError)
 from estuary.meta.core import (NvDsBatchMeta, NvDsFrameMeta, NvDsObjectMeta,  # noqa: E402

@@ -77,7 +77,7 @@ def _attach(buffer_addr: int, obj) -> None:
 def attach(buffer, obj) -> None:
     """Attach ``obj`` to a writable buffer (a ``Gst.Buffer`` or its address)."""
     register()
-    addr = buffer if isinstance(buffer, int) else hash(buffer)
+    addr = capi.buffer_address(buffer)
     if not capi.gst_mini_object_is_writable(addr):
         raise RuntimeError("the batch meta can only be attached to a writable buffer")
     _attach(addr, obj)
@@ -96,8 +96,6 @@ def get(buffer):
     """The object attached to a buffer (a ``Gst.Buffer`` or its address), or None."""
     if not _registered:
         register()
-    addr = buffer if isinstance(buffer, int) else hash(buffer)
-    if not addr:
-        return None
+    addr = capi.buffer_address(buffer)
     meta = capi.gst_buffer_get_custom_meta(addr, META_NAME)
     return _read(meta) if meta else None

@@ -114,6 +114,51 @@ class _MiniObject(ctypes.Structure):
                 ("flags", ctypes.c_uint)]
 
 
+gst_buffer_get_type = _fn(lib, "gst_buffer_get_type", _sz)
+_mem_fd: int | None = None
+
+
+def _peek_word(addr: int) -> int | None:
+    """The machine word at ``addr``, or None where the address is not readable.
+
+    Read through ``/proc/self/mem`` so that an unmapped address gives EIO instead of a
+    segfault: pyds hands ints from user code to C, and a wrong int must be an error.
+    """
+    global _mem_fd
+    import os
+    if _mem_fd is None:
+        _mem_fd = os.open("/proc/self/mem", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        raw = os.pread(_mem_fd, ctypes.sizeof(_sz), addr)
+    except (OSError, OverflowError, ValueError):
+        return None
+    return int.from_bytes(raw, "little") if len(raw) == ctypes.sizeof(_sz) else None
+
+
+def buffer_address(buffer, what: str = "gst_buffer") -> int:
+    """The ``GstBuffer*`` of a ``Gst.Buffer`` or of an int address, checked before any C call.
+
+    An int that does not point at a live GstBuffer (0, None, a stale or made-up address, another
+    object's address) raises :class:`~estuary.errors.InvalidAddressError` naming it, where C
+    would crash the process.
+    """
+    from estuary.errors import InvalidAddressError
+    if buffer is None:
+        raise InvalidAddressError(f"{what} is None: pass hash(gst_buffer) of a Gst.Buffer")
+    if isinstance(buffer, bool) or not isinstance(buffer, int):
+        if type(buffer).__name__ != "Buffer":
+            raise InvalidAddressError(
+                f"{what} must be hash(gst_buffer) (an int) or a Gst.Buffer, "
+                f"not {type(buffer).__name__}")
+        buffer = hash(buffer)
+    addr = int(buffer)
+    if addr <= 0 or addr % ctypes.alignment(_MiniObject) or _peek_word(addr) != gst_buffer_get_type():
+        raise InvalidAddressError(
+            f"{what} {addr:#x} is not the address of a live GstBuffer "
+            "(pass hash(gst_buffer) inside the probe that received it)")
+    return addr
+
+
 def buffer_refcount(addr: int) -> int:
     """Reference count of the GstBuffer at ``addr``."""
     return _MiniObject.from_address(addr).refcount

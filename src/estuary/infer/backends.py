@@ -13,10 +13,36 @@ import os
 import numpy as np
 
 from estuary.errors import ModelError
+from estuary.native import import_cxx
 
-__all__ = ["Backend", "OrtBackend", "create_backend"]
+__all__ = ["Backend", "OrtBackend", "create_backend", "check_onnx_file"]
 
 log = logging.getLogger("estuary.infer")
+
+
+def check_onnx_file(path: str) -> None:
+    """Raise :class:`ModelError` naming ``path`` unless it holds a parseable ONNX model with a graph.
+
+    Checked in Python (protobuf's upb parser) before any native runtime sees the file, so that
+    an empty, truncated or foreign file is a clear error however the runtime would react.
+    """
+    try:
+        size = os.path.getsize(path)
+    except OSError as exc:
+        raise ModelError(f"cannot read ONNX model {path}: {exc.strerror or exc}") from None
+    if size == 0:
+        raise ModelError(f"ONNX model {path} is empty (0 bytes): re-export or re-download it")
+    onnx = import_cxx("onnx")
+    from google.protobuf.message import DecodeError
+    try:
+        model = onnx.load_model(path, load_external_data=False)
+    except (DecodeError, ValueError, RuntimeError) as exc:
+        raise ModelError(f"{path} is not a valid ONNX model ({size} bytes; truncated or not ONNX): "
+                         f"{exc}") from None
+    g = model.graph
+    if not g.node or not g.input or not g.output:
+        raise ModelError(f"{path} holds no ONNX graph (nodes {len(g.node)}, inputs {len(g.input)}, "
+                         f"outputs {len(g.output)}): truncated or not an ONNX model")
 
 
 class Backend:
@@ -35,9 +61,10 @@ class OrtBackend(Backend):
 
     def __init__(self, path: str, gpu_id: int = -1, threads: int = 0):
         try:
-            import onnxruntime as ort
+            ort = import_cxx("onnxruntime")
         except ImportError as exc:  # pragma: no cover - a dependency
             raise ModelError(f"onnxruntime is not installed: {exc}") from None
+        check_onnx_file(path)
         so = ort.SessionOptions()
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if threads:
@@ -92,7 +119,7 @@ def _cuda_available() -> bool:
 
 def _ort_has_cuda() -> bool:
     try:
-        import onnxruntime as ort
+        ort = import_cxx("onnxruntime")
         return "CUDAExecutionProvider" in ort.get_available_providers()
     except ImportError:
         return False

@@ -233,8 +233,13 @@ def load_infer_config(path: str | None = None, text: str | None = None,
         if not os.path.isfile(labels):
             raise ConfigError(f"label file not found: {labels}", path=kf.path,
                               line=cfg.lines.get("labelfile-path"), key="property/labelfile-path")
-        with open(labels, encoding="utf-8") as f:
-            cfg.labels = [ln.rstrip("\n") for ln in f if ln.strip()]
+        try:
+            with open(labels, encoding="utf-8") as f:
+                cfg.labels = [ln.rstrip("\r\n") for ln in f if ln.strip()]
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read label file {labels}: {exc}", path=kf.path,
+                              line=cfg.lines.get("labelfile-path"), key="property/labelfile-path",
+                              hint="a label file is UTF-8 text, one label per line") from None
     if cfg.is_classifier_net and cfg.values.get("classifier-threshold") is None:
         cfg.values["classifier-threshold"] = 0.0
     return cfg

@@ -88,6 +88,22 @@ def buffer_size(addr: int) -> int:
         raise InvalidAddressError(f"no live C buffer at address {addr:#x}") from None
 
 
+def check_range(addr: int, nbytes: int) -> None:
+    """Raise unless ``nbytes`` bytes from ``addr`` lie inside one live buffer allocated here.
+
+    The guard for int addresses that user code passes to readers of raw memory.
+    """
+    if not isinstance(addr, int) or isinstance(addr, bool):
+        raise InvalidAddressError(f"an address must be an int, not {type(addr).__name__}")
+    with _lock:
+        for start, buf in _buffers.items():
+            if start <= addr and addr + nbytes <= start + len(buf):
+                return
+    raise InvalidAddressError(
+        f"no live C buffer holds {nbytes} bytes at address {addr:#x} (freed, out of bounds, "
+        "or never allocated by pyds)")
+
+
 def live_buffers() -> int:
     """Number of live buffers (for leak tests)."""
     return len(_buffers)
@@ -120,6 +136,10 @@ def read_string(addr: int) -> str | None:
     """Decode the NUL-terminated string at ``addr``; None for 0."""
     if not addr:
         return None
+    if not isinstance(addr, int) or isinstance(addr, bool):
+        raise InvalidAddressError(
+            f"get_string takes the int address of a C string (a char* field), "
+            f"not {type(addr).__name__} {addr!r}")
     buf = _buffers.get(addr)
     if buf is None:
         raise InvalidAddressError(

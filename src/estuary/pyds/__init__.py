@@ -594,13 +594,19 @@ def get_nvds_LayerInfo(data, j: int) -> NvDsInferLayerInfo:
 
 def get_detections(data, i: int) -> float:
     """Element ``i`` of a layer buffer, read as float32."""
+    i = int(i)
     if isinstance(data, _np.ndarray):
         flat = data.reshape(-1)
         if flat.dtype != _np.float32:
             flat = flat.view(_np.uint8)[: flat.nbytes - flat.nbytes % 4].view(_np.float32)
+        if not 0 <= i < flat.size:
+            raise IndexError(f"get_detections: index {i} outside the layer's {flat.size} floats")
         return float(flat[i])
-    if isinstance(data, int):
-        return ctypes.c_float.from_address(data + 4 * int(i)).value
+    if isinstance(data, int) and not isinstance(data, bool):
+        if i < 0:
+            raise IndexError(f"get_detections: negative index {i}")
+        _cmem.check_range(data + 4 * i, 4)
+        return ctypes.c_float.from_address(data + 4 * i).value
     raise InvalidAddressError(f"get_detections needs a layer buffer, got {type(data).__name__}")
 
 

@@ -138,10 +138,11 @@ class BatchSurface:
         return len(self.frames)
 
     def frame(self, batch_id: int) -> FrameSurface:
-        try:
-            return self.frames[batch_id]
-        except IndexError:
-            raise SurfaceError(f"batch has {len(self.frames)} frames; no batch_id {batch_id}") from None
+        # no Python negative indexing: batch_id -1 is a caller's bug, not "the last frame"
+        if not 0 <= batch_id < len(self.frames):
+            raise SurfaceError(f"batch has {len(self.frames)} frames (batch_id 0..{len(self.frames) - 1}); "
+                               f"no batch_id {batch_id}")
+        return self.frames[batch_id]
 
     def map_frame(self, batch_id: int) -> np.ndarray:
         """Writable zero-copy RGBA view of a frame (checks the format of surface 0, as DeepStream)."""
