@@ -62,7 +62,17 @@ def _cmd_run(args) -> int:
             if args.app in uri_apps:
                 inputs[i] = "file://" + os.path.abspath(item)
     sys.path.insert(0, os.path.dirname(importlib.import_module("estuary.apps.samples").__file__))
+    # the app stays unmodified: its bus handler is observed so that an ERROR or a signal gives
+    # the right exit status (see estuary.apps.supervise)
+    from estuary.apps.supervise import AppSupervisor
+    sup = AppSupervisor()
+    common_bus = importlib.import_module("common.bus_call")
+    original = getattr(common_bus.bus_call, "__wrapped__", common_bus.bus_call)
+    common_bus.bus_call = sup.wrap_bus_call(original)
     mod = importlib.import_module(f"estuary.apps.samples.{SAMPLES[args.app]}")
+    if getattr(mod, "bus_call", None) is not None:
+        mod.bus_call = common_bus.bus_call
+    sup.install()
     try:
         argv = [f"{SAMPLES[args.app]}.py", *inputs]
         if hasattr(mod, "parse_args"):  # option-parsing samples (test4, rtsp-out, demux)
@@ -73,7 +83,21 @@ def _cmd_run(args) -> int:
         rc = mod.main(argv)
     except SystemExit as exc:
         rc = exc.code
-    return int(rc or 0)
+    except KeyboardInterrupt:
+        rc = None
+    finally:
+        sup.restore()
+        common_bus.bus_call = original
+        if getattr(mod, "bus_call", None) is not None:
+            mod.bus_call = original
+    why = sup.summary(args.app, list(args.inputs))
+    if why:
+        print(why, file=sys.stderr)
+    if isinstance(rc, int) and rc != 0:
+        return rc
+    if isinstance(rc, str):  # sys.exit("message")
+        return 1
+    return sup.exit_code()
 
 
 def _cmd_launch(args) -> int:

@@ -12,27 +12,42 @@ __all__ = ["run", "drop_source", "source_bin_of", "EXIT_OK", "EXIT_ERROR", "EXIT
 EXIT_OK, EXIT_ERROR, EXIT_SIGINT, EXIT_SIGTERM = 0, 1, 130, 143
 
 
-def source_bin_of(element):
-    """The enclosing ``source-bin-NN`` of an element (None if it is not inside one)."""
-    from estuary.gst import ancestor_named
-    return ancestor_named(element, "source-bin-")
+def source_bin_of(element, pipeline=None):
+    """The source unit an element belongs to, or None: its enclosing ``source-bin-NN`` (the
+    DeepStream apps' naming), else the pipeline's direct child holding it when that child is a
+    self-contained source (no sink pads, e.g. a bare ``nvurisrcbin``/``uridecodebin``)."""
+    from estuary.gst import Gst, ancestor_named
+    named = ancestor_named(element, "source-bin-")
+    if named is not None or pipeline is None:
+        return named
+    top = element
+    while top is not None and top.get_parent() is not None and top.get_parent() is not pipeline:
+        top = top.get_parent()
+    if top is None or top is pipeline or top.get_parent() is not pipeline:
+        return None
+    if any(p.direction == Gst.PadDirection.SINK for p in top.pads):
+        return None
+    return top
 
 
 def drop_source(pipeline, source_bin) -> int | None:
-    """Unlink a failed source bin from the muxer, release its pad and remove it; returns its index."""
+    """Unlink a failed source from the muxer, release its pad and remove it; returns its index."""
     from estuary.gst import Gst
-    src = source_bin.get_static_pad("src")
-    peer = src.get_peer() if src is not None else None
+    links = [(p, p.get_peer()) for p in source_bin.pads if p.direction == Gst.PadDirection.SRC]
     idx = None
     source_bin.set_state(Gst.State.NULL)
-    if peer is not None:
+    for src, peer in links:
+        if peer is None:
+            continue
         mux = peer.get_parent_element()
         try:
             idx = int(peer.get_name().rsplit("_", 1)[1])
         except (IndexError, ValueError):
-            idx = None
+            pass
         src.unlink(peer)
-        mux.release_request_pad(peer)
+        if peer.get_pad_template() is not None and \
+                peer.get_pad_template().presence == Gst.PadPresence.REQUEST:
+            mux.release_request_pad(peer)
     pipeline.remove(source_bin)
     return idx
 
@@ -41,8 +56,8 @@ def run(pipeline, on_message=None, eos_timeout: float = 15.0, quiet: bool = Fals
         continue_on_source_error: bool = False, metrics_port: int | None = None) -> int:
     """Play ``pipeline`` until EOS or ERROR; on SIGINT/SIGTERM finish cleanly through EOS.
 
-    With ``continue_on_source_error``, an error raised inside a ``source-bin-NN`` (a missing,
-    corrupt or unreachable input) removes that source, says so on stderr naming it and the
+    With ``continue_on_source_error``, an error raised inside a source (a ``source-bin-NN`` or a
+    bare source bin such as ``nvurisrcbin``: a missing, corrupt or unreachable input) removes it, says so on stderr naming it and the
     cause, and the other sources go on. With ``metrics_port``, Prometheus metrics are served on
     ``http://127.0.0.1:PORT/metrics`` while it runs (see :mod:`estuary.metrics`)."""
     from estuary.gst import Gst, is_inside
@@ -89,7 +104,7 @@ def run(pipeline, on_message=None, eos_timeout: float = 15.0, quiet: bool = Fals
                 err, _ = msg.parse_error()
                 if continue_on_source_error and not is_inside(msg.src, pipeline):
                     continue  # a late error from a source that was already dropped
-                source_bin = source_bin_of(msg.src) if continue_on_source_error else None
+                source_bin = source_bin_of(msg.src, pipeline) if continue_on_source_error else None
                 if source_bin is not None:
                     idx = drop_source(pipeline, source_bin)
                     # a failure during preroll left the pipeline short of PLAYING: resume it

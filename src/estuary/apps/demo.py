@@ -9,6 +9,7 @@ and classifier results; it writes ``out/demo.mp4`` and a PNG snapshot of an anno
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections import Counter
 
@@ -84,6 +85,13 @@ def run_demo(output: str = "out/demo.mp4", frames: int = -1, video: str | None =
     status = run(pipeline, metrics_port=metrics_port)  # Ctrl-C / SIGTERM finish the MP4 through EOS
     dt = time.monotonic() - t0
     n = sum(meter.totals.values())
+    from estuary.runner import EXIT_ERROR, EXIT_OK
+    if n == 0:
+        # nothing to summarise, and no video worth the name was written
+        print(f"estuary demo: no frames were decoded from {video or 'the bundled clip'}"
+              + (" (the pipeline failed: see the error above)" if status == EXIT_ERROR else ""),
+              file=sys.stderr)
+        return status if status != EXIT_OK else EXIT_ERROR
     print(f"frames: {n} in {dt:.1f} s ({n / max(dt, 1e-9):.1f} fps)")
     print("objects per class: " + ", ".join(f"{k}={v}" for k, v in per_class.most_common()))
     by_label = Counter(label for label, _ in tracks)
@@ -95,5 +103,10 @@ def run_demo(output: str = "out/demo.mp4", frames: int = -1, video: str | None =
         png = os.path.splitext(output)[0] + ".png"
         cv2.imwrite(png, cv2.cvtColor(best["img"], cv2.COLOR_RGBA2BGR))
         print(f"snapshot: {png}")
-    print(f"annotated video: {output}")
+    if status == EXIT_ERROR:
+        print(f"estuary demo: the pipeline failed after {n} frames of {video or 'the bundled clip'}; "
+              f"{output} is incomplete",
+              file=sys.stderr)
+    else:
+        print(f"annotated video: {output}")
     return status

@@ -136,11 +136,13 @@ class EsMsgBroker(ElementBase, GstBase.BaseSink):
         cfg = parse_broker_config(s.config)
         cls = adapter_for(s.proto_lib)
         adapter = cls(s.conn_str, cfg, s.topic)
+        adapter.validate()
         parts = s.conn_str.split(";") if s.conn_str else []
         self._topic = s.topic or (parts[2] if cls.name == "kafka" and len(parts) > 2 else "") or cfg.get("topic", "")
         if not self._topic:
             raise ConfigError(f"{self.get_name()}: no topic (set topic, or put it in conn-str/config)", key="topic")
-        self.sender = ReliableSender(adapter, s.queue_size, s.drop_policy)
+        self.sender = ReliableSender(adapter, s.queue_size, s.drop_policy,
+                                     on_error=lambda exc: self.post_error(exc, "message sender"))
         return True
 
     def do_render(self, buf):

@@ -96,6 +96,8 @@ class EsUriSrcBin(ElementBase, Gst.Bin):
         # file-loop: running-time offset of the current pass and the end of what was output
         self._offset = 0
         self._end = 0
+        # an EOS sent by the application (SIGINT → pipeline EOS): end for real, no loop/reconnect
+        self._eos_requested = False
 
     # -- the replaceable decoder ----------------------------------------------------------------
     def _build_decoder(self):
@@ -178,7 +180,7 @@ class EsUriSrcBin(ElementBase, Gst.Bin):
                     "source-id": s.source_id, "uri": s.uri, "down-seconds": float(down)})
             return Gst.PadProbeReturn.OK
         event = info.get_event()
-        if event is not None and event.type == Gst.EventType.EOS:
+        if event is not None and event.type == Gst.EventType.EOS and not self._eos_requested:
             s = self.settings
             if s.file_loop:
                 self._offset = self._end
@@ -194,7 +196,7 @@ class EsUriSrcBin(ElementBase, Gst.Bin):
         """Schedule the next attempt with backoff, or give up with an ERROR."""
         s = self.settings
         with self._lock:
-            if self._pending is not None:
+            if self._pending is not None or self._eos_requested:
                 return
             if self._down_since is None:
                 self._down_since = time.monotonic()
@@ -214,7 +216,7 @@ class EsUriSrcBin(ElementBase, Gst.Bin):
 
     def _schedule(self, delay: float):
         with self._lock:
-            if self._pending is None:
+            if self._pending is None and not self._eos_requested:
                 self._pending = time.monotonic() + delay
 
     def _rebuild(self):
@@ -256,6 +258,23 @@ class EsUriSrcBin(ElementBase, Gst.Bin):
                 self._reconnect(f"no data for {s.rtsp_reconnect_interval} s")
 
     # -- GStreamer ------------------------------------------------------------------------------
+    def do_send_event(self, event):
+        """An EOS from the application ends the source even when it loops or reconnects.
+
+        Without this, ``file-loop`` turned the pipeline's EOS into one more pass (and a
+        reconnecting source into a reconnection), so SIGINT never finished a recording.
+        """
+        if event.type == Gst.EventType.EOS:
+            with self._lock:
+                self._eos_requested = True
+                between = self._pending is not None or self._down_since is not None or self._dec is None
+                self._pending = None
+            ghost = self._ghost
+            if between and ghost is not None:
+                # no decoder is delivering (reconnecting, or between two loop passes): end here
+                return ghost.push_event(event)
+        return Gst.Bin.do_send_event(self, event)
+
     def do_handle_message(self, message):
         if message.type == Gst.MessageType.ERROR and message.src is not self:
             ours = self._dec is not None and is_inside(message.src, self._dec)
@@ -288,6 +307,7 @@ class EsUriSrcBin(ElementBase, Gst.Bin):
     def do_change_state(self, transition):
         if transition == Gst.StateChange.NULL_TO_READY and self._dec is None:
             s = self.settings
+            self._eos_requested = False
             # a decoder rebuilt while PLAYING prerolls (connects) asynchronously: handle that
             # here, or the whole pipeline would drop to PAUSED until this one source is back
             self.set_property("async-handling", s.rtsp_reconnect_interval > 0 or s.file_loop)

@@ -179,6 +179,17 @@ def _unknown(kf: KeyFile, group: str, key: str, known) -> ConfigError:
                        hint=hint)
 
 
+def read_labels(labels: str, config_path: str | None = None, line: int | None = None,
+                key: str | None = None) -> list[str]:
+    """The labels of a label file, one per non-empty line; a ConfigError names the file."""
+    try:
+        with open(labels, encoding="utf-8") as f:
+            return [ln.rstrip("\r\n") for ln in f if ln.strip()]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read label file {labels}: {exc}", path=config_path, line=line,
+                          key=key, hint="a label file is UTF-8 text, one label per line") from None
+
+
 def load_infer_config(path: str | None = None, text: str | None = None,
                       require_model: bool = True) -> InferConfig:
     """Parse and validate an nvinfer config file."""
@@ -233,13 +244,7 @@ def load_infer_config(path: str | None = None, text: str | None = None,
         if not os.path.isfile(labels):
             raise ConfigError(f"label file not found: {labels}", path=kf.path,
                               line=cfg.lines.get("labelfile-path"), key="property/labelfile-path")
-        try:
-            with open(labels, encoding="utf-8") as f:
-                cfg.labels = [ln.rstrip("\r\n") for ln in f if ln.strip()]
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"cannot read label file {labels}: {exc}", path=kf.path,
-                              line=cfg.lines.get("labelfile-path"), key="property/labelfile-path",
-                              hint="a label file is UTF-8 text, one label per line") from None
+        cfg.labels = read_labels(labels, kf.path, cfg.lines.get("labelfile-path"), "property/labelfile-path")
     if cfg.is_classifier_net and cfg.values.get("classifier-threshold") is None:
         cfg.values["classifier-threshold"] = 0.0
     return cfg

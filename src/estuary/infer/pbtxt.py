@@ -180,8 +180,8 @@ def _inferserver_to_config(path: str):
     if labels:
         labels = labels if os.path.isabs(labels) else os.path.normpath(os.path.join(base, labels))
         if os.path.isfile(labels):
-            with open(labels, encoding="utf-8") as fh:
-                cfg.labels = [ln.rstrip("\n") for ln in fh if ln.strip()]
+            from estuary.infer.config import read_labels
+            cfg.labels = read_labels(labels, path, key="postprocess/labelfile_path")
     if "detection" in post:
         det = post["detection"]
         v["network-type"] = 0

@@ -35,6 +35,7 @@ def parse_broker_config(path: str | None) -> dict:
 
 class Adapter:
     name = "base"
+    default_port = 0  # 0: the adapter takes no host/port
 
     def __init__(self, conn_str: str = "", cfg: dict | None = None, topic: str = ""):
         self.conn_str, self.cfg, self.topic = conn_str or "", dict(cfg or {}), topic
@@ -47,7 +48,15 @@ class Adapter:
         except ValueError:
             raise ConfigError(f"bad port in conn-str {self.conn_str!r}", key="conn-str",
                               hint="use host;port[;topic]") from None
+        if not 0 < port < 65536:
+            raise ConfigError(f"port {port} out of range (1..65535) in conn-str {self.conn_str!r}",
+                              key="conn-str", hint="use host;port[;topic]")
         return host, port, parts[2:] if len(parts) > 2 else []
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` for settings that no retry can mend (called at start)."""
+        if self.default_port:
+            self._hostport(self.default_port)
 
     def connect(self) -> None:
         pass
@@ -78,6 +87,7 @@ class MemoryAdapter(Adapter):
 
 class MqttAdapter(Adapter):
     name = "mqtt"
+    default_port = 1883
 
     def connect(self):
         import paho.mqtt.client as mqtt
@@ -115,6 +125,7 @@ class RedisAdapter(Adapter):
     """Redis Streams: ``XADD <topic> * <payloadkey> <payload>`` (capped at ``streamsize``)."""
 
     name = "redis"
+    default_port = 6379
 
     def connect(self):
         import redis
@@ -144,6 +155,7 @@ class AmqpAdapter(Adapter):
     """AMQP 0-9-1: publish to ``exchange`` (amq.topic) with the topic as routing key, confirmed."""
 
     name = "amqp"
+    default_port = 5672
 
     def connect(self):
         import pika
@@ -182,6 +194,7 @@ class KafkaAdapter(Adapter):
     """Kafka with delivery reports: a send returns once the broker acknowledged it."""
 
     name = "kafka"
+    default_port = 9092
 
     def connect(self):
         from confluent_kafka import Producer

@@ -29,14 +29,20 @@ class SenderStats:
 
 
 class ReliableSender:
+    """``on_error(exc)`` is called (from the worker thread) when sending cannot go on at all: an
+    error that retrying cannot mend (a bad setting, a bug), as opposed to a broker outage
+    (:class:`BrokerError`), which is retried. The worker then stops; ``error`` holds the cause."""
+
     def __init__(self, adapter, queue_size: int = 10000, policy: str = "drop-oldest",
-                 backoff_initial: float = 0.1, backoff_max: float = 5.0):
+                 backoff_initial: float = 0.1, backoff_max: float = 5.0, on_error=None):
         if policy not in POLICIES:
             raise ValueError(f"drop policy must be one of {POLICIES}")
         self.adapter = adapter
         self.queue_size, self.policy = max(int(queue_size), 1), policy
         self.backoff_initial, self.backoff_max = backoff_initial, backoff_max
         self.stats = SenderStats()
+        self.on_error = on_error
+        self.error: BaseException | None = None
         self._q: collections.deque = collections.deque()
         self._cv = threading.Condition()
         self._stop = False
@@ -44,8 +50,12 @@ class ReliableSender:
         self._thread.start()
 
     def put(self, payload: bytes, topic: str, key: str | None = None) -> bool:
-        """Queue a message; returns False if it was dropped (queue full, drop-newest)."""
+        """Queue a message; returns False if it was dropped (queue full, drop-newest, or the
+        sender stopped on an error)."""
         with self._cv:
+            if self.error is not None:
+                self.stats.dropped += 1
+                return False
             while len(self._q) >= self.queue_size:
                 if self.policy == "drop-newest":
                     self.stats.dropped += 1
@@ -73,6 +83,18 @@ class ReliableSender:
             return False
 
     def _run(self):
+        try:
+            self._loop()
+        except Exception as exc:  # noqa: BLE001 - a dying worker must be heard, not silent
+            self.error = exc
+            log.error("message sender stopped: %s", exc)
+            with self._cv:
+                self._stop = True
+                self._cv.notify_all()
+            if self.on_error is not None:
+                self.on_error(exc)
+
+    def _loop(self):
         backoff = self.backoff_initial
         connected = self._connect()
         while True:
