@@ -238,3 +238,38 @@ def test_jpeg_snapshots(tmp_path):
     assert len(files) == 4
     img = cv2.imread(str(files[0]))
     assert img.shape == (48, 64, 3) and img[..., 2].mean() > 200 and img[..., 1].mean() < 40
+
+
+WILD = [float("nan"), float("inf"), -float("inf"), 1e30, -1e30, 2.0 ** 40, -5.0]
+
+
+@pytest.mark.parametrize("v", WILD)
+def test_wild_geometry_is_clipped_or_skipped_never_fatal(v):
+    """User metadata with NaN/inf/huge values: the shape is clipped or skipped, the good box
+    beside it is still drawn, and nothing raises (it used to stop the pipeline inside OpenCV)."""
+    import math
+
+    def setup(batch, f):
+        bad = batch.acquire_object()
+        r = bad.rect_params
+        r.left = r.top = r.width = r.height = v
+        r.border_width = 3
+        bad.text_params.display_text = "wild"
+        bad.text_params.x_offset = int(v) if math.isfinite(v) else 0
+        bad.text_params.font_params.font_size = 10 ** 6
+        f.add_object(bad)
+        good = batch.acquire_object()
+        g = good.rect_params
+        g.left, g.top, g.width, g.height, g.border_width = 200, 150, 50, 40, 2
+        g.border_color.set(0.0, 1.0, 0.0, 1.0)
+        f.add_object(good)
+        dm = add_display(batch, f)
+        dm.num_lines = dm.num_circles = dm.num_arrows = 1
+        ln, c, a = dm.line_params[0], dm.circle_params[0], dm.arrow_params[0]
+        if math.isfinite(v):
+            ln.x1, ln.y1, ln.x2, ln.y2, ln.line_width = int(max(min(v, 2**31 - 1), -2**31)), 0, 10, 10, 10 ** 6
+            c.xc, c.yc, c.radius = 10, 10, int(min(abs(v), 2**31 - 1))
+            a.x1, a.y1, a.x2, a.y2, a.arrow_width = 0, 0, int(max(min(v, 2**31 - 1), -2**31)), 5, 10 ** 6
+
+    img = frame_with(setup)
+    assert tuple(img[150, 220, :3]) == (0, 255, 0)  # the good box's top border

@@ -3,6 +3,7 @@ with correct alpha blending (``out = src·(1−α) + colour·α``). OpenCV does 
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -12,6 +13,8 @@ import numpy as np
 
 from estuary.meta import cmem
 from estuary.osd.fonts import text_mask
+
+log = logging.getLogger("estuary.osd")
 
 __all__ = ["Drawer", "DrawOptions", "blend_fill", "blend_mask"]
 
@@ -73,20 +76,56 @@ def _shape(frame, draw_fn, rgb, alpha, bbox):
     blend_mask(frame, x1, y1, mask.astype(np.float32) / 255.0, rgb, alpha)
 
 
+# Coordinates are clamped to ±_LIMIT and line widths to OpenCV's MAX_THICKNESS: a wild value
+# from user metadata (1e30, 2**40) draws clipped instead of failing inside OpenCV; NaN and inf
+# cannot be placed at all, so that one shape is skipped with a warning (once per kind).
+_LIMIT = 1 << 20
+_MAX_THICKNESS = 32767
+_MAX_FONT = 512
+_warned: set = set()
+
+
+class InvalidShape(ValueError):
+    """A shape whose geometry cannot be drawn (NaN or infinite coordinates)."""
+
+
+def _px(v) -> int:
+    """A pixel coordinate from user metadata: rounded, clamped; NaN/inf raise InvalidShape."""
+    v = float(v)
+    if not math.isfinite(v):
+        raise InvalidShape(f"non-finite coordinate {v}")
+    return int(round(min(max(v, -_LIMIT), _LIMIT)))
+
+
+def _width(v, minimum: int = 1) -> int:
+    return min(max(_px(v), minimum), _MAX_THICKNESS)
+
+
 class Drawer:
     """Draws the metadata of one frame into its RGBA pixels."""
 
     def __init__(self, options: DrawOptions | None = None):
         self.opt = options or DrawOptions()
 
+    @staticmethod
+    def _safely(draw, frame, item) -> None:
+        """Draw one shape; a shape that cannot be placed is skipped (warned once per kind)."""
+        try:
+            draw(frame, item)
+        except InvalidShape as exc:
+            if draw.__name__ not in _warned:
+                _warned.add(draw.__name__)
+                log.warning("nvdsosd: skipped a %s that cannot be drawn (%s); further ones are "
+                            "skipped silently", draw.__name__, exc)
+
     # -- primitives -------------------------------------------------------------------------
     def rect(self, frame, r) -> None:
-        x1, y1 = int(round(r.left)), int(round(r.top))
-        x2, y2 = int(round(r.left + r.width)), int(round(r.top + r.height))
+        x1, y1 = _px(r.left), _px(r.top)
+        x2, y2 = _px(float(r.left) + float(r.width)), _px(float(r.top) + float(r.height))
         if r.has_bg_color:
             rgb, a = _rgb(r.bg_color)
             blend_fill(frame, x1, y1, x2, y2, rgb, a)
-        bw = int(r.border_width)
+        bw = min(_width(r.border_width, 0), max(x2 - x1, y2 - y1, 0))
         if bw > 0:
             rgb, a = _rgb(r.border_color)
             # four filled bands: exact pixels, no double blending at the corners
@@ -106,9 +145,9 @@ class Drawer:
             return
         fp = t.font_params
         name = cmem.read_string(fp.font_name) if fp.font_name else "Serif"
-        size = int(fp.font_size) or 12
+        size = min(max(int(fp.font_size), 0), _MAX_FONT) or 12
+        x, y = _px(t.x_offset), _px(t.y_offset)
         mask = text_mask(s, name, int(round(size * 1.33)))  # points → pixels at 96 dpi
-        x, y = int(t.x_offset), int(t.y_offset)
         if t.set_bg_clr:
             rgb, a = _rgb(t.text_bg_clr)
             blend_fill(frame, x, y, x + mask.shape[1], y + mask.shape[0], rgb, a)
@@ -117,8 +156,8 @@ class Drawer:
 
     def line(self, frame, ln) -> None:
         rgb, a = _rgb(ln.line_color)
-        p1, p2 = (int(ln.x1), int(ln.y1)), (int(ln.x2), int(ln.y2))
-        wd = max(int(ln.line_width), 1)
+        p1, p2 = (_px(ln.x1), _px(ln.y1)), (_px(ln.x2), _px(ln.y2))
+        wd = _width(ln.line_width)
 
         def fn(img, color, offset=(0, 0)):
             cv2.line(img, (p1[0] - offset[0], p1[1] - offset[1]), (p2[0] - offset[0], p2[1] - offset[1]),
@@ -129,8 +168,8 @@ class Drawer:
 
     def arrow(self, frame, ar) -> None:
         rgb, a = _rgb(ar.arrow_color)
-        p1, p2 = (int(ar.x1), int(ar.y1)), (int(ar.x2), int(ar.y2))
-        wd = max(int(ar.arrow_width), 1)
+        p1, p2 = (_px(ar.x1), _px(ar.y1)), (_px(ar.x2), _px(ar.y2))
+        wd = _width(ar.arrow_width)
         head = int(ar.arrow_head)
         length = max(math.hypot(p2[0] - p1[0], p2[1] - p1[1]), 1.0)
         tip = min(0.3, 15.0 / length)
@@ -148,7 +187,7 @@ class Drawer:
                                    max(p1[0], p2[0]) + pad, max(p1[1], p2[1]) + pad))
 
     def circle(self, frame, c) -> None:
-        center, radius = (int(c.xc), int(c.yc)), int(c.radius)
+        center, radius = (_px(c.xc), _px(c.yc)), min(max(_px(c.radius), 0), _LIMIT)
         box = (center[0] - radius - 2, center[1] - radius - 2, center[0] + radius + 2, center[1] + radius + 2)
         if c.has_bg_color:
             rgb, a = _rgb(c.bg_color)
@@ -163,14 +202,14 @@ class Drawer:
         if mp.data is None or not mp.width or not mp.height:
             return
         r = obj.rect_params
-        w, h = int(round(r.width)), int(round(r.height))
-        if w <= 0 or h <= 0:
+        w, h = _px(r.width), _px(r.height)
+        if w <= 0 or h <= 0 or w * h > frame.shape[0] * frame.shape[1] * 16:
             return
         m = np.asarray(mp.get_mask_array()).reshape(int(mp.height), int(mp.width))
         m = cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR)
         cov = (m > mp.threshold).astype(np.float32)
         rgb, _ = _rgb(r.border_color)
-        blend_mask(frame, int(round(r.left)), int(round(r.top)), cov, rgb, 0.5)
+        blend_mask(frame, _px(r.left), _px(r.top), cov, rgb, 0.5)
 
     def clock(self, frame) -> None:
         o = self.opt
@@ -184,21 +223,21 @@ class Drawer:
         o = self.opt
         for obj in frame_meta.objects:
             if o.display_mask:
-                self.mask(frame, obj)
+                self._safely(self.mask, frame, obj)
             if o.display_bbox:
-                self.rect(frame, obj.rect_params)
+                self._safely(self.rect, frame, obj.rect_params)
             if o.display_text:
-                self.text(frame, obj.text_params)
+                self._safely(self.text, frame, obj.text_params)
         for dm in frame_meta.display_metas:
             for r in dm.rect_params[: dm.num_rects]:
-                self.rect(frame, r)
+                self._safely(self.rect, frame, r)
             for ln in dm.line_params[: dm.num_lines]:
-                self.line(frame, ln)
+                self._safely(self.line, frame, ln)
             for ar in dm.arrow_params[: dm.num_arrows]:
-                self.arrow(frame, ar)
+                self._safely(self.arrow, frame, ar)
             for c in dm.circle_params[: dm.num_circles]:
-                self.circle(frame, c)
+                self._safely(self.circle, frame, c)
             for t in dm.text_params[: dm.num_labels]:
-                self.text(frame, t)
+                self._safely(self.text, frame, t)
         if o.display_clock:
             self.clock(frame)
