@@ -166,6 +166,8 @@ CASES = {
                                says=["{tmp}/none.mp4"]),
     "launch-syntax-error": Case(launch("videotestsrc ! ! fakesink"), says=["cannot build the pipeline"]),
     "launch-unknown-element": Case(launch("videotestsrc ! nosuchelement ! fakesink"), says=["nosuchelement"]),
+    "multigpu-worker-fails": Case([PY, "-m", "estuary.multigpu", "run", "--gpus", "0", "--config",
+                                   "{tmp}/none.txt", "file://{tmp}/none.mp4"], says=["workers failed"]),
     "inspect-unknown-element": Case(cli("inspect", "nosuchelement"), says=["nosuchelement"]),
     # -- sources --
     "urisrcbin-missing-file": Case(launch(_mux("nvurisrcbin uri=file://{tmp}/none.mp4 ! m.sink_0")),

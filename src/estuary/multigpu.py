@@ -74,7 +74,8 @@ class Launcher:
         def start(spec):
             env = dict(os.environ, CUDA_VISIBLE_DEVICES=str(spec.gpu))
             env.update(spec.env)
-            p = subprocess.Popen(spec.argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+            # stderr passes through: a worker's ERROR must be seen, not discarded
+            p = subprocess.Popen(spec.argv, stdout=subprocess.PIPE, stderr=None, text=True, env=env)
             threading.Thread(target=self._reader, args=(spec, p), daemon=True).start()
             procs[spec.gpu] = (spec, p)
 
@@ -185,9 +186,15 @@ def main(argv=None) -> int:
                         env={"CUDA_VISIBLE_DEVICES": str(slots[slot])})
              for slot, items in plan.items() if items]
     t0 = time.monotonic()
-    agg = Launcher(specs).run()
+    launcher = Launcher(specs)
+    agg = launcher.run()
     agg["seconds"] = time.monotonic() - t0
     print(json.dumps(agg))
+    # a worker that ended in failure (after its restarts) fails the run
+    failed = {gpu: codes[-1] for gpu, codes in launcher.exit_codes.items() if codes and codes[-1] != 0}
+    if failed:
+        print(f"estuary.multigpu: workers failed (slot: exit status): {failed}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -229,6 +229,12 @@ class EsUriSrcBin(ElementBase, Gst.Bin):
         dec.sync_state_with_parent()
 
     def _watch(self):
+        try:
+            self._watch_loop()
+        except Exception as exc:  # noqa: BLE001 - a dead watchdog must be heard, not silent
+            self.post_error(exc, "source watchdog")
+
+    def _watch_loop(self):
         while not self._stop.wait(0.05):
             with self._lock:
                 due = self._pending is not None and time.monotonic() >= self._pending
