@@ -130,8 +130,11 @@ class PipelineBackend:
         b = Gst.Bin.new(None)
         path = os.path.join(self.record_dir, f"{cam.id}-{self.w.id}-{int(time.time() * 1000)}.mp4")
         els = {n: Gst.ElementFactory.make(f, None) for n, f in (
-            ("tee", "tee"), ("q_mux", "queue"), ("q_rec", "queue"), ("conv", "videoconvert"),
+            ("caps", "capsfilter"), ("tee", "tee"), ("q_mux", "queue"), ("q_rec", "queue"), ("conv", "nvvideoconvert"), ("sys", "capsfilter"),
             ("enc", "x264enc"), ("parse", "h264parse"), ("mp4", "mp4mux"), ("file", "filesink"))}
+        # both branches share the tee's caps: the muxer's NVMM RGBA; the recorder converts to I420
+        els["caps"].set_property("caps", Gst.Caps.from_string("video/x-raw(memory:NVMM),format=RGBA"))
+        els["sys"].set_property("caps", Gst.Caps.from_string("video/x-raw,format=I420"))
         els["enc"].set_property("speed-preset", "ultrafast")
         els["enc"].set_property("tune", "zerolatency")
         els["q_rec"].set_property("max-size-buffers", 60)
@@ -140,11 +143,12 @@ class PipelineBackend:
         b.add(src)
         for e in els.values():
             b.add(e)
-        src.get_static_pad("src").link(els["tee"].get_static_pad("sink"))
+        src.get_static_pad("src").link(els["caps"].get_static_pad("sink"))
+        els["caps"].link(els["tee"])
         els["tee"].link(els["q_mux"])
         tee_rec = els["tee"].request_pad_simple("src_%u")
         tee_rec.link(els["q_rec"].get_static_pad("sink"))
-        for a, c in (("q_rec", "conv"), ("conv", "enc"), ("enc", "parse"), ("parse", "mp4"), ("mp4", "file")):
+        for a, c in (("q_rec", "conv"), ("conv", "sys"), ("sys", "enc"), ("enc", "parse"), ("parse", "mp4"), ("mp4", "file")):
             els[a].link(els[c])
         b.add_pad(Gst.GhostPad.new("src", els["q_mux"].get_static_pad("src")))
         done = threading.Event()
