@@ -86,3 +86,35 @@ def test_status_shows_load_balance_doubles_and_missing():
     assert "running on more than one worker: cam01" in out
     assert "not running anywhere: cam03, cam04" in out
     assert "cam02 " not in out  # --summary: no camera lines
+
+
+def test_the_kubernetes_manifest_lints_and_its_worker_flags_exist():
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    from estuary.cli import main
+    path = os.path.join(os.path.dirname(__file__), "..", "docs", "k8s", "fleet-worker.yaml")
+    lint = subprocess.run([sys.executable, "-m", "yamllint", "--strict", "-d",
+                           "{extends: default, rules: {line-length: {max: 110}, comments: {min-spaces-from-content: 1}}}",
+                           path], capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    (dep,) = list(yaml.safe_load_all(open(path)))
+    spec = dep["spec"]["template"]["spec"]
+    assert dep["kind"] == "Deployment" and spec["terminationGracePeriodSeconds"] >= 15
+    (c,) = spec["containers"]
+    assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
+    port = int(c["args"][c["args"].index("--metrics-port") + 1])
+    assert c["ports"][0]["containerPort"] == port
+    # the args parse with the real CLI (a bad flag exits with status 2 before anything runs)
+    import estuary.cli as cli
+    seen = {}
+    orig = cli._cmd_fleet
+    cli._cmd_fleet = lambda args: seen.setdefault("args", args) and 0
+    try:
+        parser_rc = main(c["args"])
+    finally:
+        cli._cmd_fleet = orig
+    assert parser_rc == 0 and seen["args"].metrics_port == port and seen["args"].fleet_cmd == "worker"
