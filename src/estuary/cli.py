@@ -126,13 +126,21 @@ def _cmd_fleet(args) -> int:
     if args.fleet_cmd == "worker":
         from estuary.fleet.worker import Worker
         w = Worker(args.bootstrap, args.id, capacity=args.capacity, profile=args.profile,
-                   session_timeout_ms=args.session_timeout_ms)
+                   session_timeout_ms=args.session_timeout_ms, heartbeat_ms=args.heartbeat_ms,
+                   instance_id=args.instance_id, dry=args.dry, record_dir=args.record_dir,
+                   journal=args.journal, metrics_port=args.metrics_port, metrics_host=args.metrics_host)
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: w.stop())
         return w.run()
+    if args.fleet_cmd == "init":
+        from estuary.fleet.topics import ensure_topics
+        n = ensure_topics(args.bootstrap, partitions=args.partitions)
+        print(f"topics ready; the cameras topic has {n} partitions"
+              + ("" if n == args.partitions else f" (it already existed; {args.partitions} asked)"))
+        return 0
     if args.fleet_cmd == "add":
-        admin.add(args.bootstrap, Camera(args.camera, args.uri, args.profile))
-        print(f"camera {args.camera} added")
+        part = admin.add(args.bootstrap, Camera(args.camera, args.uri, args.profile))
+        print(f"camera {args.camera} added (partition {part})")
         return 0
     if args.fleet_cmd == "remove":
         admin.remove(args.bootstrap, args.camera)
@@ -148,17 +156,9 @@ def _cmd_fleet(args) -> int:
     if args.json:
         print(json.dumps(st, indent=1))
         return 0
-    where = {}
-    for wid, s in sorted(st.items()):
-        print(f"worker {wid}: {len(s['cameras'])}/{s['capacity']} cameras, profile {s['profile']}"
-              + (f", waiting: {', '.join(s['pending'])}" if s["pending"] else ""))
-        for cam, c in sorted(s["cameras"].items()):
-            where.setdefault(cam, []).append(wid)
-            print(f"  {cam:<16} {c['fps']:>6.1f} fps {c['frames']:>8} frames  {c['uri']}")
+    from estuary.fleet.worker import render_status
     known = admin.cameras(args.bootstrap)
-    missing = sorted(set(known) - set(where))
-    if missing:
-        print(f"not running anywhere: {', '.join(missing)}")
+    print(render_status(st, known, per_camera=not args.summary), end="")
     return 0
 
 
@@ -197,7 +197,22 @@ def main(argv=None) -> int:
     fw.add_argument("--capacity", type=int, default=8, help="most streams this worker runs")
     fw.add_argument("--profile", default="count", choices=["count", "detect"])
     fw.add_argument("--session-timeout-ms", type=int, default=6000,
-                    help="how long the group waits for a silent worker before moving its cameras")
+                    help="how long the group waits for a silent worker before moving its cameras "
+                         "(a Kafka broker accepts group.min.session.timeout.ms and up: 6000 by default)")
+    fw.add_argument("--heartbeat-ms", type=int, default=None,
+                    help="heartbeat interval (default: a tenth of the session timeout)")
+    fw.add_argument("--instance-id", default=None,
+                    help="group.instance.id: static membership (KIP-345), e.g. a StatefulSet pod name; "
+                         "see docs/fleet.md before using it")
+    fw.add_argument("--dry", action="store_true",
+                    help="no decoding: each camera is a light stand-in (for simulating large fleets)")
+    fw.add_argument("--record-dir", default=None,
+                    help="also record each camera to an MP4 file here (closed through EOS on stop)")
+    fw.add_argument("--journal", default=None, help="append a JSON line per camera start/stop to this file")
+    fw.add_argument("--metrics-port", type=int, default=None,
+                    help="serve /metrics (Prometheus) and /healthz on this port")
+    fw.add_argument("--metrics-host", default="127.0.0.1",
+                    help="address for --metrics-port (0.0.0.0 in a container)")
     fa = fsub.add_parser("add", help="add (or change) a camera")
     fa.add_argument("camera")
     fa.add_argument("uri")
@@ -208,6 +223,11 @@ def main(argv=None) -> int:
     fs = fsub.add_parser("status", help="which worker runs which camera, with fps")
     fs.add_argument("--seconds", type=float, default=5.0, help="workers heard from this recently")
     fs.add_argument("--json", action="store_true")
+    fs.add_argument("--summary", action="store_true", help="per-worker load only, no camera lines")
+    fi = fsub.add_parser("init", help="create the fleet's topics (size the cameras topic to the fleet)")
+    fi.add_argument("--partitions", type=int, default=12,
+                    help="partitions of the cameras topic: at least the most cameras you will run "
+                         "for a balance of ±1 camera per worker (docs/fleet.md)")
     fl.set_defaults(func=_cmd_fleet)
     i = sub.add_parser("inspect", help="show an element's properties and pads")
     i.add_argument("element")

@@ -4,10 +4,11 @@
   ``{"uri": ..., "profile": ...}``; a tombstone (empty value) removes the camera.
 * Workers (:class:`estuary.fleet.worker.Worker`, ``estuary fleet worker``) join one consumer group
   on ``cameras`` with the cooperative-sticky assignor: the partitions the group gives a worker are
-  its cameras. On assignment it adds those sources to its running pipeline, on revocation it removes
-  them (runtime add/remove: the other cameras never stop), and it commits offsets once the sources
-  are running. A worker that dies stops heartbeating; after the group's session timeout its
-  partitions go to the others.
+  its cameras. On assignment it reads those partitions to their end, then adds their cameras to its
+  running pipeline (:mod:`estuary.fleet.table`: exact hand-over); on revocation it removes them
+  (runtime add/remove: the other cameras never stop). A worker that dies stops heartbeating; after
+  the group's session timeout its partitions go to the others. ``fleet add`` places each camera in
+  the emptiest partition (:mod:`estuary.fleet.admin`).
 * ``events``: what the pipelines produce, keyed by camera id.
 * ``status``: each worker's heartbeat (cameras, frames, fps) every second; ``estuary fleet status``
   aggregates it.

@@ -37,25 +37,31 @@ class Camera:
             raise ConfigError(f"camera record {key!r} is not valid JSON with a uri: {exc}") from None
 
 
-def ensure_topics(bootstrap: str, partitions: int = 12, timeout: float = 15.0) -> None:
-    """Create the fleet's topics if they do not exist (``cameras`` compacted)."""
+def ensure_topics(bootstrap: str, partitions: int = 12, timeout: float = 15.0) -> int:
+    """Create the fleet's topics if they do not exist (``cameras`` compacted, with ``partitions``
+    partitions); returns the number of partitions the cameras topic has."""
     from confluent_kafka.admin import AdminClient, NewTopic
+    if partitions < 1:
+        raise ConfigError("the cameras topic needs at least one partition")
     admin = AdminClient({"bootstrap.servers": bootstrap})
     try:
-        existing = set(admin.list_topics(timeout=timeout).topics)
+        md = admin.list_topics(timeout=timeout)
     except Exception as exc:  # noqa: BLE001 - librdkafka's KafkaException
         raise BrokerError(f"cannot reach Kafka at {bootstrap}: {exc}") from None
+    existing = md.topics
     new = [NewTopic(CAMERAS, partitions, 1, config={"cleanup.policy": "compact"}),
-           NewTopic(EVENTS, partitions, 1), NewTopic(STATUS, 1, 1)]
+           NewTopic(EVENTS, min(partitions, 64), 1), NewTopic(STATUS, 1, 1)]
     new = [t for t in new if t.topic not in existing]
-    if not new:
-        return
-    for topic, fut in admin.create_topics(new).items():
-        try:
-            fut.result(timeout)
-        except Exception as exc:  # noqa: BLE001
-            if "already exists" not in str(exc).lower() and "TOPIC_ALREADY_EXISTS" not in str(exc):
-                raise BrokerError(f"cannot create topic {topic}: {exc}") from None
+    if new:
+        for topic, fut in admin.create_topics(new).items():
+            try:
+                fut.result(timeout)
+            except Exception as exc:  # noqa: BLE001
+                if "already exists" not in str(exc).lower() and "TOPIC_ALREADY_EXISTS" not in str(exc):
+                    raise BrokerError(f"cannot create topic {topic}: {exc}") from None
+    if CAMERAS in existing:
+        return len(existing[CAMERAS].partitions)
+    return partitions
 
 
 def read_topic(bootstrap: str, topic: str, last: int | None = None, timeout: float = 10.0) -> list:

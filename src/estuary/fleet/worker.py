@@ -1,9 +1,11 @@
 """``estuary fleet worker``: run the cameras the Kafka consumer group assigns to this worker.
 
-One live pipeline per worker: sources (``esurisrcbin``: files loop, network sources reconnect) →
-nvstreammux → the profile's elements → fakesink (clock-paced). Sources are added and removed at run
-time as partitions of the ``cameras`` topic are assigned and revoked (cooperative-sticky: a
-rebalance only moves the partitions that change hands, the other cameras never stop).
+The worker joins the group on the ``cameras`` topic with the cooperative-sticky assignor (a
+rebalance only moves the partitions that change hands: the other cameras never stop). A newly
+assigned partition is read from its beginning to the high watermark it had when assigned before
+any of its cameras starts (:mod:`estuary.fleet.table`): the latest record per camera wins,
+tombstones included. What runs for each camera is a backend (:mod:`estuary.fleet.backends`): the
+live GStreamer pipeline, or stand-ins in ``dry`` mode for simulating large fleets.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ import socket
 import threading
 import time
 
-from estuary.errors import ConfigError
-from estuary.fleet.topics import CAMERAS, EVENTS, GROUP, STATUS, Camera, ensure_topics
+from estuary.errors import BrokerError, ConfigError
+from estuary.fleet.table import CameraTable
+from estuary.fleet.topics import CAMERAS, GROUP, STATUS, Camera, ensure_topics
 
 log = logging.getLogger("estuary.fleet")
 
@@ -24,88 +27,79 @@ PROFILES = ("count", "detect")
 
 
 class _Running:
-    __slots__ = ("camera", "slot", "bin", "frames", "last_frames", "last_t", "fps")
+    __slots__ = ("camera", "slot", "handle", "frames", "last_frames", "last_t", "fps", "since")
 
-    def __init__(self, camera, slot, source_bin):
-        self.camera, self.slot, self.bin = camera, slot, source_bin
+    def __init__(self, camera, slot, handle):
+        self.camera, self.slot, self.handle = camera, slot, handle
         self.frames = 0
         self.last_frames, self.last_t, self.fps = 0, time.monotonic(), 0.0
+        self.since = time.time()
 
 
 class Worker:
-    """A fleet worker. ``run()`` blocks until ``stop()`` (or SIGINT/SIGTERM in the CLI)."""
+    """A fleet worker. ``run()`` blocks until ``stop()`` (or SIGINT/SIGTERM in the CLI).
+
+    ``session_timeout_ms``/``heartbeat_ms``: how long the group waits for a silent worker before
+    moving its cameras, and how often a worker says it is alive (default a tenth of the former).
+    ``instance_id`` sets ``group.instance.id`` (static membership, KIP-345: a worker restarted
+    within the session timeout takes its partitions back without a rebalance, on brokers that
+    implement it; see docs/fleet.md for Tansu). ``dry``: stand-ins instead of pipelines.
+    ``record_dir``: also record each camera to an MP4 there, closed through EOS. ``journal``: append
+    one JSON line per camera start/stop (time, worker, camera) to that file, for measuring
+    hand-overs. ``metrics_port``: Prometheus metrics and ``/healthz`` on that port."""
 
     def __init__(self, bootstrap: str, worker_id: str | None = None, capacity: int = 8,
                  profile: str = "count", session_timeout_ms: int = 6000, status_every: float = 1.0,
-                 event_every: int = 25, width: int = 640, height: int = 360):
+                 event_every: int = 25, width: int = 640, height: int = 360, *,
+                 heartbeat_ms: int | None = None, instance_id: str | None = None, dry: bool = False,
+                 record_dir: str | None = None, journal: str | None = None,
+                 metrics_port: int | None = None, metrics_host: str = "127.0.0.1"):
         if profile not in PROFILES:
             raise ConfigError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
         if capacity < 1:
             raise ConfigError("capacity must be at least 1")
+        if session_timeout_ms < 1000:
+            raise ConfigError("session timeout must be at least 1000 ms")
+        heartbeat_ms = heartbeat_ms or max(100, session_timeout_ms // 10)
+        if not 0 < heartbeat_ms < session_timeout_ms:
+            raise ConfigError(f"heartbeat interval ({heartbeat_ms} ms) must be below the session "
+                              f"timeout ({session_timeout_ms} ms)")
+        if dry and record_dir:
+            raise ConfigError("a dry worker decodes nothing, so it cannot record")
         self.bootstrap = bootstrap
         self.id = worker_id or f"{socket.gethostname()}-{os.getpid()}"
         self.capacity, self.profile = capacity, profile
-        self.session_timeout_ms = session_timeout_ms
+        self.session_timeout_ms, self.heartbeat_ms = session_timeout_ms, heartbeat_ms
+        self.instance_id = instance_id
         self.status_every, self.event_every = status_every, event_every
         self.width, self.height = width, height
+        self.dry, self.metrics_port, self.metrics_host = dry, metrics_port, metrics_host
+        self._journal_path, self._journal_file = journal, None
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._known: dict[int, dict[str, Camera]] = {}   # partition → cameras in it
+        self._table = CameraTable()
         self._running: dict[str, _Running] = {}           # camera id → running source
         self._by_slot: dict[int, str] = {}
         self._pending: list[str] = []                      # assigned, but over capacity
         self._events_sent = 0
+        self._assignments = 0                              # rebalances that gave this worker partitions
+        self._late: set[int] = set()                       # partitions received after the first assignment
+        self.stats = {"started": 0, "stopped": 0, "taken_over": 0, "rebalances": 0, "failed": 0}
+        self.last_loop = time.monotonic()
+        if dry:
+            from estuary.fleet.backends import DryBackend
+            self.backend = DryBackend(self)
+        else:
+            from estuary.fleet.backends import PipelineBackend
+            self.backend = PipelineBackend(self, record_dir=record_dir)
 
-    # -- pipeline -------------------------------------------------------------------------------
-    def _build(self):
-        import pyds  # noqa: F401 - registers the elements
-        from estuary import data
-        from estuary.gst import Gst
-        p = Gst.Pipeline.new(f"fleet-{self.id}")
-        mux = Gst.ElementFactory.make("nvstreammux", "mux")
-        for k, v in (("batch-size", self.capacity), ("width", self.width), ("height", self.height),
-                     ("live-source", True), ("batched-push-timeout", 40000)):
-            mux.set_property(k, v)
-        chain = [mux]
-        if self.profile == "detect":
-            pgie = Gst.ElementFactory.make("nvinfer", "pgie")
-            pgie.set_property("config-file-path", data.model_path("config_infer_primary_ds4.txt"))
-            pgie.set_property("batch-size", self.capacity)
-            tracker = Gst.ElementFactory.make("nvtracker", "tracker")
-            chain += [pgie, tracker]
-        sink = Gst.ElementFactory.make("fakesink", "sink")
-        sink.set_property("sync", True)
-        sink.set_property("qos", False)
-        chain.append(sink)
-        for e in chain:
-            p.add(e)
-        for a, b in zip(chain, chain[1:]):
-            a.link(b)
-        sink.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, self._on_batch)
-        self.pipeline, self.mux = p, mux
-
-    def _on_batch(self, pad, info):
-        import pyds
-        from estuary.gst import Gst
-        bm = pyds.gst_buffer_get_nvds_batch_meta(hash(info.get_buffer()))
-        for f in bm.frames:
-            with self._lock:
-                cam = self._by_slot.get(f.source_id)
-                r = self._running.get(cam) if cam else None
-                if r is None:
-                    continue
-                r.frames += 1
-                n = r.frames
-            if n % self.event_every == 1:
-                ev = {"camera": cam, "worker": self.id, "frame": n, "objects": f.num_obj_meta,
-                      "profile": r.camera.profile, "ts": time.time()}
-                self.producer.produce(EVENTS, key=cam.encode(), value=json.dumps(ev).encode())
-                self._events_sent += 1
-        return Gst.PadProbeReturn.OK
+    # -- cameras --------------------------------------------------------------------------------
+    def _journal(self, ev: str, cam_id: str) -> None:
+        if self._journal_file is not None:
+            self._journal_file.write(json.dumps({"t": time.time(), "w": self.id, "ev": ev, "cam": cam_id}) + "\n")
+            self._journal_file.flush()
 
     def _add(self, cam: Camera) -> bool:
-        from estuary.elements.decoder import make_source_bin
-        from estuary.gst import Gst
         free = [s for s in range(self.capacity) if s not in self._by_slot]
         if not free:
             if cam.id not in self._pending:
@@ -113,22 +107,16 @@ class Worker:
                 log.warning("worker %s: at capacity (%d), camera %s waits", self.id, self.capacity, cam.id)
             return False
         slot = free[0]
-        file_like = "://" not in cam.uri or cam.uri.startswith("file://")
-        b = make_source_bin(slot, cam.uri, file_loop=file_like, reconnect_interval=0 if file_like else 5)
-        b.set_name(f"source-bin-{slot:02d}-{cam.id}")
-        self.pipeline.add(b)
-        b.get_static_pad("src").link(self.mux.request_pad_simple(f"sink_{slot}"))
         with self._lock:
-            self._running[cam.id] = _Running(cam, slot, b)
-            self._by_slot[slot] = cam.id
-        b.sync_state_with_parent()
-        if self.pipeline.get_state(0)[1] != Gst.State.PLAYING:
-            self.pipeline.set_state(Gst.State.PLAYING)
+            self._by_slot[slot] = cam.id  # before the source runs: its first batch finds it
+            self._running[cam.id] = r = _Running(cam, slot, None)
+        r.handle = self.backend.start(slot, cam)
+        self.stats["started"] += 1
+        self._journal("start", cam.id)
         log.info("worker %s: camera %s started (%s)", self.id, cam.id, cam.uri)
         return True
 
     def _remove(self, cam_id: str) -> None:
-        from estuary.runner import drop_source
         if cam_id in self._pending:
             self._pending.remove(cam_id)
         with self._lock:
@@ -136,52 +124,73 @@ class Worker:
             if r is not None:
                 self._by_slot.pop(r.slot, None)
         if r is not None:
-            drop_source(self.pipeline, r.bin)
+            self.backend.stop(r.handle)
+            self.stats["stopped"] += 1
+            self._journal("stop", cam_id)
             log.info("worker %s: camera %s stopped", self.id, cam_id)
             self._fill()
 
     def _fill(self):
         """Start waiting cameras while there is room."""
         for cam_id in list(self._pending):
-            cam = next((c[cam_id] for c in self._known.values() if cam_id in c), None)
+            cam = self._table.camera(cam_id)
             self._pending.remove(cam_id)
             if cam is not None and not self._add(cam):
                 break
 
+    def _apply(self, actions, partition: int | None = None) -> None:
+        for a in actions:
+            if a.kind == "stop":
+                self._remove(a.camera_id)
+            elif a.camera_id not in self._running and a.camera_id not in self._pending:
+                if self._add(a.camera) and partition in self._late:
+                    self.stats["taken_over"] += 1
+
     # -- Kafka ----------------------------------------------------------------------------------
     def _on_assign(self, consumer, partitions):
         from confluent_kafka import OFFSET_BEGINNING
+        if partitions:
+            self.stats["rebalances"] += 1
         for tp in partitions:
-            self._known.setdefault(tp.partition, {})
+            # read to the end it has now before starting any of its cameras (exact hand-over)
+            lo, hi = consumer.get_watermark_offsets(tp, timeout=10, cached=False)
+            self._table.assigned(tp.partition, lo, hi)
+            if self._assignments:
+                self._late.add(tp.partition)
             tp.offset = OFFSET_BEGINNING  # the compacted topic is the table: read it all
+        if partitions:
+            self._assignments += 1
         consumer.incremental_assign(partitions)
         log.info("worker %s: assigned partitions %s", self.id, sorted(tp.partition for tp in partitions))
 
     def _on_revoke(self, consumer, partitions):
         for tp in partitions:
-            for cam_id in list(self._known.pop(tp.partition, {})):
-                self._remove(cam_id)
+            self._apply(self._table.revoked(tp.partition))
+            self._late.discard(tp.partition)
         consumer.incremental_unassign(partitions)
         log.info("worker %s: revoked partitions %s", self.id, sorted(tp.partition for tp in partitions))
 
-    def _on_record(self, msg):
-        cam_id = msg.key().decode() if msg.key() else None
-        if cam_id is None:
+    def _on_message(self, msg) -> None:
+        from confluent_kafka import KafkaError
+        err = msg.error()
+        if err is not None:
+            if err.code() == KafkaError._PARTITION_EOF:
+                self._apply(self._table.end_of_partition(msg.partition()), msg.partition())
+            else:
+                log.warning("worker %s: %s", self.id, err)
             return
-        cam = Camera.parse(msg.key(), msg.value())
-        table = self._known.setdefault(msg.partition(), {})
-        old = table.get(cam_id)
-        if cam is None:
-            table.pop(cam_id, None)
-            self._remove(cam_id)
+        if not msg.key():
             return
-        table[cam_id] = cam
-        if old is not None and old != cam:
-            self._remove(cam_id)
-        if cam_id not in self._running and cam_id not in self._pending:
-            self._add(cam)
+        cam_id = msg.key().decode()
+        try:
+            cam = Camera.parse(msg.key(), msg.value())
+        except ConfigError as exc:
+            log.error("worker %s: %s (ignored)", self.id, exc)
+            return
+        self._apply(self._table.record(msg.partition(), msg.offset(), cam_id, cam), msg.partition())
 
-    def _status(self):
+    def status(self) -> dict:
+        """This worker's heartbeat, as sent on the status topic."""
         now = time.monotonic()
         cams = {}
         with self._lock:
@@ -190,63 +199,77 @@ class Worker:
                 if dt >= 0.5:
                     r.fps, r.last_frames, r.last_t = (r.frames - r.last_frames) / dt, r.frames, now
                 cams[cam_id] = {"uri": r.camera.uri, "frames": r.frames, "fps": round(r.fps, 1)}
-        st = {"worker": self.id, "ts": time.time(), "capacity": self.capacity, "profile": self.profile,
-              "cameras": cams, "pending": list(self._pending), "events": self._events_sent}
+        return {"worker": self.id, "ts": time.time(), "capacity": self.capacity, "profile": self.profile,
+                "dry": self.dry, "cameras": cams, "pending": list(self._pending), "events": self._events_sent,
+                "partitions": self._table.partitions(), "taken_over": self.stats["taken_over"],
+                "rebalances": self.stats["rebalances"]}
+
+    def _status(self):
+        st = self.status()
         self.producer.produce(STATUS, key=self.id.encode(), value=json.dumps(st).encode())
 
     def stop(self):
         self._stop.set()
 
-    def run(self) -> int:
-        from confluent_kafka import Consumer, Producer
-        from estuary.gst import Gst
-        ensure_topics(self.bootstrap)
-        self._build()
-        self.producer = Producer({"bootstrap.servers": self.bootstrap, "acks": "all",
-                                  "enable.idempotence": True, "linger.ms": 20})
-        consumer = Consumer({
+    def consumer_config(self) -> dict:
+        conf = {
             "bootstrap.servers": self.bootstrap, "group.id": GROUP, "client.id": self.id,
             "partition.assignment.strategy": "cooperative-sticky",
             "session.timeout.ms": self.session_timeout_ms,
-            "heartbeat.interval.ms": max(100, self.session_timeout_ms // 10),
-            "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+            "heartbeat.interval.ms": self.heartbeat_ms,
+            "enable.auto.commit": False, "auto.offset.reset": "earliest",
+            "enable.partition.eof": True}  # marks a partition loaded when compaction ate its last offset
+        if self.instance_id:
+            conf["group.instance.id"] = self.instance_id
+        return conf
+
+    def run(self) -> int:
+        from confluent_kafka import Consumer, Producer
+        ensure_topics(self.bootstrap)
+        self._journal_file = open(self._journal_path, "a") if self._journal_path else None
+        self.backend.setup()
+        server = None
+        if self.metrics_port is not None:
+            from estuary.fleet.ops import serve_worker_metrics
+            server = serve_worker_metrics(self, self.metrics_port, self.metrics_host)
+        self.producer = Producer({"bootstrap.servers": self.bootstrap, "acks": "all",
+                                  "enable.idempotence": True, "linger.ms": 20})
+        try:
+            consumer = Consumer(self.consumer_config())
+        except Exception as exc:  # noqa: BLE001 - librdkafka's KafkaException on a bad setting
+            raise BrokerError(f"cannot create the Kafka consumer: {exc}") from None
         consumer.subscribe([CAMERAS], on_assign=self._on_assign, on_revoke=self._on_revoke,
                            on_lost=self._on_revoke)
-        bus = self.pipeline.get_bus()
         next_status = 0.0
-        log.info("worker %s: joining group %s at %s (capacity %d, profile %s)", self.id, GROUP,
-                 self.bootstrap, self.capacity, self.profile)
+        log.info("worker %s: joining group %s at %s (capacity %d, profile %s%s)", self.id, GROUP,
+                 self.bootstrap, self.capacity, self.profile, ", dry" if self.dry else "")
         try:
             while not self._stop.is_set():
                 msg = consumer.poll(0.1)
-                if msg is not None and not msg.error():
-                    self._on_record(msg)
-                    # commit once the record's source is running (or removed)
-                    consumer.commit(message=msg, asynchronous=True)
-                while True:
-                    m = bus.pop()
-                    if m is None:
-                        break
-                    if m.type == Gst.MessageType.ERROR:
-                        self._source_failed(m)
+                if msg is not None:
+                    self._on_message(msg)
+                for cam_id in self.backend.tick(self._running):
+                    self.stats["failed"] += 1
+                    self._remove(cam_id)
                 self.producer.poll(0)
-                if time.monotonic() >= next_status:
+                self.last_loop = time.monotonic()
+                if self.last_loop >= next_status:
                     self._status()
                     next_status = time.monotonic() + self.status_every
         finally:
-            consumer.close()  # leaves the group: its partitions move at once
-            self.pipeline.set_state(Gst.State.NULL)
+            # recordings get EOS (playable files) while the sources still run; then leave the
+            # group: a dynamic member's partitions move at once (a static one's after the timeout)
+            self.backend.shutdown()
+            for cam_id in list(self._running):
+                self._journal("stop", cam_id)
+            self._running.clear()
+            consumer.close()
             self.producer.flush(10)
+            if server is not None:
+                server.shutdown()
+            if self._journal_file is not None:
+                self._journal_file.close()
         return 0
-
-    def _source_failed(self, m):
-        from estuary.runner import source_bin_of
-        err, _ = m.parse_error()
-        el = source_bin_of(m.src)
-        cam_id = el.get_name().split("-", 3)[3] if el is not None else None
-        log.error("worker %s: %s: %s", self.id, cam_id or m.src.get_name(), err.message)
-        if cam_id and cam_id in self._running:
-            self._remove(cam_id)  # reported in status as missing; `estuary fleet add` again to retry
 
 
 def fleet_status(bootstrap: str, seconds: float = 5.0, timeout: float = 10.0) -> dict:
@@ -259,3 +282,33 @@ def fleet_status(bootstrap: str, seconds: float = 5.0, timeout: float = 10.0) ->
         if time.time() - st["ts"] <= seconds:
             latest[st["worker"]] = st
     return latest
+
+
+def render_status(st: dict, known: dict | None = None, per_camera: bool = True) -> str:
+    """``estuary fleet status`` as text: per worker its load (cameras/capacity, fps, waiting),
+    optionally each camera, then the balance over workers and the cameras running nowhere."""
+    lines, where = [], {}
+    for wid, s in sorted(st.items()):
+        cams = s["cameras"]
+        fps = sum(c["fps"] for c in cams.values())
+        load = 100.0 * len(cams) / s["capacity"] if s["capacity"] else 0.0
+        lines.append(f"worker {wid}: {len(cams)}/{s['capacity']} cameras ({load:.0f} %), "
+                     f"{fps:.1f} fps, {len(s.get('partitions', []))} partitions, profile {s['profile']}"
+                     + (", dry" if s.get("dry") else "")
+                     + (f", waiting: {', '.join(s['pending'])}" if s["pending"] else ""))
+        for cam, c in sorted(cams.items()):
+            where.setdefault(cam, []).append(wid)
+            if per_camera:
+                lines.append(f"  {cam:<16} {c['fps']:>6.1f} fps {c['frames']:>8} frames  {c['uri']}")
+    if st:
+        counts = [len(s["cameras"]) for s in st.values()]
+        lines.append(f"{len(st)} workers, {sum(counts)} cameras running; per worker min {min(counts)}, "
+                     f"max {max(counts)}")
+    doubles = sorted(c for c, ws in where.items() if len(ws) > 1)
+    if doubles:
+        lines.append(f"running on more than one worker: {', '.join(doubles)}")
+    if known is not None:
+        missing = sorted(set(known) - set(where))
+        if missing:
+            lines.append(f"not running anywhere: {', '.join(missing)}")
+    return "\n".join(lines) + "\n"
