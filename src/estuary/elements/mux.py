@@ -105,11 +105,6 @@ class EsMux(ElementBase, GstBase.Aggregator):
         self._apply_latency()
 
     # -- properties -------------------------------------------------------------------------
-    def validate_property(self, prop, value):
-        if prop.name == "nvbuf-memory-type" and value in (NvBufSurfaceMemType.NVBUF_MEM_CUDA_DEVICE,):
-            return value
-        return value
-
     def property_changed(self, key, value):
         if key in ("batched_push_timeout", "live_source"):
             self._apply_latency()

@@ -4,6 +4,8 @@ cached on the GPU; lines, arrows and circles are rasterised as small masks and b
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import numpy as np
 
 from estuary.meta import cmem
@@ -12,7 +14,10 @@ from estuary.osd.fonts import text_mask
 
 __all__ = ["draw_gpu"]
 
-_mask_cache: dict = {}
+# device copies of text masks, least recently used first; bounded because label texts such as
+# "car 1234" are unbounded in number over a long run
+_MASK_CACHE_SIZE = 512
+_mask_cache: "OrderedDict[int, tuple]" = OrderedDict()
 
 
 def _blend_fill(t, x1, y1, x2, y2, color, alpha):
@@ -41,6 +46,10 @@ def _blend_mask(t, x, y, mask, color, alpha):
     if m is None or m[0] is not mask:
         m = (mask, torch.as_tensor(np.ascontiguousarray(mask), device=t.device))
         _mask_cache[key] = m
+        while len(_mask_cache) > _MASK_CACHE_SIZE:
+            _mask_cache.popitem(last=False)
+    else:
+        _mask_cache.move_to_end(key)
     mt = m[1]
     mh, mw = mt.shape
     x1, y1, x2, y2 = max(x, 0), max(y, 0), min(x + mw, w), min(y + mh, h)
@@ -127,5 +136,3 @@ def draw_gpu(t, frame_meta, opt: DrawOptions) -> None:
                    (cp.xc - r - 2, cp.yc - r - 2, cp.xc + r + 2, cp.yc + r + 2), c, a)
         for tp in dm.text_params[: dm.num_labels]:
             _text(t, tp)
-    if len(_mask_cache) > 4096:
-        _mask_cache.clear()
