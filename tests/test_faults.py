@@ -347,3 +347,43 @@ def test_fault_table_is_large_enough():
     # and at least 20 further malformed inputs; keep the table from shrinking unnoticed
     assert len(CASES) >= 45
     assert shutil.which("gst-launch-1.0")
+
+
+# -- every pyds function and cast, handed nonsense -------------------------------------------------
+_PYDS_FUZZ = r'''
+import itertools, os, sys
+import pyds
+bad = [None, 0, 0x1234, -1, "abc", 1 << 70, 3.5, object(), 0x7f0000000000]
+funcs = [(n, getattr(pyds, n)) for n in pyds.__all__
+         if callable(getattr(pyds, n)) and not isinstance(getattr(pyds, n), type)]
+funcs += [(n + ".cast", getattr(pyds, n).cast) for n in pyds.__all__
+          if isinstance(getattr(pyds, n), type) and hasattr(getattr(pyds, n), "cast")]
+deaths = []
+for name, f in funcs:
+    pid = os.fork()
+    if pid == 0:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
+        for k in range(4):
+            for args in itertools.product(bad, repeat=k):
+                if k == 3 and len(set(map(id, args))) > 2:
+                    continue
+                try:
+                    f(*args)
+                except BaseException:
+                    pass
+        os._exit(0)
+    _, st = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(st) or os.WEXITSTATUS(st):
+        deaths.append((name, st))
+print("CALLED", len(funcs), "DEATHS", deaths)
+'''
+
+
+def test_no_pyds_function_crashes_on_nonsense_arguments():
+    """Each pyds function and ``cast`` gets every combination of up to three bad arguments
+    (None, 0, small/huge/negative ints, str, float, object, an unmapped address) in a forked
+    child; exceptions are fine, a child killed by a signal is not."""
+    r = subprocess.run([PY, "-c", _PYDS_FUZZ], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    line = [ln for ln in r.stdout.splitlines() if ln.startswith("CALLED")][0]
+    assert int(line.split()[1]) > 150 and line.endswith("DEATHS []"), line
