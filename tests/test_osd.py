@@ -273,3 +273,16 @@ def test_wild_geometry_is_clipped_or_skipped_never_fatal(v):
 
     img = frame_with(setup)
     assert tuple(img[150, 220, :3]) == (0, 255, 0)  # the good box's top border
+    try:
+        import torch
+    except ImportError:
+        return  # the GPU drawing code is exercised on torch's CPU tensors where torch exists
+    from estuary.osd import DrawOptions
+    from estuary.osd.gpu import draw_gpu
+    t = torch.zeros((240, 320, 4), dtype=torch.uint8)
+    batch = NvDsBatchMeta(1)
+    f = batch.acquire_frame()
+    batch.add_frame(f)
+    setup(batch, f)
+    draw_gpu(t, f, DrawOptions())
+    assert tuple(t[150, 220, :3].tolist()) == (0, 255, 0)

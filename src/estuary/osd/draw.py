@@ -101,22 +101,33 @@ def _width(v, minimum: int = 1) -> int:
     return min(max(_px(v), minimum), _MAX_THICKNESS)
 
 
+def draw_safely(draw, frame, item) -> None:
+    """Draw one shape; a shape that cannot be placed is skipped (warned once per kind).
+
+    Shared by the CPU :class:`Drawer` and the GPU drawing in :mod:`estuary.osd.gpu`."""
+    try:
+        draw(frame, item)
+    except InvalidShape as exc:
+        kind = draw.__name__.strip("_")
+        if kind not in _warned:
+            _warned.add(kind)
+            log.warning("nvdsosd: skipped a %s that cannot be drawn (%s); further ones are "
+                        "skipped silently", kind, exc)
+
+
+def font_pixels(font_size) -> int:
+    """Pixel height of a font size in points (96 dpi), 12 pt when unset, clamped."""
+    size = min(max(int(font_size), 0), _MAX_FONT) or 12
+    return int(round(size * 1.33))
+
+
 class Drawer:
     """Draws the metadata of one frame into its RGBA pixels."""
 
     def __init__(self, options: DrawOptions | None = None):
         self.opt = options or DrawOptions()
 
-    @staticmethod
-    def _safely(draw, frame, item) -> None:
-        """Draw one shape; a shape that cannot be placed is skipped (warned once per kind)."""
-        try:
-            draw(frame, item)
-        except InvalidShape as exc:
-            if draw.__name__ not in _warned:
-                _warned.add(draw.__name__)
-                log.warning("nvdsosd: skipped a %s that cannot be drawn (%s); further ones are "
-                            "skipped silently", draw.__name__, exc)
+    _safely = staticmethod(lambda draw, frame, item: draw_safely(draw, frame, item))
 
     # -- primitives -------------------------------------------------------------------------
     def rect(self, frame, r) -> None:
@@ -145,9 +156,8 @@ class Drawer:
             return
         fp = t.font_params
         name = cmem.read_string(fp.font_name) if fp.font_name else "Serif"
-        size = min(max(int(fp.font_size), 0), _MAX_FONT) or 12
         x, y = _px(t.x_offset), _px(t.y_offset)
-        mask = text_mask(s, name, int(round(size * 1.33)))  # points → pixels at 96 dpi
+        mask = text_mask(s, name, font_pixels(fp.font_size))
         if t.set_bg_clr:
             rgb, a = _rgb(t.text_bg_clr)
             blend_fill(frame, x, y, x + mask.shape[1], y + mask.shape[0], rgb, a)

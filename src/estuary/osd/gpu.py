@@ -9,7 +9,7 @@ from collections import OrderedDict
 import numpy as np
 
 from estuary.meta import cmem
-from estuary.osd.draw import DrawOptions
+from estuary.osd.draw import DrawOptions, _px, _width, draw_safely, font_pixels
 from estuary.osd.fonts import text_mask
 
 __all__ = ["draw_gpu"]
@@ -66,12 +66,12 @@ def _rgba(c):
 
 
 def _rect(t, r):
-    x1, y1 = int(round(r.left)), int(round(r.top))
-    x2, y2 = int(round(r.left + r.width)), int(round(r.top + r.height))
+    x1, y1 = _px(r.left), _px(r.top)
+    x2, y2 = _px(float(r.left) + float(r.width)), _px(float(r.top) + float(r.height))
     if r.has_bg_color:
         c, a = _rgba(r.bg_color)
         _blend_fill(t, x1, y1, x2, y2, c, a)
-    bw = int(r.border_width)
+    bw = min(_width(r.border_width, 0), max(x2 - x1, y2 - y1, 0))
     if bw > 0:
         c, a = _rgba(r.border_color)
         for bx1, by1, bx2, by2 in ((x1, y1, x2, y1 + bw), (x1, y2 - bw, x2, y2),
@@ -90,8 +90,8 @@ def _text(t, tp):
         return
     fp = tp.font_params
     name = cmem.read_string(fp.font_name) if fp.font_name else "Serif"
-    mask = text_mask(s, name, int(round((int(fp.font_size) or 12) * 1.33)))
-    x, y = int(tp.x_offset), int(tp.y_offset)
+    x, y = _px(tp.x_offset), _px(tp.y_offset)
+    mask = text_mask(s, name, font_pixels(fp.font_size))
     if tp.set_bg_clr:
         c, a = _rgba(tp.text_bg_clr)
         _blend_fill(t, x, y, x + mask.shape[1], y + mask.shape[0], c, a)
@@ -111,28 +111,36 @@ def _shape(t, draw, bbox, color, alpha):
     _blend_mask(t, x1, y1, m.astype(np.float32) / 255.0, color, alpha)
 
 
+def _line(t, ln):
+    import cv2
+    x1, y1, x2, y2 = _px(ln.x1), _px(ln.y1), _px(ln.x2), _px(ln.y2)
+    wd = _width(ln.line_width)
+    c, a = _rgba(ln.line_color)
+    _shape(t, lambda m, o: cv2.line(m, (x1 - o[0], y1 - o[1]), (x2 - o[0], y2 - o[1]), 255, wd),
+           (min(x1, x2) - wd, min(y1, y2) - wd, max(x1, x2) + wd, max(y1, y2) + wd), c, a)
+
+
+def _circle(t, cp):
+    import cv2
+    xc, yc, r = _px(cp.xc), _px(cp.yc), max(_px(cp.radius), 0)
+    c, a = _rgba(cp.circle_color)
+    _shape(t, lambda m, o: cv2.circle(m, (xc - o[0], yc - o[1]), r, 255, 2),
+           (xc - r - 2, yc - r - 2, xc + r + 2, yc + r + 2), c, a)
+
+
 def draw_gpu(t, frame_meta, opt: DrawOptions) -> None:
     """Draw one frame's metadata into an (H, W, 4) uint8 CUDA tensor."""
-    import cv2
     for obj in frame_meta.objects:
         if opt.display_bbox:
-            _rect(t, obj.rect_params)
+            draw_safely(_rect, t, obj.rect_params)
         if opt.display_text:
-            _text(t, obj.text_params)
+            draw_safely(_text, t, obj.text_params)
     for dm in frame_meta.display_metas:
         for r in dm.rect_params[: dm.num_rects]:
-            _rect(t, r)
+            draw_safely(_rect, t, r)
         for ln in dm.line_params[: dm.num_lines]:
-            wd = max(int(ln.line_width), 1)
-            c, a = _rgba(ln.line_color)
-            _shape(t, lambda m, o, ln=ln, wd=wd: cv2.line(m, (ln.x1 - o[0], ln.y1 - o[1]), (ln.x2 - o[0], ln.y2 - o[1]),
-                                                          255, wd),
-                   (min(ln.x1, ln.x2) - wd, min(ln.y1, ln.y2) - wd, max(ln.x1, ln.x2) + wd, max(ln.y1, ln.y2) + wd),
-                   c, a)
+            draw_safely(_line, t, ln)
         for cp in dm.circle_params[: dm.num_circles]:
-            c, a = _rgba(cp.circle_color)
-            r = int(cp.radius)
-            _shape(t, lambda m, o, cp=cp, r=r: cv2.circle(m, (cp.xc - o[0], cp.yc - o[1]), r, 255, 2),
-                   (cp.xc - r - 2, cp.yc - r - 2, cp.xc + r + 2, cp.yc + r + 2), c, a)
+            draw_safely(_circle, t, cp)
         for tp in dm.text_params[: dm.num_labels]:
-            _text(t, tp)
+            draw_safely(_text, t, tp)
