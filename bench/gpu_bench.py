@@ -82,11 +82,17 @@ def main():
     ap.add_argument("--classifiers", type=int, nargs="*", default=[],
                     help="also run detector + tracker + two secondary classifiers for these N")
     ap.add_argument("--skip-base", action="store_true", help="only the --classifiers / --osd-encode runs")
+    ap.add_argument("--compare-per-frame", action="store_true",
+                    help="run detector+tracker also with the muxer's per-frame conversion (baseline)")
+    ap.add_argument("--mux-only", type=int, nargs="*", default=[],
+                    help="muxer alone for these N, per-frame torch conversion vs one kernel per batch")
     args = ap.parse_args()
     clip = data.media_path("bikes_1080p.mp4")
     cfg = data.model_path(data.PRIMARY_CONFIG)
     src = f"filesrc location={clip} ! qtdemux ! h264parse ! nvh264dec ! video/x-raw(memory:CUDAMemory) ! identity eos-after={args.frames}"
     print(f"{'run':<34} {'streams':>7} {'frames':>7} {'seconds':>8} {'fps total':>10} {'fps/stream':>11}")
+    if args.mux_only:
+        mux_runs(args, src)
     if args.classifiers:
         classifier_runs(args, src, cfg)
     if args.skip_base:
@@ -123,17 +129,22 @@ def main():
     p.set_state(Gst.State.NULL)
     print(f"{'naive loop (per-frame, host pre/post)':<34} {1:>7} {n:>7} {dt:>8.2f} {n / dt:>10.1f} {n / dt:>11.1f}", flush=True)
     best = 0
+    import os
     for n in args.streams:
-        srcs = " ".join(f"{src} ! queue ! m.sink_{i}" for i in range(n))
-        desc = (f"nvstreammux name=m batch-size={n} width=1280 height=720 ! "
-                f"nvinfer config-file-path={cfg} batch-size={n} ! nvtracker ! fakesink name=sink {srcs}")
-        frames, dt = run(desc, count_probe="sink")
-        util = gpu_util()
-        fps = frames / dt
-        print(f"{'pipeline detector+tracker':<34} {n:>7} {frames:>7} {dt:>8.2f} {fps:>10.1f} {fps / n:>11.1f}"
-              f"   gpu util%,MiB after: {util}", flush=True)
-        if fps / n >= 30:
-            best = n
+        for mode in (["per-frame", "batch"] if args.compare_per_frame else ["batch"]):
+            os.environ["ESTUARY_MUX_PER_FRAME"] = "1" if mode == "per-frame" else "0"
+            srcs = " ".join(f"{src} ! queue ! m.sink_{i}" for i in range(n))
+            desc = (f"nvstreammux name=m batch-size={n} width=1280 height=720 ! "
+                    f"nvinfer config-file-path={cfg} batch-size={n} ! nvtracker ! fakesink name=sink {srcs}")
+            frames, dt = run(desc, count_probe="sink")
+            util = gpu_util()
+            fps = frames / dt
+            label = "pipeline detector+tracker" + (" (mux per-frame)" if mode == "per-frame" else "")
+            print(f"{label:<34} {n:>7} {frames:>7} {dt:>8.2f} {fps:>10.1f} {fps / n:>11.1f}"
+                  f"   gpu util%,MiB after: {util}", flush=True)
+            if fps / n >= 30 and mode == "batch":
+                best = n
+    os.environ.pop("ESTUARY_MUX_PER_FRAME", None)
     print(f"largest N holding 30 fps per stream: {best}")
     if args.osd_encode:
         for n in args.osd_encode:
@@ -145,6 +156,21 @@ def main():
             frames, dt = run(desc, count_probe="sink")
             print(f"{'pipeline + tiler + OSD (GPU)':<34} {n:>7} {frames:>7} {dt:>8.2f} {frames / dt:>10.1f} "
                   f"{frames / dt / n:>11.1f}", flush=True)
+
+
+def mux_runs(args, src):
+    """The muxer alone (decode → nvstreammux 1280x720 → fakesink), with the per-frame torch
+    conversion (ESTUARY_MUX_PER_FRAME=1, the old path) and with one kernel per batch."""
+    import os
+    for n in args.mux_only:
+        for mode in ("per-frame", "batch"):
+            os.environ["ESTUARY_MUX_PER_FRAME"] = "1" if mode == "per-frame" else "0"
+            srcs = " ".join(f"{src} ! queue ! m.sink_{i}" for i in range(n))
+            desc = f"nvstreammux name=m batch-size={n} width=1280 height=720 ! fakesink name=sink {srcs}"
+            frames, dt = run(desc, count_probe="sink")
+            print(f"{'muxer alone (' + mode + ')':<34} {n:>7} {frames:>7} {dt:>8.2f} {frames / dt:>10.1f} "
+                  f"{frames / dt / n:>11.1f}   gpu util%,MiB after: {gpu_util()}", flush=True)
+    os.environ.pop("ESTUARY_MUX_PER_FRAME", None)
 
 
 def classifier_runs(args, src, cfg):

@@ -151,3 +151,95 @@ def test_tiler_osd_and_nvenc_on_gpu_surfaces(tmp_path):
     assert msg.type == Gst.MessageType.EOS, msg.parse_error() if msg.type == Gst.MessageType.ERROR else ""
     assert devices and set(devices) == {"cuda"}
     assert out.stat().st_size > 10000
+
+
+# -- batch NV12 → RGBA kernel (estuary.surface.cuda.Nv12BatchConverter) -------------------------
+
+def _nv12_on_gpu(y, uv, pitch):
+    """Upload planes into one pitched device buffer (as NVDEC lays them out); returns the
+    tensor (kept alive by the caller) and the plane pointers."""
+    h, w = y.shape
+    buf = torch.full((h * 3 // 2, pitch), 77, dtype=torch.uint8, device="cuda")
+    buf[:h, :w] = torch.as_tensor(y, device="cuda")
+    buf[h:, :w] = torch.as_tensor(uv.reshape(h // 2, w), device="cuda")
+    return buf, buf.data_ptr(), buf.data_ptr() + h * pitch
+
+
+def test_batch_kernel_matches_the_numpy_reference():
+    """One launch over frames of different sizes, pitches, matrices, ranges and chroma sitings,
+    scaled, unscaled and letterboxed: every pixel within 1 level of the reference."""
+    pytest.importorskip("cupy", reason="the batch kernel needs CuPy")
+    from estuary.surface.colorimetry import Colorimetry
+    from estuary.surface.cuda import Nv12BatchConverter
+    from estuary.surface.nv12 import Nv12Frame, batch_params, nv12_to_rgba_reference
+    rng = np.random.default_rng(3)
+    conv = Nv12BatchConverter(torch.device("cuda:0"))
+    specs = [((1920, 1080), 2048, Colorimetry("bt709", False), (0.5, 0.5)),
+             ((1280, 720), 1280, Colorimetry("bt601", False), (0.0, 0.5)),
+             ((640, 480), 768, Colorimetry("bt601", True), (0.5, 0.5)),
+             ((1280, 720), 1536, Colorimetry("bt709", True), (0.0, 0.0))]
+    for out_w, out_h, keep in ((1280, 720, False), (1920, 1080, False), (1280, 720, True), (416, 416, True)):
+        keep_alive, frames, planes = [], [], []
+        for (w, h), pitch, c, site in specs:
+            y = rng.integers(0, 256, (h, w), dtype=np.uint8)
+            uv = rng.integers(0, 256, (h // 2, w // 2, 2), dtype=np.uint8)
+            buf, yp, uvp = _nv12_on_gpu(y, uv, pitch)
+            keep_alive.append(buf)
+            frames.append(Nv12Frame(yp, uvp, pitch, pitch, w, h, c, site))
+            planes.append((y, uv, c, site))
+        params, _ = batch_params(frames, out_w, out_h, keep_aspect=keep)
+        out = torch.full((len(frames), out_h, out_w, 4), 7, dtype=torch.uint8, device="cuda")  # poisoned
+        conv.convert(params, out_w, out_h, out=out)
+        got = out.cpu().numpy()
+        for i, (y, uv, c, site) in enumerate(planes):
+            ref = nv12_to_rgba_reference(y, uv, out_w, out_h, c, site, keep_aspect=keep)
+            d = np.abs(got[i].astype(int) - ref)
+            assert d.max() <= 1, (i, out_w, out_h, keep, d.max(), (d > 1).sum())
+
+
+def test_muxer_gpu_frames_match_the_reference_of_the_decoded_nv12():
+    """nvh264dec → nvstreammux (GPU path, scaled to 1280x720): each output frame equals the
+    numpy reference of the very NV12 frame the decoder produced (downloaded), within 1 level."""
+    pytest.importorskip("cupy", reason="the batch kernel needs CuPy")
+    from estuary.gst import GstVideo, capi
+    from estuary.surface.colorimetry import colorimetry_from_caps
+    from estuary.surface.cuda import CudaView
+    from estuary.surface.nv12 import chroma_siting, nv12_to_rgba_reference
+    clip = data.media_path("bikes_1080p.mp4")
+    p = Gst.parse_launch(
+        f"filesrc location={clip} ! qtdemux ! h264parse ! nvh264dec ! video/x-raw(memory:CUDAMemory) ! "
+        "identity eos-after=12 ! m.sink_0 nvstreammux name=m batch-size=1 width=1280 height=720 ! fakesink name=sink")
+    nv12, out, info = {}, {}, {}
+
+    def grab(pad, pinfo):
+        buf = pinfo.get_buffer()
+        caps = pad.get_current_caps()
+        st = caps.get_structure(0)
+        w, h = st.get_int("width")[1], st.get_int("height")[1]
+        info["c"] = (colorimetry_from_caps(st.get_string("colorimetry"), h), chroma_siting(st.get_string("chroma-site")))
+        vm = GstVideo.buffer_get_video_meta(buf)
+        with capi.map_buffer(hash(buf), flags=capi.GST_MAP_CUDA) as mi:
+            ptr = int(mi.data)
+            y = torch.as_tensor(CudaView(ptr + vm.offset[0], (h, w), (vm.stride[0], 1)), device="cuda").cpu().numpy()
+            uv = torch.as_tensor(CudaView(ptr + vm.offset[1], (h // 2, w // 2, 2), (vm.stride[1], 2, 1)),
+                                 device="cuda").cpu().numpy()
+        nv12[buf.pts] = (y, uv)
+        return Gst.PadProbeReturn.OK
+
+    def take(pad, pinfo):
+        bm = pyds.gst_buffer_get_nvds_batch_meta(hash(pinfo.get_buffer()))
+        for f in bm.frames:
+            out[f.buf_pts] = bm.surface.frame(f.batch_id).copy()
+        return Gst.PadProbeReturn.OK
+
+    sinkpad = p.get_by_name("m").get_static_pad("sink_0")
+    sinkpad.add_probe(Gst.PadProbeType.BUFFER, grab)
+    p.get_by_name("sink").get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, take)
+    assert run_pipeline(p, timeout=120).type == Gst.MessageType.EOS
+    assert len(out) >= 10 and set(out) <= set(nv12)
+    c, site = info["c"]
+    for pts, img in out.items():
+        y, uv = nv12[pts]
+        ref = nv12_to_rgba_reference(y, uv, 1280, 720, c, site)
+        d = np.abs(img.astype(int) - ref)
+        assert d.max() <= 1, (pts, d.max(), (d > 1).sum(), c, site)

@@ -7,6 +7,8 @@ input buffers themselves when they already have the output size: zero copy).
 
 from __future__ import annotations
 
+import collections
+import os
 import threading
 import time
 
@@ -54,7 +56,7 @@ def _running_time(segment, pts):
 
 
 class _SourceState:
-    __slots__ = ("index", "frame_num", "eos_posted", "fmt", "segment")
+    __slots__ = ("index", "frame_num", "eos_posted", "fmt", "segment", "new_caps", "colorimetry", "siting")
 
     def __init__(self, index: int):
         self.index = index
@@ -62,6 +64,9 @@ class _SourceState:
         self.eos_posted = False
         self.fmt = None
         self.segment = None  # the pad's last TIME segment (for running times)
+        self.new_caps = None  # caps from the last CAPS event, parsed by the next aggregate
+        self.colorimetry = None  # GPU path: YUV matrix/range and chroma siting from the caps
+        self.siting = (0.5, 0.5)
 
 
 class EsMux(ElementBase, GstBase.Aggregator):
@@ -102,6 +107,8 @@ class EsMux(ElementBase, GstBase.Aggregator):
         self._lock = threading.Lock()
         self._caps_sent = None
         self._rr = 0
+        self._gpu = None  # GPU path: (torch device, Nv12BatchConverter or None)
+        self._gpu_inflight = collections.deque()  # (CUDA event, input buffers the kernel reads)
         self._apply_latency()
 
     # -- properties -------------------------------------------------------------------------
@@ -194,6 +201,68 @@ class EsMux(ElementBase, GstBase.Aggregator):
         out.pts, out.dts, out.duration = buf.pts, buf.dts, buf.duration
         return FrameSurface(out, w, h), geo
 
+    def _parse_caps(self, state, caps):
+        state.fmt = video_format(caps)
+        if state.fmt.cuda:
+            from estuary.surface.colorimetry import colorimetry_from_caps
+            from estuary.surface.nv12 import chroma_siting
+            st = caps.get_structure(0)
+            state.colorimetry = colorimetry_from_caps(st.get_string("colorimetry"), state.fmt.height)
+            state.siting = chroma_siting(st.get_string("chroma-site"))
+
+    # -- GPU path: one conversion kernel per batch -------------------------------------------
+    def _gpu_batch(self, items, w, h):
+        """Convert the batch's CUDA-memory NV12 frames ``items`` [(state, buffer)] with one kernel
+        launch into one (N, h, w, 4) tensor; returns [(FrameSurface, geometry)] in order."""
+        if not items:
+            return []
+        import torch
+        from estuary.gst import GstVideo
+        from estuary.surface import cuda
+        from estuary.surface.nv12 import Nv12Frame, batch_params
+        if self._gpu is None:
+            dev = torch.device(f"cuda:{self.settings.gpu_id}")
+            # ESTUARY_MUX_PER_FRAME=1: the older per-frame torch conversion (a benchmark baseline)
+            per_frame = os.environ.get("ESTUARY_MUX_PER_FRAME") == "1"
+            conv = cuda.Nv12BatchConverter(dev) if cuda.cupy_available() and not per_frame else None
+            self._gpu = (dev, conv)
+        dev, conv = self._gpu
+        self._release_gpu_inputs()
+        if conv is None:  # no CuPy: the per-frame torch conversion (slower, BT.601 only)
+            return [(FrameSurface(None, w, h, pitch=w * 4, device="cuda",
+                                  tensor=cuda.nv12_buffer_to_rgba(b, st.fmt, w, h, dev)),
+                     (w / st.fmt.width, h / st.fmt.height, 0, 0)) for st, b in items]
+        frames, bufs = [], []
+        for st, buf in items:
+            fmt = st.fmt
+            if fmt.format != "NV12":
+                raise StreamError(f"esmux converts NV12 CUDA memory on the GPU, got {fmt.format}")
+            vmeta = GstVideo.buffer_get_video_meta(buf)
+            strides = tuple(vmeta.stride) if vmeta is not None else fmt.strides
+            offsets = tuple(vmeta.offset) if vmeta is not None else fmt.offsets
+            # the device pointer stays valid while we hold the buffer (it cannot go back to the
+            # decoder's pool); the buffer is released once the kernel has run (see below)
+            with capi.map_buffer(hash(buf), write=False, flags=capi.GST_MAP_CUDA) as info:
+                ptr = int(info.data)
+            frames.append(Nv12Frame(ptr + offsets[0], ptr + offsets[1], strides[0], strides[1],
+                                    fmt.width, fmt.height, st.colorimetry, st.siting))
+            bufs.append(buf)
+        params, geos = batch_params(frames, w, h, keep_aspect=self.settings.enable_padding)
+        out = conv.convert(params, w, h)
+        ev = torch.cuda.Event()
+        ev.record(torch.cuda.current_stream(dev))
+        self._gpu_inflight.append((ev, bufs))
+        return [(FrameSurface(None, w, h, pitch=w * 4, device="cuda", tensor=out[i]), geos[i])
+                for i in range(len(items))]
+
+    def _release_gpu_inputs(self, wait: bool = False):
+        """Drop the decoded buffers whose conversion has run (all of them with ``wait``)."""
+        q = self._gpu_inflight
+        while q and (wait or q[0][0].query()):
+            ev, _bufs = q.popleft()
+            if wait:
+                ev.synchronize()
+
     def _post_stream_eos(self, state):
         st = Gst.Structure.new_from_string(f"stream-eos, stream-id=(uint){state.index}")
         self.post_message(Gst.Message.new_element(self, st))
@@ -222,10 +291,13 @@ class EsMux(ElementBase, GstBase.Aggregator):
             buf = pad.pop_buffer()
             if buf is None:
                 continue
-            if state.fmt is None or pad.get_current_caps() is not None:
-                caps = pad.get_current_caps()
+            # caps are parsed once per CAPS event (parsing them per buffer was 6 % of a
+            # 64-stream GPU profile), or from the pad's caps if no event was seen
+            if state.new_caps is not None or state.fmt is None:
+                caps = state.new_caps if state.new_caps is not None else pad.get_current_caps()
+                state.new_caps = None
                 if caps is not None:
-                    state.fmt = video_format(caps)
+                    self._parse_caps(state, caps)
             if state.fmt is None:
                 raise StreamError(f"{pad.get_name()}: buffer before caps")
             taken.append((pad, state, buf))
@@ -244,8 +316,12 @@ class EsMux(ElementBase, GstBase.Aggregator):
         batch = NvDsBatchMeta(s.batch_size)
         frames = []
         now_ns = time.time_ns() if s.attach_sys_ts else 0
+        on_gpu = self._gpu_batch([(st, b) for _, st, b in taken if st.fmt.cuda], w, h)
         for batch_id, (pad, state, buf) in enumerate(taken):
-            surf, geo = self._frame_surface(buf, state.fmt, w, h)
+            if state.fmt.cuda:
+                surf, geo = on_gpu.pop(0)
+            else:
+                surf, geo = self._frame_surface(buf, state.fmt, w, h)
             frames.append(surf)
             fm = batch.acquire_frame()
             fm.pad_index = fm.source_id = state.index
@@ -271,7 +347,9 @@ class EsMux(ElementBase, GstBase.Aggregator):
         return self.finish_buffer(out)
 
     def do_sink_event(self, pad, event):
-        if event.type == Gst.EventType.STREAM_START:
+        if event.type == Gst.EventType.CAPS:
+            self._state(pad).new_caps = event.parse_caps()
+        elif event.type == Gst.EventType.STREAM_START:
             self._state(pad).eos_posted = False
         elif event.type == Gst.EventType.SEGMENT:
             seg = event.parse_segment()
@@ -280,6 +358,7 @@ class EsMux(ElementBase, GstBase.Aggregator):
 
     def do_stop(self):
         self._caps_sent = None
+        self._release_gpu_inputs(wait=True)
         for st in self._sources.values():
             st.frame_num = 0
             st.eos_posted = False

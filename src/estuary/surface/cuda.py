@@ -1,11 +1,135 @@
 """GPU surfaces: CUDA-memory GStreamer buffers (NVDEC output) viewed as torch tensors with no
-host copy, and NV12 → RGBA conversion and scaling on the GPU."""
+host copy, and NV12 → RGBA conversion and scaling on the GPU: one fused CUDA kernel per batch
+(:class:`Nv12BatchConverter`, CuPy), and the older per-frame torch version
+(:func:`nv12_buffer_to_rgba`, kept as the fallback where CuPy is not installed)."""
 
 from __future__ import annotations
 
-from estuary.gst import capi
+import numpy as np
 
-__all__ = ["CudaView", "nv12_buffer_to_rgba", "torch_available"]
+from estuary.errors import SurfaceError
+from estuary.gst import capi
+from estuary.surface.nv12 import PARAMS_DTYPE
+
+__all__ = ["CudaView", "Nv12BatchConverter", "cupy_available", "nv12_buffer_to_rgba", "torch_available"]
+
+#: one thread per output pixel; blockIdx.z is the frame. Same maths as
+#: estuary.surface.nv12.nv12_to_rgba_reference (float32 throughout).
+_KERNEL = r"""
+struct FrameParams {
+    unsigned long long y_ptr, uv_ptr;
+    int y_pitch, uv_pitch, src_w, src_h;
+    int ox, oy, nw, nh;
+    float m[9];
+    float off[3];
+    float hsite, vsite;
+    int pad[2];
+};
+
+__device__ __forceinline__ float bilinear1(const unsigned char* p, int pitch, int w, int h,
+                                           float x, float y) {
+    x = fminf(fmaxf(x, 0.0f), (float)(w - 1));
+    y = fminf(fmaxf(y, 0.0f), (float)(h - 1));
+    int x0 = (int)floorf(x), y0 = (int)floorf(y);
+    int x1 = min(x0 + 1, w - 1), y1 = min(y0 + 1, h - 1);
+    float fx = x - (float)x0, fy = y - (float)y0;
+    const unsigned char* r0 = p + (size_t)y0 * pitch;
+    const unsigned char* r1 = p + (size_t)y1 * pitch;
+    float a = r0[x0], b = r0[x1], c = r1[x0], d = r1[x1];
+    float top = a + (b - a) * fx, bot = c + (d - c) * fx;
+    return top + (bot - top) * fy;
+}
+
+__device__ __forceinline__ float2 bilinear2(const unsigned char* p, int pitch, int w, int h,
+                                            float x, float y) {
+    x = fminf(fmaxf(x, 0.0f), (float)(w - 1));
+    y = fminf(fmaxf(y, 0.0f), (float)(h - 1));
+    int x0 = (int)floorf(x), y0 = (int)floorf(y);
+    int x1 = min(x0 + 1, w - 1), y1 = min(y0 + 1, h - 1);
+    float fx = x - (float)x0, fy = y - (float)y0;
+    const uchar2* r0 = (const uchar2*)(p + (size_t)y0 * pitch);
+    const uchar2* r1 = (const uchar2*)(p + (size_t)y1 * pitch);
+    uchar2 a = r0[x0], b = r0[x1], c = r1[x0], d = r1[x1];
+    float tu = a.x + ((float)b.x - a.x) * fx, bu = c.x + ((float)d.x - c.x) * fx;
+    float tv = a.y + ((float)b.y - a.y) * fx, bv = c.y + ((float)d.y - c.y) * fx;
+    return make_float2(tu + (bu - tu) * fy, tv + (bv - tv) * fy);
+}
+
+__device__ __forceinline__ unsigned char to_u8(float v) {
+    return (unsigned char)fminf(fmaxf(floorf(v + 0.5f), 0.0f), 255.0f);
+}
+
+extern "C" __global__ void nv12_to_rgba_batch(const FrameParams* __restrict__ params,
+                                              unsigned char* __restrict__ out,
+                                              int out_w, int out_h, long long frame_bytes) {
+    int x = blockIdx.x * blockDim.x + threadIdx.x;
+    int y = blockIdx.y * blockDim.y + threadIdx.y;
+    if (x >= out_w || y >= out_h) return;
+    const FrameParams& p = params[blockIdx.z];
+    uchar4* o = (uchar4*)(out + (long long)blockIdx.z * frame_bytes) + (size_t)y * out_w + x;
+    int lx = x - p.ox, ly = y - p.oy;
+    if (lx < 0 || ly < 0 || lx >= p.nw || ly >= p.nh) {
+        *o = make_uchar4(0, 0, 0, 255);
+        return;
+    }
+    float sx = ((float)lx + 0.5f) * ((float)p.src_w / (float)p.nw) - 0.5f;
+    float sy = ((float)ly + 0.5f) * ((float)p.src_h / (float)p.nh) - 0.5f;
+    float Y = bilinear1((const unsigned char*)p.y_ptr, p.y_pitch, p.src_w, p.src_h, sx, sy);
+    float2 C = bilinear2((const unsigned char*)p.uv_ptr, p.uv_pitch, p.src_w >> 1, p.src_h >> 1,
+                         (sx - p.hsite) * 0.5f, (sy - p.vsite) * 0.5f);
+    float a = Y - p.off[0], b = C.x - p.off[1], c = C.y - p.off[2];
+    float r = p.m[0] * a + p.m[1] * b + p.m[2] * c;
+    float g = p.m[3] * a + p.m[4] * b + p.m[5] * c;
+    float bl = p.m[6] * a + p.m[7] * b + p.m[8] * c;
+    *o = make_uchar4(to_u8(r), to_u8(g), to_u8(bl), 255);
+}
+"""
+
+
+def cupy_available() -> bool:
+    try:
+        import cupy  # noqa: F401
+        return True
+    except ImportError:
+        return False
+
+
+class Nv12BatchConverter:
+    """One kernel launch converts a whole batch of NV12 frames (anywhere in device memory, each
+    with its own pitch, size and colorimetry) into an (N, out_h, out_w, 4) uint8 torch tensor,
+    on torch's current CUDA stream (no host synchronisation)."""
+
+    def __init__(self, device):
+        import cupy
+        import torch
+        self.torch, self.cupy = torch, cupy
+        self.device = torch.device(device)
+        with cupy.cuda.Device(self.device.index or 0):
+            self._kernel = cupy.RawKernel(_KERNEL, "nv12_to_rgba_batch")
+
+    def convert(self, params: np.ndarray, out_w: int, out_h: int, out=None):
+        """``params``: ``PARAMS_DTYPE`` rows (estuary.surface.nv12.batch_params). Returns the
+        output tensor; the source planes must stay valid until the stream reaches this work."""
+        torch, cupy = self.torch, self.cupy
+        if params.dtype != PARAMS_DTYPE:
+            raise SurfaceError("params must be estuary.surface.nv12.PARAMS_DTYPE rows")
+        n = len(params)
+        if out is None:
+            out = torch.empty((n, out_h, out_w, 4), dtype=torch.uint8, device=self.device)
+        elif tuple(out.shape) != (n, out_h, out_w, 4) or not out.is_contiguous():
+            raise SurfaceError(f"output must be a contiguous ({n}, {out_h}, {out_w}, 4) uint8 tensor")
+        if n == 0:
+            return out
+        host = torch.from_numpy(params.view(np.uint8)).pin_memory()
+        dev_params = host.to(self.device, non_blocking=True)  # pinned: an async copy in stream order
+        stream = torch.cuda.current_stream(self.device)
+        block = (32, 8, 1)
+        grid = ((out_w + 31) // 32, (out_h + 7) // 8, n)
+        with cupy.cuda.Device(self.device.index or 0), cupy.cuda.ExternalStream(stream.cuda_stream):
+            self._kernel(grid, block, (np.uint64(dev_params.data_ptr()), np.uint64(out.data_ptr()),
+                                       np.int32(out_w), np.int32(out_h), np.int64(out_h * out_w * 4)))
+        # dev_params is freed to torch's caching allocator in stream order: safe to drop here
+        return out
 
 
 def torch_available() -> bool:
