@@ -96,23 +96,19 @@ def prepare(images: list[np.ndarray], net: NetInput, rois=None) -> tuple[np.ndar
 
 
 def prepare_torch(images, net: NetInput, rois=None, dtype=None):
-    """:func:`prepare` for (H, W, 4) uint8 CUDA tensors: everything stays on the GPU."""
+    """:func:`prepare` for (H, W, 4) uint8 CUDA tensors: everything stays on the GPU.
+
+    Frames of one size with no ROIs (a primary detector on the muxer's batch) are scaled as
+    one batch: a handful of kernels per batch instead of per frame."""
     import torch
     import torch.nn.functional as F
     W, H = net.width, net.height
     mode = "nearest" if net.interpolation == 0 else "bilinear"
-    outs, transforms = [], []
-    for i, img in enumerate(images):
-        left = top = 0
-        if rois is not None:
-            l, t, w, h = (int(round(v)) for v in rois[i])
-            l, t = max(l, 0), max(t, 0)
-            w = max(1, min(w, img.shape[1] - l))
-            h = max(1, min(h, img.shape[0] - t))
-            img = img[t: t + h, l: l + w]
-            left, top = l, t
-        ch = [2, 1, 0] if net.color_format == 1 else [0, 1, 2]
-        x = img[..., ch].permute(2, 0, 1).unsqueeze(0).float()
+    ch = [2, 1, 0] if net.color_format == 1 else [0, 1, 2]
+
+    def scale(img, left, top):
+        """(B, h, w, 4) uint8 → (B, C, H, W) float and the frames' Transform."""
+        x = img[..., ch].permute(0, 3, 1, 2).float()
         if net.color_format == 2:
             x = (0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3])
         ih, iw = x.shape[2:]
@@ -120,20 +116,56 @@ def prepare_torch(images, net: NetInput, rois=None, dtype=None):
             s = min(W / iw, H / ih)
             nw, nh = max(1, round(iw * s)), max(1, round(ih * s))
             ox, oy = ((W - nw) // 2, (H - nh) // 2) if net.symmetric else (0, 0)
-            canvas = torch.zeros((1, x.shape[1], H, W), device=x.device)
+            canvas = torch.zeros((x.shape[0], x.shape[1], H, W), device=x.device)
             canvas[:, :, oy: oy + nh, ox: ox + nw] = F.interpolate(x, size=(nh, nw), mode=mode,
                                                                    align_corners=False if mode == "bilinear" else None)
-            x = canvas
-            tr = Transform(s, s, float(ox), float(oy), left, top)
-        else:
-            x = F.interpolate(x, size=(H, W), mode=mode, align_corners=False if mode == "bilinear" else None)
-            tr = Transform(W / iw, H / ih, 0.0, 0.0, left, top)
-        outs.append(x)
-        transforms.append(tr)
-    x = torch.cat(outs, 0)
-    offs = torch.tensor(list(net.offsets[: net.channels]) if net.offsets else [0.0] * net.channels,
-                        device=x.device).view(1, -1, 1, 1)
-    x = (x - offs) * net.scale
+            return canvas, Transform(s, s, float(ox), float(oy), left, top)
+        x = F.interpolate(x, size=(H, W), mode=mode, align_corners=False if mode == "bilinear" else None)
+        return x, Transform(W / iw, H / ih, 0.0, 0.0, left, top)
+
+    if rois is None and len(images) > 1 and all(i.shape == images[0].shape for i in images):
+        x, tr = scale(_as_batch(torch, list(images)), 0, 0)
+        transforms = [tr] * len(images)
+    else:
+        outs, transforms = [], []
+        for i, img in enumerate(images):
+            left = top = 0
+            if rois is not None:
+                l, t, w, h = (int(round(v)) for v in rois[i])
+                l, t = max(l, 0), max(t, 0)
+                w = max(1, min(w, img.shape[1] - l))
+                h = max(1, min(h, img.shape[0] - t))
+                img = img[t: t + h, l: l + w]
+                left, top = l, t
+            x1, tr = scale(img.unsqueeze(0), left, top)
+            outs.append(x1)
+            transforms.append(tr)
+        x = torch.cat(outs, 0)
+    offs = tuple(net.offsets[: net.channels]) if net.offsets else ()
+    if any(offs):
+        key = (offs, x.device)
+        t = _OFFSETS.get(key)
+        if t is None:  # uploaded once: a per-batch upload would wait for the GPU each time
+            t = _OFFSETS[key] = torch.tensor(offs, device=x.device).view(1, -1, 1, 1)
+        x = x - t
+    if net.scale != 1.0:
+        x = x * net.scale
     if net.nhwc:
         x = x.permute(0, 2, 3, 1)
     return x.contiguous(), transforms
+
+
+_OFFSETS: dict = {}
+
+
+def _as_batch(torch, images):
+    """(N, H, W, C) from same-shape frames: no copy when they are consecutive views of one
+    tensor (the muxer's GPU batch), else a stack."""
+    t0 = images[0]
+    step = t0.numel() * t0.element_size()
+    if t0.is_contiguous() and all(
+            t.is_contiguous() and t.data_ptr() == t0.data_ptr() + k * step
+            and t.untyped_storage().data_ptr() == t0.untyped_storage().data_ptr()
+            for k, t in enumerate(images)):
+        return t0.as_strided((len(images),) + tuple(t0.shape), (t0.numel(),) + tuple(t0.stride()))
+    return torch.stack(images)

@@ -206,9 +206,11 @@ def _resize(node, c, consts):
         raise _unsupported(node, "axes", c.at["axes"], "not implemented")
     cache: dict = {}
 
-    def plan(shape, scales, sizes):
-        """Per resized axis: (axis, index tensor(s), weights) — computed once per input shape."""
-        key = (tuple(shape), scales, sizes)
+    def plan(torch, shape, scales, sizes, dev, dtype):
+        """Per resized axis: (axis, index tensor(s), weights) on the device — computed once per
+        input shape (an index upload per run would be a host→device copy that waits for the
+        stream, each time)."""
+        key = (tuple(shape), scales, sizes, dev, dtype)
         if key in cache:
             return cache[key]
         steps = []
@@ -224,14 +226,17 @@ def _resize(node, c, consts):
             if mode == "nearest":
                 i0 = _nearest(x, nmode, n)
                 if out != n or not np.array_equal(i0, ident):
-                    steps.append((ax, i0, None, None))
+                    steps.append((ax, torch.as_tensor(i0, device=dev), None, None))
             else:
                 xc = np.clip(x, 0, n - 1)
                 i0 = np.floor(xc).astype(np.int64)
                 i1 = np.minimum(i0 + 1, n - 1)
                 w = (xc - i0).astype(np.float32)
                 if out != n or not np.array_equal(i0, ident) or w.any():
-                    steps.append((ax, i0, i1, w))
+                    shape_w = [1] * len(shape)
+                    shape_w[ax] = len(w)
+                    steps.append((ax, torch.as_tensor(i0, device=dev), torch.as_tensor(i1, device=dev),
+                                  torch.as_tensor(w, device=dev).to(dtype).reshape(shape_w)))
         cache[key] = steps
         return steps
 
@@ -239,20 +244,15 @@ def _resize(node, c, consts):
         x = a[0]
         scales = a[2] if len(a) > 2 and a[2] is not None and a[2].numel() else None
         sizes = a[3] if len(a) > 3 and a[3] is not None and a[3].numel() else None
-        steps = plan(x.shape, tuple(float(v) for v in scales.tolist()) if scales is not None else None,
-                     tuple(int(v) for v in sizes.tolist()) if sizes is not None else None)
-        dev = x.device
+        steps = plan(torch, x.shape, tuple(float(v) for v in scales.tolist()) if scales is not None else None,
+                     tuple(int(v) for v in sizes.tolist()) if sizes is not None else None, x.device, x.dtype)
         for ax, i0, i1, w in steps:
-            t0 = torch.as_tensor(i0, device=dev)
             if i1 is None:
-                x = x.index_select(ax, t0)
+                x = x.index_select(ax, i0)
             else:
-                shape = [1] * x.dim()
-                shape[ax] = len(w)
-                wt = torch.as_tensor(w, device=dev).to(x.dtype).reshape(shape)
-                lo = x.index_select(ax, t0)
-                hi = x.index_select(ax, torch.as_tensor(i1, device=dev))
-                x = lo + (hi - lo) * wt
+                lo = x.index_select(ax, i0)
+                hi = x.index_select(ax, i1)
+                x = lo + (hi - lo) * w
         return x
     return run
 
@@ -338,12 +338,18 @@ def _softmax(node, c, consts):
 
 def _gather(node, c, consts):
     axis = c.get("axis", 0)
+    cache: dict = {}  # constant indices: normalised and on the device once
 
     def run(torch, a):
         x, ind = a[0], a[1]
         ax = axis % x.dim()
-        flat = ind.reshape(-1).long()
-        flat = torch.where(flat < 0, flat + x.shape[ax], flat).to(x.device, non_blocking=True)
+        key = (id(ind), x.shape[ax], x.device)
+        flat = cache.get(key) if node.input[1] in consts else None
+        if flat is None:
+            flat = ind.reshape(-1).long()
+            flat = torch.where(flat < 0, flat + x.shape[ax], flat).to(x.device, non_blocking=True)
+            if node.input[1] in consts:
+                cache[key] = flat
         y = x.index_select(ax, flat)
         return y.reshape(tuple(x.shape[:ax]) + tuple(ind.shape) + tuple(x.shape[ax + 1:]))
     return run
