@@ -84,6 +84,8 @@ def main():
     ap.add_argument("--skip-base", action="store_true", help="only the --classifiers / --osd-encode runs")
     ap.add_argument("--compare-per-frame", action="store_true",
                     help="run detector+tracker also with the muxer's per-frame conversion (baseline)")
+    ap.add_argument("--queues", action="store_true",
+                    help="a queue after the muxer and after nvinfer (each stage in its own thread)")
     ap.add_argument("--mux-only", type=int, nargs="*", default=[],
                     help="muxer alone for these N, per-frame torch conversion vs one kernel per batch")
     args = ap.parse_args()
@@ -134,12 +136,14 @@ def main():
         for mode in (["per-frame", "batch"] if args.compare_per_frame else ["batch"]):
             os.environ["ESTUARY_MUX_PER_FRAME"] = "1" if mode == "per-frame" else "0"
             srcs = " ".join(f"{src} ! queue ! m.sink_{i}" for i in range(n))
-            desc = (f"nvstreammux name=m batch-size={n} width=1280 height=720 ! "
-                    f"nvinfer config-file-path={cfg} batch-size={n} ! nvtracker ! fakesink name=sink {srcs}")
+            q = "queue max-size-buffers=2 ! " if args.queues else ""
+            desc = (f"nvstreammux name=m batch-size={n} width=1280 height=720 ! {q}"
+                    f"nvinfer config-file-path={cfg} batch-size={n} ! {q}nvtracker ! fakesink name=sink {srcs}")
             frames, dt = run(desc, count_probe="sink")
             util = gpu_util()
             fps = frames / dt
-            label = "pipeline detector+tracker" + (" (mux per-frame)" if mode == "per-frame" else "")
+            label = ("pipeline detector+tracker" + (" +queues" if args.queues else "")
+                     + (" (mux per-frame)" if mode == "per-frame" else ""))
             print(f"{label:<34} {n:>7} {frames:>7} {dt:>8.2f} {fps:>10.1f} {fps / n:>11.1f}"
                   f"   gpu util%,MiB after: {util}", flush=True)
             if fps / n >= 30 and mode == "batch":
@@ -182,8 +186,9 @@ def classifier_runs(args, src, cfg):
     classes = "0:1:2:3:5:7"
     for n in args.classifiers:
         srcs = " ".join(f"{src} ! queue ! m.sink_{i}" for i in range(n))
-        desc = (f"nvstreammux name=m batch-size={n} width=1280 height=720 ! "
-                f"nvinfer name=pgie config-file-path={cfg} batch-size={n} ! nvtracker name=tracker ! "
+        q = "queue max-size-buffers=2 ! " if args.queues else ""
+        desc = (f"nvstreammux name=m batch-size={n} width=1280 height=720 ! {q}"
+                f"nvinfer name=pgie config-file-path={cfg} batch-size={n} ! {q}nvtracker name=tracker ! {q}"
                 f"nvinfer name=sgie1 config-file-path={sgie} unique-id=2 infer-on-class-ids={classes} ! "
                 f"nvinfer name=sgie2 config-file-path={sgie} unique-id=3 infer-on-class-ids={classes} ! "
                 f"fakesink name=sink {srcs}")

@@ -205,8 +205,13 @@ def test_bundled_model_matches_onnxruntime(name, tmp_path):
 
 
 def test_bundled_ssd_model_is_refused_naming_the_op():
+    from estuary.errors import SourceError
+    try:
+        path = data.model_path("yolov3-tiny-ssd.onnx")
+    except SourceError as exc:  # the GPU machine carries only some of the models
+        pytest.skip(str(exc))
     with pytest.raises(ConfigError, match="ArgMax|TopK|Sub|Unsqueeze|Tile|GatherElements|Cast|Greater|ReduceSum"):
-        TorchBackend(data.model_path("yolov3-tiny-ssd.onnx"), fp16=False, device="cpu")
+        TorchBackend(path, fp16=False, device="cpu")
 
 
 def test_slice_index_maths_follows_the_onnx_clamping_rules():
