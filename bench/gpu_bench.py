@@ -86,13 +86,22 @@ def main():
                     help="run detector+tracker also with the muxer's per-frame conversion (baseline)")
     ap.add_argument("--queues", action="store_true",
                     help="a queue after the muxer and after nvinfer (each stage in its own thread)")
+    ap.add_argument("--cudnn-benchmark", action="store_true",
+                    help="let cuDNN pick the fastest convolution algorithms (fixed batch shapes)")
+    ap.add_argument("--infer-only", type=int, nargs="*", default=[],
+                    help="the detector's torch backend alone on a batch of N (GPU time per batch)")
     ap.add_argument("--mux-only", type=int, nargs="*", default=[],
                     help="muxer alone for these N, per-frame torch conversion vs one kernel per batch")
     args = ap.parse_args()
+    if args.cudnn_benchmark:
+        import torch
+        torch.backends.cudnn.benchmark = True
     clip = data.media_path("bikes_1080p.mp4")
     cfg = data.model_path(data.PRIMARY_CONFIG)
     src = f"filesrc location={clip} ! qtdemux ! h264parse ! nvh264dec ! video/x-raw(memory:CUDAMemory) ! identity eos-after={args.frames}"
     print(f"{'run':<34} {'streams':>7} {'frames':>7} {'seconds':>8} {'fps total':>10} {'fps/stream':>11}")
+    if args.infer_only:
+        infer_runs(args, cfg)
     if args.mux_only:
         mux_runs(args, src)
     if args.classifiers:
@@ -160,6 +169,33 @@ def main():
             frames, dt = run(desc, count_probe="sink")
             print(f"{'pipeline + tiler + OSD (GPU)':<34} {n:>7} {frames:>7} {dt:>8.2f} {frames / dt:>10.1f} "
                   f"{frames / dt / n:>11.1f}", flush=True)
+
+
+def infer_runs(args, cfg):
+    """GPU time of the detector network alone per batch (CUDA events, median of 20 after
+    warm-up), with cuDNN's autotuner off and on."""
+    import torch
+    from estuary.infer.engine import InferEngine
+    eng = InferEngine(cfg, gpu_id=0, backend="torch")
+    net = eng.net
+    for n in args.infer_only:
+        for bench_mode in (False, True):
+            torch.backends.cudnn.benchmark = bench_mode
+            x = torch.rand((n, 3, net.height, net.width), device="cuda", dtype=eng.backend.dtype)
+            for _ in range(5):
+                eng.backend.run(x, as_numpy=False)
+            times = []
+            for _ in range(20):
+                a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                a.record()
+                eng.backend.run(x, as_numpy=False)
+                b.record()
+                b.synchronize()
+                times.append(a.elapsed_time(b))
+            ms = float(np.median(times))
+            print(f"{'detector network alone (cudnn.benchmark=' + str(bench_mode) + ')':<34} {n:>7} {n:>7} "
+                  f"{ms / 1000:>8.4f} {n / ms * 1000:>10.1f} {'':>11}", flush=True)
+    torch.backends.cudnn.benchmark = args.cudnn_benchmark
 
 
 def mux_runs(args, src):
