@@ -42,6 +42,10 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/python -m pip install -q --no-deps "trackers==2.6.1" "supervision==0.31.2"
   # OCR for the on-screen-display legibility tests (same opencv-python pin, same reason)
   .venv/bin/python -m pip install -q --no-deps "rapidocr-onnxruntime==1.4.4"
+  # PyTorch (CPU) for the torch ONNX interpreter's per-op tests against onnxruntime
+  # (tests/test_torch_backend.py). Pinned to 2.13.0, the CPU build these machines keep on disk: a
+  # bare "torch" would download a multi-GB CUDA build. Optional: without it those tests skip.
+  .venv/bin/python -m pip install -q "torch==2.13.0" || echo "==> torch not installed: tests/test_torch_backend.py will skip"
   echo "$want" > "$stamp"
 fi
 
