@@ -8,7 +8,7 @@ APT_PACKAGES=(
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-x gstreamer1.0-rtsp
   gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 gir1.2-gst-plugins-bad-1.0 gir1.2-gst-rtsp-server-1.0
-  python3-gst-1.0 python3-venv python3-dev libgirepository1.0-dev libcairo2-dev pkg-config gcc
+  python3-gst-1.0 gstreamer1.0-python3-plugin-loader python3-venv python3-dev libgirepository1.0-dev libcairo2-dev pkg-config gcc
   fonts-dejavu-core
   # real brokers for the messaging tests (started by the tests on loopback ports)
   mosquitto redis-server rabbitmq-server
