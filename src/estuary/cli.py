@@ -10,7 +10,8 @@ __all__ = ["main"]
 
 def _cmd_demo(args) -> int:
     from estuary.apps.demo import run_demo
-    return run_demo(output=args.output, frames=args.frames, video=args.video, metrics_port=args.metrics_port)
+    return run_demo(output=args.output, frames=args.frames, video=args.video, metrics_port=args.metrics_port,
+                    metrics_host=args.metrics_host)
 
 
 def _list_elements() -> int:
@@ -221,7 +222,7 @@ def _cmd_launch(args) -> int:
         progress.start()
     t0 = time.monotonic()
     from estuary.runner import run
-    rc = run(p, metrics_port=args.metrics_port)
+    rc = run(p, metrics_port=args.metrics_port, metrics_host=args.metrics_host)
     if progress is not None:
         print(f"estuary: {progress.stop()}", file=sys.stderr)
     if args.json:
@@ -291,6 +292,14 @@ def _cmd_fleet(args) -> int:
     return 0
 
 
+def _metrics_options(parser) -> None:
+    parser.add_argument("--metrics-port", type=int, default=None,
+                        help="serve Prometheus metrics on http://HOST:PORT/metrics (see --metrics-host)")
+    parser.add_argument("--metrics-host", default="127.0.0.1",
+                        help="address the metrics server listens on (default 127.0.0.1, this machine "
+                             "only; 0.0.0.0 for a Prometheus server elsewhere)")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="estuary", description=__doc__)
     parser.add_argument("--log-level", default="WARNING",
@@ -300,8 +309,7 @@ def main(argv=None) -> int:
     d.add_argument("--output", default="out/demo.mp4")
     d.add_argument("--frames", type=int, default=-1, help="stop after this many frames")
     d.add_argument("--video", default=None, help="another H.264 MP4 file to run on")
-    d.add_argument("--metrics-port", type=int, default=None,
-                   help="serve Prometheus metrics on http://127.0.0.1:PORT/metrics")
+    _metrics_options(d)
     d.set_defaults(func=_cmd_demo)
     a = sub.add_parser("apps", help="list the sample applications")
     a.set_defaults(func=_cmd_apps)
@@ -319,8 +327,7 @@ def main(argv=None) -> int:
     la.add_argument("--progress", type=float, default=2.0, metavar="SECONDS",
                     help="seconds between progress lines on stderr (frames, fps; default 2)")
     la.add_argument("--json", action="store_true", help="print a JSON summary at the end")
-    la.add_argument("--metrics-port", type=int, default=None,
-                    help="serve Prometheus metrics on http://127.0.0.1:PORT/metrics")
+    _metrics_options(la)
     la.add_argument("pipeline", nargs=argparse.REMAINDER)
     la.set_defaults(func=_cmd_launch)
     b = sub.add_parser("bench", add_help=False,
