@@ -91,6 +91,8 @@ def _guard(name, func):
 
     @functools.wraps(func)
     def guarded(self, *args):
+        if self._debug_categories and self.gst_enabled(Gst.DebugLevel.TRACE):
+            self.gst_log_at(Gst.DebugLevel.TRACE, "%s", name)
         try:
             return func(self, *args)
         except Exception as exc:  # noqa: BLE001 - every error must reach the bus
