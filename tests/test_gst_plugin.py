@@ -39,8 +39,19 @@ def test_cli_prints_the_plugin_path():
     assert os.path.isfile(os.path.join(folder, "python", "estuary_elements.py"))
 
 
+def estuary_element_names() -> set[str]:
+    """Every name Estuary's element modules register (es* and DeepStream's)."""
+    import importlib
+    from estuary.elements import ELEMENT_MODULES
+    names = set()
+    for mod, classes in ELEMENT_MODULES.items():
+        m = importlib.import_module(f"estuary.elements.{mod}")
+        for c in classes:
+            names |= {n for n in (getattr(m, c).FACTORY, *getattr(m, c).ALIASES) if n}
+    return names
+
+
 def test_gst_inspect_lists_and_describes_every_element(tmp_path):
-    from estuary.gst.element import registered_elements
     env = gst_env(tmp_path)
     r = subprocess.run(["gst-inspect-1.0", "nvinfer"], capture_output=True, text=True, env=env, timeout=180)
     assert r.returncode == 0, r.stderr
@@ -49,10 +60,14 @@ def test_gst_inspect_lists_and_describes_every_element(tmp_path):
     assert "CRITICAL" not in r.stderr and "Traceback" not in r.stderr, r.stderr
     listed = subprocess.run(["gst-inspect-1.0", "python"], capture_output=True, text=True, env=env, timeout=120)
     names = set(re.findall(r"^\s+(\w+): Estuary", listed.stdout, re.M))
-    assert names == set(registered_elements()), set(registered_elements()) ^ names
+    assert names == estuary_element_names(), estuary_element_names() ^ names
     for name in ("nvstreammux", "nvtracker", "nvdsosd", "nvvideoconvert", "esmux", "esinfer"):
         r = subprocess.run(["gst-inspect-1.0", name], capture_output=True, text=True, env=env, timeout=60)
         assert r.returncode == 0 and "Element Properties:" in r.stdout, (name, r.stderr)
+    # shared with every GStreamer program of the user: nothing is autoplugged (a media player's
+    # decodebin must not pick Estuary's decoder)
+    r = subprocess.run(["gst-inspect-1.0", "nvv4l2decoder"], capture_output=True, text=True, env=env, timeout=60)
+    assert re.search(r"Rank +none \(0\)", r.stdout), r.stdout[:500]
 
 
 def test_gst_launch_runs_a_deepstream_pipeline_to_a_playable_mp4(tmp_path):
