@@ -137,12 +137,18 @@ def _draws_to_display(app: str) -> bool:
     return '"nveglglessink"' in _sample_source(app)
 
 
+def _has_own_output_option(app: str) -> bool:
+    return '"--output"' in _sample_source(app)
+
+
 def _run_usage(app: str) -> int:
     """``estuary run <app> --help``: the sample's own usage line (or its option help)."""
     import importlib
     import re
     from estuary.apps.samples import SAMPLES
     mod = importlib.import_module(f"estuary.apps.samples.{SAMPLES[app]}")
+    output_help = "--output FILE.mp4   write the annotated video to an MP4 file (H.264) instead of a window"
+    takes_output = _draws_to_display(app) and not _has_own_output_option(app)
     if hasattr(mod, "parse_args"):  # an option-parsing sample: its own --help
         argv0, sys.argv[0] = sys.argv[0], f"estuary run {app}"  # the program name in its usage line
         try:
@@ -151,27 +157,27 @@ def _run_usage(app: str) -> int:
             pass
         finally:
             sys.argv[0] = argv0
+        if takes_output:
+            print(f"\nEstuary adds:\n  {output_help}")
         return 0
     m = re.search(r'usage: %s ([^"\\]*)', _sample_source(app))
     operands = m.group(1).strip() if m else "[inputs...]"
-    output = " [--output FILE.mp4]" if _draws_to_display(app) else ""
+    output = " [--output FILE.mp4]" if takes_output else ""
     print(f"usage: estuary run {app}{output} {operands}\n")
     print((mod.__doc__ or "").strip())
     if output:
-        print("\n--output FILE.mp4   write the annotated video to an MP4 file (H.264) instead of a window")
+        print(f"\n{output_help}")
     return 0
 
 
 def _take_output_option(app: str, inputs: list[str]) -> tuple[list[str], int | None]:
     """Take ``--output FILE.mp4`` out of a display sample's arguments: its display sink then
-    writes the file (``$ESTUARY_DISPLAY_OUTPUT``, see estuary.elements.sinks). Samples with
-    their own options keep theirs."""
-    import importlib
+    writes the file (``$ESTUARY_DISPLAY_OUTPUT``, see estuary.elements.sinks). A sample with
+    an ``--output`` of its own keeps it."""
     import os
-    from estuary.apps.samples import SAMPLES
     if not any(a == "--output" or a.startswith("--output=") for a in inputs):
         return inputs, None
-    if hasattr(importlib.import_module(f"estuary.apps.samples.{SAMPLES[app]}"), "parse_args"):
+    if _has_own_output_option(app):  # the sample's own --output (preprocess-test)
         return inputs, None
     if not _draws_to_display(app):
         print(f"estuary: {app} writes its own output and has no --output; "
