@@ -73,10 +73,12 @@ def test_gst_inspect_lists_and_describes_every_element(tmp_path):
 def test_gst_launch_runs_a_deepstream_pipeline_to_a_playable_mp4(tmp_path):
     out = tmp_path / "out.mp4"
     frames = 40
+    # DeepStream's encoder name where Estuary provides it, else x264
+    encoder = "nvv4l2h264enc" if "nvv4l2h264enc" in estuary_element_names() else "x264enc speed-preset=ultrafast"
     pipeline = (f"filesrc location={data.media_path('bikes.mp4')} ! qtdemux ! h264parse ! nvv4l2decoder ! "
                 f"identity eos-after={frames} ! m.sink_0 nvstreammux name=m batch-size=1 width=640 height=272 ! "
                 f"nvinfer config-file-path={data.model_path(data.PRIMARY_CONFIG)} ! nvtracker ! nvdsosd ! "
-                "nvvideoconvert ! video/x-raw,format=I420 ! x264enc speed-preset=ultrafast ! h264parse ! "
+                f"nvvideoconvert ! video/x-raw,format=I420 ! {encoder} ! h264parse ! "
                 f"mp4mux ! filesink location={out}")
     # GST_DEBUG shows the Estuary elements' own categories, at DEBUG (5) and LOG (6)
     env = gst_env(tmp_path, GST_DEBUG="nvinfer:6,nvtracker:5", GST_DEBUG_NO_COLOR="1")
@@ -136,3 +138,15 @@ def test_the_environment_is_found_for_a_source_checkout(tmp_path, monkeypatch):
     (venv / "pyvenv.cfg").write_text(f"home = /usr/bin\nversion = {v[0]}.{v[1] + 1}.0\n")
     with pytest.raises(ImportError, match=r"is Python 3\.\d+, but GStreamer's Python plugin loader runs"):
         envmod.environment_site_packages(str(checkout / "src"))
+
+
+def test_gst_debug_shows_estuary_elements_in_a_python_app():
+    # the categories exist in-process too, under both names; GST_DEBUG picks them
+    env = dict(os.environ, GST_DEBUG="nvstreammux:5,esosd:6", GST_DEBUG_NO_COLOR="1")
+    r = subprocess.run([sys.executable, "-m", "estuary.cli", "launch", "-q", "videotestsrc", "num-buffers=3", "!",
+                        "m.sink_0", "nvstreammux", "name=m", "batch-size=1", "width=64", "height=48", "!",
+                        "esosd", "!", "fakesink"], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"DEBUG +nvstreammux .*<m> property batch-size = 1", r.stderr)
+    assert len(re.findall(r"LOG +esosd .*buffer pts \d+", r.stderr)) == 3
+    assert not re.search(r" nvinfer ", r.stderr)  # other categories stay quiet

@@ -205,8 +205,14 @@ def _take_output_option(app: str, inputs: list[str]) -> tuple[list[str], int | N
 
 
 def _cmd_gst_plugin_path(args) -> int:
+    from estuary.gst import Gst, ensure_init
     from estuary.gstplugin import plugin_path
     print(plugin_path())
+    ensure_init()
+    if Gst.Registry.get().find_plugin("python") is None:  # the folder is useless without it
+        print("estuary: GStreamer's Python plugin loader is not installed: "
+              "apt install gstreamer1.0-python3-plugin-loader (scripts/setup.sh does)", file=sys.stderr)
+        return 1
     return 0
 
 
