@@ -7,10 +7,12 @@ Only imports and registers: the loader imports this file by name and reads
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # estuary/gstplugin/
-import estuary_gst_environment  # noqa: E402 - first: the environment Estuary is installed in
+_folder = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # estuary/gstplugin/
+sys.path.insert(0, _folder)
+import estuary_gst_environment  # noqa: E402 - standard library only: runs before Estuary is imported
 
-estuary_gst_environment.activate(os.path.dirname(os.path.dirname(sys.path.pop(0))))
+sys.path.remove(_folder)
+estuary_gst_environment.activate(os.path.dirname(os.path.dirname(_folder)))  # the folder holding estuary/
 from estuary.gstplugin import register_with_loader  # noqa: E402
 
 __gstelementfactory__ = register_with_loader()
