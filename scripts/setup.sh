@@ -1,18 +1,40 @@
 #!/usr/bin/env bash
 # Set up Estuary on a fresh Debian 12 / Ubuntu 22.04 / 24.04 machine: apt packages for GStreamer,
 # a virtual environment in .venv, the Python dependencies and the package itself. Idempotent.
+#
+#   scripts/setup.sh                 what running Estuary needs (make demo)
+#   scripts/setup.sh --test          plus the test tools and the real message brokers the tests
+#                                    start (mosquitto, redis, RabbitMQ; make test)
+#   scripts/setup.sh [--test] --list-packages   print the apt packages it would need, and stop
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+MODE=run
+LIST=0
+for arg in "$@"; do
+  case "$arg" in
+    --test) MODE=test ;;
+    --list-packages) LIST=1 ;;
+    *) echo "usage: scripts/setup.sh [--test] [--list-packages]" >&2; exit 2 ;;
+  esac
+done
 
 APT_PACKAGES=(
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-x gstreamer1.0-rtsp
   gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 gir1.2-gst-plugins-bad-1.0 gir1.2-gst-rtsp-server-1.0
-  python3-gst-1.0 python3-venv python3-dev libgirepository1.0-dev libcairo2-dev pkg-config gcc
+  python3-gst-1.0 gstreamer1.0-python3-plugin-loader python3-venv python3-dev
+  libgirepository1.0-dev libcairo2-dev pkg-config gcc
   fonts-dejavu-core
-  # real brokers for the messaging tests (started by the tests on loopback ports)
-  mosquitto redis-server rabbitmq-server
 )
+# real brokers for the messaging tests (started by the tests on loopback ports): tests only
+TEST_APT_PACKAGES=(mosquitto redis-server rabbitmq-server)
+[ "$MODE" = test ] && APT_PACKAGES+=("${TEST_APT_PACKAGES[@]}")
+
+if [ "$LIST" = 1 ]; then
+  printf '%s\n' "${APT_PACKAGES[@]}"
+  exit 0
+fi
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -25,27 +47,41 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
+# GStreamer's Python plugin loader embeds the system's libpython: the environment must be made by
+# the same interpreter for gst-launch-1.0/gst-inspect-1.0 to load Estuary (docs/gstreamer.md)
 PY=${ESTUARY_PYTHON:-/usr/bin/python3}
 if [ ! -x .venv/bin/python ]; then
   echo "==> creating .venv with $PY"
   "$PY" -m venv .venv
 fi
 
-stamp=.venv/.estuary-installed
 want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)
+stamp=.venv/.estuary-installed-$MODE
+# a test set-up includes everything a run needs
+if [ "$MODE" = run ] && [ -f .venv/.estuary-installed-test ] && [ "$(cat .venv/.estuary-installed-test)" = "$want" ]; then
+  stamp=.venv/.estuary-installed-test
+fi
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  echo "==> installing Python dependencies into .venv"
+  echo "==> installing Python dependencies into .venv ($MODE)"
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".[test,brokers]"
-  # reference tracker for accuracy tests; --no-deps because they pin the non-headless
-  # opencv-python, which would clobber opencv-python-headless (their other deps are in [test])
-  .venv/bin/python -m pip install -q --no-deps "trackers==2.6.1" "supervision==0.31.2"
-  # OCR for the on-screen-display legibility tests (same opencv-python pin, same reason)
-  .venv/bin/python -m pip install -q --no-deps "rapidocr-onnxruntime==1.4.4"
-  # PyTorch (CPU) for the torch ONNX interpreter's per-op tests against onnxruntime
-  # (tests/test_torch_backend.py). Pinned to 2.13.0, the CPU build these machines keep on disk: a
-  # bare "torch" would download a multi-GB CUDA build. Optional: without it those tests skip.
-  .venv/bin/python -m pip install -q "torch==2.13.0" || echo "==> torch not installed: tests/test_torch_backend.py will skip"
+  # the distribution was called "estuary" before it took a name free on PyPI
+  if .venv/bin/python -m pip show -q estuary >/dev/null 2>&1; then
+    .venv/bin/python -m pip uninstall -y -q estuary
+  fi
+  if [ "$MODE" = test ]; then
+    .venv/bin/python -m pip install -q -e ".[test]"
+    # reference tracker for accuracy tests; --no-deps because they pin the non-headless
+    # opencv-python, which would clobber opencv-python-headless (their other deps are in [test])
+    .venv/bin/python -m pip install -q --no-deps "trackers==2.6.1" "supervision==0.31.2"
+    # OCR for the on-screen-display legibility tests (same opencv-python pin, same reason)
+    .venv/bin/python -m pip install -q --no-deps "rapidocr-onnxruntime==1.4.4"
+    # PyTorch (CPU) for the torch ONNX interpreter's per-op tests against onnxruntime
+    # (tests/test_torch_backend.py). Pinned to 2.13.0, the CPU build these machines keep on disk: a
+    # bare "torch" would download a multi-GB CUDA build. Optional: without it those tests skip.
+    .venv/bin/python -m pip install -q "torch==2.13.0" || echo "==> torch not installed: tests/test_torch_backend.py will skip"
+  else
+    .venv/bin/python -m pip install -q -e .
+  fi
   echo "$want" > "$stamp"
 fi
 

@@ -1,9 +1,12 @@
 """The ``estuary`` command line, run as a user runs it."""
 
+import re
 import subprocess
 import sys
 
 import cv2
+
+from estuary import data
 
 
 def cli(*args, timeout=180):
@@ -114,3 +117,143 @@ def test_estuary_bench_runs_the_ceilings_and_prints_the_table(tmp_path):
     rows = {row["mode"]: row for row in json.loads(out.read_text())}
     assert rows["decode"]["frames"] == 250 and rows["decode"]["fps"] > 0
     assert rows["model"]["fps"] > 0
+
+
+def test_inspect_without_an_element_lists_them_all():
+    r = cli("inspect")
+    assert r.returncode == 0, r.stderr
+    rows = {ln.split()[0].rstrip(","): ln for ln in r.stdout.splitlines() if ln.startswith("es")}
+    assert "nvinfer" in rows["esinfer"] and "Estuary inference" in rows["esinfer"]
+    assert "nvstreammux" in rows["esmux"] and "nvtracker" in rows["estracker"]
+    assert re.search(r"^\d+ names, \d+ elements", r.stdout, re.M)
+
+
+def test_apps_descriptions_are_whole():
+    r = cli("apps")
+    assert r.returncode == 0
+    # the first paragraph of each sample's docstring, joined, however long
+    text = " ".join(r.stdout.split())
+    assert "(or written to an MP4 with Estuary's --output option)." in text
+    assert "printing the analytics meta per object and per frame." in text
+
+
+def test_run_app_help_prints_usage_without_running():
+    r = cli("run", "test1", "--help")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("usage: estuary run test1 [--output FILE.mp4] <media file or uri>")
+    assert "no such file" not in r.stderr
+    r = cli("run", "test3", "-h")
+    assert r.returncode == 0 and "usage: estuary run test3 [--output FILE.mp4] <uri1> [uri2] ... [uriN]" in r.stdout
+    r = cli("run", "test4", "--help")  # a sample with its own options shows them
+    assert r.returncode == 0 and "estuary run test4" in r.stdout and "--proto-lib" in r.stdout
+
+
+def test_run_output_is_refused_where_the_app_writes_its_own():
+    r = cli("run", "ssd-parser", "--output", "x.mp4", "in.h264")
+    assert r.returncode == 2 and "has no --output" in r.stderr
+
+
+def _black_clip(path, frames, container):
+    from estuary.gst import Gst
+    tail = ("h264parse ! video/x-h264,stream-format=byte-stream" if container == "h264"
+            else "h264parse ! mp4mux")
+    p = Gst.parse_launch(f"videotestsrc pattern=black num-buffers={frames} ! video/x-raw,format=I420,width=320,height=240,"
+                         f"framerate=25/1 ! x264enc speed-preset=ultrafast ! {tail} ! filesink location={path}")
+    from estuary.runner import run
+    assert run(p, quiet=True) == 0
+
+
+def _frames_with_text(path):
+    """Decoded frames of ``path`` and how many show bright overlay text (the input is black)."""
+    cap = cv2.VideoCapture(str(path))
+    n = drawn = 0
+    while True:
+        ok, img = cap.read()
+        if not ok:
+            return n, drawn
+        n += 1
+        drawn += int((img[:60, :, :] > 200).sum() > 50)
+
+
+def _bikes_cut(path, first, last):
+    """Frames ``first``..``last - 1`` of the bundled street video, as an H.264 MP4."""
+    from estuary.gst import Gst
+    imgs = _decoded(data.media_path("bikes.mp4"))[first:last]
+    h, w = imgs[0].shape[:2]
+    p = Gst.parse_launch(f"appsrc name=src format=time caps=video/x-raw,format=BGR,width={w},height={h},"
+                         "framerate=25/1 ! videoconvert ! video/x-raw,format=I420 ! x264enc speed-preset=ultrafast ! "
+                         f"h264parse ! mp4mux ! filesink location={path}")
+    src = p.get_by_name("src")
+    p.set_state(Gst.State.PLAYING)
+    for i, img in enumerate(imgs):
+        buf = Gst.Buffer.new_wrapped(img.tobytes())
+        buf.pts, buf.duration = i * Gst.SECOND // 25, Gst.SECOND // 25
+        assert src.emit("push-buffer", buf) == Gst.FlowReturn.OK
+    src.emit("end-of-stream")
+    msg = p.get_bus().timed_pop_filtered(60 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
+    p.set_state(Gst.State.NULL)
+    assert msg is not None and msg.type == Gst.MessageType.EOS
+
+
+def _decoded(path):
+    cap = cv2.VideoCapture(str(path))
+    out = []
+    while True:
+        ok, img = cap.read()
+        if not ok:
+            return out
+        out.append(img)
+
+
+def test_run_test1_output_writes_a_playable_annotated_mp4(tmp_path):
+    clip = tmp_path / "in.h264"
+    _black_clip(clip, 25, "h264")
+    out = tmp_path / "annotated.mp4"
+    r = cli("run", "test1", "--output", str(out), str(clip), timeout=240)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "no display" not in r.stderr  # the video went to the file, not away
+    n, drawn = _frames_with_text(out)
+    assert n == 25 and drawn == 25, (n, drawn)  # every frame, each with the sample's text overlay
+
+
+def test_run_test3_output_writes_a_playable_annotated_mp4(tmp_path):
+    import numpy as np
+    clip = tmp_path / "in.mp4"
+    _bikes_cut(clip, 100, 140)  # people and cars on the street
+    out = tmp_path / "annotated.mp4"
+    r = cli("run", "test3", "--output", str(out), "file://" + str(clip), timeout=240)
+    assert r.returncode == 0, r.stderr[-2000:]
+    counts = [int(m.group(2)) for m in map(re.compile(r"^Frame Number= (\d+) Number of Objects= (\d+)").match,
+                                           r.stdout.splitlines()) if m]
+    src, ann = _decoded(clip), _decoded(out)
+    assert len(ann) == len(src) == len(counts) > 30
+    assert sum(c > 0 for c in counts) >= 10
+    for img, ref, c in zip(ann, src, counts):
+        ref = cv2.resize(ref, (img.shape[1], img.shape[0]))
+        changed = int((np.abs(img.astype(np.int16) - ref).max(axis=2) > 100).sum())
+        # boxes drawn exactly where objects were found (coding noise stays far below 100 levels)
+        assert (changed > 300) == (c > 0), (c, changed)
+
+
+def test_headless_warning_names_the_sink_and_an_option_that_exists(tmp_path):
+    import os
+    clip = tmp_path / "in.h264"
+    _black_clip(clip, 3, "h264")
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "ESTUARY_DISPLAY_OUTPUT")}
+    r = subprocess.run([sys.executable, "-m", "estuary.cli", "run", "test1", str(clip)], capture_output=True,
+                       text=True, timeout=180, env=env)
+    assert r.returncode == 0, r.stderr
+    warning = [ln for ln in r.stderr.splitlines() if "no display" in ln]
+    assert len(warning) == 1 and "nvvideo-renderer (nveglglessink)" in warning[0], r.stderr
+    assert "--output out.mp4" in warning[0] and "None" not in warning[0]
+
+
+def test_launch_takes_e_and_v_and_prints_progress():
+    r = cli("launch", "-e", "-v", "--progress", "0.5", "videotestsrc", "num-buffers=45", "!",
+            "video/x-raw,width=64,height=48,framerate=30/1", "!", "m.sink_0", "nvstreammux", "name=m",
+            "batch-size=1", "width=64", "height=48", "!", "fakesink", "sync=true")
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"/GstPipeline:pipeline\d+/GstCapsFilter:capsfilter\d+\.GstPad:src: caps = video/x-raw", r.stdout)
+    progress = re.findall(r"^progress: +[\d.]+ s +(\d+) frames +([\d.]+) fps", r.stderr, re.M)
+    assert len(progress) >= 2 and 0 < int(progress[-1][0]) <= 45
+    assert re.search(r"^estuary: done: 45 frames in [\d.]+ s", r.stderr, re.M)

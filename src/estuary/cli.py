@@ -10,12 +10,28 @@ __all__ = ["main"]
 
 def _cmd_demo(args) -> int:
     from estuary.apps.demo import run_demo
-    return run_demo(output=args.output, frames=args.frames, video=args.video, metrics_port=args.metrics_port)
+    return run_demo(output=args.output, frames=args.frames, video=args.video, metrics_port=args.metrics_port,
+                    metrics_host=args.metrics_host)
+
+
+def _list_elements() -> int:
+    """Every Estuary element: its names (es* and DeepStream's) and what it does."""
+    from estuary.gst.element import registered_elements
+    by_class: dict[type, list[str]] = {}
+    for name, cls in registered_elements().items():
+        by_class.setdefault(cls, []).append(name)
+    for cls, names in sorted(by_class.items(), key=lambda kv: kv[1][0]):
+        print(f"{', '.join(names):<40} {cls.METADATA[0]}: {cls.METADATA[2]}")
+    print(f"\n{sum(map(len, by_class.values()))} names, {len(by_class)} elements; "
+          "`estuary inspect <name>` shows one (gst-inspect-1.0 too, with GST_PLUGIN_PATH=$(estuary gst-plugin-path))")
+    return 0
 
 
 def _cmd_inspect(args) -> int:
     import estuary  # noqa: F401
     from estuary.gst import Gst
+    if args.element is None:
+        return _list_elements()
     factory = Gst.ElementFactory.find(args.element)
     if factory is None:
         print(f"estuary: no element named {args.element!r}", file=sys.stderr)
@@ -34,9 +50,12 @@ def _cmd_inspect(args) -> int:
 def _cmd_apps(args) -> int:
     from estuary.apps.samples import SAMPLES
     import importlib
+    import textwrap
     for name, mod in SAMPLES.items():
-        doc = (importlib.import_module(f"estuary.apps.samples.{mod}").__doc__ or "").strip().splitlines()[0]
-        print(f"{name:<16} {doc}")
+        doc = (importlib.import_module(f"estuary.apps.samples.{mod}").__doc__ or "").strip()
+        summary = " ".join(doc.split("\n\n")[0].split())  # the whole first paragraph
+        print(textwrap.fill(summary, width=100, initial_indent=f"{name:<26}", subsequent_indent=" " * 26,
+                            break_on_hyphens=False))
     return 0
 
 
@@ -47,9 +66,14 @@ def _cmd_run(args) -> int:
     if args.app not in SAMPLES:
         print(f"estuary: unknown app {args.app!r}; `estuary apps` lists them", file=sys.stderr)
         return 2
+    inputs = list(args.inputs)
+    if inputs[:1] in (["-h"], ["--help"]):
+        return _run_usage(args.app)
+    inputs, rc = _take_output_option(args.app, inputs)
+    if rc is not None:
+        return rc
     from estuary import data
     data.ensure()
-    inputs = list(args.inputs)
     positional = not any(i.startswith("-") for i in inputs)
     uri_apps = ("test3", "nvdsanalytics", "imagedata-multistream", "runtime-add-delete", "opticalflow")
     folder_last = args.app in ("imagedata-multistream", "opticalflow", "segmentation")  # last arg: output folder
@@ -100,6 +124,98 @@ def _cmd_run(args) -> int:
     return sup.exit_code()
 
 
+def _sample_source(app: str) -> str:
+    import importlib.util
+    from estuary.apps.samples import SAMPLES
+    spec = importlib.util.find_spec(f"estuary.apps.samples.{SAMPLES[app]}")
+    with open(spec.origin, encoding="utf-8") as f:
+        return f.read()
+
+
+def _draws_to_display(app: str) -> bool:
+    """The sample shows its annotated video in a window (DeepStream's nveglglessink)."""
+    return '"nveglglessink"' in _sample_source(app)
+
+
+def _has_own_output_option(app: str) -> bool:
+    return '"--output"' in _sample_source(app)
+
+
+def _run_usage(app: str) -> int:
+    """``estuary run <app> --help``: the sample's own usage line (or its option help)."""
+    import importlib
+    import re
+    from estuary.apps.samples import SAMPLES
+    mod = importlib.import_module(f"estuary.apps.samples.{SAMPLES[app]}")
+    output_help = "--output FILE.mp4   write the annotated video to an MP4 file (H.264) instead of a window"
+    takes_output = _draws_to_display(app) and not _has_own_output_option(app)
+    if hasattr(mod, "parse_args"):  # an option-parsing sample: its own --help
+        argv0, sys.argv[0] = sys.argv[0], f"estuary run {app}"  # the program name in its usage line
+        try:
+            mod.parse_args(["--help"])
+        except SystemExit:
+            pass
+        finally:
+            sys.argv[0] = argv0
+        if takes_output:
+            print(f"\nEstuary adds:\n  {output_help}")
+        return 0
+    m = re.search(r'usage: %s ([^"\\]*)', _sample_source(app))
+    operands = m.group(1).strip() if m else "[inputs...]"
+    output = " [--output FILE.mp4]" if takes_output else ""
+    print(f"usage: estuary run {app}{output} {operands}\n")
+    print((mod.__doc__ or "").strip())
+    if output:
+        print(f"\n{output_help}")
+    return 0
+
+
+def _take_output_option(app: str, inputs: list[str]) -> tuple[list[str], int | None]:
+    """Take ``--output FILE.mp4`` out of a display sample's arguments: its display sink then
+    writes the file (``$ESTUARY_DISPLAY_OUTPUT``, see estuary.elements.sinks). A sample with
+    an ``--output`` of its own keeps it."""
+    import os
+    if not any(a == "--output" or a.startswith("--output=") for a in inputs):
+        return inputs, None
+    if _has_own_output_option(app):  # the sample's own --output (preprocess-test)
+        return inputs, None
+    if not _draws_to_display(app):
+        print(f"estuary: {app} writes its own output and has no --output; "
+              f"`estuary run {app} --help` shows its arguments", file=sys.stderr)
+        return inputs, 2
+    rest, out = [], None
+    it = iter(inputs)
+    for a in it:
+        if a == "--output":
+            out = next(it, None)
+        elif a.startswith("--output="):
+            out = a.split("=", 1)[1]
+        else:
+            rest.append(a)
+    if not out:
+        print("estuary: --output needs a file name, e.g. --output out.mp4", file=sys.stderr)
+        return inputs, 2
+    folder = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(folder):
+        print(f"estuary: cannot write {out}: no folder {folder}", file=sys.stderr)
+        return inputs, 4
+    from estuary.elements.sinks import OUTPUT_ENV
+    os.environ[OUTPUT_ENV] = os.path.abspath(out)
+    return rest, None
+
+
+def _cmd_gst_plugin_path(args) -> int:
+    from estuary.gst import Gst, ensure_init
+    from estuary.gstplugin import plugin_path
+    print(plugin_path())
+    ensure_init()
+    if Gst.Registry.get().find_plugin("python") is None:  # the folder is useless without it
+        print("estuary: GStreamer's Python plugin loader is not installed: "
+              "apt install gstreamer1.0-python3-plugin-loader (scripts/setup.sh does)", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _cmd_launch(args) -> int:
     import time
     import pyds  # noqa: F401
@@ -109,13 +225,39 @@ def _cmd_launch(args) -> int:
         p = Gst.parse_launch(" ".join(args.pipeline))
     except Exception as exc:  # noqa: BLE001 - GLib.Error from the parser
         raise ConfigError(f"cannot build the pipeline: {exc}") from None
+    if args.verbose:
+        _print_property_changes(p)
+    progress = None
+    if not args.quiet:
+        from estuary.perf import PipelineProgress
+        progress = PipelineProgress(p, interval=args.progress)
+        progress.start()
     t0 = time.monotonic()
     from estuary.runner import run
-    rc = run(p, metrics_port=args.metrics_port)
+    rc = run(p, metrics_port=args.metrics_port, metrics_host=args.metrics_host)
+    if progress is not None:
+        print(f"estuary: {progress.stop()}", file=sys.stderr)
     if args.json:
         import json
-        print(json.dumps({"status": rc, "seconds": round(time.monotonic() - t0, 3)}))
+        print(json.dumps({"status": rc, "seconds": round(time.monotonic() - t0, 3),
+                          **({"frames": progress.frames} if progress is not None else {})}))
     return rc
+
+
+def _print_property_changes(pipeline) -> None:
+    """gst-launch-1.0 -v: print every property change inside the pipeline (negotiated caps, ...)."""
+    def on_notify(_pipeline, obj, pspec):
+        try:
+            value = obj.get_property(pspec.name)
+        except Exception:  # noqa: BLE001 - a write-only or unreadable property
+            return
+        if value is None:  # reset while shutting down
+            return
+        if hasattr(value, "to_string"):
+            value = value.to_string()
+        print(f"{obj.get_path_string()}: {pspec.name} = {value}", flush=True)
+
+    pipeline.connect("deep-notify", on_notify)
 
 
 def _cmd_fleet(args) -> int:
@@ -162,6 +304,14 @@ def _cmd_fleet(args) -> int:
     return 0
 
 
+def _metrics_options(parser) -> None:
+    parser.add_argument("--metrics-port", type=int, default=None,
+                        help="serve Prometheus metrics on http://HOST:PORT/metrics (see --metrics-host)")
+    parser.add_argument("--metrics-host", default="127.0.0.1",
+                        help="address the metrics server listens on (default 127.0.0.1, this machine "
+                             "only; 0.0.0.0 for a Prometheus server elsewhere)")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="estuary", description=__doc__)
     parser.add_argument("--log-level", default="WARNING",
@@ -171,19 +321,25 @@ def main(argv=None) -> int:
     d.add_argument("--output", default="out/demo.mp4")
     d.add_argument("--frames", type=int, default=-1, help="stop after this many frames")
     d.add_argument("--video", default=None, help="another H.264 MP4 file to run on")
-    d.add_argument("--metrics-port", type=int, default=None,
-                   help="serve Prometheus metrics on http://127.0.0.1:PORT/metrics")
+    _metrics_options(d)
     d.set_defaults(func=_cmd_demo)
     a = sub.add_parser("apps", help="list the sample applications")
     a.set_defaults(func=_cmd_apps)
-    r = sub.add_parser("run", help="run a sample application: estuary run <app> [inputs...]")
+    r = sub.add_parser("run", help="run a sample application: estuary run <app> [--output FILE.mp4] [inputs...] "
+                                   "(estuary run <app> --help)")
     r.add_argument("app")
     r.add_argument("inputs", nargs=argparse.REMAINDER)
     r.set_defaults(func=_cmd_run)
     la = sub.add_parser("launch", help="run a gst-launch-style pipeline with Estuary's elements")
+    la.add_argument("-e", "--eos-on-shutdown", action="store_true",
+                    help="send EOS on Ctrl-C so files are finished (always done; accepted as gst-launch-1.0's -e)")
+    la.add_argument("-v", "--verbose", action="store_true",
+                    help="print property changes (negotiated caps, ...) as gst-launch-1.0 -v does")
+    la.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    la.add_argument("--progress", type=float, default=2.0, metavar="SECONDS",
+                    help="seconds between progress lines on stderr (frames, fps; default 2)")
     la.add_argument("--json", action="store_true", help="print a JSON summary at the end")
-    la.add_argument("--metrics-port", type=int, default=None,
-                    help="serve Prometheus metrics on http://127.0.0.1:PORT/metrics")
+    _metrics_options(la)
     la.add_argument("pipeline", nargs=argparse.REMAINDER)
     la.set_defaults(func=_cmd_launch)
     b = sub.add_parser("bench", add_help=False,
@@ -229,9 +385,12 @@ def main(argv=None) -> int:
                     help="partitions of the cameras topic: at least the most cameras you will run "
                          "for a balance of ±1 camera per worker (docs/fleet.md)")
     fl.set_defaults(func=_cmd_fleet)
-    i = sub.add_parser("inspect", help="show an element's properties and pads")
-    i.add_argument("element")
+    i = sub.add_parser("inspect", help="list Estuary's elements, or show one's properties and pads")
+    i.add_argument("element", nargs="?", default=None)
     i.set_defaults(func=_cmd_inspect)
+    g = sub.add_parser("gst-plugin-path",
+                       help="print the folder for GST_PLUGIN_PATH (gst-inspect-1.0/gst-launch-1.0 then see Estuary)")
+    g.set_defaults(func=_cmd_gst_plugin_path)
     rest = list(sys.argv[1:] if argv is None else argv)
     if rest[:1] == ["bench"]:  # its own options, --help included, go to the benchmark
         from estuary.benchmark import main as bench_main

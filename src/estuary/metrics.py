@@ -1,13 +1,21 @@
-"""Pipeline metrics served in the Prometheus text format (``--metrics-port``).
+"""Pipeline metrics for Prometheus (``--metrics-port``, ``--metrics-host``), through
+``prometheus_client``.
 
-:class:`PipelineMetrics` watches a running pipeline from the outside — pad probes and bus
-messages, no element changes — and :func:`serve` exposes it on ``http://127.0.0.1:PORT/metrics``:
+:class:`PipelineMetrics` watches a running pipeline from the outside — pad probes, bus messages
+and the inference elements' timers, no element changes — and is a ``prometheus_client``
+collector: each scrape reads the counters then. :func:`serve` exposes it on
+``http://HOST:PORT/metrics`` (127.0.0.1 unless told otherwise). Names follow Prometheus'
+conventions (counters end in ``_total``, units in the name):
 
-* ``estuary_frames_total{source}`` and ``estuary_source_fps{source}`` (frames the muxer batched);
-* ``estuary_latency_seconds`` — muxer output to sink input, last and mean (``_sum``/``_count``);
+* ``estuary_frames_total{source}``, ``estuary_source_fps{source}`` — frames the muxer batched;
+* ``estuary_latency_seconds`` (summary: ``_sum``/``_count``), ``estuary_latency_last_seconds``
+  — muxer output to sink input;
+* ``estuary_inference_seconds{element}`` (summary) — time each nvinfer spent inferring batches;
+* ``estuary_objects_total{element,class}`` — objects each nvinfer detected, per class label;
 * ``estuary_dropped_frames_total`` — buffers dropped for lateness (QoS messages from sinks);
 * ``estuary_source_errors_total`` / ``estuary_reconnects_total`` — from the bus;
-* ``estuary_broker_{queued,sent,retried,dropped,reconnects}`` — from ``msgbroker-stats`` messages.
+* ``estuary_broker_queued{element}`` (gauge) and ``estuary_broker_{sent,retried,dropped,
+  reconnects}_total{element}`` — from ``msgbroker-stats`` messages.
 """
 
 from __future__ import annotations
@@ -16,9 +24,14 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
+
 __all__ = ["PipelineMetrics", "serve"]
 
 _MUX_FACTORIES = ("esmux", "nvstreammux")
+_INFER_FACTORIES = ("esinfer", "nvinfer", "esinferserver", "nvinferserver")
+_BROKER_COUNTERS = ("sent", "retried", "dropped", "reconnects")
 
 
 def _factory_name(el) -> str:
@@ -27,10 +40,11 @@ def _factory_name(el) -> str:
 
 
 class PipelineMetrics:
-    """Counters for one pipeline; thread-safe; :meth:`render` gives the Prometheus exposition."""
+    """Counters for one pipeline; thread-safe; a ``prometheus_client`` collector
+    (:attr:`registry` holds it; :meth:`render` gives the text exposition)."""
 
     def __init__(self, pipeline, window: float = 5.0):
-        from estuary.gst import Gst
+        from estuary.gst import Gst, all_elements, leaf_sinks
         self._Gst = Gst
         self.window = window
         self._lock = threading.Lock()
@@ -43,15 +57,22 @@ class PipelineMetrics:
         self.source_errors = 0
         self.reconnects = 0
         self.broker: dict[str, dict[str, int]] = {}
+        self.objects: dict[tuple[str, str], int] = {}  # (element, class label) → count
         self._pushed: dict[int, float] = {}
         self._first: dict[int, float] = {}
-        muxes = list(_iterate(pipeline, _MUX_FACTORIES))
+        elements = all_elements(pipeline)
+        muxes = [el for el in elements if _factory_name(el) in _MUX_FACTORIES]
         if not muxes:
             raise ValueError("metrics: the pipeline has no nvstreammux/esmux to count frames at")
         for mux in muxes:
             mux.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, self._on_batch)
-        for sink in _sinks(pipeline):
+        for sink in leaf_sinks(pipeline):
             sink.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, self._on_sink)
+        self.infers = [el for el in elements if _factory_name(el) in _INFER_FACTORIES]
+        for el in self.infers:
+            el.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, self._on_inferred, el)
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(self)
 
     # --- probes (streaming threads) ---
     def _on_batch(self, pad, info):
@@ -83,6 +104,26 @@ class PipelineMetrics:
                 self.latency_count += 1
         return self._Gst.PadProbeReturn.OK
 
+    def _on_inferred(self, pad, info, element):
+        """Objects this inference element added (its gie-unique-id), per class label."""
+        from estuary.gst import batchmeta
+        batch = batchmeta.get(info.get_buffer())
+        cfg = getattr(element, "cfg", None)
+        if batch is None or cfg is None:
+            return self._Gst.PadProbeReturn.OK
+        uid, name = cfg.gie_unique_id, element.get_name()
+        counts: dict[str, int] = {}
+        for f in batch.frames:
+            for o in f.objects:
+                if o.unique_component_id == uid:
+                    label = o.obj_label or str(o.class_id)
+                    counts[label] = counts.get(label, 0) + 1
+        if counts:
+            with self._lock:
+                for label, n in counts.items():
+                    self.objects[(name, label)] = self.objects.get((name, label), 0) + n
+        return self._Gst.PadProbeReturn.OK
+
     # --- bus (main thread) ---
     def on_message(self, msg) -> None:
         """Feed every bus message here (``runner.run(..., on_message=metrics.on_message)``)."""
@@ -98,8 +139,7 @@ class PipelineMetrics:
                     return
                 if st.get_name() == "msgbroker-stats":
                     self.broker[msg.src.get_name()] = {
-                        k: int(st.get_value(k)) for k in ("queued", "sent", "retried", "dropped", "reconnects")
-                        if st.has_field(k)}
+                        k: int(st.get_value(k)) for k in ("queued", *_BROKER_COUNTERS) if st.has_field(k)}
                 elif st.get_name() in ("estuary-source-reconnect", "source-reconnect"):
                     self.reconnects += 1
 
@@ -114,66 +154,54 @@ class PipelineMetrics:
                 out[s] = len(ts) / span
         return out
 
-    def render(self) -> str:
+    # --- prometheus_client collector ---
+    def collect(self):
+        """The metric families at this moment (called by ``prometheus_client`` on each scrape)."""
         fps = self.fps()
-        lines = []
-
-        def metric(name, kind, help_, samples):
-            lines.append(f"# HELP {name} {help_}")
-            lines.append(f"# TYPE {name} {kind}")
-            for labels, value in samples:
-                lab = "{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}" if labels else ""
-                lines.append(f"{name}{lab} {value}")
-
         with self._lock:
-            metric("estuary_frames_total", "counter", "Frames batched by the muxer, per source.",
-                   [({"source": s}, n) for s, n in sorted(self.frames.items())])
-            metric("estuary_source_fps", "gauge", f"Frames per second per source over the last {self.window:g} s.",
-                   [({"source": s}, round(v, 3)) for s, v in sorted(fps.items())])
-            metric("estuary_latency_seconds", "summary", "Muxer output to sink input, seconds.", [])
-            lines.append(f"estuary_latency_seconds_sum {self.latency_sum:.6f}")
-            lines.append(f"estuary_latency_seconds_count {self.latency_count}")
-            metric("estuary_latency_last_seconds", "gauge", "Latency of the last buffer to reach a sink.",
-                   [({}, f"{self.latency_last:.6f}")])
-            metric("estuary_dropped_frames_total", "counter", "Buffers dropped for lateness (QoS).",
-                   [({}, self.dropped)])
-            metric("estuary_source_errors_total", "counter", "ERROR messages on the bus.",
-                   [({}, self.source_errors)])
-            metric("estuary_reconnects_total", "counter", "Source reconnections.", [({}, self.reconnects)])
-            for field in ("queued", "sent", "retried", "dropped", "reconnects"):
-                kind = "gauge" if field == "queued" else "counter"
-                metric(f"estuary_broker_{field}", kind, f"Message broker {field} ({kind}).",
-                       [({"element": el}, st.get(field, 0)) for el, st in sorted(self.broker.items())])
-        return "\n".join(lines) + "\n"
+            frames = CounterMetricFamily("estuary_frames", "Frames batched by the muxer, per source.",
+                                         labels=["source"])
+            for s, n in sorted(self.frames.items()):
+                frames.add_metric([str(s)], n)
+            rate = GaugeMetricFamily("estuary_source_fps",
+                                     f"Frames per second per source over the last {self.window:g} s.",
+                                     labels=["source"])
+            for s, v in sorted(fps.items()):
+                rate.add_metric([str(s)], round(v, 3))
+            latency = SummaryMetricFamily("estuary_latency_seconds", "Muxer output to sink input, seconds.",
+                                          count_value=self.latency_count, sum_value=self.latency_sum)
+            last = GaugeMetricFamily("estuary_latency_last_seconds", "Latency of the last buffer to reach a sink.",
+                                     value=self.latency_last)
+            objects = CounterMetricFamily("estuary_objects", "Objects detected, per inference element and class.",
+                                          labels=["element", "class"])
+            for (el, label), n in sorted(self.objects.items()):
+                objects.add_metric([el, label], n)
+            dropped = CounterMetricFamily("estuary_dropped_frames", "Buffers dropped for lateness (QoS).",
+                                          value=self.dropped)
+            errors = CounterMetricFamily("estuary_source_errors", "ERROR messages on the bus.",
+                                         value=self.source_errors)
+            reconnects = CounterMetricFamily("estuary_reconnects", "Source reconnections.", value=self.reconnects)
+            queued = GaugeMetricFamily("estuary_broker_queued", "Messages waiting in a broker's queue.",
+                                       labels=["element"])
+            broker = {k: CounterMetricFamily(f"estuary_broker_{k}", f"Broker messages {k} (reconnections for "
+                                             "reconnects)." if k == "reconnects" else f"Broker messages {k}.",
+                                             labels=["element"]) for k in _BROKER_COUNTERS}
+            for el, st in sorted(self.broker.items()):
+                queued.add_metric([el], st.get("queued", 0))
+                for k, fam in broker.items():
+                    fam.add_metric([el], st.get(k, 0))
+        inference = SummaryMetricFamily("estuary_inference_seconds",
+                                        "Time each inference element spent inferring batches, seconds.",
+                                        labels=["element"])
+        for el in self.infers:
+            n, seconds = getattr(el, "infer_time", (0, 0.0))
+            inference.add_metric([el.get_name()], count_value=n, sum_value=seconds)
+        yield from (frames, rate, latency, last, inference, objects, dropped, errors, reconnects, queued,
+                    *broker.values())
 
-
-def _iterate(bin_, factories):
-    for el in _all_elements(bin_):
-        if _factory_name(el) in factories:
-            yield el
-
-
-def _all_elements(bin_):
-    from estuary.gst import Gst
-    out = []
-    it = bin_.iterate_recurse()
-    while True:
-        res, el = it.next()
-        if res == Gst.IteratorResult.OK:
-            out.append(el)
-        elif res == Gst.IteratorResult.RESYNC:
-            it.resync()
-            out.clear()
-        else:
-            return out
-
-
-def _sinks(bin_):
-    from estuary.gst import Gst
-    for el in _all_elements(bin_):
-        if el.get_static_pad("sink") is not None and not el.srcpads \
-                and isinstance(el, Gst.Element) and not isinstance(el, Gst.Bin):
-            yield el
+    def render(self) -> str:
+        """The Prometheus text exposition."""
+        return generate_latest(self.registry).decode()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -185,7 +213,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         body = self.metrics.render().encode()
         self.send_response(200)
-        self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+        self.send_header("Content-Type", CONTENT_TYPE_LATEST)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -196,7 +224,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 def serve(metrics: PipelineMetrics, port: int, host: str = "127.0.0.1") -> ThreadingHTTPServer:
     """Serve ``metrics`` on ``http://host:port/metrics`` from a daemon thread; ``.shutdown()`` stops it.
-    Port 0 picks a free port (``server.server_address[1]``)."""
+    Port 0 picks a free port (``server.server_address[1]``); host ``0.0.0.0`` listens on every
+    interface (for a scraper on another machine)."""
     handler = type("MetricsHandler", (_Handler,), {"metrics": metrics})
     server = ThreadingHTTPServer((host, port), handler)
     threading.Thread(target=server.serve_forever, name="estuary-metrics", daemon=True).start()

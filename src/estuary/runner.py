@@ -53,21 +53,22 @@ def drop_source(pipeline, source_bin) -> int | None:
 
 
 def run(pipeline, on_message=None, eos_timeout: float = 15.0, quiet: bool = False,
-        continue_on_source_error: bool = False, metrics_port: int | None = None) -> int:
+        continue_on_source_error: bool = False, metrics_port: int | None = None,
+        metrics_host: str = "127.0.0.1") -> int:
     """Play ``pipeline`` until EOS or ERROR; on SIGINT/SIGTERM finish cleanly through EOS.
 
     With ``continue_on_source_error``, an error raised inside a source (a ``source-bin-NN`` or a
     bare source bin such as ``nvurisrcbin``: a missing, corrupt or unreachable input) removes it, says so on stderr naming it and the
     cause, and the other sources go on. With ``metrics_port``, Prometheus metrics are served on
-    ``http://127.0.0.1:PORT/metrics`` while it runs (see :mod:`estuary.metrics`)."""
+    ``http://METRICS_HOST:PORT/metrics`` while it runs (see :mod:`estuary.metrics`)."""
     from estuary.gst import Gst, is_inside
     server = None
     if metrics_port is not None:
         from estuary.metrics import PipelineMetrics, serve
         metrics = PipelineMetrics(pipeline)
-        server = serve(metrics, metrics_port)
+        server = serve(metrics, metrics_port, host=metrics_host)
         if not quiet:
-            print(f"estuary: metrics on http://127.0.0.1:{server.server_address[1]}/metrics", file=sys.stderr)
+            print(f"estuary: metrics on http://{metrics_host}:{server.server_address[1]}/metrics", file=sys.stderr)
         user_cb = on_message
 
         def on_message(msg):

@@ -7,6 +7,9 @@ CPU and get the metadata of every frame back, so probes and pipelines can be uni
         f"{synthetic_source(frames=10)} ! m.sink_0 nvstreammux name=m batch-size=1 width=320 height=240 "
         "! nvinfer config-file-path=cfg.txt ! fakesink name=sink")
     assert all(f.frame_num == i for i, f in enumerate(frames))
+
+Objects come back as :class:`ObjectRecord` whose ``box`` is ``(left, top, width, height)``
+(DeepStream's ``rect_params``), not ``(x1, y1, x2, y2)``. docs/testing.md has more examples.
 """
 
 from __future__ import annotations
@@ -19,6 +22,10 @@ __all__ = ["FrameRecord", "ObjectRecord", "run_and_collect", "synthetic_source",
 
 @dataclass
 class ObjectRecord:
+    """One object of a frame. ``box`` is ``(left, top, width, height)`` in pixels of the muxer's
+    output (the right edge is ``left + width``); ``object_id`` is ``pyds.UNTRACKED_OBJECT_ID``
+    unless a tracker gave it an id; ``classifier_labels`` are secondary classifiers' labels."""
+
     class_id: int
     label: str
     confidence: float
@@ -29,6 +36,9 @@ class ObjectRecord:
 
 @dataclass
 class FrameRecord:
+    """One frame that reached the sink: its source, number, timestamp (ns), objects and the
+    types of its frame-level user meta."""
+
     source_id: int
     frame_num: int
     pts: int

@@ -42,7 +42,7 @@ def build_demo_pipeline(output: str, video: str | None = None, frames: int = -1)
 
 
 def run_demo(output: str = "out/demo.mp4", frames: int = -1, video: str | None = None,
-             metrics_port: int | None = None) -> int:
+             metrics_port: int | None = None, metrics_host: str = "127.0.0.1") -> int:
     import pyds
     from estuary.gst import Gst
     from estuary.perf import FpsMeter
@@ -82,7 +82,7 @@ def run_demo(output: str = "out/demo.mp4", frames: int = -1, video: str | None =
     pipeline.get_by_name("osd").get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, probe)
     t0 = time.monotonic()
     from estuary.runner import run
-    status = run(pipeline, metrics_port=metrics_port)  # Ctrl-C / SIGTERM finish the MP4 through EOS
+    status = run(pipeline, metrics_port=metrics_port, metrics_host=metrics_host)  # Ctrl-C / SIGTERM finish the MP4 through EOS
     dt = time.monotonic() - t0
     n = sum(meter.totals.values())
     from estuary.runner import EXIT_ERROR, EXIT_OK

@@ -4,6 +4,8 @@ an nvinfer config file, over the frames (primary) or objects (secondary) of each
 from __future__ import annotations
 
 import logging
+import threading
+import time
 
 import numpy as np
 
@@ -69,6 +71,9 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
         self._pool = None       # CPU primary mode: a thread pool of workers, each with its engine
         self._engines = None    # queue.Queue of the workers' engines
         self._inflight = None   # collections.deque of (buffer, future), oldest first
+        #: inference time: [batches inferred, seconds] (read by estuary.metrics)
+        self.infer_time = [0, 0.0]
+        self._time_lock = threading.Lock()
 
     def property_changed(self, key, value):
         self._set_props.add(key)
@@ -102,6 +107,8 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
         if "filter_out_class_ids" in self._set_props and s.filter_out_class_ids:
             cfg.set("filter-out-class-ids", [int(v) for v in s.filter_out_class_ids.replace(":", ";").split(";") if v])
         self.cfg = cfg
+        self.gst_debug("config %s: model %s, process-mode %d, batch-size %d, gie-unique-id %d",
+                       s.config_file_path, cfg.onnx_file, cfg.process_mode, cfg.batch_size, cfg.gie_unique_id)
 
     def _workers(self, on_gpu: bool) -> int:
         import os
@@ -151,6 +158,7 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
         self._batches += 1
         if self._pool is not None:
             return self._submit(buf, None if skip else batch)
+        t0 = time.perf_counter()
         if self.settings.input_tensor_meta or cfg.input_tensor_from_meta:
             if not skip:
                 self._from_tensor_meta(batch)
@@ -158,7 +166,17 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
             self._secondary(batch)
         elif not skip:
             self._primary(batch)
+        if not skip:
+            self._timed(batch, time.perf_counter() - t0)
         return [buf]
+
+    def _timed(self, batch, seconds: float) -> None:
+        with self._time_lock:
+            self.infer_time[0] += 1
+            self.infer_time[1] += seconds
+        if self.gst_enabled(Gst.DebugLevel.LOG):
+            self.gst_log("batch of %d frames: %d objects, inference %.2f ms", len(batch.frames),
+                         sum(len(f.objects) for f in batch.frames), seconds * 1e3)
 
     # -- several batches in flight (CPU, primary) -----------------------------------------------
     def _submit(self, buf, batch):
@@ -181,7 +199,9 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
     def _work(self, batch):
         eng = self._engines.get()
         try:
+            t0 = time.perf_counter()
             self._primary(batch, eng)
+            self._timed(batch, time.perf_counter() - t0)
         finally:
             self._engines.put(eng)
 

@@ -9,9 +9,28 @@ import os
 from estuary.gst import Gst, GstBase
 from estuary.gst.element import ElementBase, Prop
 
-__all__ = ["EsDisplaySink", "EsTransformPassthrough", "has_display", "encoder_name"]
+__all__ = ["EsDisplaySink", "EsTransformPassthrough", "has_display", "encoder_name", "display_output",
+           "OUTPUT_ENV"]
 
 log = logging.getLogger("estuary")
+
+#: where display sinks write their video instead (an MP4 path); ``estuary run --output`` sets it
+OUTPUT_ENV = "ESTUARY_DISPLAY_OUTPUT"
+_outputs_taken: list[str] = []
+
+
+def display_output() -> str | None:
+    """The MP4 path for the next display sink from ``$ESTUARY_DISPLAY_OUTPUT`` (None: unset). A
+    second display sink in the process gets ``name-1.mp4``, a third ``name-2.mp4``, ..."""
+    path = os.environ.get(OUTPUT_ENV)
+    if not path:
+        return None
+    n = sum(1 for p in _outputs_taken if p == path)
+    _outputs_taken.append(path)
+    if n == 0:
+        return path
+    stem, ext = os.path.splitext(path)
+    return f"{stem}-{n}{ext or '.mp4'}"
 
 
 def has_display() -> bool:
@@ -46,14 +65,17 @@ class EsDisplaySink(ElementBase, Gst.Bin):
         super().__init__()
         self.init_settings()
         self._conv = Gst.ElementFactory.make("esconvert", None)
-        if has_display():
+        self.output = display_output()
+        self._discarding = False
+        if self.output is not None:
+            self._pre, self._sink = self._file_branch(self.output)
+        elif has_display():
             self._sink = Gst.ElementFactory.make("autovideosink", None)
             self._pre = [self._conv, Gst.ElementFactory.make("videoconvert", None)]
         else:
             self._sink = Gst.ElementFactory.make("fakesink", None)
             self._pre = []
-            log.warning("no display (DISPLAY/WAYLAND_DISPLAY unset): %s discards the video; "
-                        "write a file with `estuary run ... --output out.mp4` instead", self.get_name())
+            self._discarding = True  # said at start, once the application has named this sink
         chain = self._pre + [self._sink]
         for e in chain:
             self.add(e)
@@ -62,7 +84,38 @@ class EsDisplaySink(ElementBase, Gst.Bin):
         self.add_pad(Gst.GhostPad.new_from_template("sink", chain[0].get_static_pad("sink"),
                                                     self.get_pad_template("sink")))
 
+    def _file_branch(self, path: str):
+        """convert → H.264 → MP4 → ``path``. Fragmented MP4 (a fragment a second), so the file
+        plays even when the application is killed before EOS."""
+        enc = Gst.ElementFactory.make(encoder_name(), None)
+        if enc.find_property("speed-preset") is not None:
+            enc.set_property("speed-preset", "ultrafast")
+        caps = Gst.ElementFactory.make("capsfilter", None)
+        caps.set_property("caps", Gst.Caps.from_string("video/x-raw,format=I420"))
+        mux = Gst.ElementFactory.make("mp4mux", None)
+        mux.set_property("fragment-duration", 1000)
+        sink = Gst.ElementFactory.make("filesink", None)
+        sink.set_property("location", path)
+        sink.set_property("sync", False)
+        pre = [self._conv, Gst.ElementFactory.make("videoconvert", None), caps, enc,
+               Gst.ElementFactory.make("h264parse", None), mux]
+        return pre, sink
+
+    def do_change_state(self, transition):
+        if transition == Gst.StateChange.NULL_TO_READY:
+            factory = self.get_factory()
+            what = f"{self.get_name()} ({factory.get_name() if factory else self.FACTORY})"
+            if self._discarding:
+                log.warning("no display (DISPLAY/WAYLAND_DISPLAY unset): %s discards the video; to write "
+                            "it to an MP4 file set %s=out.mp4 (with `estuary run <app>`: --output out.mp4)",
+                            what, OUTPUT_ENV)
+            elif self.output is not None:
+                log.info("%s writes the video to %s", what, self.output)
+        return Gst.Bin.do_change_state(self, transition)
+
     def property_changed(self, key, value):
+        if self.output is not None:
+            return  # a file is written as fast as it comes
         if key in ("sync", "qos") and self._sink.find_property(key) is not None:
             self._sink.set_property(key, value)
 

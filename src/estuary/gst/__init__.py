@@ -10,7 +10,8 @@ gi.require_version("GstBase", "1.0")
 gi.require_version("GstVideo", "1.0")
 from gi.repository import GLib, GObject, Gst, GstBase, GstVideo  # noqa: E402
 
-__all__ = ["Gst", "GstBase", "GstVideo", "GLib", "GObject", "ensure_init", "is_inside", "ancestor_named"]
+__all__ = ["Gst", "GstBase", "GstVideo", "GLib", "GObject", "ensure_init", "is_inside", "ancestor_named",
+           "all_elements", "leaf_sinks"]
 
 
 def ensure_init() -> None:
@@ -37,3 +38,24 @@ def ancestor_named(element, prefix: str):
             return el
         el = el.get_parent()
     return None
+
+
+def all_elements(bin_) -> list:
+    """Every element inside ``bin_``, at any depth."""
+    out = []
+    it = bin_.iterate_recurse()
+    while True:
+        res, el = it.next()
+        if res == Gst.IteratorResult.OK:
+            out.append(el)
+        elif res == Gst.IteratorResult.RESYNC:
+            it.resync()
+            out.clear()
+        else:
+            return out
+
+
+def leaf_sinks(bin_) -> list:
+    """The elements of ``bin_`` (at any depth) that end a branch: a sink pad and no src pad."""
+    return [el for el in all_elements(bin_)
+            if el.get_static_pad("sink") is not None and not el.srcpads and not isinstance(el, Gst.Bin)]

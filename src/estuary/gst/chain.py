@@ -57,6 +57,7 @@ class ChainElement:
 
     def _chain(self, pad, parent, buf):
         try:
+            self.gst_log("buffer pts %d", buf.pts)
             outs = self.process(buf)
             ret = Gst.FlowReturn.OK
             for out in outs or ():
@@ -77,6 +78,7 @@ class ChainElement:
                 if out is None:
                     return False
                 self.out_caps = out
+                self.gst_debug("sink caps %s; src caps %s", caps.to_string(), out.to_string())
                 return self.set_out_caps(out)
             return self.handle_sink_event(event)
         except Exception as exc:  # noqa: BLE001

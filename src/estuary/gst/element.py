@@ -81,6 +81,8 @@ def post_error(element: Gst.Element, exc: BaseException, where: str = "") -> Non
     err = GLib.Error.new_literal(domain, text, int(code))
     tb = format_traceback(exc)
     debug = f"{element.get_name()} ({type(element).__name__}){' in ' + where if where else ''}:\n{tb}"
+    if isinstance(element, ElementBase):
+        element.gst_error("%s\n%s", text, tb)
     element.post_message(Gst.Message.new_error(element, err, debug))
 
 
@@ -89,6 +91,8 @@ def _guard(name, func):
 
     @functools.wraps(func)
     def guarded(self, *args):
+        if self._debug_categories and self.gst_enabled(Gst.DebugLevel.TRACE):
+            self.gst_log_at(Gst.DebugLevel.TRACE, "%s", name)
         try:
             return func(self, *args)
         except Exception as exc:  # noqa: BLE001 - every error must reach the bus
@@ -98,8 +102,18 @@ def _guard(name, func):
                 logging.getLogger("estuary").error("could not post an element error: %s", exc2)
             return fail
 
-    guarded.__estuary_guarded__ = True
-    return guarded
+    if name not in ("do_change_state",):
+        guarded.__estuary_guarded__ = True
+        return guarded
+
+    @functools.wraps(func)
+    def change_state(self, transition):
+        # state changes at DEBUG: the first thing to look at when a pipeline will not start
+        self.gst_debug("state change %s", transition.value_nick)
+        return guarded(self, transition)
+
+    change_state.__estuary_guarded__ = True
+    return change_state
 
 
 @dataclass(frozen=True)
@@ -198,6 +212,7 @@ class ElementBase:
         value = self.validate_property(p, value)
         with self.settings.lock:
             setattr(self.settings, p.key, value)
+        self.gst_debug("property %s = %r", p.name, value)
         self.property_changed(p.key, value)
 
     def _prop(self, name: str) -> Prop:
@@ -222,17 +237,66 @@ class ElementBase:
         st = Gst.Structure.new_empty(name)
         for k, v in fields.items():
             st.set_value(k, v)
+        self.gst_info("message %s", st.to_string())
         self.post_message(Gst.Message.new_element(self, st))
+
+    # -- GStreamer debug log (GST_DEBUG=<factory or DeepStream name>:<level>) ------------------
+    _debug_categories: tuple = ()
+
+    def gst_enabled(self, level) -> bool:
+        """Whether a line at ``level`` would be logged (to skip costly arguments)."""
+        return any(cat.enabled(level) for cat in self._debug_categories)
+
+    def gst_log_at(self, level, message: str, *args, depth: int = 2) -> None:
+        """Log to the first of this element's debug categories (es* name, DeepStream name)
+        that is enabled at ``level``."""
+        for cat in self._debug_categories:
+            if cat.enabled(level):
+                cat.log(level, self, message, *args, depth=depth)
+                return
+
+    def gst_error(self, message: str, *args) -> None:
+        self.gst_log_at(Gst.DebugLevel.ERROR, message, *args, depth=3)
+
+    def gst_warning(self, message: str, *args) -> None:
+        self.gst_log_at(Gst.DebugLevel.WARNING, message, *args, depth=3)
+
+    def gst_info(self, message: str, *args) -> None:
+        self.gst_log_at(Gst.DebugLevel.INFO, message, *args, depth=3)
+
+    def gst_debug(self, message: str, *args) -> None:
+        self.gst_log_at(Gst.DebugLevel.DEBUG, message, *args, depth=3)
+
+    def gst_log(self, message: str, *args) -> None:
+        """Per-buffer detail (level 6, LOG)."""
+        self.gst_log_at(Gst.DebugLevel.LOG, message, *args, depth=3)
 
 
 _registered: dict[str, type] = {}
 
 
-def register_element(cls, rank=None) -> list[str]:
+def _is_estuary_factory(factory, cls) -> bool:
+    """True for a factory that is this class already, or one that GStreamer's Python plugin
+    loader registered from Estuary's plugin file (found in the registry, not loaded yet)."""
+    if factory.get_element_type() == cls.__gtype__:
+        return True
+    return factory.get_plugin_name() == "python" and factory.get_metadata("author") == cls.METADATA[3]
+
+
+def _debug_categories(cls) -> tuple:
+    from estuary.gst.debug import category
+    what = cls.METADATA[0] or cls.__name__
+    return tuple(category(n, f"{what} ({cls.__name__})") for n in (cls.FACTORY, *cls.ALIASES) if n)
+
+
+def register_element(cls, rank=None, plugin=None) -> list[str]:
     """Register ``cls`` under its ``FACTORY`` name and its ``ALIASES``; return the names used.
 
     An alias is skipped when a factory of that name already exists from another plugin
-    (a real DeepStream installation wins).
+    (a real DeepStream installation wins). ``plugin`` is the ``Gst.Plugin`` to register into
+    (GStreamer's Python plugin loader passes its own, so that the registry remembers the
+    elements for ``gst-inspect-1.0``/``gst-launch-1.0``); None registers them in this process only.
+    Each name is also a GStreamer debug category (``GST_DEBUG=nvinfer:5``).
     """
     ensure_init()
     names = []
@@ -240,20 +304,22 @@ def register_element(cls, rank=None) -> list[str]:
     if not cls.__dict__.get("_estuary_class_ready", False):
         from estuary.gst.capi import install_class_metadata
         install_class_metadata(cls.__gtype__, cls.METADATA, cls.PAD_TEMPLATES)
+        cls._debug_categories = _debug_categories(cls)
         cls._estuary_class_ready = True
     for i, name in enumerate((cls.FACTORY, *cls.ALIASES)):
         if not name:
             continue
         existing = Gst.ElementFactory.find(name)
         if existing is not None:
-            if existing.get_element_type() == cls.__gtype__:
+            ours = _is_estuary_factory(existing, cls)
+            if ours and plugin is None and existing.get_element_type() == cls.__gtype__:
                 names.append(name)
                 continue
-            if i > 0:
+            if not ours and i > 0:
                 logging.getLogger("estuary").debug(
                     "not registering alias %s: a real %s plugin is installed", name, name)
                 continue
-        if not Gst.Element.register(None, name, int(rank), cls.__gtype__):
+        if not Gst.Element.register(plugin, name, int(rank), cls.__gtype__):
             raise RuntimeError(f"could not register element {name}")
         _registered[name] = cls
         names.append(name)
