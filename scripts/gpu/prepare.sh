@@ -11,7 +11,7 @@ bash "$shared/tools/gpu/gather.sh" "$PWD/.gpu" >/dev/null 2>&1
 mkdir -p .gpu/data/models .gpu/data/media .gpu/data/samples
 .venv/bin/python scripts/gpu/half_onnx.py
 cp ~/.cache/estuary/models/*.txt .gpu/data/models/
-cp ~/.cache/estuary/samples/* .gpu/data/samples/
+cp -r ~/.cache/estuary/samples/* .gpu/data/samples/
 if [ ! -f .gpu/data/media/bikes_1080p.mp4 ]; then
   .venv/bin/python - <<'PY'
 import pyds
