@@ -6,13 +6,12 @@ NvMultiObjectTracker → bytetrack)."""
 
 from __future__ import annotations
 
-import numpy as np
-
 from estuary.errors import StreamError
 from estuary.gst import Gst, batchmeta
 from estuary.gst.chain import ChainElement
 from estuary.gst.element import ElementBase, Prop
 from estuary.elements.mux import BATCH_CAPS
+from estuary.meta.arrays import FrameObjects
 from estuary.meta.enums import NvDsMetaType, UNTRACKED_OBJECT_ID
 from estuary.meta.tracker import (NvDsPastFrameObj, NvDsPastFrameObjBatch, NvDsPastFrameObjList,
                                   NvDsPastFrameObjStream)
@@ -106,13 +105,10 @@ class EsTracker(ElementBase, ChainElement, Gst.Element):
         s = self.settings
         past = NvDsPastFrameObjBatch() if s.enable_past_frame else None
         for f in batch.frames:
-            objs = list(f.objects)
+            fo = FrameObjects.from_frame(f)
+            objs = fo.objects
             t = self.tracker_for(f.source_id)
-            boxes = np.array([[o.rect_params.left, o.rect_params.top, o.rect_params.left + o.rect_params.width,
-                               o.rect_params.top + o.rect_params.height] for o in objs], np.float64).reshape(-1, 4)
-            scores = np.array([o.confidence if o.confidence >= 0 else 1.0 for o in objs])
-            cls = np.array([o.class_id for o in objs], np.int64)
-            out = t.update(boxes, scores, cls)
+            out = t.update(fo.boxes, fo.scores(), fo.class_id)
             for o, tid, box, conf in zip(objs, out.det_track_ids, out.det_boxes, out.det_confidence):
                 if tid <= 0:
                     o.object_id = UNTRACKED_OBJECT_ID
