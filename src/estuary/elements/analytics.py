@@ -11,6 +11,7 @@ from estuary.errors import ConfigError, StreamError
 from estuary.gst import Gst, batchmeta
 from estuary.gst.chain import ChainElement
 from estuary.gst.element import ElementBase, Prop
+from estuary.gst.events import stream_event_source
 from estuary.elements.mux import BATCH_CAPS
 from estuary.meta.analytics import (FRAME_DESCRIPTOR, OBJ_DESCRIPTOR, NvDsAnalyticsFrameMeta,
                                     NvDsAnalyticsObjInfo)
@@ -55,12 +56,9 @@ class EsAnalytics(ElementBase, ChainElement, Gst.Element):
         return Gst.Element.do_change_state(self, transition)
 
     def handle_sink_event(self, event) -> bool:
-        if event.type == Gst.EventType.CUSTOM_DOWNSTREAM and self._engine is not None:
-            st = event.get_structure()
-            if st is not None and st.get_name() in ("nv-stream-reset", "estuary-stream-eos"):
-                ok, sid = st.get_int("source-id")
-                if ok:
-                    self._engine.reset(sid)
+        hit = stream_event_source(event) if self._engine is not None else None
+        if hit is not None:
+            self._engine.reset(hit[1])
         return super().handle_sink_event(event)
 
     def process(self, buf):

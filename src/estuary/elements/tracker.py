@@ -10,6 +10,7 @@ from estuary.errors import StreamError
 from estuary.gst import Gst, batchmeta
 from estuary.gst.chain import ChainElement
 from estuary.gst.element import ElementBase, Prop
+from estuary.gst.events import STREAM_EOS, STREAM_RESET, stream_event_source  # noqa: F401 - re-exported
 from estuary.elements.mux import BATCH_CAPS
 from estuary.meta.arrays import FrameObjects
 from estuary.meta.enums import NvDsMetaType, UNTRACKED_OBJECT_ID
@@ -21,8 +22,6 @@ from estuary.track.tracker import _Counter
 
 __all__ = ["EsTracker", "STREAM_RESET", "STREAM_EOS"]
 
-STREAM_RESET = "nv-stream-reset"
-STREAM_EOS = "estuary-stream-eos"
 
 
 class EsTracker(ElementBase, ChainElement, Gst.Element):
@@ -85,17 +84,13 @@ class EsTracker(ElementBase, ChainElement, Gst.Element):
         return t
 
     def handle_sink_event(self, event) -> bool:
-        if event.type == Gst.EventType.CUSTOM_DOWNSTREAM:
-            st = event.get_structure()
-            if st is not None and st.get_name() in (STREAM_RESET, STREAM_EOS):
-                ok, sid = st.get_int("source-id")
-                if not ok:
-                    ok, sid = st.get_uint("source-id")
-                if ok:
-                    if st.get_name() == STREAM_RESET and sid in self._trackers:
-                        self._trackers[sid].reset()
-                    else:
-                        self._trackers.pop(sid, None)
+        hit = stream_event_source(event)
+        if hit is not None:
+            name, sid = hit
+            if name == STREAM_RESET and sid in self._trackers:
+                self._trackers[sid].reset()
+            else:
+                self._trackers.pop(sid, None)
         return super().handle_sink_event(event)
 
     def process(self, buf):
