@@ -11,10 +11,12 @@ from estuary.errors import ConfigError, StreamError
 from estuary.gst import Gst, batchmeta
 from estuary.gst.chain import ChainElement
 from estuary.gst.element import ElementBase, Prop
+from estuary.gst.events import stream_event_source
 from estuary.elements.mux import BATCH_CAPS
 from estuary.meta.analytics import (FRAME_DESCRIPTOR, OBJ_DESCRIPTOR, NvDsAnalyticsFrameMeta,
                                     NvDsAnalyticsObjInfo)
-from estuary.meta.enums import MAX_ELEMENTS_IN_DISPLAY_META, UNTRACKED_OBJECT_ID, user_meta_type
+from estuary.meta.arrays import FrameObjects
+from estuary.meta.enums import MAX_ELEMENTS_IN_DISPLAY_META, user_meta_type
 
 __all__ = ["EsAnalytics"]
 
@@ -54,12 +56,9 @@ class EsAnalytics(ElementBase, ChainElement, Gst.Element):
         return Gst.Element.do_change_state(self, transition)
 
     def handle_sink_event(self, event) -> bool:
-        if event.type == Gst.EventType.CUSTOM_DOWNSTREAM and self._engine is not None:
-            st = event.get_structure()
-            if st is not None and st.get_name() in ("nv-stream-reset", "estuary-stream-eos"):
-                ok, sid = st.get_int("source-id")
-                if ok:
-                    self._engine.reset(sid)
+        hit = stream_event_source(event) if self._engine is not None else None
+        if hit is not None:
+            self._engine.reset(hit[1])
         return super().handle_sink_event(event)
 
     def process(self, buf):
@@ -70,14 +69,12 @@ class EsAnalytics(ElementBase, ChainElement, Gst.Element):
         if batch is None:
             raise StreamError(f"{self.get_name()} needs batched buffers from nvstreammux/esmux upstream")
         for f in batch.frames:
-            objs = list(f.objects)
-            boxes = np.array([[o.rect_params.left, o.rect_params.top, o.rect_params.width,
-                               o.rect_params.height] for o in objs], float).reshape(-1, 4)
-            tids = np.array([-1 if o.object_id == UNTRACKED_OBJECT_ID else min(o.object_id, 2**62)
-                             for o in objs], np.int64)
+            fo = FrameObjects.from_frame(f)
+            objs = fo.objects
             w = f.pipeline_width or f.source_frame_width
             h = f.pipeline_height or f.source_frame_height
-            res = self._engine.process(f.source_id, w, h, boxes, [o.class_id for o in objs], tids, f.buf_pts)
+            res = self._engine.process(f.source_id, w, h, fo.xywh(), list(fo.class_id), fo.tracker_id,
+                                       f.buf_pts)
             for o, r in zip(objs, res.objects):
                 info = NvDsAnalyticsObjInfo(unique_id=s.unique_id, dirStatus=r.direction)
                 info.roiStatus, info.ocStatus, info.lcStatus = r.roi, r.oc, r.lc

@@ -11,6 +11,7 @@ from estuary.errors import StreamError
 from estuary.gst import Gst, batchmeta
 from estuary.gst.chain import ChainElement
 from estuary.gst.element import ElementBase, Prop
+from estuary.gst.events import stream_event_source
 from estuary.elements.mux import BATCH_CAPS
 from estuary.flow import FlowEstimator, flow_to_vectors, visualize
 from estuary.meta.enums import NvDsMetaType
@@ -61,12 +62,9 @@ class EsOpticalFlow(_BatchFilter, ElementBase, ChainElement, Gst.Element):
         self._est = None
 
     def handle_sink_event(self, event):
-        if event.type == Gst.EventType.CUSTOM_DOWNSTREAM and self._est is not None:
-            st = event.get_structure()
-            if st is not None and st.get_name() in ("nv-stream-reset", "estuary-stream-eos"):
-                ok, sid = st.get_int("source-id")
-                if ok:
-                    self._est.reset(sid)
+        hit = stream_event_source(event) if self._est is not None else None
+        if hit is not None:
+            self._est.reset(hit[1])
         return super().handle_sink_event(event)
 
     def process(self, buf):

@@ -17,6 +17,7 @@ from estuary.gst import Gst, GstBase, batchmeta, capi
 from estuary.gst.element import ElementBase, Prop
 from estuary.gst.video import mapped_planes, video_format
 from estuary.meta.core import NvDsBatchMeta
+from estuary.gst.events import STREAM_EOS, stream_event
 from estuary.meta.enums import NvBufSurfaceMemType
 from estuary.surface.batch import BatchSurface, FrameSurface, new_rgba_buffer
 from estuary.surface.convert import SUPPORTED_FORMATS, frame_to_rgba, resize_into
@@ -137,8 +138,7 @@ class EsMux(ElementBase, GstBase.Aggregator):
         with self._lock:
             state = self._sources.pop(pad.get_name(), None)
         if state is not None and not state.eos_posted:
-            ev = Gst.Structure.new_from_string(f"estuary-stream-eos, source-id=(int){state.index}")
-            self.srcpad.push_event(Gst.Event.new_custom(Gst.EventType.CUSTOM_DOWNSTREAM, ev))
+            self.srcpad.push_event(stream_event(STREAM_EOS, state.index))
 
     def do_negotiate(self):
         """Caps are set from the first batch (they depend on the sources)."""
@@ -267,8 +267,7 @@ class EsMux(ElementBase, GstBase.Aggregator):
         st = Gst.Structure.new_from_string(f"stream-eos, stream-id=(uint){state.index}")
         self.post_message(Gst.Message.new_element(self, st))
         # tell downstream elements (trackers) to drop this source's state
-        ev = Gst.Structure.new_from_string(f"estuary-stream-eos, source-id=(int){state.index}")
-        self.srcpad.push_event(Gst.Event.new_custom(Gst.EventType.CUSTOM_DOWNSTREAM, ev))
+        self.srcpad.push_event(stream_event(STREAM_EOS, state.index))
 
     def do_aggregate(self, timeout):
         s = self.settings

@@ -6,13 +6,13 @@ NvMultiObjectTracker → bytetrack)."""
 
 from __future__ import annotations
 
-import numpy as np
-
 from estuary.errors import StreamError
 from estuary.gst import Gst, batchmeta
 from estuary.gst.chain import ChainElement
 from estuary.gst.element import ElementBase, Prop
+from estuary.gst.events import STREAM_EOS, STREAM_RESET, stream_event_source  # noqa: F401 - re-exported
 from estuary.elements.mux import BATCH_CAPS
+from estuary.meta.arrays import FrameObjects
 from estuary.meta.enums import NvDsMetaType, UNTRACKED_OBJECT_ID
 from estuary.meta.tracker import (NvDsPastFrameObj, NvDsPastFrameObjBatch, NvDsPastFrameObjList,
                                   NvDsPastFrameObjStream)
@@ -22,8 +22,6 @@ from estuary.track.tracker import _Counter
 
 __all__ = ["EsTracker", "STREAM_RESET", "STREAM_EOS"]
 
-STREAM_RESET = "nv-stream-reset"
-STREAM_EOS = "estuary-stream-eos"
 
 
 class EsTracker(ElementBase, ChainElement, Gst.Element):
@@ -86,17 +84,13 @@ class EsTracker(ElementBase, ChainElement, Gst.Element):
         return t
 
     def handle_sink_event(self, event) -> bool:
-        if event.type == Gst.EventType.CUSTOM_DOWNSTREAM:
-            st = event.get_structure()
-            if st is not None and st.get_name() in (STREAM_RESET, STREAM_EOS):
-                ok, sid = st.get_int("source-id")
-                if not ok:
-                    ok, sid = st.get_uint("source-id")
-                if ok:
-                    if st.get_name() == STREAM_RESET and sid in self._trackers:
-                        self._trackers[sid].reset()
-                    else:
-                        self._trackers.pop(sid, None)
+        hit = stream_event_source(event)
+        if hit is not None:
+            name, sid = hit
+            if name == STREAM_RESET and sid in self._trackers:
+                self._trackers[sid].reset()
+            else:
+                self._trackers.pop(sid, None)
         return super().handle_sink_event(event)
 
     def process(self, buf):
@@ -106,13 +100,10 @@ class EsTracker(ElementBase, ChainElement, Gst.Element):
         s = self.settings
         past = NvDsPastFrameObjBatch() if s.enable_past_frame else None
         for f in batch.frames:
-            objs = list(f.objects)
+            fo = FrameObjects.from_frame(f)
+            objs = fo.objects
             t = self.tracker_for(f.source_id)
-            boxes = np.array([[o.rect_params.left, o.rect_params.top, o.rect_params.left + o.rect_params.width,
-                               o.rect_params.top + o.rect_params.height] for o in objs], np.float64).reshape(-1, 4)
-            scores = np.array([o.confidence if o.confidence >= 0 else 1.0 for o in objs])
-            cls = np.array([o.class_id for o in objs], np.int64)
-            out = t.update(boxes, scores, cls)
+            out = t.update(fo.boxes, fo.scores(), fo.class_id)
             for o, tid, box, conf in zip(objs, out.det_track_ids, out.det_boxes, out.det_confidence):
                 if tid <= 0:
                     o.object_id = UNTRACKED_OBJECT_ID

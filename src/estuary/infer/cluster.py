@@ -6,21 +6,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from estuary.boxes import iou_matrix  # noqa: F401 - re-exported
 from estuary.infer.parsers import Candidates
 
 __all__ = ["iou_matrix", "nms", "dbscan", "group_rectangles", "cluster"]
-
-
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of every box of ``a`` with every box of ``b`` (xyxy)."""
-    ix1 = np.maximum(a[:, None, 0], b[None, :, 0])
-    iy1 = np.maximum(a[:, None, 1], b[None, :, 1])
-    ix2 = np.minimum(a[:, None, 2], b[None, :, 2])
-    iy2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(ix2 - ix1, 0, None) * np.clip(iy2 - iy1, 0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
 
 
 def nms(c: Candidates, iou_threshold: float) -> np.ndarray:

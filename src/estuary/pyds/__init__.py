@@ -683,10 +683,8 @@ def _element_at(addr: int):
 
 def gst_element_send_nvevent_new_stream_reset(gst_element: int, source_id: int) -> bool:
     """Send a stream-reset event for one source downstream from an element."""
-    from estuary.gst import Gst
-    el = _element_at(gst_element)
-    st = Gst.Structure.new_from_string(f"nv-stream-reset, source-id=(int){int(source_id)}")
-    return el.send_event(Gst.Event.new_custom(Gst.EventType.CUSTOM_DOWNSTREAM, st))
+    from estuary.gst.events import STREAM_RESET, stream_event
+    return _element_at(gst_element).send_event(stream_event(STREAM_RESET, source_id))
 
 
 gst_nvevent_new_stream_reset = gst_element_send_nvevent_new_stream_reset
