@@ -91,14 +91,12 @@ import pytest
 @pytest.mark.parametrize("sig,code", [("SIGINT", 130), ("SIGTERM", 143)])
 def test_signal_finishes_a_playable_mp4(tmp_path, sig, code):
     import signal
-    import time
     out = tmp_path / "cut.mp4"
-    proc = subprocess.Popen([sys.executable, "-m", "estuary.cli", "demo", "--output", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(6)  # well inside the 250-frame run
-    proc.send_signal(getattr(signal, sig))
-    stdout, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == code, stderr[-1500:]
+    from test_faults import grown, interrupt_when
+    r = interrupt_when([sys.executable, "-m", "estuary.cli", "demo", "--output", str(out)],
+                       getattr(signal, sig), grown(out, 20000), tmp_path)
+    stdout, stderr = r.stdout, r.stderr
+    assert r.returncode == code, stderr[-1500:]
     cap = cv2.VideoCapture(str(out))
     n = 0
     while cap.read()[0]:

@@ -288,13 +288,36 @@ def _playable_frames(path: Path) -> int:
     return n
 
 
-def _interrupt(argv: list, sig: int, after: float, tmp: Path) -> subprocess.CompletedProcess:
+def interrupt_when(argv: list, sig: int, ready, tmp: Path, limit: float = 120.0) -> subprocess.CompletedProcess:
+    """Start ``argv``, wait until ``ready(stdout_so_far)`` holds (the run is really under way,
+    however loaded the machine), send ``sig`` and collect the outcome."""
+    import threading
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp)
-    time.sleep(after)
-    assert proc.poll() is None, proc.communicate()[1][-2000:]
+    chunks = {"out": [], "err": []}
+
+    def pump(stream, key):
+        for line in stream:
+            chunks[key].append(line)
+
+    threads = [threading.Thread(target=pump, args=(proc.stdout, "out"), daemon=True),
+               threading.Thread(target=pump, args=(proc.stderr, "err"), daemon=True)]
+    for t in threads:
+        t.start()
+    end = time.monotonic() + limit
+    while not ready("".join(chunks["out"])):
+        assert proc.poll() is None, f"ended before it was interrupted:\n{''.join(chunks['err'])[-2000:]}"
+        assert time.monotonic() < end, f"not under way after {limit} s:\n{''.join(chunks['err'])[-2000:]}"
+        time.sleep(0.2)
     proc.send_signal(sig)
-    out, err = proc.communicate(timeout=90)
-    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
+    proc.wait(timeout=120)
+    for t in threads:
+        t.join(timeout=10)
+    return subprocess.CompletedProcess(argv, proc.returncode, "".join(chunks["out"]), "".join(chunks["err"]))
+
+
+def grown(path: Path, size: int = 40000):
+    """A ``ready`` test: ``path`` holds at least ``size`` bytes (encoded frames are being written)."""
+    return lambda _out: path.exists() and path.stat().st_size >= size
 
 
 _ENCODE = ("nvvideoconvert ! video/x-raw,format=I420 ! x264enc speed-preset=ultrafast tune=zerolatency ! "
@@ -323,7 +346,7 @@ def test_signal_finishes_the_recording(kind, sig, code, tmp_path):
         desc = (f"{src} ! m.sink_0 nvstreammux name=m batch-size=1 width=320 height=240 "
                 f"live-source={int(kind != 'file-loop')} batched-push-timeout=40000 ! "
                 + _ENCODE.format(out=out))
-        r = _interrupt(cli("launch", desc), sig, 8.0, tmp_path)
+        r = interrupt_when(cli("launch", desc), sig, grown(out), tmp_path)
     finally:
         if server is not None:
             server.kill()
@@ -337,7 +360,8 @@ def test_sigint_to_estuary_run_finishes_through_eos_and_exits_130(tmp_path):
     with open(clip, "wb") as f:  # long enough that the run is still going when interrupted
         for _ in range(4):
             f.write(Path(H264).read_bytes())
-    r = _interrupt(cli("run", "test1", str(clip)), signal.SIGINT, 8.0, tmp_path)
+    r = interrupt_when(cli("run", "test1", str(clip)), signal.SIGINT,
+                       lambda out: "Frame Number=10 " in out, tmp_path)
     assert r.returncode == 130, r.stderr[-3000:]
     assert "End-of-stream" in r.stdout, r.stdout[-2000:]  # the app's own bus_call saw the EOS
 
