@@ -8,41 +8,60 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+
+class WorkerCollector:
+    """A ``prometheus_client`` collector of one worker's state, read at each scrape."""
+
+    def __init__(self, worker):
+        self.worker = worker
+
+    def collect(self):
+        worker = self.worker
+        w = [worker.id]
+
+        def gauge(name, help_, value):
+            g = GaugeMetricFamily(name, help_, labels=["worker"])
+            g.add_metric(w, value)
+            return g
+
+        def counter(name, help_, value):
+            c = CounterMetricFamily(name, help_, labels=["worker"])
+            c.add_metric(w, value)
+            return c
+
+        with worker._lock:
+            frames = {cam: r.frames for cam, r in worker._running.items()}
+        st = worker.stats
+        per_camera = CounterMetricFamily("estuary_fleet_frames",
+                                         "Frames processed, per camera (since it started here).",
+                                         labels=["worker", "camera"])
+        for cam, n in sorted(frames.items()):
+            per_camera.add_metric([worker.id, cam], n)
+        yield gauge("estuary_fleet_cameras", "Cameras this worker runs.", len(frames))
+        yield gauge("estuary_fleet_cameras_waiting", "Cameras assigned but over capacity.", len(worker._pending))
+        yield gauge("estuary_fleet_capacity", "Most cameras this worker runs.", worker.capacity)
+        yield gauge("estuary_fleet_partitions", "Partitions of the cameras topic assigned here.",
+                    len(worker._table.partitions()))
+        yield per_camera
+        yield counter("estuary_fleet_camera_starts", "Cameras started.", st["started"])
+        yield counter("estuary_fleet_camera_stops", "Cameras stopped.", st["stopped"])
+        yield counter("estuary_fleet_failovers",
+                      "Cameras taken over from another worker (partitions received after the first "
+                      "assignment).", st["taken_over"])
+        yield counter("estuary_fleet_rebalances", "Assignments received from the group.", st["rebalances"])
+        yield counter("estuary_fleet_source_failures", "Camera sources that failed.", st["failed"])
+        yield gauge("estuary_fleet_loop_age_seconds", "Seconds since the worker's Kafka loop last turned.",
+                    round(time.monotonic() - worker.last_loop, 3))
+
 
 def render(worker) -> str:
     """The worker's metrics in the Prometheus text exposition format."""
-    lines: list[str] = []
-
-    def metric(name, kind, help_, samples):
-        lines.append(f"# HELP {name} {help_}")
-        lines.append(f"# TYPE {name} {kind}")
-        for labels, value in samples:
-            lab = "{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}" if labels else ""
-            lines.append(f"{name}{lab} {value}")
-
-    w = {"worker": worker.id}
-    with worker._lock:
-        frames = {cam: r.frames for cam, r in worker._running.items()}
-    st = worker.stats
-    metric("estuary_fleet_cameras", "gauge", "Cameras this worker runs.", [(w, len(frames))])
-    metric("estuary_fleet_cameras_waiting", "gauge", "Cameras assigned but over capacity.",
-           [(w, len(worker._pending))])
-    metric("estuary_fleet_capacity", "gauge", "Most cameras this worker runs.", [(w, worker.capacity)])
-    metric("estuary_fleet_partitions", "gauge", "Partitions of the cameras topic assigned here.",
-           [(w, len(worker._table.partitions()))])
-    metric("estuary_fleet_frames_total", "counter", "Frames processed, per camera (since it started here).",
-           [({**w, "camera": cam}, n) for cam, n in sorted(frames.items())])
-    metric("estuary_fleet_camera_starts_total", "counter", "Cameras started.", [(w, st["started"])])
-    metric("estuary_fleet_camera_stops_total", "counter", "Cameras stopped.", [(w, st["stopped"])])
-    metric("estuary_fleet_failovers_total", "counter",
-           "Cameras taken over from another worker (partitions received after the first assignment).",
-           [(w, st["taken_over"])])
-    metric("estuary_fleet_rebalances_total", "counter", "Assignments received from the group.",
-           [(w, st["rebalances"])])
-    metric("estuary_fleet_source_failures_total", "counter", "Camera sources that failed.", [(w, st["failed"])])
-    metric("estuary_fleet_loop_age_seconds", "gauge", "Seconds since the worker's Kafka loop last turned.",
-           [(w, round(time.monotonic() - worker.last_loop, 3))])
-    return "\n".join(lines) + "\n"
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(WorkerCollector(worker))
+    return generate_latest(registry).decode()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -62,7 +81,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_error(404, "try /metrics or /healthz")
             return
         self.send_response(code)
-        self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+        self.send_header("Content-Type", CONTENT_TYPE_LATEST)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
