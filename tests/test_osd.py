@@ -286,3 +286,31 @@ def test_wild_geometry_is_clipped_or_skipped_never_fatal(v):
     setup(batch, f)
     draw_gpu(t, f, DrawOptions())
     assert tuple(t[150, 220, :3].tolist()) == (0, 255, 0)
+
+
+def test_opaque_label_fast_path_gives_the_same_pixels_as_fill_and_blend():
+    """Opaque text on an opaque background is drawn as one cached block; the pixels must be those
+    of the general path (a background fill, then the text blended through its coverage)."""
+    from estuary.osd import draw as D
+
+    def setup(batch, f):
+        o = batch.acquire_object()
+        t = o.text_params
+        t.display_text = "car 12 Ågé"
+        t.x_offset, t.y_offset = 300, 230  # partly outside the frame: clipped the same way
+        t.font_params.font_name, t.font_params.font_size = "Serif", 13
+        t.font_params.font_color.set(0.3, 0.77, 0.91, 1.0)
+        t.set_bg_clr = 1
+        t.text_bg_clr.set(0.13, 0.5, 0.333, 1.0)
+        o.rect_params.border_width = 0
+        f.add_object(o)
+
+    fast = frame_with(setup, bg=(7, 7, 7))
+    slow = np.zeros_like(fast)
+    slow[..., :3], slow[..., 3] = 7, 255
+    mask = D.text_mask("car 12 Ågé", "Serif", D.font_pixels(13))
+    bg = D._colour(0.13, 0.5, 0.333)
+    fg = D._colour(0.3, 0.77, 0.91)
+    D.blend_fill(slow, 300, 230, 300 + mask.shape[1], 230 + mask.shape[0], bg, 1.0)
+    D.blend_mask(slow, 300, 230, mask, fg, 1.0)
+    assert (fast != 7).any() and np.array_equal(fast, slow)

@@ -11,6 +11,8 @@ Besides the DeepStream-shaped fields, each node has Pythonic accessors over the 
 
 from __future__ import annotations
 
+import logging
+import sys
 import threading
 from typing import Callable, Iterator
 
@@ -28,6 +30,8 @@ __all__ = [
     "NvDsComp_BboxInfo", "NvDsClassifierMeta", "NvDsLabelInfo", "NvDsDisplayMeta",
     "NvDsUserMeta", "NvDsMeta", "UserMetaCallback",
 ]
+
+_log = logging.getLogger("estuary.meta")
 
 #: ``func(user_meta, user_data)``: a copy callback returns the new ``user_meta_data``.
 UserMetaCallback = Callable[["NvDsUserMeta", object], object]
@@ -461,13 +465,13 @@ class NvDsBatchMeta(NvDsBaseMeta):
         self.surface = None
 
     def __del__(self):
+        if sys.meta_path is None:  # the interpreter is shutting down: nothing is left to free into
+            return
         try:
             self.release()
         except Exception as exc:  # noqa: BLE001 - never raise from a finaliser, but say so
-            import logging
-            logging.getLogger("estuary.meta").error(
-                "a user meta release callback failed while a batch was freed: %s: %s",
-                type(exc).__name__, exc)
+            _log.error("a user meta release callback failed while a batch was freed: %s: %s",
+                       type(exc).__name__, exc)
 
 
 class NvDsMeta(Struct):

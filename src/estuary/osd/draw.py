@@ -3,6 +3,7 @@ with correct alpha blending (``out = src·(1−α) + colour·α``). OpenCV does 
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import time
@@ -33,8 +34,59 @@ class DrawOptions:
     default_border_width: int = 3
 
 
+@functools.lru_cache(maxsize=256)
+def _colour(r: float, g: float, b: float) -> np.ndarray:
+    c = np.array([r, g, b], np.float32) * 255.0
+    c.setflags(write=False)
+    return c
+
+
 def _rgb(c) -> tuple[np.ndarray, float]:
-    return np.array([c.red, c.green, c.blue], np.float32) * 255.0, float(c.alpha)
+    """(RGB as float32 0..255, alpha) of a ColorParams; arrays shared per colour (read-only)."""
+    return _colour(float(c.red), float(c.green), float(c.blue)), float(c.alpha)
+
+
+@functools.lru_cache(maxsize=1024)
+def _label_block(text: str, font: str, px: int, fg: tuple, bg: tuple) -> np.ndarray:
+    """An opaque label — text of colour ``fg`` on background ``bg`` — composited once (uint8).
+
+    DeepStream-style labels (opaque text on an opaque background) are the common case: drawing
+    one becomes a single copy instead of a fill and a per-pixel blend."""
+    mask = text_mask(text, font, px)[..., None]
+    # the background as a fill would leave it (whole levels), then the text blended over it
+    bg_levels = (np.asarray(bg, np.float32) * 255.0).astype(np.uint8).astype(np.float32)
+    block = bg_levels * (1.0 - mask) + np.asarray(fg, np.float32) * 255.0 * mask + 0.5
+    block = block.astype(np.uint8)
+    block.setflags(write=False)
+    return block
+
+
+def _opaque_border(frame: np.ndarray, x1: int, y1: int, x2: int, y2: int, bw: int, rgb) -> None:
+    """The four bands of an opaque border of width ``bw`` inside (x1, y1)-(x2, y2), clipped once
+    (the same pixels as four :func:`blend_fill` calls at alpha 1, with less work per box)."""
+    h, w = frame.shape[:2]
+    cx1, cx2 = max(x1, 0), min(x2, w)
+    if cx2 <= cx1:
+        return
+    for ya, yb in ((y1, y1 + bw), (y2 - bw, y2)):
+        ya, yb = max(ya, 0), min(yb, h)
+        if yb > ya:
+            frame[ya:yb, cx1:cx2, :3] = rgb
+    ya, yb = max(y1 + bw, 0), min(y2 - bw, h)
+    if yb > ya:
+        for xa, xb in ((x1, x1 + bw), (x2 - bw, x2)):
+            xa, xb = max(xa, 0), min(xb, w)
+            if xb > xa:
+                frame[ya:yb, xa:xb, :3] = rgb
+
+
+def paste(frame: np.ndarray, x: int, y: int, block: np.ndarray) -> None:
+    """Copy an (h, w, 3) uint8 block into the frame's RGB at (x, y), clipped."""
+    h, w = frame.shape[:2]
+    bh, bw = block.shape[:2]
+    x1, y1, x2, y2 = max(x, 0), max(y, 0), min(x + bw, w), min(y + bh, h)
+    if x2 > x1 and y2 > y1:
+        frame[y1:y2, x1:x2, :3] = block[y1 - y: y2 - y, x1 - x: x2 - x]
 
 
 def blend_fill(frame: np.ndarray, x1: int, y1: int, x2: int, y2: int, rgb: np.ndarray, alpha: float) -> None:
@@ -45,7 +97,7 @@ def blend_fill(frame: np.ndarray, x1: int, y1: int, x2: int, y2: int, rgb: np.nd
         return
     roi = frame[y1:y2, x1:x2, :3]
     if alpha >= 1.0:
-        roi[...] = rgb.astype(np.uint8)
+        roi[...] = rgb  # numpy rounds nothing here: colours are whole levels or truncated as before
     else:
         roi[...] = (roi.astype(np.float32) * (1 - alpha) + rgb * alpha + 0.5).astype(np.uint8)
 
@@ -139,6 +191,9 @@ class Drawer:
         bw = min(_width(r.border_width, 0), max(x2 - x1, y2 - y1, 0))
         if bw > 0:
             rgb, a = _rgb(r.border_color)
+            if a >= 1.0:
+                _opaque_border(frame, x1, y1, x2, y2, bw, rgb)
+                return
             # four filled bands: exact pixels, no double blending at the corners
             for bx1, by1, bx2, by2 in ((x1, y1, x2, y1 + bw), (x1, y2 - bw, x2, y2),
                                        (x1, y1 + bw, x1 + bw, y2 - bw), (x2 - bw, y1 + bw, x2, y2 - bw)):
@@ -157,12 +212,20 @@ class Drawer:
         fp = t.font_params
         name = cmem.read_string(fp.font_name) if fp.font_name else "Serif"
         x, y = _px(t.x_offset), _px(t.y_offset)
-        mask = text_mask(s, name, font_pixels(fp.font_size))
+        px = font_pixels(fp.font_size)
+        fc = fp.font_color
         if t.set_bg_clr:
-            rgb, a = _rgb(t.text_bg_clr)
-            blend_fill(frame, x, y, x + mask.shape[1], y + mask.shape[0], rgb, a)
-        rgb, a = _rgb(fp.font_color)
-        blend_mask(frame, x, y, mask, rgb, a)
+            bc = t.text_bg_clr
+            if bc.alpha >= 1.0 and fc.alpha >= 1.0:
+                paste(frame, x, y, _label_block(s, name, px, (fc.red, fc.green, fc.blue),
+                                                (bc.red, bc.green, bc.blue)))
+                return
+            bg, ba = _rgb(bc)
+        fg, fa = _rgb(fc)
+        mask = text_mask(s, name, px)
+        if t.set_bg_clr:
+            blend_fill(frame, x, y, x + mask.shape[1], y + mask.shape[0], bg, ba)
+        blend_mask(frame, x, y, mask, fg, fa)
 
     def line(self, frame, ln) -> None:
         rgb, a = _rgb(ln.line_color)
