@@ -12,6 +12,7 @@ from estuary.errors import ConfigError
 from estuary.infer.backends import create_backend
 from estuary.infer.cluster import cluster
 from estuary.infer.config import InferConfig, load_infer_config
+from estuary.infer.layouts import BoundParser, bind_parser, family_of, model_metadata
 from estuary.infer.parsers import Candidates, get_parser, softmax_if_needed
 from estuary.infer.preprocess import NetInput, prepare
 
@@ -79,8 +80,19 @@ class InferEngine:
         if self.network_type == 0 and cfg.num_detected_classes is None:
             raise ConfigError("detectors need num-detected-classes", path=cfg.path,
                               key="property/num-detected-classes")
+        if self.network_type == 0 and family_of(cfg.parse_bbox_func_name) is not None:
+            self.parser = self._bind_parser()
         log.info("esinfer: %s on %s (input %dx%dx%d)", os.path.basename(cfg.onnx_file),
                  self.backend.name, c, h, w)
+
+    def _bind_parser(self) -> BoundParser:
+        """Run one mid-grey test frame and check the outputs against the parser and class count
+        (estuary.infer.layouts): a model/config mismatch is a ConfigError here, not garbage boxes."""
+        n = getattr(self.backend, "fixed_batch", None) or 1
+        grey = np.full((self.net.height, self.net.width, 4), 114, np.uint8)
+        outputs, _ = self.raw([grey] * n)
+        return bind_parser(self.config.parse_bbox_func_name, outputs, self.num_classes, self.net,
+                           self.config, model_metadata(self.config.onnx_file))
 
     @property
     def min_pre_threshold(self) -> float:
@@ -102,8 +114,7 @@ class InferEngine:
 
     def _to_host(self, outs: dict) -> dict:
         """Copy GPU outputs to the host; YOLO rows below the smallest threshold stay behind."""
-        from estuary.infer.parsers import parse_yolo
-        if self.network_type == 0 and self.parser is parse_yolo and len(outs) == 1:
+        if self.network_type == 0 and getattr(self.parser, "family", None) == "yolo" and len(outs) == 1:
             (name, t), = outs.items()
             t = t.float()
             score = t[..., 4] * t[..., 5:].amax(-1)
@@ -119,7 +130,8 @@ class InferEngine:
         mode = self.config.effective_cluster_mode
         thr = self.min_pre_threshold
         for i, img in enumerate(images):
-            per = {k: v[i] for k, v in outputs.items()}
+            per = self.parser.split(outputs, i) if isinstance(self.parser, BoundParser) else \
+                {k: v[i] for k, v in outputs.items()}
             cand = self.parser(per, self.net, self.num_classes, thr)
             if len(cand):
                 cand = Candidates(transforms[i].to_source(cand.boxes), cand.scores, cand.class_ids)
