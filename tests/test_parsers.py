@@ -275,3 +275,22 @@ def test_bundled_yolov3_tiny_with_a_wrong_class_count(tmp_path):
     with pytest.raises(ConfigError) as e:
         InferEngine(str(cfg), backend="onnxruntime")
     assert "detections (1, 2535, 85)" in str(e.value) and "num-detected-classes=80" in str(e.value)
+
+
+def test_byo_yolo_recipe(tmp_path):
+    """The config block of docs/byo-yolo.md, with an ONNX graph of the YOLO11 raw layout."""
+    import os
+    import re
+    doc = open(os.path.join(os.path.dirname(__file__), "..", "docs", "byo-yolo.md")).read()
+    text = re.search(r"```ini\n(.*?)```", doc, re.S).group(1)
+    head = v8_head(nc=80, n=8400)
+    const_model(tmp_path / "yolo11n.onnx", {"output0": head}, {"names": repr({i: f"c{i}" for i in range(80)})})
+    (tmp_path / "labels.txt").write_text("".join(f"c{i}\n" for i in range(80)))
+    (tmp_path / "config.txt").write_text(text)
+    eng = InferEngine(str(tmp_path / "config.txt"), backend="onnxruntime")
+    d = eng.detect([np.zeros((H, W, 4), np.uint8)])[0]
+    assert sorted(d.class_ids.tolist()) == [0, 2] and eng.label(2) == "c2"
+    assert np.allclose(d.boxes[d.class_ids == 2][0], [15, 20, 25, 40])
+    (tmp_path / "config.txt").write_text(text.replace("num-detected-classes=80", "num-detected-classes=4"))
+    with pytest.raises(ConfigError, match=r"num-detected-classes=80"):
+        InferEngine(str(tmp_path / "config.txt"), backend="onnxruntime")

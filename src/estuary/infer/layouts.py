@@ -105,7 +105,7 @@ class _Ctx:
     def class_count_error(self, what: str, found: int, extra_hint: str = "") -> ConfigError:
         hint = (f"if the model has {found} classes set num-detected-classes={found} "
                 f"(and a label file with {found} lines)") if found > 0 else "check the model and the parser"
-        return self.error(f"the model's output {what} = {found} classes, but num-detected-classes={self.nc} "
+        return self.error(f"the model's output {what} + {found} classes, but num-detected-classes={self.nc} "
                           f"(outputs: {self.shapes})", key="num-detected-classes",
                           hint=hint + (f"; {extra_hint}" if extra_hint else ""))
 
