@@ -12,7 +12,7 @@ from estuary.gst import Gst, GstVideo, capi
 from estuary.surface.colorimetry import Colorimetry, colorimetry_from_caps
 from estuary.surface.convert import frame_to_rgba, plane_views
 
-__all__ = ["VideoFormat", "video_format", "mapped_planes", "buffer_to_rgba", "NVMM"]
+__all__ = ["VideoFormat", "video_format", "mapped_planes", "meta_layout", "buffer_to_rgba", "NVMM"]
 
 NVMM = "memory:NVMM"
 
@@ -69,7 +69,9 @@ def video_format(caps: Gst.Caps) -> VideoFormat:
                        batch if ok else 0, cuda, colorimetry)
 
 
-def _meta_layout(buf, fmt: VideoFormat):
+def meta_layout(buf, fmt: VideoFormat) -> tuple[tuple, tuple]:
+    """(strides, offsets) of a buffer's planes: its GstVideoMeta's when it has one (padded or
+    cropped frames from decoders and cameras), else those the caps imply."""
     vmeta = GstVideo.buffer_get_video_meta(buf)
     if vmeta is None:
         return fmt.strides, fmt.offsets
@@ -79,7 +81,7 @@ def _meta_layout(buf, fmt: VideoFormat):
 @contextmanager
 def mapped_planes(buf: Gst.Buffer, fmt: VideoFormat, write: bool = False):
     """Plane views of a raw frame, valid inside the block."""
-    strides, offsets = _meta_layout(buf, fmt)
+    strides, offsets = meta_layout(buf, fmt)
     with capi.map_buffer(hash(buf), write=write) as info:
         data = capi.as_array(info)
         yield plane_views(data, fmt.format, fmt.width, fmt.height, strides, offsets)
