@@ -124,11 +124,15 @@ def test_muxer_reads_padded_rows_with_the_video_meta_pitch(fmt):
 
     p.get_by_name("sink").get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, probe)
     src = p.get_by_name("src")
+    # hold the frame on appsrc's pad until the test has dropped its own reference: then the
+    # frame reaches the muxer with no other holder and the muxer may use it in place
+    block = src.get_static_pad("src").add_probe(Gst.PadProbeType.BLOCK_DOWNSTREAM, lambda *a: Gst.PadProbeReturn.OK)
     p.set_state(Gst.State.PAUSED)
     buf.pts, buf.duration = 0, Gst.SECOND
     src.emit("push-buffer", buf)
-    del buf  # appsrc holds the only reference: the muxer may use the frame in place
+    del buf
     src.emit("end-of-stream")
+    src.get_static_pad("src").remove_probe(block)
     msg = run_pipeline(p)
     assert msg.type == Gst.MessageType.EOS, msg.parse_error()
     if expect is None:

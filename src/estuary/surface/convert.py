@@ -74,20 +74,18 @@ def frame_to_rgba(planes, fmt: str, out: np.ndarray | None = None,
         colorimetry = colorimetry_from_caps(None, h)
     if fmt == "I420":
         # chroma samples repeated (as videoconvert's I420 fast path does)
-        u, v = planes[1][: h // 2, : w // 2], planes[2][: h // 2, : w // 2]
+        uv = cv2.merge([np.ascontiguousarray(planes[1][: h // 2, : w // 2]),
+                        np.ascontiguousarray(planes[2][: h // 2, : w // 2])])
         interp = cv2.INTER_NEAREST
     elif fmt == "NV12":
-        uv = planes[1][: h // 2, :w].reshape(h // 2, w // 2, 2)
-        u, v = uv[..., 0], uv[..., 1]
+        uv = np.ascontiguousarray(planes[1][: h // 2, :w]).reshape(h // 2, w // 2, 2)
         interp = cv2.INTER_LINEAR  # videoconvert's generic path interpolates chroma
     else:
         raise StreamError(f"unsupported raw video format {fmt}")
-    u = cv2.resize(np.ascontiguousarray(u), (w, h), interpolation=interp)
-    v = cv2.resize(np.ascontiguousarray(v), (w, h), interpolation=interp)
-    yuv = cv2.merge([np.ascontiguousarray(y), u, v])
+    uv = cv2.resize(uv, (w, h), interpolation=interp)
+    yuv = cv2.merge([np.ascontiguousarray(y), uv])
     rgb = cv2.transform(yuv, yuv_to_rgb_matrix34(colorimetry))  # rounds and saturates to 0..255
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2RGBA, dst=out)
-    raise StreamError(f"unsupported raw video format {fmt}")
 
 
 def rgba_to(rgba: np.ndarray, fmt: str) -> np.ndarray:
