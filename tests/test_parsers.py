@@ -294,3 +294,74 @@ def test_byo_yolo_recipe(tmp_path):
     (tmp_path / "config.txt").write_text(text.replace("num-detected-classes=80", "num-detected-classes=4"))
     with pytest.raises(ConfigError, match=r"num-detected-classes=80"):
         InferEngine(str(tmp_path / "config.txt"), backend="onnxruntime")
+
+
+def seg_outputs(nc=3, n=20, k=4):
+    """A YOLOv8-seg head: one object (class 1, box 16..48) whose mask is the left half of its box."""
+    out = np.zeros((1, 4 + nc + k, n), np.float32)
+    out[0, :4, :] = [[5], [5], [2], [2]]
+    out[0, :4, 3] = [32, 32, 32, 32]
+    out[0, 4 + 1, 3] = 0.9
+    out[0, 4 + nc, 3] = 1.0  # coefficient of prototype 0
+    protos = np.zeros((1, k, H // 4, W // 4), np.float32)
+    protos[0, 0, :, : W // 8] = 10.0   # left half of the image: inside
+    protos[0, 0, :, W // 8:] = -10.0  # right half: outside
+    return {"output0": out, "output1": protos}
+
+
+def test_yolov8_seg_instance_masks(tmp_path):
+    eng = engine(tmp_path, seg_outputs(), "yolov8", 3, cluster_mode=2,
+                 extra="network-type=3\noutput-instance-mask=1\nsegmentation-threshold=0.5")
+    d = eng.detect([np.zeros((H, W, 4), np.uint8)])[0]
+    assert d.class_ids.tolist() == [1] and np.allclose(d.boxes[0], [16, 16, 48, 48])
+    m = d.masks[0]
+    assert m.shape == (8, 8)  # the box at the prototypes' 1/4 resolution
+    assert (m[:, :4] > 0.99).all() and (m[:, 4:] < 0.01).all()
+
+
+def test_yolov8_seg_masks_reach_mask_params(tmp_path):
+    import pyds
+    from estuary.gst import Gst
+    from conftest import run_pipeline
+    model = const_model(tmp_path / "seg.onnx", seg_outputs())
+    cfg = tmp_path / "seg.txt"
+    cfg.write_text(f"[property]\nonnx-file={model}\nnet-scale-factor=0.0039215697906911373\n"
+                   "num-detected-classes=3\ncluster-mode=2\nparse-bbox-func-name=yolov8\nnetwork-type=3\n"
+                   "output-instance-mask=1\nsegmentation-threshold=0.5\n[class-attrs-all]\n"
+                   "pre-cluster-threshold=0.25\n")
+    p = Gst.parse_launch(f"videotestsrc num-buffers=2 pattern=black ! video/x-raw,width={W},height={H} ! "
+                         f"m.sink_0 nvstreammux name=m batch-size=1 width={W} height={H} ! "
+                         f"nvinfer config-file-path={cfg} ! nvdsosd name=osd ! fakesink name=sink")
+    got = []
+
+    def probe(pad, info):
+        batch = pyds.gst_buffer_get_nvds_batch_meta(hash(info.get_buffer()))
+        for f in batch.frames:
+            for o in f.objects:
+                mp = o.mask_params
+                got.append((mp.width, mp.height, mp.threshold, np.array(mp.get_mask_array())))
+            got.append(pyds.get_nvds_buf_surface(hash(info.get_buffer()), f.batch_id).copy())
+        return Gst.PadProbeReturn.OK
+
+    p.get_by_name("osd").get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, probe)
+    msg = run_pipeline(p)
+    assert msg.type == Gst.MessageType.EOS, msg.parse_error()
+    (w, h, thr, data), img = got[0], got[1]
+    assert (w, h) == (8, 8) and abs(thr - 0.5) < 1e-6
+    mask = data.reshape(8, 8)
+    assert (mask[:, :4] > 0.99).all() and (mask[:, 4:] < 0.01).all()
+    # nvdsosd blends the mask into the left half of the box only
+    inner = img[20:44, :, :3].astype(int).sum(-1)
+    assert inner[:, 20:30].min() > 0 and inner[:, 36:44].max() == 0
+
+
+def test_yolov5_seg_instance_masks(tmp_path):
+    v8 = seg_outputs()
+    head = v8["output0"][0].T  # (N, 4 + nc + k) → YOLOv5 rows: insert objectness after the box
+    rows = np.concatenate([head[:, :4], np.zeros((len(head), 1), np.float32), head[:, 4:]], 1)
+    rows[3, 4] = 1.0
+    eng = engine(tmp_path, {"output0": rows[None], "output1": v8["output1"]}, "yolov5", 3, cluster_mode=2,
+                 extra="output-instance-mask=1")
+    d = eng.detect([np.zeros((H, W, 4), np.uint8)])[0]
+    assert d.class_ids.tolist() == [1] and np.allclose(d.scores, [0.9])
+    assert (d.masks[0][:, :4] > 0.99).all() and (d.masks[0][:, 4:] < 0.01).all()

@@ -16,7 +16,7 @@ from estuary.infer.layouts import BoundParser, bind_parser, family_of, model_met
 from estuary.infer.parsers import Candidates, get_parser, softmax_if_needed
 from estuary.infer.preprocess import NetInput, prepare
 
-__all__ = ["InferEngine", "Detections", "Classification"]
+__all__ = ["InferEngine", "Detections", "Classification", "instance_masks"]
 
 log = logging.getLogger("estuary.infer")
 
@@ -25,6 +25,24 @@ class Detections(Candidates):
     """Detections of one frame in source pixels (xyxy), with labels."""
 
     __slots__ = ()
+
+
+def instance_masks(coeffs: np.ndarray, protos: np.ndarray, net) -> list:
+    """YOLO-style instance masks: per detection, sigmoid(coefficients · prototypes) cropped to its
+    box (``coeffs[:, :4]``, network pixels), box-relative at the prototypes' resolution (what
+    ``mask_params`` holds; nvdsosd scales it to the object's rectangle)."""
+    k, ph, pw = protos.shape
+    sx, sy = pw / net.width, ph / net.height
+    flat = protos.reshape(k, -1)
+    out = []
+    for row in coeffs:
+        x1, y1, x2, y2 = row[:4]
+        c0, c1 = int(np.clip(np.floor(x1 * sx), 0, pw - 1)), int(np.clip(np.ceil(x2 * sx), 1, pw))
+        r0, r1 = int(np.clip(np.floor(y1 * sy), 0, ph - 1)), int(np.clip(np.ceil(y2 * sy), 1, ph))
+        c1, r1 = max(c1, c0 + 1), max(r1, r0 + 1)
+        logits = (row[4:] @ flat).reshape(ph, pw)[r0:r1, c0:c1]
+        out.append((1.0 / (1.0 + np.exp(-logits))).astype(np.float32))
+    return out
 
 
 class Classification:
@@ -80,6 +98,9 @@ class InferEngine:
         if self.network_type == 0 and cfg.num_detected_classes is None:
             raise ConfigError("detectors need num-detected-classes", path=cfg.path,
                               key="property/num-detected-classes")
+        if self.network_type == 3:  # instance segmentation: a detector whose objects carry masks
+            self.network_type = 0
+        self.instance_masks = bool(cfg.output_instance_mask) or cfg.effective_network_type == 3
         if self.network_type == 0 and family_of(cfg.parse_bbox_func_name) is not None:
             self.parser = self._bind_parser()
         log.info("esinfer: %s on %s (input %dx%dx%d)", os.path.basename(cfg.onnx_file),
@@ -134,7 +155,8 @@ class InferEngine:
                 {k: v[i] for k, v in outputs.items()}
             cand = self.parser(per, self.net, self.num_classes, thr)
             if len(cand):
-                cand = Candidates(transforms[i].to_source(cand.boxes), cand.scores, cand.class_ids)
+                cand = Candidates(transforms[i].to_source(cand.boxes), cand.scores, cand.class_ids,
+                                  cand.coeffs, cand.protos)
                 h, w = img.shape[:2]
                 cand.boxes[:, 0::2] = np.clip(cand.boxes[:, 0::2], 0, w)
                 cand.boxes[:, 1::2] = np.clip(cand.boxes[:, 1::2], 0, h)
@@ -142,7 +164,10 @@ class InferEngine:
             filt = self.config.filter_out_class_ids
             if filt and len(cand):
                 cand = cand[~np.isin(cand.class_ids, filt)]
-            results.append(Detections(cand.boxes, cand.scores, cand.class_ids))
+            det = Detections(cand.boxes, cand.scores, cand.class_ids)
+            if cand.coeffs is not None and cand.protos is not None and self.instance_masks:
+                det.masks = instance_masks(cand.coeffs, cand.protos, self.net)
+            results.append(det)
         return results
 
     def classify(self, images: list[np.ndarray], rois=None, outputs=None) -> list[Classification | None]:

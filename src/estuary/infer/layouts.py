@@ -192,7 +192,18 @@ def _yolo(ctx: _Ctx, outputs: dict):
         if r.size and r[:, 2:4].min() < -_TOL:
             raise ctx.error(f"box widths/heights are negative (outputs: {ctx.shapes})",
                             hint="an undecoded YOLOX export: parse-bbox-func-name=yolox")
-    return P.parse_yolo, values, None
+    if not extra:
+        return P.parse_yolo, values, None
+
+    def parse(out, net, num_classes, min_score=0.0):  # YOLOv5-seg: coefficients after the classes
+        arrs = list(out.values())
+        r = np.asarray(arrs[0]).reshape(-1, cols)
+        r = r[r[:, 4] >= min_score]
+        cand = P.parse_yolo({"o": r[:, :5 + num_classes]}, net, num_classes, 0.0)
+        cand.coeffs = np.concatenate([cand.boxes, r[:, 5 + num_classes:5 + num_classes + extra]], 1)
+        cand.protos = np.asarray(arrs[1]).reshape(extra, *np.asarray(arrs[1]).shape[-2:])
+        return cand
+    return parse, values, None
 
 
 def _yolov8(ctx: _Ctx, outputs: dict):
@@ -217,10 +228,17 @@ def _yolov8(ctx: _Ctx, outputs: dict):
         ctx.probabilities(r[:, 4:4 + nc], "class scores (rows 4..)")
 
     def parse(out, net, num_classes, min_score=0.0):
-        r = np.asarray(P._first(out))
+        arrs = list(out.values())
+        r = np.asarray(arrs[0])
         r = r.reshape(r.shape[-2], r.shape[-1])
         r = r.T if channel_first else r
-        return P.yolov8_rows(r[:, :4 + num_classes])
+        cand = P.yolov8_rows(r[:, :4 + num_classes])
+        if extra:  # a seg head: mask coefficients after the classes, prototypes in output 1
+            keep = cand.scores >= min_score
+            cand = cand[keep]
+            cand.coeffs = np.concatenate([cand.boxes, r[keep, 4 + num_classes:4 + num_classes + extra]], 1)
+            cand.protos = np.asarray(arrs[1]).reshape(extra, *np.asarray(arrs[1]).shape[-2:])
+        return cand
     return parse, values, None
 
 

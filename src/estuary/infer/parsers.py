@@ -18,20 +18,28 @@ __all__ = ["Candidates", "parse_yolo", "parse_yolov8", "parse_end2end", "parse_y
 
 
 class Candidates:
-    """Struct of arrays: ``boxes`` (N, 4) xyxy, ``scores`` (N,), ``class_ids`` (N,)."""
+    """Struct of arrays: ``boxes`` (N, 4) xyxy, ``scores`` (N,), ``class_ids`` (N,).
 
-    __slots__ = ("boxes", "scores", "class_ids")
+    Instance-segmentation parsers also fill ``coeffs`` (N, 4 + k): each candidate's box in network
+    pixels and its k mask coefficients, and ``protos`` (k, h, w): the image's mask prototypes.
+    ``masks`` (after :meth:`InferEngine.detect`): per detection a box-relative float mask."""
 
-    def __init__(self, boxes, scores, class_ids):
+    __slots__ = ("boxes", "scores", "class_ids", "coeffs", "protos", "masks")
+
+    def __init__(self, boxes, scores, class_ids, coeffs=None, protos=None):
         self.boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
         self.scores = np.asarray(scores, np.float32).reshape(-1)
         self.class_ids = np.asarray(class_ids, np.int64).reshape(-1)
+        self.coeffs = None if coeffs is None else np.asarray(coeffs, np.float32).reshape(len(self.scores), -1)
+        self.protos = protos
+        self.masks = None
 
     def __len__(self):
         return len(self.scores)
 
     def __getitem__(self, idx):
-        return Candidates(self.boxes[idx], self.scores[idx], self.class_ids[idx])
+        return type(self)(self.boxes[idx], self.scores[idx], self.class_ids[idx],
+                          None if self.coeffs is None else self.coeffs[idx], self.protos)
 
     @classmethod
     def empty(cls):
