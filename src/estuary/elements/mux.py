@@ -188,10 +188,10 @@ class EsMux(ElementBase, GstBase.Aggregator):
             dst = capi.as_array(info).reshape(h, w, 4)
             with mapped_planes(buf, fmt) as planes:
                 if (fmt.width, fmt.height) == (w, h):
-                    frame_to_rgba(planes, fmt.format, out=dst, colorimetry=fmt.color)
+                    frame_to_rgba(planes, fmt.format, out=dst, colorimetry=fmt.color, chroma_site=fmt.chroma_site)
                     geo = (1.0, 1.0, 0, 0)
                 else:
-                    rgba = frame_to_rgba(planes, fmt.format, colorimetry=fmt.color)
+                    rgba = frame_to_rgba(planes, fmt.format, colorimetry=fmt.color, chroma_site=fmt.chroma_site)
                     geo = resize_into(rgba, dst, keep_aspect=self.settings.enable_padding)
         out.pts, out.dts, out.duration = buf.pts, buf.dts, buf.duration
         return FrameSurface(out, w, h), geo

@@ -34,6 +34,8 @@ class VideoFormat:
     cuda: bool = False
     #: the caps' colorimetry as GStreamer reads it (e.g. ``bt709``, ``1:4:0:0``); None: not said
     colorimetry: str | None = None
+    #: the caps' chroma-site (``jpeg``, ``mpeg2``, ...); None: not said
+    chroma_site: str | None = None
 
     @property
     def color(self) -> Colorimetry:
@@ -64,9 +66,10 @@ def video_format(caps: Gst.Caps) -> VideoFormat:
     ok, batch = st.get_int("batch-size")
     cuda = feats is not None and feats.contains("memory:CUDAMemory")
     colorimetry = st.get_string("colorimetry") if st.has_field("colorimetry") else None
+    chroma_site = st.get_string("chroma-site") if st.has_field("chroma-site") else None
     return VideoFormat(GstVideo.VideoFormat.to_string(vi.finfo.format), vi.width, vi.height,
                        vi.fps_n, vi.fps_d, tuple(vi.stride), tuple(vi.offset), vi.size, nvmm,
-                       batch if ok else 0, cuda, colorimetry)
+                       batch if ok else 0, cuda, colorimetry, chroma_site)
 
 
 def meta_layout(buf, fmt: VideoFormat) -> tuple[tuple, tuple]:
@@ -90,7 +93,7 @@ def mapped_planes(buf: Gst.Buffer, fmt: VideoFormat, write: bool = False):
 def buffer_to_rgba(buf: Gst.Buffer, fmt: VideoFormat, out: np.ndarray | None = None) -> np.ndarray:
     """Convert one raw frame to RGBA (a new array, or into ``out``)."""
     with mapped_planes(buf, fmt) as planes:
-        rgba = frame_to_rgba(planes, fmt.format, out=out, colorimetry=fmt.color)
+        rgba = frame_to_rgba(planes, fmt.format, out=out, colorimetry=fmt.color, chroma_site=fmt.chroma_site)
         if out is None and fmt.format == "RGBA":
             rgba = rgba.copy()
         return rgba

@@ -40,12 +40,14 @@ def plane_views(data: np.ndarray, fmt: str, width: int, height: int, strides, of
 
 
 def frame_to_rgba(planes, fmt: str, out: np.ndarray | None = None,
-                  colorimetry: Colorimetry | None = None) -> np.ndarray:
+                  colorimetry: Colorimetry | None = None, chroma_site: str | None = None) -> np.ndarray:
     """Convert plane views of one frame to a (H, W, 4) RGBA array.
 
     YUV frames are converted with ``colorimetry``'s matrix and range (from the caps, see
     :func:`estuary.surface.colorimetry.colorimetry_from_caps`); None means GStreamer's default
-    for the frame height (BT.601 up to 576 rows, BT.709 above, limited range)."""
+    for the frame height (BT.601 up to 576 rows, BT.709 above, limited range). ``chroma_site``
+    (the caps' ``chroma-site``): ``jpeg`` chroma sits between the luma samples and is
+    interpolated (as libjpeg does); otherwise I420 chroma is repeated, as videoconvert does."""
     if fmt == "RGBA" or fmt == "RGBx":
         rgba = planes[0]
         if fmt == "RGBx":
@@ -73,10 +75,11 @@ def frame_to_rgba(planes, fmt: str, out: np.ndarray | None = None,
     if colorimetry is None:
         colorimetry = colorimetry_from_caps(None, h)
     if fmt == "I420":
-        # chroma samples repeated (as videoconvert's I420 fast path does)
+        # chroma repeated (as videoconvert's I420 fast path does), or interpolated where it sits
+        # between the luma samples (JPEG)
         uv = cv2.merge([np.ascontiguousarray(planes[1][: h // 2, : w // 2]),
                         np.ascontiguousarray(planes[2][: h // 2, : w // 2])])
-        interp = cv2.INTER_NEAREST
+        interp = cv2.INTER_LINEAR if chroma_site == "jpeg" else cv2.INTER_NEAREST
     elif fmt == "NV12":
         uv = np.ascontiguousarray(planes[1][: h // 2, :w]).reshape(h // 2, w // 2, 2)
         interp = cv2.INTER_LINEAR  # videoconvert's generic path interpolates chroma
