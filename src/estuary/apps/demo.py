@@ -3,6 +3,10 @@
     bikes.mp4 → decode → nvstreammux → nvinfer (YOLOv3-tiny, COCO) → nvtracker (ByteTrack-style)
     → nvinfer (MobileNetV2 vehicle types, on cars/buses/trucks) → nvdsosd → H.264 MP4
 
+Frames are processed 640 pixels wide (narrower videos at their own width), at the video's
+aspect ratio. The secondary classifier reports vehicle types only: its ImageNet outputs go
+through the label map ``estuary.infer.labelmap:vehicle_types``.
+
 It prints FPS lines while running and, at the end, frames, objects per class, distinct tracks
 and classifier results; it writes ``out/demo.mp4`` and a PNG snapshot of an annotated frame."""
 
@@ -15,7 +19,23 @@ from collections import Counter
 
 import numpy as np
 
-__all__ = ["run_demo", "build_demo_pipeline"]
+__all__ = ["run_demo", "build_demo_pipeline", "output_size"]
+
+
+def output_size(video: str, width: int = 640) -> tuple[int, int]:
+    """The demo's processing size: ``width`` wide (or the video's own width when narrower), with
+    the video's aspect ratio; even sizes, as the H.264 encoder wants."""
+    import cv2
+    cap = cv2.VideoCapture(video)
+    try:
+        w, h = cap.get(cv2.CAP_PROP_FRAME_WIDTH), cap.get(cv2.CAP_PROP_FRAME_HEIGHT)
+    finally:
+        cap.release()
+    if not w or not h:
+        from estuary.errors import SourceError
+        raise SourceError(f"cannot read the frame size of {video} (not a video OpenCV can open)")
+    out_w = min(width, int(w)) // 2 * 2
+    return out_w, max(2, int(round(out_w * h / w / 2)) * 2)
 
 
 def build_demo_pipeline(output: str, video: str | None = None, frames: int = -1):
@@ -29,13 +49,14 @@ def build_demo_pipeline(output: str, video: str | None = None, frames: int = -1)
         from estuary.errors import SourceError
         raise SourceError(f"no such video file: {video}")
     limit = f"identity eos-after={frames} ! " if frames and frames > 0 else ""
+    width, height = output_size(video)
     enc = encoder_name()
     enc_opts = " speed-preset=ultrafast" if enc == "x264enc" else ""
     desc = (f'filesrc location="{video}" ! qtdemux ! h264parse ! nvv4l2decoder ! {limit}queue ! m.sink_0 '
-            "nvstreammux name=m batch-size=1 width=640 height=272 ! "
+            f"nvstreammux name=m batch-size=1 width={width} height={height} ! "
             f'nvinfer name=pgie config-file-path="{data.model_path(data.PRIMARY_CONFIG)}" ! '
             "nvtracker name=tracker ll-lib-file=libnvds_nvmultiobjecttracker.so ! "
-            f'nvinfer name=sgie config-file-path="{data.model_path(data.SECONDARY_CONFIG)}" ! '
+            f'nvinfer name=sgie config-file-path="{data.model_path(data.VEHICLE_TYPES_CONFIG)}" ! '
             "nvdsosd name=osd ! queue ! nvvideoconvert ! video/x-raw,format=I420 ! "
             f'{enc}{enc_opts} ! h264parse ! mp4mux ! filesink location="{output}"')
     return Gst.parse_launch(desc)

@@ -123,7 +123,8 @@ class EsConvert(ElementBase, ChainElement, Gst.Element):
             batchmeta.attach(out, batch)
             return [out]
         with mapped_planes(buf, self._in) as planes:
-            rgba = frame_to_rgba(planes, self._in.format)
+            rgba = frame_to_rgba(planes, self._in.format, colorimetry=self._in.color,
+                                 chroma_site=self._in.chroma_site)
             out = self._convert_rgba(rgba)
         out.pts, out.dts, out.duration = buf.pts, buf.dts, buf.duration
         src_meta = batchmeta.get(buf)

@@ -95,6 +95,7 @@ class EsFlowVisual(_BatchFilter, ElementBase, ChainElement, Gst.Element):
     PROPS = (Prop("gpu-id", int, 0, "GPU to use", 0, 64),)
 
     def process(self, buf):
+        buf = batchmeta.writable(buf, self.sinkpad)  # drawing stays out of a tee's other branches
         b = _batch(buf, self.get_name())
         for f in b.frames:
             for um in f.user_meta:
@@ -120,6 +121,7 @@ class EsSegVisual(_BatchFilter, ElementBase, ChainElement, Gst.Element):
              Prop("alpha", float, 1.0, "Opacity of the class colours", 0.0, 1.0))
 
     def process(self, buf):
+        buf = batchmeta.writable(buf, self.sinkpad)  # drawing stays out of a tee's other branches
         b = _batch(buf, self.get_name())
         for f in b.frames:
             for um in f.user_meta:

@@ -294,7 +294,8 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
     def _attach_detections(self, batch, frame, det):
         cfg, eng = self.cfg, self._engine
         uid = cfg.gie_unique_id
-        for box, score, cid in zip(det.boxes, det.scores, det.class_ids):
+        masks = getattr(det, "masks", None)
+        for k, (box, score, cid) in enumerate(zip(det.boxes, det.scores, det.class_ids)):
             o = batch.acquire_object()
             cid = int(cid)
             o.unique_component_id = uid
@@ -313,6 +314,11 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
             if attrs.bg_color:
                 r.has_bg_color = 1
                 r.bg_color.set(*(list(attrs.bg_color) + [1.0] * 4)[:4])
+            if masks is not None:  # instance segmentation: a box-relative mask, as nvinfer gives
+                mp = o.mask_params
+                mp.height, mp.width = masks[k].shape
+                mp.threshold = float(cfg.segmentation_threshold or 0.5)
+                mp.alloc_mask_array()[:] = masks[k].reshape(-1)
             label = eng.label(cid)
             o.obj_label = label
             t = o.text_params

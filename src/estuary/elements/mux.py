@@ -15,7 +15,7 @@ import time
 from estuary.errors import ConfigError, StreamError
 from estuary.gst import Gst, GstBase, batchmeta, capi
 from estuary.gst.element import ElementBase, Prop
-from estuary.gst.video import mapped_planes, video_format
+from estuary.gst.video import mapped_planes, meta_layout, video_format
 from estuary.meta.core import NvDsBatchMeta
 from estuary.gst.events import STREAM_EOS, stream_event
 from estuary.meta.enums import NvBufSurfaceMemType
@@ -40,14 +40,14 @@ DEFAULT_TIMEOUT_US = 40000
 def _read_only(buf) -> bool:
     """True when the muxer cannot hand ``buf``'s pixels on to be drawn in place: the buffer is
     still held elsewhere (an app keeping the buffer it pushed into appsrc, a tee) or a memory is
-    flagged read-only. Such pixels are copied, so that no one else's buffer gets drawn on."""
-    if buf.mini_object.refcount > 1:
+    read-only or shared. Such pixels are copied, so that no one else's buffer gets drawn on.
+    (Raw pointers: a PyGObject memory wrapper would itself add a reference.)"""
+    addr = hash(buf)
+    if capi.buffer_refcount(addr) > 1:
         return True
-    for i in range(buf.n_memory()):
-        mem = buf.peek_memory(i)
-        if mem.mini_object.flags & Gst.MemoryFlags.READONLY or mem.mini_object.refcount > 1:
-            return True
-    return False
+    return any(not capi.memory_writable(capi.gst_buffer_peek_memory(addr, i))
+               for i in range(capi.buffer_n_memory(addr)))
+
 
 def _running_time(segment, pts):
     if pts == Gst.CLOCK_TIME_NONE or segment is None:
@@ -185,18 +185,20 @@ class EsMux(ElementBase, GstBase.Aggregator):
             dev = torch.device(f"cuda:{self.settings.gpu_id}")
             t = nv12_buffer_to_rgba(buf, fmt, w, h, dev)
             return FrameSurface(None, w, h, pitch=w * 4, device="cuda", tensor=t), (w / fmt.width, h / fmt.height, 0, 0)
-        if fmt.format == "RGBA" and (fmt.width, fmt.height) == (w, h) and not _read_only(buf):
-            vmeta_stride = fmt.strides[0]
-            return FrameSurface(buf, w, h, pitch=vmeta_stride), (1.0, 1.0, 0, 0)
+        if (fmt.format == "RGBA" and (fmt.width, fmt.height) == (w, h) and buf.n_memory() == 1
+                and not _read_only(buf)):
+            # the row pitch and start of a padded frame are on its GstVideoMeta, not in the caps
+            strides, offsets = meta_layout(buf, fmt)
+            return FrameSurface(buf, w, h, pitch=strides[0], offset=offsets[0]), (1.0, 1.0, 0, 0)
         out = new_rgba_buffer(w, h)
         with capi.map_memory(hash(out), 0, write=True) as info:
             dst = capi.as_array(info).reshape(h, w, 4)
             with mapped_planes(buf, fmt) as planes:
                 if (fmt.width, fmt.height) == (w, h):
-                    frame_to_rgba(planes, fmt.format, out=dst)
+                    frame_to_rgba(planes, fmt.format, out=dst, colorimetry=fmt.color, chroma_site=fmt.chroma_site)
                     geo = (1.0, 1.0, 0, 0)
                 else:
-                    rgba = frame_to_rgba(planes, fmt.format)
+                    rgba = frame_to_rgba(planes, fmt.format, colorimetry=fmt.color, chroma_site=fmt.chroma_site)
                     geo = resize_into(rgba, dst, keep_aspect=self.settings.enable_padding)
         out.pts, out.dts, out.duration = buf.pts, buf.dts, buf.duration
         return FrameSurface(out, w, h), geo

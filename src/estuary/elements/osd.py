@@ -59,6 +59,9 @@ class EsOsd(ElementBase, ChainElement, Gst.Element):
         batch = batchmeta.get(buf)
         if batch is None or batch.surface is None:
             raise StreamError(f"{self.get_name()} needs batched buffers from nvstreammux/esmux upstream")
+        if not any(getattr(f, "device", "cpu") == "cuda" for f in batch.surface.frames):
+            buf = batchmeta.writable(buf, self.sinkpad)  # a tee's other branches keep undrawn frames
+            batch = batchmeta.get(buf)
         by_surface: dict[int, list] = {}
         for f in batch.frames:
             by_surface.setdefault(f.batch_id, []).append(f)

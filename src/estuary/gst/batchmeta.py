@@ -16,7 +16,7 @@ import threading
 from estuary.gst import capi
 from estuary.gst import ensure_init
 
-__all__ = ["META_NAME", "attach", "get", "register"]
+__all__ = ["META_NAME", "attach", "get", "register", "writable", "shallow_copy"]
 
 META_NAME = b"EstuaryBatchMeta"
 _FIELD = b"batch"
@@ -99,3 +99,30 @@ def get(buffer):
     addr = capi.buffer_address(buffer)
     meta = capi.gst_buffer_get_custom_meta(addr, META_NAME)
     return _read(meta) if meta else None
+
+
+def writable(buffer, sinkpad=None):
+    """``buffer`` when no one else holds it, else a copy whose batch meta is deep-copied and
+    whose frames are written copy-on-write: what an element that draws on the pixels pushes,
+    so that drawing on one branch of a tee stays out of the other branch.
+
+    ``sinkpad``: the pad ``buffer`` arrived on. An element written in Python that pushed it
+    still holds one reference through its PyGObject wrapper while the push runs; that one does
+    not count as another holder."""
+    refs = capi.buffer_refcount(hash(buffer))
+    if sinkpad is not None and refs > 1:
+        peer = sinkpad.get_peer()
+        up = peer.get_parent_element() if peer is not None else None
+        if up is not None and not type(up).__module__.startswith(("gi.", "__gi__")):
+            refs -= 1
+    if refs <= 1:
+        return buffer
+    return shallow_copy(buffer)
+
+
+def shallow_copy(buffer):
+    """``gst_buffer_copy``: a new buffer sharing ``buffer``'s memory (metas copied). PyGObject's
+    ``Buffer.copy()`` returns it with a stray extra reference (not writable); this does not."""
+    from estuary.gst import Gst
+    f = Gst.BufferCopyFlags
+    return buffer.copy_region(f.FLAGS | f.TIMESTAMPS | f.META | f.MEMORY, 0, 2**64 - 1)

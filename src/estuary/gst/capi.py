@@ -53,6 +53,8 @@ gst_buffer_n_memory = _fn(lib, "gst_buffer_n_memory", ctypes.c_uint, _vp)
 gst_memory_map = _fn(lib, "gst_memory_map", ctypes.c_int, _vp, ctypes.POINTER(MapInfo), ctypes.c_int)
 gst_memory_unmap = _fn(lib, "gst_memory_unmap", None, _vp, ctypes.POINTER(MapInfo))
 gst_buffer_map = _fn(lib, "gst_buffer_map", ctypes.c_int, _vp, ctypes.POINTER(MapInfo), ctypes.c_int)
+gst_buffer_map_range = _fn(lib, "gst_buffer_map_range", ctypes.c_int, _vp, ctypes.c_uint, ctypes.c_int,
+                           ctypes.POINTER(MapInfo), ctypes.c_int)
 gst_buffer_unmap = _fn(lib, "gst_buffer_unmap", None, _vp, ctypes.POINTER(MapInfo))
 gst_buffer_get_size = _fn(lib, "gst_buffer_get_size", _sz, _vp)
 gst_meta_register_custom = _fn(lib, "gst_meta_register_custom", _vp, ctypes.c_char_p,
@@ -173,14 +175,27 @@ def buffer_n_memory(addr: int) -> int:
 def map_memory(buffer_addr: int, index: int = 0, write: bool = True, flags: int = 0):
     """Map memory ``index`` of a buffer; yields the ``MapInfo`` (``data`` is the pointer).
 
-    Mapping the memory (not the buffer) works on buffers a pad probe sees, which are not
-    writable; writes then reach every holder of the memory, as with DeepStream surfaces.
+    Writes go only into memory that is this buffer's alone. Memory shared with another buffer
+    (a copy made for a tee branch, a read-only memory) is copied first and the copy replaces it
+    in this buffer: GStreamer's copy on write, done by ``gst_buffer_map_range``. That needs a
+    writable buffer; a buffer that others hold too is refused (copy the buffer first).
     """
     mem = gst_buffer_peek_memory(buffer_addr, index)
     if not mem:
         raise StreamError(f"buffer {buffer_addr:#x} has no memory {index}")
     info = MapInfo()
     mode = GST_MAP_READ | (GST_MAP_WRITE if write else 0) | flags
+    if write and not (flags & GST_MAP_CUDA) and not memory_writable(mem):
+        if not gst_mini_object_is_writable(buffer_addr):
+            raise StreamError(f"memory {index} of buffer {buffer_addr:#x} is shared and the buffer is "
+                              "not writable: copy the buffer before writing its pixels")
+        if not gst_buffer_map_range(buffer_addr, index, 1, ctypes.byref(info), mode):
+            raise StreamError(f"cannot map memory {index} of buffer {buffer_addr:#x} for writing")
+        try:
+            yield info
+        finally:
+            gst_buffer_unmap(buffer_addr, ctypes.byref(info))
+        return
     if not gst_memory_map(mem, ctypes.byref(info), mode):
         raise StreamError(f"cannot map memory {index} of buffer {buffer_addr:#x} "
                           f"for {'writing' if write else 'reading'}")
@@ -188,6 +203,16 @@ def map_memory(buffer_addr: int, index: int = 0, write: bool = True, flags: int 
         yield info
     finally:
         gst_memory_unmap(mem, ctypes.byref(info))
+
+
+_GST_MEMORY_FLAG_READONLY = 1 << 1  # GST_MINI_OBJECT_FLAG_LOCK_READONLY
+
+
+def memory_writable(mem: int) -> bool:
+    """``gst_memory_is_writable`` (a macro): not read-only and not shared by several buffers."""
+    if _MiniObject.from_address(mem).flags & _GST_MEMORY_FLAG_READONLY:
+        return False
+    return bool(gst_mini_object_is_writable(mem))
 
 
 @contextmanager

@@ -9,9 +9,10 @@ import numpy as np
 
 from estuary.errors import StreamError
 from estuary.gst import Gst, GstVideo, capi
+from estuary.surface.colorimetry import Colorimetry, colorimetry_from_caps
 from estuary.surface.convert import frame_to_rgba, plane_views
 
-__all__ = ["VideoFormat", "video_format", "mapped_planes", "buffer_to_rgba", "NVMM"]
+__all__ = ["VideoFormat", "video_format", "mapped_planes", "meta_layout", "buffer_to_rgba", "NVMM"]
 
 NVMM = "memory:NVMM"
 
@@ -31,6 +32,15 @@ class VideoFormat:
     nvmm: bool
     batch_size: int
     cuda: bool = False
+    #: the caps' colorimetry as GStreamer reads it (e.g. ``bt709``, ``1:4:0:0``); None: not said
+    colorimetry: str | None = None
+    #: the caps' chroma-site (``jpeg``, ``mpeg2``, ...); None: not said
+    chroma_site: str | None = None
+
+    @property
+    def color(self) -> Colorimetry:
+        """YUV→RGB matrix and range of this stream (GStreamer's default when the caps say none)."""
+        return colorimetry_from_caps(self.colorimetry, self.height)
 
     @property
     def frame_duration(self) -> int:
@@ -55,12 +65,16 @@ def video_format(caps: Gst.Caps) -> VideoFormat:
         raise StreamError(f"cannot parse video caps {caps.to_string()}")
     ok, batch = st.get_int("batch-size")
     cuda = feats is not None and feats.contains("memory:CUDAMemory")
+    colorimetry = st.get_string("colorimetry") if st.has_field("colorimetry") else None
+    chroma_site = st.get_string("chroma-site") if st.has_field("chroma-site") else None
     return VideoFormat(GstVideo.VideoFormat.to_string(vi.finfo.format), vi.width, vi.height,
                        vi.fps_n, vi.fps_d, tuple(vi.stride), tuple(vi.offset), vi.size, nvmm,
-                       batch if ok else 0, cuda)
+                       batch if ok else 0, cuda, colorimetry, chroma_site)
 
 
-def _meta_layout(buf, fmt: VideoFormat):
+def meta_layout(buf, fmt: VideoFormat) -> tuple[tuple, tuple]:
+    """(strides, offsets) of a buffer's planes: its GstVideoMeta's when it has one (padded or
+    cropped frames from decoders and cameras), else those the caps imply."""
     vmeta = GstVideo.buffer_get_video_meta(buf)
     if vmeta is None:
         return fmt.strides, fmt.offsets
@@ -70,7 +84,7 @@ def _meta_layout(buf, fmt: VideoFormat):
 @contextmanager
 def mapped_planes(buf: Gst.Buffer, fmt: VideoFormat, write: bool = False):
     """Plane views of a raw frame, valid inside the block."""
-    strides, offsets = _meta_layout(buf, fmt)
+    strides, offsets = meta_layout(buf, fmt)
     with capi.map_buffer(hash(buf), write=write) as info:
         data = capi.as_array(info)
         yield plane_views(data, fmt.format, fmt.width, fmt.height, strides, offsets)
@@ -79,7 +93,7 @@ def mapped_planes(buf: Gst.Buffer, fmt: VideoFormat, write: bool = False):
 def buffer_to_rgba(buf: Gst.Buffer, fmt: VideoFormat, out: np.ndarray | None = None) -> np.ndarray:
     """Convert one raw frame to RGBA (a new array, or into ``out``)."""
     with mapped_planes(buf, fmt) as planes:
-        rgba = frame_to_rgba(planes, fmt.format, out=out)
+        rgba = frame_to_rgba(planes, fmt.format, out=out, colorimetry=fmt.color, chroma_site=fmt.chroma_site)
         if out is None and fmt.format == "RGBA":
             rgba = rgba.copy()
         return rgba

@@ -118,5 +118,7 @@ def cluster(c: Candidates, mode: int, attrs_for, frame_h: float | None = None) -
         out.append(sub)
     if not out:
         return Candidates.empty()
+    coeffs = (np.concatenate([o.coeffs for o in out]) if all(o.coeffs is not None for o in out)
+              else None)  # DBSCAN and grouping merge boxes: their instance masks are dropped
     return Candidates(np.concatenate([o.boxes for o in out]), np.concatenate([o.scores for o in out]),
-                      np.concatenate([o.class_ids for o in out]))
+                      np.concatenate([o.class_ids for o in out]), coeffs, c.protos)

@@ -12,10 +12,11 @@ from estuary.errors import ConfigError
 from estuary.infer.backends import create_backend
 from estuary.infer.cluster import cluster
 from estuary.infer.config import InferConfig, load_infer_config
+from estuary.infer.layouts import BoundParser, bind_parser, family_of, model_metadata
 from estuary.infer.parsers import Candidates, get_parser, softmax_if_needed
 from estuary.infer.preprocess import NetInput, prepare
 
-__all__ = ["InferEngine", "Detections", "Classification"]
+__all__ = ["InferEngine", "Detections", "Classification", "instance_masks"]
 
 log = logging.getLogger("estuary.infer")
 
@@ -24,6 +25,24 @@ class Detections(Candidates):
     """Detections of one frame in source pixels (xyxy), with labels."""
 
     __slots__ = ()
+
+
+def instance_masks(coeffs: np.ndarray, protos: np.ndarray, net) -> list:
+    """YOLO-style instance masks: per detection, sigmoid(coefficients · prototypes) cropped to its
+    box (``coeffs[:, :4]``, network pixels), box-relative at the prototypes' resolution (what
+    ``mask_params`` holds; nvdsosd scales it to the object's rectangle)."""
+    k, ph, pw = protos.shape
+    sx, sy = pw / net.width, ph / net.height
+    flat = protos.reshape(k, -1)
+    out = []
+    for row in coeffs:
+        x1, y1, x2, y2 = row[:4]
+        c0, c1 = int(np.clip(np.floor(x1 * sx), 0, pw - 1)), int(np.clip(np.ceil(x2 * sx), 1, pw))
+        r0, r1 = int(np.clip(np.floor(y1 * sy), 0, ph - 1)), int(np.clip(np.ceil(y2 * sy), 1, ph))
+        c1, r1 = max(c1, c0 + 1), max(r1, r0 + 1)
+        logits = (row[4:] @ flat).reshape(ph, pw)[r0:r1, c0:c1]
+        out.append((1.0 / (1.0 + np.exp(-logits))).astype(np.float32))
+    return out
 
 
 class Classification:
@@ -79,8 +98,22 @@ class InferEngine:
         if self.network_type == 0 and cfg.num_detected_classes is None:
             raise ConfigError("detectors need num-detected-classes", path=cfg.path,
                               key="property/num-detected-classes")
+        if self.network_type == 3:  # instance segmentation: a detector whose objects carry masks
+            self.network_type = 0
+        self.instance_masks = bool(cfg.output_instance_mask) or cfg.effective_network_type == 3
+        if self.network_type == 0 and family_of(cfg.parse_bbox_func_name) is not None:
+            self.parser = self._bind_parser()
         log.info("esinfer: %s on %s (input %dx%dx%d)", os.path.basename(cfg.onnx_file),
                  self.backend.name, c, h, w)
+
+    def _bind_parser(self) -> BoundParser:
+        """Run one mid-grey test frame and check the outputs against the parser and class count
+        (estuary.infer.layouts): a model/config mismatch is a ConfigError here, not garbage boxes."""
+        n = getattr(self.backend, "fixed_batch", None) or 1
+        grey = np.full((self.net.height, self.net.width, 4), 114, np.uint8)
+        outputs, _ = self.raw([grey] * n)
+        return bind_parser(self.config.parse_bbox_func_name, outputs, self.num_classes, self.net,
+                           self.config, model_metadata(self.config.onnx_file))
 
     @property
     def min_pre_threshold(self) -> float:
@@ -102,8 +135,7 @@ class InferEngine:
 
     def _to_host(self, outs: dict) -> dict:
         """Copy GPU outputs to the host; YOLO rows below the smallest threshold stay behind."""
-        from estuary.infer.parsers import parse_yolo
-        if self.network_type == 0 and self.parser is parse_yolo and len(outs) == 1:
+        if self.network_type == 0 and getattr(self.parser, "family", None) == "yolo" and len(outs) == 1:
             (name, t), = outs.items()
             t = t.float()
             score = t[..., 4] * t[..., 5:].amax(-1)
@@ -119,10 +151,12 @@ class InferEngine:
         mode = self.config.effective_cluster_mode
         thr = self.min_pre_threshold
         for i, img in enumerate(images):
-            per = {k: v[i] for k, v in outputs.items()}
+            per = self.parser.split(outputs, i) if isinstance(self.parser, BoundParser) else \
+                {k: v[i] for k, v in outputs.items()}
             cand = self.parser(per, self.net, self.num_classes, thr)
             if len(cand):
-                cand = Candidates(transforms[i].to_source(cand.boxes), cand.scores, cand.class_ids)
+                cand = Candidates(transforms[i].to_source(cand.boxes), cand.scores, cand.class_ids,
+                                  cand.coeffs, cand.protos)
                 h, w = img.shape[:2]
                 cand.boxes[:, 0::2] = np.clip(cand.boxes[:, 0::2], 0, w)
                 cand.boxes[:, 1::2] = np.clip(cand.boxes[:, 1::2], 0, h)
@@ -130,7 +164,10 @@ class InferEngine:
             filt = self.config.filter_out_class_ids
             if filt and len(cand):
                 cand = cand[~np.isin(cand.class_ids, filt)]
-            results.append(Detections(cand.boxes, cand.scores, cand.class_ids))
+            det = Detections(cand.boxes, cand.scores, cand.class_ids)
+            if cand.coeffs is not None and cand.protos is not None and self.instance_masks:
+                det.masks = instance_masks(cand.coeffs, cand.protos, self.net)
+            results.append(det)
         return results
 
     def classify(self, images: list[np.ndarray], rois=None, outputs=None) -> list[Classification | None]:

@@ -12,25 +12,34 @@ import numpy as np
 
 from estuary.errors import ConfigError, ModelError
 
-__all__ = ["Candidates", "parse_yolo", "parse_yolov8", "parse_ssd", "parse_detectnet",
-           "softmax_if_needed", "get_parser", "load_python_hook", "BUILTIN_PARSERS"]
+__all__ = ["Candidates", "parse_yolo", "parse_yolov8", "parse_end2end", "parse_yolov7_ort",
+           "parse_efficient_nms", "parse_yolox", "parse_dsyolo_split", "parse_ssd", "parse_detectnet",
+           "softmax_if_needed", "get_parser", "load_python_hook", "BUILTIN_PARSERS", "nms_roles"]
 
 
 class Candidates:
-    """Struct of arrays: ``boxes`` (N, 4) xyxy, ``scores`` (N,), ``class_ids`` (N,)."""
+    """Struct of arrays: ``boxes`` (N, 4) xyxy, ``scores`` (N,), ``class_ids`` (N,).
 
-    __slots__ = ("boxes", "scores", "class_ids")
+    Instance-segmentation parsers also fill ``coeffs`` (N, 4 + k): each candidate's box in network
+    pixels and its k mask coefficients, and ``protos`` (k, h, w): the image's mask prototypes.
+    ``masks`` (after :meth:`InferEngine.detect`): per detection a box-relative float mask."""
 
-    def __init__(self, boxes, scores, class_ids):
+    __slots__ = ("boxes", "scores", "class_ids", "coeffs", "protos", "masks")
+
+    def __init__(self, boxes, scores, class_ids, coeffs=None, protos=None):
         self.boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
         self.scores = np.asarray(scores, np.float32).reshape(-1)
         self.class_ids = np.asarray(class_ids, np.int64).reshape(-1)
+        self.coeffs = None if coeffs is None else np.asarray(coeffs, np.float32).reshape(len(self.scores), -1)
+        self.protos = protos
+        self.masks = None
 
     def __len__(self):
         return len(self.scores)
 
     def __getitem__(self, idx):
-        return Candidates(self.boxes[idx], self.scores[idx], self.class_ids[idx])
+        return type(self)(self.boxes[idx], self.scores[idx], self.class_ids[idx],
+                          None if self.coeffs is None else self.coeffs[idx], self.protos)
 
     @classmethod
     def empty(cls):
@@ -58,11 +67,17 @@ def parse_yolo(outputs: dict, net, num_classes: int, min_score: float = 0.0) -> 
 
 
 def parse_yolov8(outputs: dict, net, num_classes: int, min_score: float = 0.0) -> Candidates:
-    """YOLOv8-style (4 + C, N) or (N, 4 + C) without objectness."""
+    """YOLOv8/YOLO11-style (4 + C, N) channel-first, or (N, 4 + C), without objectness."""
     out = _first(outputs)
     out = out.reshape(out.shape[-2], out.shape[-1]) if out.ndim == 3 else out
-    if out.shape[0] == 4 + num_classes and out.shape[1] != 4 + num_classes:
+    want = 4 + num_classes
+    if out.shape[0] >= want and (out.shape[0] <= out.shape[1] or out.shape[1] < want):
         out = out.T
+    return yolov8_rows(out[:, :want])
+
+
+def yolov8_rows(out: np.ndarray) -> Candidates:
+    """Candidates of (N, 4 + C) rows: cx, cy, w, h, class probabilities."""
     cid = out[:, 4:].argmax(1)
     score = out[np.arange(len(cid)), 4 + cid]
     return _from_cxcywh(out[:, :4], score, cid)
@@ -75,6 +90,106 @@ def _from_cxcywh(b, score, cid) -> Candidates:
     xyxy[:, 2] = b[:, 0] + b[:, 2] / 2
     xyxy[:, 3] = b[:, 1] + b[:, 3] / 2
     return Candidates(xyxy, score, cid)
+
+
+def parse_end2end(outputs: dict, net, num_classes: int, min_score: float = 0.0) -> Candidates:
+    """End-to-end rows ``(N, 6)`` = x1, y1, x2, y2, score, class id (a float): Ultralytics
+    ``nms=True``, YOLOv10 / YOLO26 NMS-free heads and DeepStream-Yolo exports (since 2024-11)."""
+    out = _first(outputs)
+    out = out.reshape(-1, out.shape[-1])
+    out = out[out[:, 4] >= max(min_score, 1e-9)]  # zero-padded rows have score 0
+    return Candidates(out[:, :4], out[:, 4], np.rint(out[:, 5]))
+
+
+def parse_yolov7_ort(outputs: dict, net, num_classes: int, min_score: float = 0.0) -> Candidates:
+    """YOLOv7 ``--end2end --max-wh`` (ONNX Runtime NMS) rows of one image, batch index removed:
+    x1, y1, x2, y2, class id, score (class **before** score)."""
+    out = _first(outputs)
+    out = out.reshape(-1, out.shape[-1])[:, -6:]
+    out = out[out[:, 5] >= min_score]
+    return Candidates(out[:, :4], out[:, 5], np.rint(out[:, 4]))
+
+
+def nms_roles(outputs: dict) -> dict:
+    """Which output of an EfficientNMS-style model is ``count``, ``boxes``, ``scores``, ``classes``:
+    by name first (num_dets/det_boxes/... or num_detections/detection_boxes/...), then by shape
+    in the plugin's order. Returns role → output name (missing roles are absent)."""
+    roles = {}
+    for name in outputs:
+        low = name.lower()
+        for role, keys in (("count", ("num_det", "count")), ("boxes", ("box",)),
+                           ("scores", ("score",)), ("classes", ("class", "label"))):
+            if role not in roles and any(k in low for k in keys):
+                roles[role] = name
+                break
+    if len(roles) == 4:
+        return roles
+    # by shape: boxes end in 4, the count is the smallest; scores then classes (the plugin's
+    # order) unless one of them is an integer tensor
+    arrs = {n: np.asarray(a) for n, a in outputs.items()}
+    names = list(arrs)
+    boxes = next((n for n in names if arrs[n].ndim >= 2 and arrs[n].shape[-1] == 4), None)
+    rest = [n for n in names if n != boxes]
+    if boxes is None or len(rest) != 3:
+        return {}
+    count = min(rest, key=lambda n: arrs[n].size)
+    sc, cl = [n for n in rest if n != count]
+    if np.issubdtype(arrs[sc].dtype, np.integer) and not np.issubdtype(arrs[cl].dtype, np.integer):
+        sc, cl = cl, sc
+    return {"count": count, "boxes": boxes, "scores": sc, "classes": cl}
+
+
+def parse_efficient_nms(outputs: dict, net, num_classes: int, min_score: float = 0.0) -> Candidates:
+    """TensorRT EfficientNMS-style quadruple of one image: count, boxes (K, 4) x1y1x2y2,
+    scores (K,), classes (K,); only the first ``count`` rows are valid."""
+    r = nms_roles(outputs)
+    k = int(np.asarray(outputs[r["count"]]).reshape(-1)[0])
+    boxes = np.asarray(outputs[r["boxes"]]).reshape(-1, 4)[:k]
+    scores = np.asarray(outputs[r["scores"]]).reshape(-1)[:k]
+    classes = np.rint(np.asarray(outputs[r["classes"]]).reshape(-1)[:k])
+    keep = scores >= min_score
+    return Candidates(boxes[keep], scores[keep], classes[keep])
+
+
+def yolox_grid(width: int, height: int, strides=(8, 16, 32)) -> tuple[np.ndarray, np.ndarray]:
+    """Cell (x, y) and stride of each YOLOX candidate: stride 8 first, row-major in each level."""
+    xy, st = [], []
+    for s in strides:
+        gh, gw = height // s, width // s
+        ys, xs = np.mgrid[0:gh, 0:gw]
+        xy.append(np.stack([xs.ravel(), ys.ravel()], 1))
+        st.append(np.full(gh * gw, s))
+    return np.concatenate(xy).astype(np.float32), np.concatenate(st).astype(np.float32)[:, None]
+
+
+def parse_yolox(outputs: dict, net, num_classes: int, min_score: float = 0.0,
+                decoded: bool = False) -> Candidates:
+    """YOLOX ``(A, 5 + C)``: box, objectness, class probabilities. The default export (without
+    ``--decode_in_inference``) has raw boxes: cx = (tx + gx)·s, w = exp(tw)·s; ``decoded`` says
+    the graph already did that."""
+    out = _first(outputs)
+    out = out.reshape(-1, out.shape[-1])
+    if not decoded:
+        xy, st = yolox_grid(net.width, net.height)
+        if len(xy) != len(out):
+            raise ModelError(f"YOLOX output has {len(out)} candidates, a {net.width}x{net.height} "
+                             f"input gives {len(xy)}")
+        box = np.concatenate([(out[:, :2] + xy) * st, np.exp(np.minimum(out[:, 2:4], 20.0)) * st], 1)
+        out = np.concatenate([box, out[:, 4:]], 1)
+    return parse_yolo({"o": out}, net, num_classes, min_score)
+
+
+def parse_dsyolo_split(outputs: dict, net, num_classes: int, min_score: float = 0.0,
+                       xyxy: bool = False) -> Candidates:
+    """DeepStream-Yolo exports of 2023-06 … 2024-11: ``boxes`` (N, 4), ``scores`` (N, 1),
+    ``classes`` (N, 1) in that order; boxes cx,cy,w,h for ``NvDsInferParseYolo``, x1,y1,x2,y2 for
+    ``NvDsInferParseYoloE``."""
+    boxes, scores, classes = (np.asarray(a) for a in list(outputs.values())[:3])
+    boxes, scores, classes = boxes.reshape(-1, 4), scores.reshape(-1), classes.reshape(-1)
+    keep = scores >= min_score
+    if xyxy:
+        return Candidates(boxes[keep], scores[keep], np.rint(classes[keep]))
+    return _from_cxcywh(boxes[keep], scores[keep], np.rint(classes[keep]))
 
 
 def parse_ssd(outputs: dict, net, num_classes: int, min_score: float = 0.0) -> Candidates:
@@ -121,8 +236,23 @@ def softmax_if_needed(p: np.ndarray) -> np.ndarray:
     return e / e.sum(1, keepdims=True)
 
 
-BUILTIN_PARSERS = {"yolo": parse_yolo, "yolov3": parse_yolo, "yolov5": parse_yolo,
-                   "yolov8": parse_yolov8, "ssd": parse_ssd, "detectnet": parse_detectnet}
+BUILTIN_PARSERS = {"yolo": parse_yolo, "yolov3": parse_yolo, "yolov5": parse_yolo, "yolov7": parse_yolo,
+                   "yolov8": parse_yolov8, "yolov9": parse_yolov8, "yolo11": parse_yolov8,
+                   "yolov11": parse_yolov8, "yolov5u": parse_yolov8,
+                   "end2end": parse_end2end, "yolov10": parse_end2end, "yolo26": parse_end2end,
+                   "yolov7-ort": parse_yolov7_ort, "efficientnms": parse_efficient_nms,
+                   "yolox": parse_yolox, "ssd": parse_ssd, "detectnet": parse_detectnet}
+
+#: C function names of DeepStream parser libraries → the built-in parser for the same outputs.
+#: DeepStream-Yolo's names cover every era of its exports (one (N, 6) output; three
+#: boxes/scores/classes outputs; four EfficientNMS-style outputs): the engine picks by the
+#: number of outputs when it loads the model.
+DEEPSTREAM_PARSER_NAMES = {
+    "nvdsinferparseyolo": "dsyolo", "nvdsinferparseyolocuda": "dsyolo",
+    "nvdsinferparseyoloe": "dsyoloe", "nvdsinferparseyoloecuda": "dsyoloe",
+    "nvdsinferparsecustomefficientnms": "efficientnms", "nvdsinferyolonms": "efficientnms",
+    "nvdsinferparsecustomresnet": "detectnet",
+}
 
 
 def load_python_hook(spec: str, search_path: str | None = None):
@@ -154,6 +284,8 @@ def get_parser(name: str | None, search_path: str | None = None):
         return parse_yolo
     if name.lower() in BUILTIN_PARSERS:
         return BUILTIN_PARSERS[name.lower()]
+    if name.lower() in DEEPSTREAM_PARSER_NAMES:
+        return BUILTIN_PARSERS.get(DEEPSTREAM_PARSER_NAMES[name.lower()], parse_end2end)
     if ":" in name:
         hook = load_python_hook(name, search_path)
 
@@ -170,5 +302,15 @@ def get_parser(name: str | None, search_path: str | None = None):
             boxes, scores, classes = res
             return Candidates(boxes, scores, classes)
         return custom
-    raise ConfigError(f"unknown parser {name!r}: use one of {', '.join(sorted(BUILTIN_PARSERS))} "
-                      "or a Python module:function", key="property/parse-bbox-func-name")
+    hint = None
+    if name.startswith("NvDs"):
+        hint = ("a C parser library cannot be loaded; pick the built-in parser for the model's "
+                "outputs (see docs/byo-yolo.md) or write a Python module:function")
+    raise ConfigError(f"unknown parser {name!r}: use one of {', '.join(sorted(BUILTIN_PARSERS))}, "
+                      f"{', '.join(_DS_DISPLAY)} or a Python module:function",
+                      key="property/parse-bbox-func-name", hint=hint)
+
+
+_DS_DISPLAY = ["NvDsInferParseYolo", "NvDsInferParseYoloCuda", "NvDsInferParseYoloE",
+               "NvDsInferParseYoloECuda", "NvDsInferParseCustomEfficientNMS", "NvDsInferYoloNMS",
+               "NvDsInferParseCustomResnet"]

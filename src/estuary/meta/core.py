@@ -442,7 +442,9 @@ class NvDsBatchMeta(NvDsBaseMeta):
     def copy(self) -> "NvDsBatchMeta":
         """A deep copy of the tree; user meta are copied through their copy callbacks."""
         dst = NvDsBatchMeta(self.max_frames_in_batch)
-        dst.surface = self.surface
+        # the copy's frames share the pixels until one side writes (copy on write)
+        clone = getattr(self.surface, "clone", None)
+        dst.surface = clone() if clone is not None else self.surface
         dst.misc_batch_info[:] = self.misc_batch_info
         copy_frame_list(self._frame_meta_list, dst)
         copy_user_meta_list(self._batch_user_meta_list, dst, dst._batch_user_meta_list)

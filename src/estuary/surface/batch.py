@@ -3,8 +3,11 @@
 A batched buffer carries no pixel memory itself. Its :class:`BatchSurface` (on the batch meta)
 holds one :class:`FrameSurface` per frame, each referencing the ``Gst.Buffer`` whose memory
 holds that frame's RGBA pixels (the muxer's input buffer when no scaling was needed: zero copy).
-Each memory belongs to exactly one buffer, so it can always be mapped for writing, also from
-a pad probe, and writes are seen downstream (like DeepStream's shared NvBufSurface).
+A memory normally belongs to exactly one buffer, so it is mapped for writing in place, also
+from a pad probe, and writes are seen downstream (like DeepStream's shared NvBufSurface). When a
+batch is copied (a drawing element on one branch of a tee copies the batch it was handed), the
+copy's frames share the memory; writing then copies it first (copy on write), so the other
+branch never sees the drawing.
 
 Pixels are reached through scoped context managers (:meth:`FrameSurface.pixels`), or through
 the persistent mapping that ``pyds.get_nvds_buf_surface`` needs (released by
@@ -77,6 +80,10 @@ class FrameSurface:
         """A (H, W, 4) uint8 view of the frame, valid inside the ``with`` block only."""
         if self.device != "cpu":
             raise SurfaceError("this surface lives on the GPU: use .tensor or get_nvds_buf_surface_gpu")
+        if write and not capi.gst_mini_object_is_writable(hash(self.buffer)):
+            # someone else holds this very buffer: write into our own (copy on write below)
+            from estuary.gst.batchmeta import shallow_copy
+            self.buffer = shallow_copy(self.buffer)
         with capi.map_memory(hash(self.buffer), 0, write=write) as info:
             arr = self._view(info)
             if not write:
@@ -100,6 +107,14 @@ class FrameSurface:
             cm, _ = self._mapping
             self._mapping = None
             cm.__exit__(None, None, None)
+
+    def clone(self) -> "FrameSurface":
+        """The same pixels in a new buffer that shares the memory: writes to either copy it
+        first. GPU frames share their tensor."""
+        from estuary.gst.batchmeta import shallow_copy
+        buf = shallow_copy(self.buffer) if self.buffer is not None and self.device == "cpu" else self.buffer
+        return FrameSurface(buf, self.width, self.height, pitch=self.pitch, color_format=self.color_format,
+                            offset=self.offset, device=self.device, tensor=self.tensor)
 
     def copy(self) -> np.ndarray:
         """A private copy of the pixels (downloaded from the GPU for GPU surfaces)."""
@@ -132,6 +147,10 @@ class BatchSurface:
         self.batch_size = int(batch_size)
         self.mem_type = mem_type
         self.gpu_id = gpu_id
+
+    def clone(self) -> "BatchSurface":
+        """A surface whose frames share this one's memory, copied on write (see FrameSurface.clone)."""
+        return BatchSurface([f.clone() for f in self.frames], self.batch_size, self.mem_type, self.gpu_id)
 
     @property
     def num_filled(self) -> int:

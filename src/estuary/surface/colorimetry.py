@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Colorimetry", "colorimetry_from_caps", "yuv_to_rgb_affine"]
+__all__ = ["Colorimetry", "colorimetry_from_caps", "yuv_to_rgb_affine", "yuv_to_rgb_matrix34"]
 
 #: luma weights (Kr, Kb) per matrix name
 _KRKB = {
@@ -91,3 +91,9 @@ def yuv_to_rgb_affine(c: Colorimetry) -> tuple[np.ndarray, np.ndarray]:
     ])
     scale = np.diag([255.0 / sy, 255.0 / sc, 255.0 / sc])
     return (m @ scale).astype(np.float32), np.array([oy, 128.0, 128.0], dtype=np.float32)
+
+
+def yuv_to_rgb_matrix34(c: Colorimetry) -> np.ndarray:
+    """The same map as one 3×4 matrix ``[M | -M @ offset]`` (as ``cv2.transform`` takes it)."""
+    m, off = yuv_to_rgb_affine(c)
+    return np.hstack([m, -(m @ off)[:, None]]).astype(np.float32)

@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 
 from estuary.errors import StreamError
+from estuary.surface.colorimetry import Colorimetry, colorimetry_from_caps, yuv_to_rgb_matrix34
 
 __all__ = ["SUPPORTED_FORMATS", "frame_to_rgba", "resize_into", "plane_views", "rgba_to"]
 
@@ -38,8 +39,15 @@ def plane_views(data: np.ndarray, fmt: str, width: int, height: int, strides, of
     raise StreamError(f"unsupported raw video format {fmt}; supported: {', '.join(SUPPORTED_FORMATS)}")
 
 
-def frame_to_rgba(planes, fmt: str, out: np.ndarray | None = None) -> np.ndarray:
-    """Convert plane views of one frame to a (H, W, 4) RGBA array."""
+def frame_to_rgba(planes, fmt: str, out: np.ndarray | None = None,
+                  colorimetry: Colorimetry | None = None, chroma_site: str | None = None) -> np.ndarray:
+    """Convert plane views of one frame to a (H, W, 4) RGBA array.
+
+    YUV frames are converted with ``colorimetry``'s matrix and range (from the caps, see
+    :func:`estuary.surface.colorimetry.colorimetry_from_caps`); None means GStreamer's default
+    for the frame height (BT.601 up to 576 rows, BT.709 above, limited range). ``chroma_site``
+    (the caps' ``chroma-site``): ``jpeg`` chroma sits between the luma samples and is
+    interpolated (as libjpeg does); otherwise I420 chroma is repeated, as videoconvert does."""
     if fmt == "RGBA" or fmt == "RGBx":
         rgba = planes[0]
         if fmt == "RGBx":
@@ -64,19 +72,23 @@ def frame_to_rgba(planes, fmt: str, out: np.ndarray | None = None) -> np.ndarray
     h, w = y.shape
     if h % 2 or w % 2:
         raise StreamError(f"{fmt} frames must have even width and height, got {w}x{h}")
+    if colorimetry is None:
+        colorimetry = colorimetry_from_caps(None, h)
     if fmt == "I420":
-        cs = (h // 2) * (w // 2)
-        packed = np.empty(h * w + 2 * cs, np.uint8)
-        packed[: h * w] = y.reshape(-1)
-        packed[h * w: h * w + cs] = planes[1][: h // 2, : w // 2].reshape(-1)
-        packed[h * w + cs:] = planes[2][: h // 2, : w // 2].reshape(-1)
-        return cv2.cvtColor(packed.reshape(h * 3 // 2, w), cv2.COLOR_YUV2RGBA_I420, dst=out)
-    if fmt == "NV12":
-        packed = np.empty((h * 3 // 2, w), np.uint8)
-        packed[:h] = y
-        packed[h:] = planes[1][: h // 2, :w]
-        return cv2.cvtColor(packed, cv2.COLOR_YUV2RGBA_NV12, dst=out)
-    raise StreamError(f"unsupported raw video format {fmt}")
+        # chroma repeated (as videoconvert's I420 fast path does), or interpolated where it sits
+        # between the luma samples (JPEG)
+        uv = cv2.merge([np.ascontiguousarray(planes[1][: h // 2, : w // 2]),
+                        np.ascontiguousarray(planes[2][: h // 2, : w // 2])])
+        interp = cv2.INTER_LINEAR if chroma_site == "jpeg" else cv2.INTER_NEAREST
+    elif fmt == "NV12":
+        uv = np.ascontiguousarray(planes[1][: h // 2, :w]).reshape(h // 2, w // 2, 2)
+        interp = cv2.INTER_LINEAR  # videoconvert's generic path interpolates chroma
+    else:
+        raise StreamError(f"unsupported raw video format {fmt}")
+    uv = cv2.resize(uv, (w, h), interpolation=interp)
+    yuv = cv2.merge([np.ascontiguousarray(y), uv])
+    rgb = cv2.transform(yuv, yuv_to_rgb_matrix34(colorimetry))  # rounds and saturates to 0..255
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2RGBA, dst=out)
 
 
 def rgba_to(rgba: np.ndarray, fmt: str) -> np.ndarray:

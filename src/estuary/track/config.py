@@ -22,11 +22,13 @@ class TrackerConfig:
     probation_age: int = 2            # hits before a target is confirmed (gets an id)
     max_shadow_age: int = 30          # frames a target survives without detections
     early_termination_age: int = 1    # shadow frames that end an unconfirmed target
-    min_detector_confidence: float | None = None  # default: 0.1 (bytetrack), 0.5 (iou, sort)
+    # detections below this are ignored (default 0: the detector's pre-cluster-threshold has
+    # already filtered; low-confidence boxes of partly hidden objects keep their targets alive)
+    min_detector_confidence: float | None = None
     high_threshold: float = 0.5       # ByteTrack: first-stage detections
-    new_track_threshold: float = 0.6  # ByteTrack: a detection must reach this to start a target
-    min_iou: float = 0.2              # association gate for the first stage
-    min_iou_low: float = 0.5          # ByteTrack: gate for low-confidence detections
+    new_track_threshold: float = 0.45  # a detection must reach this to start a target (all algorithms)
+    min_iou: float = 0.3              # association gate for the first stage
+    min_iou_low: float = 0.4          # ByteTrack: gate for low-confidence detections
     check_class: bool = True          # associate only detections of the target's class
     global_matching: bool = True      # Hungarian (True) or greedy (False)
     min_box_size: float = 0.0         # end targets whose box gets smaller than this (px)
@@ -34,7 +36,7 @@ class TrackerConfig:
 
     def validate(self, where: str = "") -> "TrackerConfig":
         if self.min_detector_confidence is None:
-            self.min_detector_confidence = 0.1 if self.algorithm == "bytetrack" else 0.5
+            self.min_detector_confidence = 0.0
         if self.algorithm not in ALGORITHMS:
             raise ConfigError(f"unknown tracker algorithm {self.algorithm!r}; use one of {ALGORITHMS}",
                               path=where or None, key="algorithm")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Sequence", "make_sequence", "evaluate"]
+__all__ = ["Sequence", "make_sequence", "mot15_sequence", "evaluate"]
 
 
 @dataclass
@@ -83,3 +83,63 @@ def evaluate(seq: Sequence, hypotheses: list) -> dict:
     s = mh.compute(acc, metrics=["mota", "idf1", "num_switches", "mostly_tracked", "num_false_positives",
                                  "num_misses"], name="seq")
     return {k: float(s[k].iloc[0]) for k in s.columns}
+
+
+def _occlusion(boxes: np.ndarray) -> np.ndarray:
+    """Per box, the fraction of its area covered by boxes nearer the camera (lower bottom edge
+    in the image = nearer, as for people on a ground plane)."""
+    n = len(boxes)
+    out = np.zeros(n)
+    if n < 2:
+        return out
+    area = np.maximum((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), 1e-9)
+    for i in range(n):
+        front = boxes[boxes[:, 3] > boxes[i, 3]]
+        if not len(front):
+            continue
+        # coverage by the union of the front boxes, on a coarse grid of the box
+        xs = np.linspace(boxes[i, 0], boxes[i, 2], 12)
+        ys = np.linspace(boxes[i, 1], boxes[i, 3], 24)
+        gx, gy = np.meshgrid(xs, ys)
+        inside = ((gx[..., None] >= front[:, 0]) & (gx[..., None] <= front[:, 2])
+                  & (gy[..., None] >= front[:, 1]) & (gy[..., None] <= front[:, 3])).any(-1)
+        out[i] = inside.mean() if area[i] > 0 else 0.0
+    return out
+
+
+def mot15_sequence(name: str, seed: int = 0, miss_rate: float = 0.05, false_positives: float = 1.0,
+                   jitter: float = 0.04) -> Sequence:
+    """Real pedestrian trajectories (MOT15 ``TUD-Campus`` or ``TUD-Stadtmitte`` ground truth, in
+    the ``motmetrics`` wheel) with detections derived from them the way a detector behaves:
+    the confidence falls with how much of the person is hidden by people nearer the camera
+    (so many true boxes score below 0.5), heavily hidden people are often missed, boxes jitter
+    by ``jitter`` × their size, and low-confidence false positives appear."""
+    import os
+
+    import motmetrics
+    path = os.path.join(os.path.dirname(motmetrics.__file__), "data", name, "gt.txt")
+    rows = np.loadtxt(path, delimiter=",", ndmin=2)
+    rng = np.random.default_rng(seed)
+    frames = rows[:, 0].astype(int)
+    width = float((rows[:, 2] + rows[:, 4]).max())
+    height = float((rows[:, 3] + rows[:, 5]).max())
+    gt, dets = [], []
+    for f in range(frames.min(), frames.max() + 1):
+        r = rows[frames == f]
+        ids = r[:, 1].astype(np.int64)
+        boxes = np.stack([r[:, 2], r[:, 3], r[:, 2] + r[:, 4], r[:, 3] + r[:, 5]], 1).reshape(-1, 4)
+        occ = _occlusion(boxes)
+        score = np.clip(0.92 - 0.9 * occ + rng.normal(0, 0.12, len(boxes)), 0.05, 0.99)
+        seen = (rng.random(len(boxes)) >= miss_rate) & ~((occ > 0.7) & (rng.random(len(boxes)) < 0.5))
+        size = np.stack([boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]] * 2, 1)
+        dboxes = boxes + rng.normal(0, jitter, boxes.shape) * size
+        dboxes, dscores = list(dboxes[seen]), list(score[seen])
+        for _ in range(rng.poisson(false_positives)):
+            w = rng.uniform(30, 90)
+            x, y = rng.uniform([0, 0], [width - w, height - 2.5 * w])
+            dboxes.append([x, y, x + w, y + 2.5 * w])
+            dscores.append(rng.uniform(0.1, 0.5))
+        gt.append((ids, boxes))
+        dets.append((np.array(dboxes, np.float64).reshape(-1, 4), np.array(dscores),
+                     np.zeros(len(dscores), np.int64)))
+    return Sequence(gt, dets, int(width), int(height))

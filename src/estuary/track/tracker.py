@@ -118,7 +118,8 @@ class MultiObjectTracker:
         else:
             dets = [i for i in range(n_det) if valid[i]]
             matches, _, rest = self._match(all_trk, dets, pred, boxes, class_ids, cfg.min_iou)
-            new_dets = rest
+            # low-confidence detections keep targets alive but do not start new ones
+            new_dets = [d for d in rest if scores[d] >= cfg.new_track_threshold]
         out_ids = np.full(n_det, -1, np.int64)
         out_boxes = boxes.copy()
         out_conf = np.full(n_det, -0.1 if cfg.algorithm == "iou" else 0.0)
