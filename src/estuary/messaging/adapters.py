@@ -16,21 +16,24 @@ import json
 import os
 import threading
 
+from estuary.credentials import expand, resolve_config
 from estuary.errors import BrokerError, ConfigError
+from estuary.redact import redact
 
 __all__ = ["Adapter", "MemoryAdapter", "MqttAdapter", "RedisAdapter", "AmqpAdapter", "KafkaAdapter",
            "adapter_for", "parse_broker_config", "ADAPTERS"]
 
 
 def parse_broker_config(path: str | None) -> dict:
-    """The ``[message-broker]`` group of an adaptor config file."""
+    """The ``[message-broker]`` group of an adaptor config file, with ``${NAME}`` taken from the
+    environment and ``password-file``-style keys read (see :mod:`estuary.credentials`)."""
     if not path:
         return {}
     from estuary.infer.keyfile import parse_keyfile
     kf = parse_keyfile(path)
     if "message-broker" not in kf.groups:
         raise ConfigError("no [message-broker] group (the adaptors find their settings by it)", path=path)
-    return {k: e.value for k, e in kf.groups["message-broker"].items()}
+    return resolve_config({k: e.value for k, e in kf.groups["message-broker"].items()}, path)
 
 
 class Adapter:
@@ -38,7 +41,8 @@ class Adapter:
     default_port = 0  # 0: the adapter takes no host/port
 
     def __init__(self, conn_str: str = "", cfg: dict | None = None, topic: str = ""):
-        self.conn_str, self.cfg, self.topic = conn_str or "", dict(cfg or {}), topic
+        # conn-str may take ${NAME} from the environment; messages show it through redact()
+        self.conn_str, self.cfg, self.topic = expand(conn_str or "", "conn-str"), dict(cfg or {}), topic
 
     def _hostport(self, default_port: int):
         parts = [p for p in self.conn_str.split(";")] if self.conn_str else []
@@ -46,7 +50,7 @@ class Adapter:
         try:
             port = int(parts[1]) if len(parts) > 1 and parts[1] else int(self.cfg.get("port", default_port))
         except ValueError:
-            raise ConfigError(f"bad port in conn-str {self.conn_str!r}", key="conn-str",
+            raise ConfigError(f"bad port in conn-str {redact(self.conn_str)!r}", key="conn-str",
                               hint="use host;port[;topic]") from None
         if not 0 < port < 65536:
             raise ConfigError(f"port {port} out of range (1..65535) in conn-str {self.conn_str!r}",
@@ -101,7 +105,7 @@ class MqttAdapter(Adapter):
         try:
             c.connect(host, port, keepalive=int(self.cfg.get("keep-alive", 60)))
         except OSError as exc:
-            raise BrokerError(f"MQTT broker {host}:{port} unreachable: {exc}") from None
+            raise BrokerError(redact(f"MQTT broker {host}:{port} unreachable: {exc}")) from None
         c.loop_start()
         self.client = c
 
@@ -110,9 +114,9 @@ class MqttAdapter(Adapter):
             info = self.client.publish(topic, payload, qos=1)
             info.wait_for_publish(timeout=5)
         except Exception as exc:  # noqa: BLE001 - paho raises RuntimeError/ValueError
-            raise BrokerError(f"MQTT publish failed: {exc}") from None
+            raise BrokerError(redact(f"MQTT publish failed: {exc}")) from None
         if not info.is_published():
-            raise BrokerError(f"MQTT publish not acknowledged (rc={info.rc})")
+            raise BrokerError(redact(f"MQTT publish not acknowledged (rc={info.rc})"))
 
     def close(self):
         c = getattr(self, "client", None)
@@ -137,13 +141,13 @@ class RedisAdapter(Adapter):
         try:
             self.client.ping()
         except Exception as exc:  # noqa: BLE001
-            raise BrokerError(f"Redis {host}:{port} unreachable: {exc}") from None
+            raise BrokerError(redact(f"Redis {host}:{port} unreachable: {exc}")) from None
 
     def send(self, payload, topic, key=None):
         try:
             self.client.xadd(topic, {self.field: payload}, maxlen=self.maxlen, approximate=True)
         except Exception as exc:  # noqa: BLE001
-            raise BrokerError(f"Redis XADD failed: {exc}") from None
+            raise BrokerError(redact(f"Redis XADD failed: {exc}")) from None
 
     def close(self):
         c = getattr(self, "client", None)
@@ -171,7 +175,7 @@ class AmqpAdapter(Adapter):
             self.channel = self.conn.channel()
             self.channel.confirm_delivery()
         except Exception as exc:  # noqa: BLE001
-            raise BrokerError(f"AMQP broker {host}:{port} unreachable: {exc}") from None
+            raise BrokerError(redact(f"AMQP broker {host}:{port} unreachable: {exc}")) from None
         self.exchange = self.cfg.get("exchange", "amq.topic")
 
     def send(self, payload, topic, key=None):
@@ -181,7 +185,7 @@ class AmqpAdapter(Adapter):
                                        payload, properties=pika.BasicProperties(delivery_mode=2),
                                        mandatory=False)
         except Exception as exc:  # noqa: BLE001
-            raise BrokerError(f"AMQP publish failed: {exc}") from None
+            raise BrokerError(redact(f"AMQP publish failed: {exc}")) from None
 
     def close(self):
         try:
@@ -227,9 +231,9 @@ class KafkaAdapter(Adapter):
                 if self.producer.poll(1.0) == 0 and self.producer.flush(0) == 0 and not done.is_set():
                     pass
         except Exception as exc:  # noqa: BLE001
-            raise BrokerError(f"Kafka produce failed: {exc}") from None
+            raise BrokerError(redact(f"Kafka produce failed: {exc}")) from None
         if err:
-            raise BrokerError(f"Kafka delivery failed: {err[0]}")
+            raise BrokerError(redact(f"Kafka delivery failed: {err[0]}"))
 
     def close(self):
         p = getattr(self, "producer", None)
