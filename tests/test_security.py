@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 
 import pytest
 
@@ -197,3 +198,162 @@ def test_broker_config_resolves_env_and_password_files(tmp_path, monkeypatch):
 
 def test_resolve_config_leaves_plain_values_alone():
     assert resolve_config({"hostname": "h", "port": "1"}) == {"hostname": "h", "port": "1"}
+
+
+# ---------------------------------------------------------------------------------------------
+# end to end: a secret in every URI and config, looked for in everything Estuary shows
+# ---------------------------------------------------------------------------------------------
+SECRET = "Xy7-leak-canary-Qz"  # a password no ordinary output could contain by chance
+
+
+def _message_texts(msg) -> list[str]:
+    """Everything a bus message carries as text: its source path, type, structure, and the
+    message and debug strings of errors, warnings and infos."""
+    from estuary.gst import Gst
+    out = [msg.src.get_path_string() if msg.src is not None else "", str(msg.type)]
+    st = msg.get_structure()
+    if st is not None:
+        out.append(st.to_string())
+    for kind, parse in ((Gst.MessageType.ERROR, msg.parse_error), (Gst.MessageType.WARNING, msg.parse_warning),
+                        (Gst.MessageType.INFO, msg.parse_info)):
+        if msg.type == kind:
+            err, debug = parse()
+            out += [err.message, debug or ""]
+    return out
+
+
+class _Logs(logging.Handler):
+    """Every log record of every logger, formatted, with no redaction filter: what the code
+    itself logs, whatever logging set-up an application has."""
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+
+    def emit(self, record):
+        self.lines.append(self.format(record))
+
+
+def test_a_secret_in_every_uri_and_config_shows_nowhere_while_everything_connects(tmp_path, capfd):
+    import json
+    import threading
+    import time
+    import urllib.request
+
+    import paho.mqtt.client as mqtt
+
+    import servers
+    from estuary.elements.decoder import make_source_bin
+    from estuary.gst import Gst
+    from estuary.runner import run
+    from estuary.testing import RtspTestServer
+    from test_messaging import MSGCONV, vehicle_event
+    import pyds
+
+    msgconv = tmp_path / "msgconv.txt"
+    msgconv.write_text(MSGCONV)
+    broker_cfg = tmp_path / "broker.txt"
+    broker_cfg.write_text(f"[message-broker]\nusername=estuary\npassword={SECRET}\nclient-id=leaktest\n")
+    dead = servers.free_port()
+    logs = _Logs()
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(logs)
+    root.setLevel(logging.DEBUG)
+    with RtspTestServer(servers.free_port(), path="/cam", user="admin", password=SECRET) as cam, \
+            servers.mosquitto(users={"estuary": SECRET, "reader": "reader-pw"}) as broker:
+        # an authorised reader counts what arrives
+        got = []
+        reader = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+        reader.username_pw_set("reader", "reader-pw")
+        reader.on_message = lambda c, u, m: got.append(m.payload)
+        reader.connect("127.0.0.1", broker.port)
+        reader.subscribe("estuary/events", qos=1)
+        reader.loop_start()
+
+        uris = [cam.uri,                                                  # the camera, logged in
+                f"rtsp://admin:{SECRET}@127.0.0.1:{dead}/cam",            # a camera that is down
+                cam.uri.replace("admin:", "intruder:")]                   # the wrong user
+        assert all(SECRET in u for u in uris)
+        p = Gst.Pipeline.new("leak")
+        mux = Gst.ElementFactory.make("nvstreammux", "m")
+        for k, v in (("batch-size", 3), ("width", 320), ("height", 240), ("live-source", True),
+                     ("batched-push-timeout", 40000)):
+            mux.set_property(k, v)
+        tail = Gst.parse_bin_from_description(
+            f"identity name=add ! nvmsgconv config={msgconv} payload-type=1 ! nvmsgbroker name=broker "
+            f"proto-lib=libnvds_mqtt_proto.so conn-str=127.0.0.1;{broker.port} config={broker_cfg} "
+            "topic=estuary/events", True)
+        p.add(mux)
+        p.add(tail)
+        mux.link(tail)
+        for i, uri in enumerate(uris):
+            b = make_source_bin(i, uri, reconnect_interval=1 if i == 1 else 0, reconnect_attempts=1)
+            p.add(b)
+            b.get_static_pad("src").link(mux.request_pad_simple(f"sink_{i}"))
+
+        def add_event(pad, info):
+            bm = pyds.gst_buffer_get_nvds_batch_meta(hash(info.get_buffer()))
+            for f in bm.frames:
+                um = pyds.nvds_acquire_user_meta_from_pool(bm)
+                um.user_meta_data = vehicle_event(frame=f.frame_num)
+                um.base_meta.meta_type = pyds.NvDsMetaType.NVDS_EVENT_MSG_META
+                pyds.nvds_add_user_meta_to_frame(f, um)
+            return Gst.PadProbeReturn.OK
+
+        p.get_by_name("add").get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, add_event)
+        metrics_port = servers.free_port()
+        scrapes: list[str] = []
+
+        def scrape() -> str:
+            with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as r:
+                return r.read().decode()
+
+        def finish():
+            # end once the camera ran, both bad sources were dropped and events arrived
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                time.sleep(0.5)
+                try:
+                    text = scrape()
+                except OSError:
+                    continue
+                scrapes.append(text)
+                frames = re.search(r'estuary_frames_total\{source="0"\} (\d+)', text)
+                dropped = p.get_by_name("source-bin-01") is None and p.get_by_name("source-bin-02") is None
+                if frames and int(frames.group(1)) >= 60 and dropped and len(got) >= 20:
+                    break
+            # the end of the stream, given downstream of the muxer: a pipeline-wide EOS goes to
+            # rtspsrc, which does not pass it on (a live camera has no end)
+            p.get_by_name("add").get_static_pad("sink").send_event(Gst.Event.new_eos())
+
+        bus_texts: list[str] = []
+        threading.Thread(target=finish, daemon=True).start()
+        try:
+            rc = run(p, on_message=lambda m: bus_texts.extend(_message_texts(m)),
+                     continue_on_source_error=True, metrics_port=metrics_port)
+        finally:
+            root.removeHandler(logs)
+            root.setLevel(old_level)
+        time.sleep(0.5)
+        reader.loop_stop()
+        reader.disconnect()
+    out, err = capfd.readouterr()
+
+    # it all connected: the camera with its password, the broker with its password
+    assert rc == 0, err
+    assert scrapes and re.search(r'estuary_frames_total\{source="0"\} ([6-9]\d|\d{3,})', scrapes[-1]), scrapes[-1:]
+    stats = [t for t in bus_texts if t.startswith("msgbroker-stats")]
+    sent = int(re.search(r"sent=\(int\)(\d+)", stats[-1]).group(1))
+    assert sent >= 20 and len(got) == sent, (sent, len(got))
+    # the failing sources were named, with their passwords masked
+    assert f"rtsp://admin:***@127.0.0.1:{dead}/cam" in err + "".join(bus_texts)
+    assert "source 2 (source-bin-02) failed" in err and "source 1 (source-bin-01) failed" in err
+    # ... and the secret is nowhere
+    everything = {"stdout": out, "stderr": err, "logs": "\n".join(logs.lines), "bus": "\n".join(bus_texts),
+                  "metrics": "\n".join(scrapes), "events": b"\n".join(got).decode(errors="replace")}
+    leaks = {where: text[max(0, text.find(SECRET) - 80): text.find(SECRET) + 40]
+             for where, text in everything.items() if SECRET in text}
+    assert not leaks, leaks
+    assert len(bus_texts) > 50 and logs.lines  # there was output to look through

@@ -38,6 +38,24 @@ __all__ = ["EsUriSrcBin"]
 _OUT_CAPS = "video/x-raw(memory:NVMM), format=(string)RGBA"
 
 
+_TEXT_MESSAGES = Gst.MessageType.PROGRESS | Gst.MessageType.WARNING | Gst.MessageType.INFO
+
+
+def _redacted(message):
+    """``message`` (PROGRESS, WARNING or INFO from the decoder) with its texts redacted: the
+    elements inside quote the real URI, password included."""
+    if message.type == Gst.MessageType.PROGRESS:
+        kind, code, text = message.parse_progress()
+        return message if redact(text) == text else Gst.Message.new_progress(message.src, kind, code, redact(text))
+    parse, new = ((message.parse_warning, Gst.Message.new_warning) if message.type == Gst.MessageType.WARNING
+                  else (message.parse_info, Gst.Message.new_info))
+    err, debug = parse()
+    if redact(err.message) == err.message and redact(debug) == (debug or ""):
+        return message
+    err = GLib.Error.new_literal(GLib.quark_from_string(err.domain), redact(err.message), err.code)
+    return new(message.src, err, redact(debug))
+
+
 class EsUriSrcBin(ElementBase, Gst.Bin):
     """URI source bin with reconnection and looping."""
 
@@ -295,6 +313,8 @@ class EsUriSrcBin(ElementBase, Gst.Bin):
                 return
             if ours:
                 message = self._named_error(message)
+        elif message.type & _TEXT_MESSAGES and self._dec is not None and is_inside(message.src, self._dec):
+            message = _redacted(message)  # rtspsrc's "Connecting to rtsp://user:password@..."
         elif message.type == Gst.MessageType.ELEMENT:
             st = message.get_structure()
             if st is not None and st.get_name() == "missing-plugin" and st.has_field("detail"):
