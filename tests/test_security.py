@@ -13,6 +13,14 @@ from estuary.credentials import expand, expand_uri, read_secret_file, resolve_co
 from estuary.errors import ConfigError
 from estuary.redact import RedactingFilter, is_secret_key, redact, register_secret, uri_password
 
+@pytest.fixture(autouse=True)
+def _no_registered_secrets():
+    """Each test starts with no registered secret (other tests' configs register theirs)."""
+    import estuary.redact
+    estuary.redact._secrets.clear()
+    yield
+
+
 # ---------------------------------------------------------------------------------------------
 # redact(): one table, each row (what is shown, what it must become)
 # ---------------------------------------------------------------------------------------------
@@ -357,3 +365,164 @@ def test_a_secret_in_every_uri_and_config_shows_nowhere_while_everything_connect
              for where, text in everything.items() if SECRET in text}
     assert not leaks, leaks
     assert len(bus_texts) > 50 and logs.lines  # there was output to look through
+
+
+# ---------------------------------------------------------------------------------------------
+# brokers with TLS and a login, against real servers configured by the test
+# ---------------------------------------------------------------------------------------------
+BROKER_PW = "brk-Pw-77-canary"
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory):
+    import servers
+    d = str(tmp_path_factory.mktemp("certs"))
+    return servers.make_certs(d, "good"), servers.make_certs(d, "rogue")
+
+
+def _broker_server(kind, certs_, password=BROKER_PW):
+    import servers
+    good, _ = certs_
+    if kind == "mqtt":
+        return servers.mosquitto(users={"estuary": password}, tls=good)
+    return servers.redis_server(password=password, tls=good)
+
+
+def _cfg_text(kind, ca, pw_file, extra=""):
+    user = "username=estuary\n" if kind == "mqtt" else ""
+    return (f"[message-broker]\n{user}password-file={pw_file}\nenable-tls=1\ntls-cafile={ca}\n"
+            f"payloadkey=metadata\n{extra}")
+
+
+def _adapter(kind, port, cfg_path, topic="estuary/events"):
+    from estuary.messaging.adapters import adapter_for, parse_broker_config
+    return adapter_for(kind)(f"127.0.0.1;{port}", parse_broker_config(str(cfg_path)), topic)
+
+
+def _pw_file(tmp_path, pw):
+    f = tmp_path / f"pw-{abs(hash(pw))}"
+    f.write_text(pw + "\n")
+    f.chmod(0o600)
+    return f
+
+
+def _redis_stream(port, ca):
+    """The payloads of the estuary-events stream, read by a client that logs in over TLS."""
+    import redis
+    r = redis.Redis(port=port, password=BROKER_PW, ssl=True, ssl_ca_certs=ca)
+    return [f[b"metadata"] for _, f in r.xrange("estuary-events")]
+
+
+@pytest.mark.parametrize("kind", ["mqtt", "redis"])
+def test_tls_and_login_deliver_every_event(kind, certs, tmp_path):
+    import json
+    import threading
+    import time
+
+    from conftest import run_pipeline
+    from estuary.gst import Gst
+    from test_messaging import MSGCONV, event_pipeline
+    good, _ = certs
+    msgconv = tmp_path / "msgconv.txt"
+    msgconv.write_text(MSGCONV)
+    cfg = tmp_path / "broker.txt"
+    cfg.write_text(_cfg_text(kind, good.ca, _pw_file(tmp_path, BROKER_PW)))
+    topic = "estuary/events" if kind == "mqtt" else "estuary-events"
+    with _broker_server(kind, certs) as srv:
+        got = []
+        if kind == "mqtt":
+            import paho.mqtt.client as mqtt
+            ready = threading.Event()
+            reader = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+            reader.username_pw_set("estuary", BROKER_PW)
+            reader.tls_set(ca_certs=good.ca)
+            reader.on_message = lambda c, u, m: got.append(m.payload)
+            reader.on_subscribe = lambda *a: ready.set()
+            reader.connect("127.0.0.1", srv.port)
+            reader.subscribe(topic, qos=1)
+            reader.loop_start()
+            assert ready.wait(10)
+        p = event_pipeline(str(msgconv), f"proto-lib={kind} conn-str=127.0.0.1;{srv.port} config={cfg} "
+                                         f"topic={topic}", payload_type=1)
+        assert run_pipeline(p).type == Gst.MessageType.EOS
+        if kind == "mqtt":
+            end = time.time() + 10
+            while len(got) < 40 and time.time() < end:
+                time.sleep(0.05)
+            reader.loop_stop()
+        else:
+            got = _redis_stream(srv.port, good.ca)
+    assert sorted(json.loads(g)["id"] for g in got) == list(range(40))
+
+
+@pytest.mark.parametrize("kind", ["mqtt", "redis"])
+def test_a_wrong_password_is_a_clear_error_naming_the_broker(kind, certs, tmp_path):
+    from estuary.errors import BrokerError
+    good, _ = certs
+    wrong = "wrong-Pw-55-canary"
+    cfg = tmp_path / "broker.txt"
+    cfg.write_text(_cfg_text(kind, good.ca, _pw_file(tmp_path, wrong)))
+    with _broker_server(kind, certs) as srv:
+        a = _adapter(kind, srv.port, cfg)
+        with pytest.raises(BrokerError) as ei:
+            a.connect()
+    text = str(ei.value)
+    name = {"mqtt": "MQTT broker", "redis": "Redis"}[kind]
+    assert text.startswith(f"{name} 127.0.0.1:{srv.port}"), text
+    assert "refused" in text and "password" in text, text
+    assert wrong not in text and BROKER_PW not in text
+
+
+@pytest.mark.parametrize("kind", ["mqtt", "redis"])
+def test_an_untrusted_certificate_is_refused_by_default(kind, certs, tmp_path):
+    from estuary.errors import BrokerError
+    _, rogue = certs
+    cfg = tmp_path / "broker.txt"
+    cfg.write_text(_cfg_text(kind, rogue.ca, _pw_file(tmp_path, BROKER_PW)))  # trusts another CA
+    with _broker_server(kind, certs) as srv:
+        with pytest.raises(BrokerError, match="TLS certificate is not trusted") as ei:
+            _adapter(kind, srv.port, cfg).connect()
+        assert f"127.0.0.1:{srv.port}" in str(ei.value) and BROKER_PW not in str(ei.value)
+        # turning verification off is explicit, and then it connects
+        cfg.write_text(_cfg_text(kind, rogue.ca, _pw_file(tmp_path, BROKER_PW), "tls-insecure=1\n"))
+        a = _adapter(kind, srv.port, cfg)
+        a.connect()
+        a.send(b'{"id": 1}', "estuary-events")
+        a.close()
+
+
+@pytest.mark.parametrize("kind", ["mqtt", "redis"])
+def test_with_tls_nothing_goes_out_in_clear_text(kind, certs, tmp_path):
+    """A listener that records what it receives: the client's first bytes are a TLS handshake
+    record and neither the login nor anything else readable follows."""
+    import socket
+    import threading
+
+    from estuary.errors import BrokerError
+    good, _ = certs
+    cfg = tmp_path / "broker.txt"
+    cfg.write_text(_cfg_text(kind, good.ca, _pw_file(tmp_path, BROKER_PW), "connect-timeout=2\n"))
+    received = bytearray()
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    port = srv.getsockname()[1]
+
+    def record():
+        conn, _ = srv.accept()
+        conn.settimeout(3)
+        try:
+            while chunk := conn.recv(65536):
+                received.extend(chunk)
+        except OSError:
+            pass
+        conn.close()
+
+    t = threading.Thread(target=record, daemon=True)
+    t.start()
+    with pytest.raises(BrokerError):
+        _adapter(kind, port, cfg).connect()
+    t.join(5)
+    srv.close()
+    assert received[:1] == b"\x16" and received[1:2] == b"\x03", bytes(received[:16])  # TLS handshake
+    assert BROKER_PW.encode() not in received and b"estuary" not in received
