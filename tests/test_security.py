@@ -526,3 +526,66 @@ def test_with_tls_nothing_goes_out_in_clear_text(kind, certs, tmp_path):
     srv.close()
     assert received[:1] == b"\x16" and received[1:2] == b"\x03", bytes(received[:16])  # TLS handshake
     assert BROKER_PW.encode() not in received and b"estuary" not in received
+
+
+# ---------------------------------------------------------------------------------------------
+# RTSP output with a login
+# ---------------------------------------------------------------------------------------------
+def _rtsp_client(uri: str, seconds: float = 6.0):
+    """(frames decoded, error text or None) for an rtspsrc client of ``uri``."""
+    import time
+
+    from estuary.gst import Gst
+    client = Gst.parse_launch(f"rtspsrc location={uri} latency=100 protocols=tcp ! rtph264depay ! "
+                              "h264parse ! avdec_h264 ! fakesink name=out sync=false")
+    frames = []
+    client.get_by_name("out").get_static_pad("sink").add_probe(
+        Gst.PadProbeType.BUFFER, lambda pad, info: frames.append(1) or Gst.PadProbeReturn.OK)
+    client.set_state(Gst.State.PLAYING)
+    deadline, error = time.time() + seconds, None
+    while time.time() < deadline and len(frames) < 10 and error is None:
+        msg = client.get_bus().timed_pop_filtered(100 * Gst.MSECOND, Gst.MessageType.ERROR)
+        if msg is not None:
+            error = msg.parse_error()[0].message
+    client.set_state(Gst.State.NULL)
+    return len(frames), error
+
+
+@pytest.mark.parametrize("method", ["digest", "basic"])
+def test_rtsp_output_serves_only_clients_that_log_in(method):
+    import threading
+    import time
+
+    import servers
+    from estuary.gst import GLib, Gst
+    from estuary.outputs import rtsp_sink_description, start_rtsp_server
+    loop = GLib.MainLoop()
+    rtsp_port, udp_port = servers.free_port(), servers.free_port()
+    server = start_rtsp_server(rtsp_port=rtsp_port, udp_port=udp_port, path="/estuary",
+                               user="viewer", password="view-Pw-3", auth_method=method)
+    threading.Thread(target=loop.run, daemon=True).start()
+    src = Gst.parse_launch(
+        "videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=30/1 ! m.sink_0 "
+        "nvstreammux name=m batch-size=1 width=320 height=240 live-source=1 ! nvvideoconvert ! "
+        f"video/x-raw,format=I420 ! {rtsp_sink_description(udp_port)}")
+    src.set_state(Gst.State.PLAYING)
+    time.sleep(0.5)
+    try:
+        url = f"127.0.0.1:{rtsp_port}/estuary"
+        assert _rtsp_client(f"rtsp://{url}") == (0, "Unauthorized")
+        assert _rtsp_client(f"rtsp://viewer:wrong-pw@{url}") == (0, "Unauthorized")
+        frames, error = _rtsp_client(f"rtsp://viewer:view-Pw-3@{url}")
+        assert error is None and frames >= 10
+    finally:
+        src.set_state(Gst.State.NULL)
+        loop.quit()
+        del server
+
+
+def test_rtsp_output_login_needs_user_and_password():
+    from estuary.outputs import serve_rtsp_launch
+    with pytest.raises(ConfigError, match="both a user and a password"):
+        serve_rtsp_launch("( videotestsrc ! rtpvrawpay name=pay0 )", 0, "/x", user="viewer")
+    with pytest.raises(ConfigError, match="auth method"):
+        serve_rtsp_launch("( videotestsrc ! rtpvrawpay name=pay0 )", 0, "/x", user="v", password="p",
+                          auth_method="ntlm")
