@@ -589,3 +589,58 @@ def test_rtsp_output_login_needs_user_and_password():
     with pytest.raises(ConfigError, match="auth method"):
         serve_rtsp_launch("( videotestsrc ! rtpvrawpay name=pay0 )", 0, "/x", user="v", password="p",
                           auth_method="ntlm")
+
+
+def test_kafka_with_sasl_ssl_sends_only_a_tls_handshake_and_names_the_cause(tmp_path):
+    """Kafka TLS/SASL is librdkafka's (configured through proto-cfg); Tansu 0.6 offers no usable
+    TLS listener (its --cert and --key options exclude each other), so this checks the client side
+    against a listener that records what it gets and hangs up: only a TLS handshake goes out (no
+    login, no event), and the error names the broker and the TLS cause, never the password."""
+    import socket
+    import threading
+
+    import servers
+    from estuary.errors import BrokerError
+    from estuary.messaging.adapters import KafkaAdapter
+    good = servers.make_certs(str(tmp_path), "k")
+    received = bytearray()
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    srv.settimeout(0.5)
+    port = srv.getsockname()[1]
+    stop = threading.Event()
+
+    def record():
+        while not stop.is_set():
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                continue
+            conn.settimeout(0.5)
+            try:
+                while chunk := conn.recv(65536):
+                    received.extend(chunk)
+            except OSError:
+                pass
+            conn.close()  # hang up: the client's handshake fails
+
+    t = threading.Thread(target=record, daemon=True)
+    t.start()
+    a = KafkaAdapter(f"127.0.0.1;{port}", {
+        "username": "estuary", "password": BROKER_PW,
+        "proto-cfg": f"security.protocol=SASL_SSL;sasl.mechanisms=SCRAM-SHA-256;ssl.ca.location={good.ca};"
+                     "message.timeout.ms=3000"}, "events")
+    try:
+        a.connect()
+        with pytest.raises(BrokerError) as ei:
+            a.send(b'{"id": "event-body"}', "events")
+    finally:
+        stop.set()
+        t.join(3)
+        srv.close()
+    text = str(ei.value)
+    assert text.startswith(f"Kafka 127.0.0.1:{port} (user estuary): delivery failed"), text
+    assert "SSL" in text and BROKER_PW not in text, text
+    assert received[:2] == b"\x16\x03", bytes(received[:16])
+    assert BROKER_PW.encode() not in received and b"event-body" not in received and b"estuary" not in received

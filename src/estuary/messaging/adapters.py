@@ -293,7 +293,12 @@ class AmqpAdapter(Adapter):
 
 
 class KafkaAdapter(Adapter):
-    """Kafka with delivery reports: a send returns once the broker acknowledged it."""
+    """Kafka with delivery reports: a send returns once the broker acknowledged it.
+
+    TLS and SASL are librdkafka settings in ``proto-cfg`` (``security.protocol=SASL_SSL;
+    sasl.mechanisms=SCRAM-SHA-256;ssl.ca.location=...``); ``username`` and ``password`` (or
+    ``password-file``) in the config become ``sasl.username``/``sasl.password``. librdkafka
+    verifies the broker's certificate and host name by default."""
 
     name = "kafka"
     default_port = 9092
@@ -309,6 +314,14 @@ class KafkaAdapter(Adapter):
             if "=" in item:
                 k, v = item.split("=", 1)
                 conf[k.strip()] = v.strip()
+        for key, rd in (("username", "sasl.username"), ("password", "sasl.password")):
+            if self.cfg.get(key) and rd not in conf:
+                conf[rd] = self.cfg[key]
+        self.where = f"Kafka {host}:{port}" + (f" (user {conf['sasl.username']})" if conf.get("sasl.username") else "")
+        # the broker-side cause (SASL refused, TLS handshake failed) only reaches error_cb; a
+        # failed delivery quotes the last one
+        self._last_error = None
+        conf["error_cb"] = lambda e: setattr(self, "_last_error", e)
         self.partition_key = self.cfg.get("partition-key")
         self.producer = Producer(conf)
 
@@ -329,9 +342,10 @@ class KafkaAdapter(Adapter):
                 if self.producer.poll(1.0) == 0 and self.producer.flush(0) == 0 and not done.is_set():
                     pass
         except Exception as exc:  # noqa: BLE001
-            raise BrokerError(redact(f"Kafka produce failed: {exc}")) from None
+            raise BrokerError(redact(f"{self.where}: produce failed: {exc}")) from None
         if err:
-            raise BrokerError(redact(f"Kafka delivery failed: {err[0]}"))
+            cause = f" (last broker error: {self._last_error.str()})" if self._last_error is not None else ""
+            raise BrokerError(redact(f"{self.where}: delivery failed: {err[0].str()}{cause}"))
 
     def close(self):
         p = getattr(self, "producer", None)
