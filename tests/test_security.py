@@ -644,3 +644,32 @@ def test_kafka_with_sasl_ssl_sends_only_a_tls_handshake_and_names_the_cause(tmp_
     assert "SSL" in text and BROKER_PW not in text, text
     assert received[:2] == b"\x16\x03", bytes(received[:16])
     assert BROKER_PW.encode() not in received and b"event-body" not in received and b"estuary" not in received
+
+
+# ---------------------------------------------------------------------------------------------
+# what Estuary trusts: a model file is data, never code
+# ---------------------------------------------------------------------------------------------
+class _RunsCode:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.mkdir, (self.marker,))
+
+
+@pytest.mark.parametrize("where", ["header", "body", "keys"])
+def test_a_crafted_legacy_torch_checkpoint_runs_no_code(tmp_path, where):
+    import pickle
+
+    from estuary.errors import ModelError
+    from estuary.infer.torchfile import load_state_dict
+    marker = str(tmp_path / "pwned")
+    path = tmp_path / "model.pt"
+    parts = [0x1950A86A20F9469CFC6C, 1001, {"little_endian": True}, {"w": 1}, ["0"]]  # legacy layout
+    parts[{"header": 0, "body": 3, "keys": 4}[where]] = _RunsCode(marker)
+    with open(path, "wb") as f:
+        for part in parts:
+            pickle.dump(part, f)
+    with pytest.raises(ModelError, match="posix.mkdir|os.mkdir"):
+        load_state_dict(str(path))
+    assert not os.path.exists(marker)
