@@ -314,6 +314,9 @@ class KafkaAdapter(Adapter):
             if "=" in item:
                 k, v = item.split("=", 1)
                 conf[k.strip()] = v.strip()
+        for key, value in self.cfg.items():  # librdkafka keys in the config (sasl.password-file read)
+            if key.startswith(("sasl.", "ssl.", "security.")) and not key.endswith("-file"):
+                conf.setdefault(key, value)
         for key, rd in (("username", "sasl.username"), ("password", "sasl.password")):
             if self.cfg.get(key) and rd not in conf:
                 conf[rd] = self.cfg[key]
