@@ -150,7 +150,8 @@ def test_expand_takes_variables_from_the_environment(monkeypatch):
     real = expand_uri(uri)
     assert real == "rtsp://admin:env-secret-1@10.2.3.4/cam"
     # what is shown keeps the reference, and the value is masked wherever it turns up
-    assert redact(uri) == "rtsp://admin:***@${ESTUARY_T_HOST}/cam"
+    assert redact(uri) == uri  # references are not secrets
+    assert redact("password=${ESTUARY_T_PW};token='${X}'") == "password=${ESTUARY_T_PW};token='${X}'"
     assert redact("client said env-secret-1") == "client said ***"
     assert redact("host 10.2.3.4") == "host 10.2.3.4"  # only the password is a secret
     assert expand("no reference $HOME {x}") == "no reference $HOME {x}"
@@ -673,3 +674,74 @@ def test_a_crafted_legacy_torch_checkpoint_runs_no_code(tmp_path, where):
     with pytest.raises(ModelError, match="posix.mkdir|os.mkdir"):
         load_state_dict(str(path))
     assert not os.path.exists(marker)
+
+
+# ---------------------------------------------------------------------------------------------
+# the fleet: topics, worker logs and `estuary fleet` output
+# ---------------------------------------------------------------------------------------------
+def test_the_fleet_never_shows_a_camera_password(tmp_path):
+    """Two password-protected cameras: one added with its password in the URI, one with
+    ``${NAME}`` taken from the worker's environment. Both run; the environment's secret is in no
+    topic, log or output; the literal one only in the cameras record it was written into (and
+    ``fleet add`` warns about that)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import servers
+    from estuary.fleet.topics import CAMERAS, EVENTS, STATUS, ensure_topics, read_topic
+    from estuary.fleet.worker import fleet_status
+    from estuary.testing import RtspTestServer
+    lit, env_pw = "Lit-canary-4417", "Env-canary-9931"
+
+    def estuary(*args, env=None):
+        r = subprocess.run([sys.executable, "-m", "estuary", *args], capture_output=True, text=True,
+                           timeout=60, env=env)
+        return r.returncode, r.stdout + r.stderr
+
+    with RtspTestServer(servers.free_port(), path="/a", user="admin", password=lit) as cam_a, \
+            RtspTestServer(servers.free_port(), path="/b", user="admin", password=env_pw) as cam_b, \
+            servers.kafka() as k:
+        bootstrap = f"127.0.0.1:{k.port}"
+        ensure_topics(bootstrap, partitions=2)
+        outputs = []
+        rc, out = estuary("fleet", "--bootstrap", bootstrap, "add", "cam-lit", cam_a.uri)
+        assert rc == 0 and "stored in clear in the cameras topic" in out, out
+        outputs.append(out)
+        env_uri = cam_b.uri.replace(env_pw, "${ESTUARY_T_CAM_PW}")
+        rc, out = estuary("fleet", "--bootstrap", bootstrap, "add", "cam-env", env_uri)
+        assert rc == 0 and "stored in clear" not in out, out
+        outputs.append(out)
+        log_path = tmp_path / "worker.log"
+        with open(log_path, "wb") as log:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "estuary", "--log-level", "DEBUG", "fleet", "--bootstrap", bootstrap,
+                 "worker", "--id", "w1", "--capacity", "4", "--session-timeout-ms", "3000"],
+                stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, ESTUARY_T_CAM_PW=env_pw))
+        try:
+            deadline, cams = time.monotonic() + 90, {}
+            while time.monotonic() < deadline:
+                st = fleet_status(bootstrap, seconds=2)
+                cams = st.get("w1", {}).get("cameras", {})
+                if sorted(cams) == ["cam-env", "cam-lit"] and all(c["frames"] > 10 for c in cams.values()):
+                    break
+                time.sleep(0.5)
+            assert sorted(cams) == ["cam-env", "cam-lit"] and all(c["frames"] > 10 for c in cams.values()), cams
+            for args in (("status",), ("status", "--json"), ("list",)):
+                rc, out = estuary("fleet", "--bootstrap", bootstrap, *args)
+                assert rc == 0, out
+                outputs.append(out)
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(30)
+        topics = {t: [(m.key() or b"") + b" " + (m.value() or b"") for m in read_topic(bootstrap, t)]
+                  for t in (CAMERAS, STATUS, EVENTS)}
+    shown = "\n".join(outputs)
+    assert f"rtsp://admin:***@127.0.0.1:{cam_a.port}/a" in shown  # the cameras are named, masked
+    assert "${ESTUARY_T_CAM_PW}" in shown
+    everything = {"cli": shown, "worker log": log_path.read_text(errors="replace"),
+                  **{t: b"\n".join(v).decode(errors="replace") for t, v in topics.items()}}
+    assert topics[STATUS] and topics[EVENTS]
+    assert not [w for w, text in everything.items() if env_pw in text]
+    assert [w for w, text in everything.items() if lit in text] == [CAMERAS]

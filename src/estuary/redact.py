@@ -12,6 +12,8 @@ to tell which camera or broker is meant.
 * any literal value registered with :func:`register_secret` (a password read from a file or the
   environment), wherever it appears.
 
+A ``${NAME}`` reference to an environment variable is not a secret and is shown as written.
+
 The pipeline keeps using the real values: only what is printed, logged, posted on the bus,
 exported as a metric label or written to a status topic goes through :func:`redact`.
 
@@ -49,6 +51,9 @@ _NOT_SECRET = ("bypass", "compass")
 _KEY_PREFIXES = ("api", "access", "secret", "private", "auth", "client")  # api-key, access_key, ...
 _AUTH_HEADER = re.compile(r"(?P<head>\b(?:proxy-)?authorization\s*[:=]\s*(?:(?:basic|bearer|digest|negotiate)\s+)?)"
                           r"(?P<val>[^\s,;]+)", re.IGNORECASE)
+
+# ${NAME}: a reference to an environment variable (estuary.credentials), shown as written
+_REFERENCE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
 
 _secrets: set[str] = set()
 _secrets_lock = threading.Lock()
@@ -92,7 +97,8 @@ def _mask_pairs(text: str) -> str:
         if m.start() < pos:
             continue  # inside a value already masked
         val = m.group("val")
-        if not is_secret_key(m.group("key")) or val.startswith(MASK) or val[1:].startswith(MASK):
+        if (not is_secret_key(m.group("key")) or val.startswith(MASK) or val[1:].startswith(MASK)
+                or _REFERENCE.match(text, m.end() + (val[0] in "\"'"))):
             continue
         out.append(text[pos:m.end()])
         out.append(f"{val[0]}{MASK}{val[0]}" if val[0] in "\"'" else MASK)
@@ -118,8 +124,10 @@ def redact(value: object) -> str:
     for s in known:  # the longest first, so a secret containing another is masked whole
         if s in text:
             text = text.replace(s, MASK)
-    text = _URI_USERINFO.sub(lambda m: f"{m.group('head')}:{MASK}@" if m.group("pw") else m.group(0), text)
-    text = _BARE_USERINFO.sub(lambda m: f"{m.group('head')}:{MASK}@", text)
+    text = _URI_USERINFO.sub(lambda m: m.group(0) if not m.group("pw") or _REFERENCE.fullmatch(m.group("pw"))
+                             else f"{m.group('head')}:{MASK}@", text)
+    text = _BARE_USERINFO.sub(lambda m: m.group(0) if _REFERENCE.fullmatch(m.group("pw"))
+                              else f"{m.group('head')}:{MASK}@", text)
     text = _AUTH_HEADER.sub(lambda m: f"{m.group('head')}{MASK}", text)
     return _mask_pairs(text)
 
