@@ -142,7 +142,9 @@ def redis_server(password: str | None = None, tls: "Certs | None" = None):
 
 
 @contextlib.contextmanager
-def rabbitmq():
+def rabbitmq(user: tuple | None = None, tls: "Certs | None" = None):
+    """A RabbitMQ node; ``user`` = (name, password) is its only account (instead of guest), and
+    with ``tls`` its port is a TLS listener (the plain one moves to another free port)."""
     d = tempfile.mkdtemp()
     port, dist, epmd = free_port(), free_port(), free_port()
     env = dict(os.environ, HOME=d, RABBITMQ_NODE_PORT=str(port), RABBITMQ_DIST_PORT=str(dist),
@@ -150,6 +152,18 @@ def rabbitmq():
                RABBITMQ_MNESIA_BASE=os.path.join(d, "mnesia"), RABBITMQ_LOG_BASE=os.path.join(d, "log"),
                RABBITMQ_CONFIG_FILE=os.path.join(d, "none"), ERL_EPMD_ADDRESS="127.0.0.1",
                ERL_EPMD_PORT=str(epmd))
+    if user or tls:
+        lines = []
+        if user:
+            lines += [f"default_user = {user[0]}", f"default_pass = {user[1]}", "loopback_users = none"]
+        if tls:
+            env["RABBITMQ_NODE_PORT"] = str(free_port())
+            lines += [f"listeners.ssl.default = 127.0.0.1:{port}", f"ssl_options.cacertfile = {tls.ca}",
+                      f"ssl_options.certfile = {tls.cert}", f"ssl_options.keyfile = {tls.key}",
+                      "ssl_options.verify = verify_none", "ssl_options.fail_if_no_peer_cert = false"]
+        with open(os.path.join(d, "rabbitmq.conf"), "w") as f:
+            f.write("\n".join(lines) + "\n")
+        env["RABBITMQ_CONFIG_FILE"] = os.path.join(d, "rabbitmq")
     s = Server(["/usr/lib/rabbitmq/bin/rabbitmq-server"], port, env=env, cwd=d, ready_timeout=90).start()
     try:
         yield s

@@ -492,7 +492,59 @@ def test_an_untrusted_certificate_is_refused_by_default(kind, certs, tmp_path):
         a.close()
 
 
-@pytest.mark.parametrize("kind", ["mqtt", "redis"])
+def test_amqp_tls_and_login_against_rabbitmq(certs, tmp_path):
+    """One RabbitMQ node (slow to start) with a TLS listener and one account: every event arrives
+    over TLS with the right login; a wrong password and an untrusted CA are clear errors."""
+    import json
+    import ssl
+    import time
+
+    import pika
+
+    import servers
+    from conftest import run_pipeline
+    from estuary.errors import BrokerError
+    from estuary.gst import Gst
+    from test_messaging import MSGCONV, event_pipeline
+    good, rogue = certs
+    msgconv = tmp_path / "msgconv.txt"
+    msgconv.write_text(MSGCONV)
+
+    def cfg(pw, ca):
+        f = tmp_path / f"amqp-{abs(hash((pw, ca)))}.txt"
+        f.write_text(f"[message-broker]\nusername=estuary\npassword-file={_pw_file(tmp_path, pw)}\n"
+                     f"enable-tls=1\ntls-cafile={ca}\nexchange=amq.topic\n")
+        return f
+
+    with servers.rabbitmq(user=("estuary", BROKER_PW), tls=good) as srv:
+        ctx = ssl.create_default_context(cafile=good.ca)
+        conn = pika.BlockingConnection(pika.ConnectionParameters(
+            "127.0.0.1", srv.port, credentials=pika.PlainCredentials("estuary", BROKER_PW),
+            ssl_options=pika.SSLOptions(ctx, "127.0.0.1")))
+        ch = conn.channel()
+        q = ch.queue_declare("", exclusive=True).method.queue
+        ch.queue_bind(q, "amq.topic", routing_key="estuary.events")
+        p = event_pipeline(str(msgconv), f"proto-lib=amqp conn-str=127.0.0.1;{srv.port} "
+                                         f"config={cfg(BROKER_PW, good.ca)} topic=estuary.events", payload_type=1)
+        assert run_pipeline(p, timeout=60).type == Gst.MessageType.EOS
+        got, end = [], time.time() + 10
+        while len(got) < 40 and time.time() < end:
+            method, _props, body = ch.basic_get(q, auto_ack=True)
+            if method is None:
+                time.sleep(0.05)
+                continue
+            got.append(json.loads(body)["id"])
+        conn.close()
+        assert sorted(got) == list(range(40))
+        with pytest.raises(BrokerError, match=rf"^AMQP broker 127.0.0.1:{srv.port} \(user estuary\) refused "
+                                              r"the login: .*ACCESS_REFUSED.*check username and password"):
+            _adapter("amqp", srv.port, cfg("wrong-Pw-55-canary", good.ca)).connect()
+        with pytest.raises(BrokerError, match="TLS certificate is not trusted") as ei:
+            _adapter("amqp", srv.port, cfg(BROKER_PW, rogue.ca)).connect()
+        assert BROKER_PW not in str(ei.value)
+
+
+@pytest.mark.parametrize("kind", ["mqtt", "redis", "amqp"])
 def test_with_tls_nothing_goes_out_in_clear_text(kind, certs, tmp_path):
     """A listener that records what it receives: the client's first bytes are a TLS handshake
     record and neither the login nor anything else readable follows."""
