@@ -635,6 +635,40 @@ def test_rtsp_output_serves_only_clients_that_log_in(method):
         del server
 
 
+def test_rtsp_out_sample_with_a_login(tmp_path):
+    """``estuary run test1-rtsp-out ... --rtsp-user viewer --rtsp-password-file F``: the password
+    is never on a command line; viewers without it are refused, with it they get frames."""
+    import subprocess
+    import sys
+
+    import servers
+    from estuary import data
+    pw = _pw_file(tmp_path, "sample-Pw-8")
+    rtsp, udp = servers.free_port(), servers.free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "estuary.cli", "run", "test1-rtsp-out", "-i",
+                             data.media_path("bikes.h264"), "--rtsp-port", str(rtsp), "--udp-port", str(udp),
+                             "--rtsp-user", "viewer", "--rtsp-password-file", str(pw)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        servers.wait_port(rtsp, 60)
+        url = f"127.0.0.1:{rtsp}/ds-test"
+        assert _rtsp_client(f"rtsp://{url}") == (0, "Unauthorized")
+        frames, error = _rtsp_client(f"rtsp://viewer:sample-Pw-8@{url}", seconds=20)
+        assert error is None and frames >= 10
+    finally:
+        proc.kill()
+        out, err = proc.communicate(timeout=10)
+    assert "sample-Pw-8" not in out + err
+
+
+def test_rtsp_out_sample_needs_both_login_options():
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "-m", "estuary.cli", "run", "test1-rtsp-out", "-i", "x.h264",
+                        "--rtsp-user", "viewer"], capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and "--rtsp-user and --rtsp-password-file go together" in r.stderr
+
+
 def test_rtsp_output_login_needs_user_and_password():
     from estuary.outputs import serve_rtsp_launch
     with pytest.raises(ConfigError, match="both a user and a password"):

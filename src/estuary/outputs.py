@@ -10,7 +10,8 @@ from gi.repository import GstRtspServer  # noqa: E402
 
 from estuary.gst import ensure_init  # noqa: E402
 
-__all__ = ["start_rtsp_server", "serve_rtsp_launch", "rtsp_sink_description", "jpeg_snapshot_bin"]
+__all__ = ["start_rtsp_server", "serve_rtsp_launch", "rtsp_sink_description", "jpeg_snapshot_bin",
+           "require_login", "AUTH_METHODS"]
 
 
 def jpeg_snapshot_bin(location: str, every: int = 30, quality: int = 85):
@@ -67,7 +68,7 @@ AUTH_METHODS = ("digest", "basic")
 _ROLE = "estuary-viewer"
 
 
-def _require_login(server, factory, user: str, password: str, method: str) -> None:
+def require_login(server, factory, user: str, password: str, method: str = "digest") -> None:
     """Let only ``user`` (with ``password``) play ``factory``'s media: a client without them
     gets ``401 Unauthorized``. Digest never sends the password; basic sends it base64-encoded,
     so use it only on a trusted network or behind TLS."""
@@ -108,7 +109,7 @@ def serve_rtsp_launch(launch: str, rtsp_port: int, path: str, address: str = "12
     factory.set_launch(launch)
     factory.set_shared(True)
     if user is not None or password is not None:
-        _require_login(server, factory, user or "", password or "", auth_method)
+        require_login(server, factory, user or "", password or "", auth_method)
     server.get_mount_points().add_factory(path, factory)
     if server.attach(None) == 0:
         raise OSError(f"cannot start the RTSP server on {address}:{rtsp_port}")
