@@ -584,13 +584,17 @@ def test_with_tls_nothing_goes_out_in_clear_text(kind, certs, tmp_path):
 # ---------------------------------------------------------------------------------------------
 # RTSP output with a login
 # ---------------------------------------------------------------------------------------------
-def _rtsp_client(uri: str, seconds: float = 6.0):
-    """(frames decoded, error text or None) for an rtspsrc client of ``uri``."""
+def _rtsp_client(uri: str, seconds: float = 6.0, ca: str | None = None, protocols: str = "tcp"):
+    """(frames decoded, error text or None) for an rtspsrc client of ``uri`` (trusting the CA
+    file ``ca`` for rtsps://)."""
     import time
 
     from estuary.gst import Gst
-    client = Gst.parse_launch(f"rtspsrc location={uri} latency=100 protocols=tcp ! rtph264depay ! "
-                              "h264parse ! avdec_h264 ! fakesink name=out sync=false")
+    client = Gst.parse_launch(f"rtspsrc name=src location={uri} latency=100 protocols={protocols} ! "
+                              "rtph264depay ! h264parse ! avdec_h264 ! fakesink name=out sync=false")
+    if ca is not None:
+        from gi.repository import Gio
+        client.get_by_name("src").set_property("tls-database", Gio.TlsFileDatabase.new(ca))
     frames = []
     client.get_by_name("out").get_static_pad("sink").add_probe(
         Gst.PadProbeType.BUFFER, lambda pad, info: frames.append(1) or Gst.PadProbeReturn.OK)
@@ -631,6 +635,36 @@ def test_rtsp_output_serves_only_clients_that_log_in(method):
         assert error is None and frames >= 10
     finally:
         src.set_state(Gst.State.NULL)
+        loop.quit()
+        del server
+
+
+def test_rtsp_output_over_tls(certs):
+    """rtsps:// with a login: a client that trusts the CA and logs in gets frames; without the
+    login, trusting another CA, speaking plain RTSP or asking for RTP over UDP (which would leave
+    TLS) it gets nothing."""
+    import threading
+
+    import servers
+    from estuary.gst import GLib
+    from estuary.outputs import serve_rtsp_launch
+    good, rogue = certs
+    port = servers.free_port()
+    server = serve_rtsp_launch(
+        "( videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=30/1 ! x264enc "
+        "tune=zerolatency speed-preset=ultrafast ! rtph264pay name=pay0 pt=96 config-interval=1 )",
+        port, "/s", user="viewer", password="tls-Pw-6", tls_certfile=good.cert, tls_keyfile=good.key)
+    loop = GLib.MainLoop()
+    threading.Thread(target=loop.run, daemon=True).start()
+    try:
+        url = f"127.0.0.1:{port}/s"
+        frames, error = _rtsp_client(f"rtsps://viewer:tls-Pw-6@{url}", ca=good.ca)
+        assert error is None and frames >= 10
+        assert _rtsp_client(f"rtsps://{url}", ca=good.ca) == (0, "Unauthorized")
+        assert _rtsp_client(f"rtsps://viewer:tls-Pw-6@{url}", ca=rogue.ca)[0] == 0
+        assert _rtsp_client(f"rtsp://viewer:tls-Pw-6@{url}")[0] == 0
+        assert _rtsp_client(f"rtsps://viewer:tls-Pw-6@{url}", ca=good.ca, protocols="udp")[0] == 0
+    finally:
         loop.quit()
         del server
 
