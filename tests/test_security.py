@@ -865,3 +865,10 @@ def test_the_fleet_never_shows_a_camera_password(tmp_path):
     assert topics[STATUS] and topics[EVENTS]
     assert not [w for w, text in everything.items() if env_pw in text]
     assert [w for w, text in everything.items() if lit in text] == [CAMERAS]
+
+
+def test_unreadable_tls_files_are_a_config_error_at_start(tmp_path):
+    from estuary.messaging.adapters import MqttAdapter
+    a = MqttAdapter("127.0.0.1;8883", {"enable-tls": "1", "tls-cafile": str(tmp_path / "missing-ca.pem")}, "t")
+    with pytest.raises(ConfigError, match=r"mqtt broker: cannot load the TLS files"):
+        a.validate()

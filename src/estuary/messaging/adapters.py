@@ -110,6 +110,7 @@ class Adapter:
         """Raise :class:`ConfigError` for settings that no retry can mend (called at start)."""
         if self.default_port:
             self._hostport(self.default_port)
+        tls_context(self.cfg, f"{self.name} broker")  # unreadable CA/cert files: no retry mends them
 
     def connect(self) -> None:
         pass
