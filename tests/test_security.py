@@ -1,5 +1,8 @@
 """Security: one redaction function for everything shown (URIs, connection strings, configs, free
-text), secrets from the environment and files, and end-to-end checks that a secret never leaks."""
+text); secrets from the environment and files; end-to-end checks that a secret never leaks (a
+pipeline with cameras, a broker and metrics; the fleet); brokers with TLS and logins against real
+mosquitto, redis-server and RabbitMQ with a CA made by the test; the RTSP output's login and TLS;
+model files that run no code."""
 
 from __future__ import annotations
 
@@ -245,7 +248,6 @@ class _Logs(logging.Handler):
 
 
 def test_a_secret_in_every_uri_and_config_shows_nowhere_while_everything_connects(tmp_path, capfd):
-    import json
     import threading
     import time
     import urllib.request
@@ -872,3 +874,17 @@ def test_unreadable_tls_files_are_a_config_error_at_start(tmp_path):
     a = MqttAdapter("127.0.0.1;8883", {"enable-tls": "1", "tls-cafile": str(tmp_path / "missing-ca.pem")}, "t")
     with pytest.raises(ConfigError, match=r"mqtt broker: cannot load the TLS files"):
         a.validate()
+
+
+def test_estuary_run_failure_summary_masks_the_camera_password():
+    """``estuary run`` names the inputs of a failed run: a camera URI appears masked."""
+    import subprocess
+    import sys
+
+    import servers
+    dead = servers.free_port()
+    r = subprocess.run([sys.executable, "-m", "estuary.cli", "run", "test3",
+                        f"rtsp://admin:{SECRET}@127.0.0.1:{dead}/cam"], capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0
+    assert f"rtsp://admin:***@127.0.0.1:{dead}/cam" in r.stdout + r.stderr, r.stderr[-2000:]
+    assert SECRET not in r.stdout + r.stderr, (r.stdout + r.stderr)[-2000:]

@@ -97,6 +97,10 @@ def _cmd_run(args) -> int:
     if getattr(mod, "bus_call", None) is not None:
         mod.bus_call = common_bus.bus_call
     sup.install()
+    # the unmodified app prints what it prints (test3 echoes its URIs): mask passwords in it
+    from estuary.redact import RedactingStream
+    real_out, real_err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = RedactingStream(real_out), RedactingStream(real_err)
     try:
         argv = [f"{SAMPLES[args.app]}.py", *inputs]
         if hasattr(mod, "parse_args"):  # option-parsing samples (test4, rtsp-out, demux)
@@ -110,13 +114,17 @@ def _cmd_run(args) -> int:
     except KeyboardInterrupt:
         rc = None
     finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        sys.stdout, sys.stderr = real_out, real_err
         sup.restore()
         common_bus.bus_call = original
         if getattr(mod, "bus_call", None) is not None:
             mod.bus_call = original
     why = sup.summary(args.app, list(args.inputs))
     if why:
-        print(why, file=sys.stderr)
+        from estuary.redact import redact
+        print(redact(why), file=sys.stderr)  # it names the inputs: camera URIs with passwords
     if isinstance(rc, int) and rc != 0:
         return rc
     if isinstance(rc, str):  # sys.exit("message")

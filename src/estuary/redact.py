@@ -25,13 +25,14 @@ exported as a metric label or written to a status topic goes through :func:`reda
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import threading
 import urllib.parse
 
 __all__ = ["redact", "register_secret", "uri_password", "is_secret_key", "RedactingFilter",
-           "install_log_redaction", "MASK"]
+           "RedactingStream", "install_log_redaction", "MASK"]
 
 MASK = "***"
 
@@ -147,6 +148,40 @@ class RedactingFilter(logging.Filter):
         if record.exc_info and not record.exc_text:
             record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
         return True
+
+
+class RedactingStream(io.TextIOBase):
+    """A text stream that passes each complete line through :func:`redact` to ``target`` (a
+    sample app's own ``print`` of its URIs, for one). Partial lines wait for their end or
+    :meth:`flush`, so a URI written in pieces is still seen whole."""
+
+    def __init__(self, target):
+        super().__init__()
+        self.target = target
+        self._pending = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self._pending += text
+        if "\n" in self._pending:
+            done, self._pending = self._pending.rsplit("\n", 1)
+            self.target.write(redact(done) + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        if self._pending:
+            self.target.write(redact(self._pending))
+            self._pending = ""
+        self.target.flush()
+
+    def fileno(self) -> int:
+        return self.target.fileno()
+
+    @property
+    def encoding(self):
+        return getattr(self.target, "encoding", "utf-8")
 
 
 def install_log_redaction(logger: logging.Logger | None = None) -> None:
