@@ -888,3 +888,23 @@ def test_estuary_run_failure_summary_masks_the_camera_password():
     assert r.returncode != 0
     assert f"rtsp://admin:***@127.0.0.1:{dead}/cam" in r.stdout + r.stderr, r.stderr[-2000:]
     assert SECRET not in r.stdout + r.stderr, (r.stdout + r.stderr)[-2000:]
+
+
+def test_estuary_launch_verbose_never_prints_the_camera_password():
+    """The issue's reproduction, with ``-v`` (every property change printed): the failure names
+    the source with its password masked, and exits non-zero."""
+    import subprocess
+    import sys
+
+    import servers
+    dead = servers.free_port()
+    uri = f"rtsp://admin:{SECRET}@127.0.0.1:{dead}/cam"
+    r = subprocess.run([sys.executable, "-m", "estuary.cli", "launch", "-v",
+                        f"nvurisrcbin uri={uri} rtsp-reconnect-interval=1 rtsp-reconnect-attempts=1 ! m.sink_0 "
+                        "nvstreammux name=m batch-size=1 width=320 height=240 live-source=1 ! fakesink"],
+                       capture_output=True, text=True, timeout=120)
+    text = r.stdout + r.stderr
+    assert r.returncode == 1, text[-2000:]
+    assert f"source 0 (rtsp://admin:***@127.0.0.1:{dead}/cam) gave up after 1 reconnection attempts" in text
+    assert "async-handling = True" in text  # -v printed the property changes
+    assert SECRET not in text, text[text.find(SECRET) - 200:][:400]

@@ -263,7 +263,8 @@ def _print_property_changes(pipeline) -> None:
             return
         if hasattr(value, "to_string"):
             value = value.to_string()
-        print(f"{obj.get_path_string()}: {pspec.name} = {value}", flush=True)
+        from estuary.redact import redact  # a source's uri/location property holds its password
+        print(redact(f"{obj.get_path_string()}: {pspec.name} = {value}"), flush=True)
 
     pipeline.connect("deep-notify", on_notify)
 
