@@ -28,7 +28,7 @@ APT_PACKAGES=(
   fonts-dejavu-core
 )
 # real brokers for the messaging tests (started by the tests on loopback ports): tests only
-TEST_APT_PACKAGES=(mosquitto redis-server rabbitmq-server)
+TEST_APT_PACKAGES=(mosquitto redis-server rabbitmq-server openssl glib-networking)  # openssl: test CAs; glib-networking: GIO TLS (rtsps)
 [ "$MODE" = test ] && APT_PACKAGES+=("${TEST_APT_PACKAGES[@]}")
 
 if [ "$LIST" = 1 ]; then

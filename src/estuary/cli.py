@@ -97,6 +97,10 @@ def _cmd_run(args) -> int:
     if getattr(mod, "bus_call", None) is not None:
         mod.bus_call = common_bus.bus_call
     sup.install()
+    # the unmodified app prints what it prints (test3 echoes its URIs): mask passwords in it
+    from estuary.redact import RedactingStream
+    real_out, real_err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = RedactingStream(real_out), RedactingStream(real_err)
     try:
         argv = [f"{SAMPLES[args.app]}.py", *inputs]
         if hasattr(mod, "parse_args"):  # option-parsing samples (test4, rtsp-out, demux)
@@ -110,13 +114,17 @@ def _cmd_run(args) -> int:
     except KeyboardInterrupt:
         rc = None
     finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        sys.stdout, sys.stderr = real_out, real_err
         sup.restore()
         common_bus.bus_call = original
         if getattr(mod, "bus_call", None) is not None:
             mod.bus_call = original
     why = sup.summary(args.app, list(args.inputs))
     if why:
-        print(why, file=sys.stderr)
+        from estuary.redact import redact
+        print(redact(why), file=sys.stderr)  # it names the inputs: camera URIs with passwords
     if isinstance(rc, int) and rc != 0:
         return rc
     if isinstance(rc, str):  # sys.exit("message")
@@ -255,7 +263,8 @@ def _print_property_changes(pipeline) -> None:
             return
         if hasattr(value, "to_string"):
             value = value.to_string()
-        print(f"{obj.get_path_string()}: {pspec.name} = {value}", flush=True)
+        from estuary.redact import redact  # a source's uri/location property holds its password
+        print(redact(f"{obj.get_path_string()}: {pspec.name} = {value}"), flush=True)
 
     pipeline.connect("deep-notify", on_notify)
 
@@ -265,6 +274,7 @@ def _cmd_fleet(args) -> int:
     import signal
     from estuary.fleet import admin
     from estuary.fleet.topics import Camera
+    from estuary.redact import redact
     if args.fleet_cmd == "worker":
         from estuary.fleet.worker import Worker
         w = Worker(args.bootstrap, args.id, capacity=args.capacity, profile=args.profile,
@@ -281,6 +291,10 @@ def _cmd_fleet(args) -> int:
               + ("" if n == args.partitions else f" (it already existed; {args.partitions} asked)"))
         return 0
     if args.fleet_cmd == "add":
+        from estuary.redact import uri_password
+        if uri_password(args.uri) and "${" not in args.uri:
+            print("estuary: warning: this URI's password is stored in clear in the cameras topic; "
+                  "write it as ${NAME} and set NAME in the workers' environment", file=sys.stderr)
         part = admin.add(args.bootstrap, Camera(args.camera, args.uri, args.profile))
         print(f"camera {args.camera} added (partition {part})")
         return 0
@@ -291,16 +305,16 @@ def _cmd_fleet(args) -> int:
     if args.fleet_cmd == "list":
         table = admin.cameras(args.bootstrap)
         for cam in sorted(table.values(), key=lambda c: c.id):
-            print(f"{cam.id}\t{cam.profile}\t{cam.uri}")
+            print(f"{cam.id}\t{cam.profile}\t{redact(cam.uri)}")
         return 0
     from estuary.fleet.worker import fleet_status
     st = fleet_status(args.bootstrap, seconds=args.seconds)
     if args.json:
-        print(json.dumps(st, indent=1))
+        print(redact(json.dumps(st, indent=1)))
         return 0
     from estuary.fleet.worker import render_status
     known = admin.cameras(args.bootstrap)
-    print(render_status(st, known, per_camera=not args.summary), end="")
+    print(redact(render_status(st, known, per_camera=not args.summary)), end="")
     return 0
 
 
@@ -398,6 +412,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     import logging
     logging.basicConfig(level=getattr(logging, args.log_level), format="%(levelname)s %(name)s: %(message)s")
+    from estuary.redact import install_log_redaction, redact
+    install_log_redaction()  # no log line shows a password, whichever library logs it
     try:
         return args.func(args)
     except KeyboardInterrupt:
@@ -405,7 +421,7 @@ def main(argv=None) -> int:
     except Exception as exc:  # noqa: BLE001
         from estuary.errors import EstuaryError
         if isinstance(exc, EstuaryError):
-            print(f"estuary: {exc}", file=sys.stderr)
+            print(f"estuary: {redact(exc)}", file=sys.stderr)
             return exc.exit_code
         raise
 

@@ -27,6 +27,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
 
+from estuary.redact import redact
+
 __all__ = ["PipelineMetrics", "serve"]
 
 _MUX_FACTORIES = ("esmux", "nvstreammux")
@@ -196,8 +198,12 @@ class PipelineMetrics:
         for el in self.infers:
             n, seconds = getattr(el, "infer_time", (0, 0.0))
             inference.add_metric([el.get_name()], count_value=n, sum_value=seconds)
-        yield from (frames, rate, latency, last, inference, objects, dropped, errors, reconnects, queued,
+        families = (frames, rate, latency, last, inference, objects, dropped, errors, reconnects, queued,
                     *broker.values())
+        for fam in families:  # label values name sources and elements: never let one carry a password
+            fam.samples = [smp._replace(labels={k: redact(v) for k, v in smp.labels.items()})
+                           for smp in fam.samples]
+        yield from families
 
     def render(self) -> str:
         """The Prometheus text exposition."""

@@ -62,6 +62,7 @@ def run(pipeline, on_message=None, eos_timeout: float = 15.0, quiet: bool = Fals
     cause, and the other sources go on. With ``metrics_port``, Prometheus metrics are served on
     ``http://METRICS_HOST:PORT/metrics`` while it runs (see :mod:`estuary.metrics`)."""
     from estuary.gst import Gst, is_inside
+    from estuary.redact import redact  # messages from GStreamer's own elements may quote a URI
     server = None
     if metrics_port is not None:
         from estuary.metrics import PipelineMetrics, serve
@@ -111,11 +112,11 @@ def run(pipeline, on_message=None, eos_timeout: float = 15.0, quiet: bool = Fals
                     # a failure during preroll left the pipeline short of PLAYING: resume it
                     pipeline.set_state(Gst.State.PLAYING)
                     if not quiet:
-                        print(f"estuary: source {idx} ({source_bin.get_name()}) failed: {err.message}; "
+                        print(f"estuary: source {idx} ({source_bin.get_name()}) failed: {redact(err.message)}; "
                               "continuing with the other sources", file=sys.stderr)
                     continue
                 if not quiet:
-                    print(f"ERROR from {msg.src.get_name()}: {err.message}", file=sys.stderr)
+                    print(f"ERROR from {msg.src.get_name()}: {redact(err.message)}", file=sys.stderr)
                 status = EXIT_ERROR
                 break
     finally:

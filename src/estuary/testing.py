@@ -124,22 +124,27 @@ def run_and_collect(description, sink: str = "sink", timeout: float = 60.0) -> l
 
 
 def serve_rtsp_test_stream(port: int, path: str = "/test", width: int = 320, height: int = 240,
-                           fps: int = 30, pattern: str = "ball"):
+                           fps: int = 30, pattern: str = "ball", user: str | None = None,
+                           password: str | None = None, auth_method: str = "digest"):
     """Serve a live H.264 test pattern at rtsp://127.0.0.1:port/path (runs a GLib main loop
-    for ever; :class:`RtspTestServer` runs it in a child process so tests can kill it)."""
+    for ever; :class:`RtspTestServer` runs it in a child process so tests can kill it). With
+    ``user``/``password`` only clients that log in are served (a camera with a password)."""
     from estuary.gst import GLib
     from estuary.outputs import serve_rtsp_launch
     serve_rtsp_launch(
         f"( videotestsrc is-live=true pattern={pattern} ! video/x-raw,width={width},height={height},"
         f"framerate={fps}/1 ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={fps // 2} "
-        "! rtph264pay name=pay0 pt=96 config-interval=1 )", port, path)
+        "! rtph264pay name=pay0 pt=96 config-interval=1 )", port, path,
+        user=user, password=password, auth_method=auth_method)
     print("ready", flush=True)
     GLib.MainLoop().run()
 
 
 class RtspTestServer:
     """A loopback RTSP server of a live test pattern in a child process, which a test can
-    :meth:`kill` (SIGKILL, like a crashed camera) and :meth:`start` again on the same port."""
+    :meth:`kill` (SIGKILL, like a crashed camera) and :meth:`start` again on the same port.
+    ``user=``/``password=`` (in ``stream``) make it a camera that needs a login; :attr:`uri`
+    then carries them."""
 
     def __init__(self, port: int, path: str = "/test", **stream):
         self.port, self.path, self.stream = port, path, stream
@@ -147,19 +152,25 @@ class RtspTestServer:
 
     @property
     def uri(self) -> str:
-        return f"rtsp://127.0.0.1:{self.port}{self.path}"
+        user, pw = self.stream.get("user"), self.stream.get("password")
+        login = f"{user}:{pw}@" if user else ""
+        return f"rtsp://{login}127.0.0.1:{self.port}{self.path}"
 
     def start(self, timeout: float = 30.0) -> "RtspTestServer":
         import json
+        import os
         import subprocess
         import sys
         import time
         args = json.dumps({"port": self.port, "path": self.path, **self.stream})
         deadline = time.monotonic() + timeout
         while True:  # the port may linger for a moment after a kill
+            # the settings (a password among them) go through the environment, not argv: the
+            # command lines of processes are visible to every user (ps)
             self.proc = subprocess.Popen(
-                [sys.executable, "-c", "import json, sys; from estuary.testing import serve_rtsp_test_stream; "
-                 "serve_rtsp_test_stream(**json.loads(sys.argv[1]))", args],
+                [sys.executable, "-c", "import json, os; from estuary.testing import serve_rtsp_test_stream; "
+                 "serve_rtsp_test_stream(**json.loads(os.environ.pop('ESTUARY_RTSP_TEST_SERVER')))"],
+                env=dict(os.environ, ESTUARY_RTSP_TEST_SERVER=args),
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             line = self.proc.stdout.readline()
             if line.strip() == "ready":

@@ -31,10 +31,29 @@ import time
 
 from estuary.gst import GLib, Gst, is_inside
 from estuary.gst.element import ElementBase, Prop
+from estuary.redact import redact
 
 __all__ = ["EsUriSrcBin"]
 
 _OUT_CAPS = "video/x-raw(memory:NVMM), format=(string)RGBA"
+
+
+_TEXT_MESSAGES = Gst.MessageType.PROGRESS | Gst.MessageType.WARNING | Gst.MessageType.INFO
+
+
+def _redacted(message):
+    """``message`` (PROGRESS, WARNING or INFO from the decoder) with its texts redacted: the
+    elements inside quote the real URI, password included."""
+    if message.type == Gst.MessageType.PROGRESS:
+        kind, code, text = message.parse_progress()
+        return message if redact(text) == text else Gst.Message.new_progress(message.src, kind, code, redact(text))
+    parse, new = ((message.parse_warning, Gst.Message.new_warning) if message.type == Gst.MessageType.WARNING
+                  else (message.parse_info, Gst.Message.new_info))
+    err, debug = parse()
+    if redact(err.message) == err.message and redact(debug) == (debug or ""):
+        return message
+    err = GLib.Error.new_literal(GLib.quark_from_string(err.domain), redact(err.message), err.code)
+    return new(message.src, err, redact(debug))
 
 
 class EsUriSrcBin(ElementBase, Gst.Bin):
@@ -106,7 +125,8 @@ class EsUriSrcBin(ElementBase, Gst.Bin):
             from estuary.errors import ConfigError
             raise ConfigError(f"{self.get_name()}: set the uri property", key="uri")
         dec = Gst.ElementFactory.make("uridecodebin", None)
-        dec.set_property("uri", s.uri)
+        from estuary.credentials import expand_uri
+        dec.set_property("uri", expand_uri(s.uri, f"{self.get_name()} uri"))  # ${NAME}: from the environment
         dec.connect("pad-added", self._on_pad)
         dec.connect("no-more-pads", self._on_no_more_pads)
         dec.connect("source-setup", self._on_source_setup)
@@ -156,7 +176,7 @@ class EsUriSrcBin(ElementBase, Gst.Bin):
     def _on_no_more_pads(self, dec):
         if dec is self._dec and not self._conv.get_static_pad("sink").is_linked():
             s = self.settings
-            text = (f"source {s.source_id} ({s.uri}) has no video stream that can be decoded "
+            text = (f"source {s.source_id} ({redact(s.uri)}) has no video stream that can be decoded "
                     f"(streams found: {', '.join(self._found) or 'none'})")
             err = GLib.Error.new_literal(Gst.StreamError.quark(), text, int(Gst.StreamError.WRONG_TYPE))
             self.post_message(Gst.Message.new_error(
@@ -203,8 +223,8 @@ class EsUriSrcBin(ElementBase, Gst.Bin):
             self._attempt += 1
             attempt = self._attempt
         if 0 <= s.rtsp_reconnect_attempts < attempt:
-            text = (f"source {s.source_id} ({s.uri}) gave up after {s.rtsp_reconnect_attempts} "
-                    f"reconnection attempts; last cause: {reason}")
+            text = (f"source {s.source_id} ({redact(s.uri)}) gave up after {s.rtsp_reconnect_attempts} "
+                    f"reconnection attempts; last cause: {redact(reason)}")
             err = GLib.Error.new_literal(Gst.ResourceError.quark(), text, int(Gst.ResourceError.READ))
             self.post_message(Gst.Message.new_error(
                 self, err, "check that the camera/server is up and reachable, or raise rtsp-reconnect-attempts"))
@@ -252,7 +272,7 @@ class EsUriSrcBin(ElementBase, Gst.Bin):
                     and time.monotonic() - self._started > s.startup_timeout
                     and s.rtsp_reconnect_interval == 0):
                 self._started = None
-                text = (f"source {s.source_id} ({s.uri}) showed no video stream within "
+                text = (f"source {s.source_id} ({redact(s.uri)}) showed no video stream within "
                         f"{s.startup_timeout} s of starting")
                 err = GLib.Error.new_literal(Gst.ResourceError.quark(), text, int(Gst.ResourceError.READ))
                 self.post_message(Gst.Message.new_error(
@@ -293,6 +313,8 @@ class EsUriSrcBin(ElementBase, Gst.Bin):
                 return
             if ours:
                 message = self._named_error(message)
+        elif message.type & _TEXT_MESSAGES and self._dec is not None and is_inside(message.src, self._dec):
+            message = _redacted(message)  # rtspsrc's "Connecting to rtsp://user:password@..."
         elif message.type == Gst.MessageType.ELEMENT:
             st = message.get_structure()
             if st is not None and st.get_name() == "missing-plugin" and st.has_field("detail"):
@@ -304,11 +326,11 @@ class EsUriSrcBin(ElementBase, Gst.Bin):
         """The decoder's ERROR with the source and URI in front, and the missing decoder named."""
         err, debug = message.parse_error()
         s = self.settings
-        text = f"source {s.source_id} ({s.uri}): {err.message}"
+        text = redact(f"source {s.source_id} ({s.uri}): {err.message}")
         if self._missing:
             text += f" (no decoder for {', '.join(sorted(set(self._missing)))})"
         new = GLib.Error.new_literal(GLib.quark_from_string(err.domain), text, err.code)
-        return Gst.Message.new_error(message.src, new, debug)
+        return Gst.Message.new_error(message.src, new, redact(debug))
 
     def do_change_state(self, transition):
         if transition == Gst.StateChange.NULL_TO_READY and self._dec is None:

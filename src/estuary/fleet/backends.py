@@ -19,6 +19,8 @@ import os
 import threading
 import time
 
+from estuary.redact import redact
+
 log = logging.getLogger("estuary.fleet")
 
 
@@ -202,7 +204,7 @@ class PipelineBackend:
             err, _ = m.parse_error()
             el = source_bin_of(m.src)
             cam_id = el.get_name().split("-", 3)[3] if el is not None else None
-            log.error("worker %s: %s: %s", self.w.id, cam_id or m.src.get_name(), err.message)
+            log.error("worker %s: %s: %s", self.w.id, cam_id or m.src.get_name(), redact(err.message))
             if cam_id and cam_id in running:
                 failed.append(cam_id)  # reported in status as missing; `estuary fleet add` again to retry
 

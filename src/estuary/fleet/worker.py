@@ -20,6 +20,7 @@ import time
 from estuary.errors import BrokerError, ConfigError
 from estuary.fleet.table import CameraTable
 from estuary.fleet.topics import CAMERAS, GROUP, STATUS, Camera, ensure_topics
+from estuary.redact import redact
 
 log = logging.getLogger("estuary.fleet")
 
@@ -113,7 +114,7 @@ class Worker:
         r.handle = self.backend.start(slot, cam)
         self.stats["started"] += 1
         self._journal("start", cam.id)
-        log.info("worker %s: camera %s started (%s)", self.id, cam.id, cam.uri)
+        log.info("worker %s: camera %s started (%s)", self.id, cam.id, redact(cam.uri))
         return True
 
     def _remove(self, cam_id: str) -> None:
@@ -198,7 +199,7 @@ class Worker:
                 dt = now - r.last_t
                 if dt >= 0.5:
                     r.fps, r.last_frames, r.last_t = (r.frames - r.last_frames) / dt, r.frames, now
-                cams[cam_id] = {"uri": r.camera.uri, "frames": r.frames, "fps": round(r.fps, 1)}
+                cams[cam_id] = {"uri": redact(r.camera.uri), "frames": r.frames, "fps": round(r.fps, 1)}
         return {"worker": self.id, "ts": time.time(), "capacity": self.capacity, "profile": self.profile,
                 "dry": self.dry, "cameras": cams, "pending": list(self._pending), "events": self._events_sent,
                 "partitions": self._table.partitions(), "taken_over": self.stats["taken_over"],

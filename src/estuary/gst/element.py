@@ -70,8 +70,10 @@ def format_traceback(exc: BaseException) -> str:
 
 
 def post_error(element: Gst.Element, exc: BaseException, where: str = "") -> None:
-    """Post an ERROR message for ``exc`` from ``element`` (names both; traceback as debug)."""
-    text = f"{element.get_name()}: {type(exc).__name__}: {exc}"
+    """Post an ERROR message for ``exc`` from ``element`` (names both; traceback as debug).
+    Both texts go through :func:`estuary.redact.redact`: an exception may quote a URI."""
+    from estuary.redact import redact
+    text = redact(f"{element.get_name()}: {type(exc).__name__}: {exc}")
     domain, code = Gst.StreamError.quark(), Gst.StreamError.FAILED
     from estuary.errors import ConfigError as _CE, ModelError, SourceError
     if isinstance(exc, (_CE, ModelError)):
@@ -80,9 +82,9 @@ def post_error(element: Gst.Element, exc: BaseException, where: str = "") -> Non
         domain, code = Gst.ResourceError.quark(), Gst.ResourceError.NOT_FOUND
     err = GLib.Error.new_literal(domain, text, int(code))
     tb = format_traceback(exc)
-    debug = f"{element.get_name()} ({type(element).__name__}){' in ' + where if where else ''}:\n{tb}"
+    debug = redact(f"{element.get_name()} ({type(element).__name__}){' in ' + where if where else ''}:\n{tb}")
     if isinstance(element, ElementBase):
-        element.gst_error("%s\n%s", text, tb)
+        element.gst_error("%s\n%s", text, redact(tb))
     element.post_message(Gst.Message.new_error(element, err, debug))
 
 
@@ -233,10 +235,12 @@ class ElementBase:
         post_error(self, exc, where)
 
     def post_element_message(self, name: str, **fields) -> None:
-        """Post an application-visible ELEMENT message with a structure ``name``."""
+        """Post an application-visible ELEMENT message with a structure ``name``; text fields
+        are redacted (a ``uri`` field shows ``rtsp://user:***@host/...``)."""
+        from estuary.redact import redact
         st = Gst.Structure.new_empty(name)
         for k, v in fields.items():
-            st.set_value(k, v)
+            st.set_value(k, redact(v) if isinstance(v, str) else v)
         self.gst_info("message %s", st.to_string())
         self.post_message(Gst.Message.new_element(self, st))
 

@@ -76,10 +76,12 @@ def load_state_dict(path: str) -> dict[str, np.ndarray]:
             storages = {k: np.frombuffer(z.read(f"{root}data/{k}"), dtypes[k]) for k in keys}
         return _materialise(obj, storages)
     with open(path, "rb") as f:
+        # every pickle of the file goes through the restricted unpickler: a plain pickle.load
+        # of the header would run whatever code a crafted checkpoint names
         for _ in range(3):  # magic number, protocol version, sys info
-            pickle.load(f)
+            _Unpickler(f).load()
         obj = _Unpickler(f).load()
-        keys = pickle.load(f)
+        keys = _Unpickler(f).load()
         dtypes = {}
         _collect(obj, set(), dtypes)
         storages = {}

@@ -13,24 +13,76 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import ssl
 import threading
 
+from estuary.credentials import expand, resolve_config
 from estuary.errors import BrokerError, ConfigError
+from estuary.redact import redact
 
 __all__ = ["Adapter", "MemoryAdapter", "MqttAdapter", "RedisAdapter", "AmqpAdapter", "KafkaAdapter",
-           "adapter_for", "parse_broker_config", "ADAPTERS"]
+           "adapter_for", "parse_broker_config", "tls_context", "ADAPTERS"]
+
+log = logging.getLogger("estuary.messaging")
 
 
 def parse_broker_config(path: str | None) -> dict:
-    """The ``[message-broker]`` group of an adaptor config file."""
+    """The ``[message-broker]`` group of an adaptor config file, with ``${NAME}`` taken from the
+    environment and ``password-file``-style keys read (see :mod:`estuary.credentials`)."""
     if not path:
         return {}
     from estuary.infer.keyfile import parse_keyfile
     kf = parse_keyfile(path)
     if "message-broker" not in kf.groups:
         raise ConfigError("no [message-broker] group (the adaptors find their settings by it)", path=path)
-    return {k: e.value for k, e in kf.groups["message-broker"].items()}
+    return resolve_config({k: e.value for k, e in kf.groups["message-broker"].items()}, path)
+
+
+_TRUE = ("1", "true", "yes", "on")
+
+
+def _flag(cfg: dict, key: str) -> bool:
+    return str(cfg.get(key, "")).strip().lower() in _TRUE
+
+
+def tls_context(cfg: dict, broker: str) -> ssl.SSLContext | None:
+    """The TLS context of a broker config (``enable-tls=1``), or None for plain TCP.
+
+    The broker's certificate is verified against ``tls-cafile``/``tls-capath`` (the system's CAs
+    when neither is set) and its host name checked; ``tls-certfile``/``tls-keyfile`` add a client
+    certificate. Only ``tls-insecure=1`` turns verification off (and says so in the log)."""
+    if not _flag(cfg, "enable-tls"):
+        return None
+    try:
+        ctx = ssl.create_default_context(cafile=cfg.get("tls-cafile") or None, capath=cfg.get("tls-capath") or None)
+        if cfg.get("tls-certfile"):
+            ctx.load_cert_chain(cfg["tls-certfile"], cfg.get("tls-keyfile") or None)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"{broker}: cannot load the TLS files: {exc}",
+                          key="tls-cafile/tls-certfile/tls-keyfile",
+                          hint="PEM files readable by this user") from None
+    if _flag(cfg, "tls-insecure"):
+        log.warning("%s: tls-insecure is set: the broker's certificate is NOT verified", broker)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def _tls_failure(exc: BaseException, broker: str) -> BrokerError | None:
+    """A clear BrokerError for a TLS failure anywhere in ``exc``'s chain (clients wrap them)."""
+    seen = exc
+    while seen is not None:
+        text = str(seen)
+        if isinstance(seen, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in text:
+            why = getattr(seen, "verify_message", None) or "certificate verify failed"
+            return BrokerError(redact(f"{broker}: the broker's TLS certificate is not trusted ({why}); "
+                                      "give its CA in tls-cafile (tls-insecure=1 skips the check: not recommended)"))
+        if isinstance(seen, ssl.SSLError) or "SSL" in text and "handshake" in text.lower():
+            return BrokerError(redact(f"{broker}: TLS handshake failed ({text}); is the port a TLS port?"))
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 class Adapter:
@@ -38,7 +90,8 @@ class Adapter:
     default_port = 0  # 0: the adapter takes no host/port
 
     def __init__(self, conn_str: str = "", cfg: dict | None = None, topic: str = ""):
-        self.conn_str, self.cfg, self.topic = conn_str or "", dict(cfg or {}), topic
+        # conn-str may take ${NAME} from the environment; messages show it through redact()
+        self.conn_str, self.cfg, self.topic = expand(conn_str or "", "conn-str"), dict(cfg or {}), topic
 
     def _hostport(self, default_port: int):
         parts = [p for p in self.conn_str.split(";")] if self.conn_str else []
@@ -46,7 +99,7 @@ class Adapter:
         try:
             port = int(parts[1]) if len(parts) > 1 and parts[1] else int(self.cfg.get("port", default_port))
         except ValueError:
-            raise ConfigError(f"bad port in conn-str {self.conn_str!r}", key="conn-str",
+            raise ConfigError(f"bad port in conn-str {redact(self.conn_str)!r}", key="conn-str",
                               hint="use host;port[;topic]") from None
         if not 0 < port < 65536:
             raise ConfigError(f"port {port} out of range (1..65535) in conn-str {self.conn_str!r}",
@@ -57,6 +110,7 @@ class Adapter:
         """Raise :class:`ConfigError` for settings that no retry can mend (called at start)."""
         if self.default_port:
             self._hostport(self.default_port)
+        tls_context(self.cfg, f"{self.name} broker")  # unreadable CA/cert files: no retry mends them
 
     def connect(self) -> None:
         pass
@@ -86,23 +140,44 @@ class MemoryAdapter(Adapter):
 
 
 class MqttAdapter(Adapter):
+    """MQTT 3.1.1 (paho): ``username``/``password`` (or ``password-file``), TLS with
+    ``enable-tls``/``tls-cafile``/``tls-certfile``/``tls-keyfile``; ``connect()`` returns once the
+    broker accepted the login (a refusal is a BrokerError naming the broker)."""
+
     name = "mqtt"
     default_port = 1883
 
     def connect(self):
         import paho.mqtt.client as mqtt
         host, port, _ = self._hostport(1883)
+        user = self.cfg.get("username")
+        where = f"MQTT broker {host}:{port}" + (f" (user {user})" if user else "")
         c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.cfg.get("client-id", ""))
-        if self.cfg.get("username"):
-            c.username_pw_set(self.cfg["username"], self.cfg.get("password"))
-        if self.cfg.get("enable-tls") in ("1", "true"):
-            c.tls_set(ca_certs=self.cfg.get("tls-cafile"), certfile=self.cfg.get("tls-certfile"),
-                      keyfile=self.cfg.get("tls-keyfile"))
+        if user:
+            c.username_pw_set(user, self.cfg.get("password"))
+        ctx = tls_context(self.cfg, where)
+        if ctx is not None:
+            c.tls_set_context(ctx)
+        answered, result = threading.Event(), []
+
+        def on_connect(client, userdata, flags, reason_code, properties):
+            result.append(reason_code)
+            answered.set()
+
+        c.on_connect = on_connect
         try:
             c.connect(host, port, keepalive=int(self.cfg.get("keep-alive", 60)))
         except OSError as exc:
-            raise BrokerError(f"MQTT broker {host}:{port} unreachable: {exc}") from None
+            raise _tls_failure(exc, where) or BrokerError(redact(f"{where} unreachable: {exc}")) from None
         c.loop_start()
+        # the CONNACK says whether the login was accepted: wait for it rather than publish into
+        # a connection the broker is about to close
+        if not answered.wait(float(self.cfg.get("connect-timeout", 10))) or result[0].is_failure:
+            c.loop_stop()
+            c.disconnect()
+            why = str(result[0]) if result else "no answer to CONNECT"
+            hint = "check username and password" if result else "is it an MQTT port?"
+            raise BrokerError(redact(f"{where} refused the connection: {why} ({hint})"))
         self.client = c
 
     def send(self, payload, topic, key=None):
@@ -110,9 +185,9 @@ class MqttAdapter(Adapter):
             info = self.client.publish(topic, payload, qos=1)
             info.wait_for_publish(timeout=5)
         except Exception as exc:  # noqa: BLE001 - paho raises RuntimeError/ValueError
-            raise BrokerError(f"MQTT publish failed: {exc}") from None
+            raise BrokerError(redact(f"MQTT publish failed: {exc}")) from None
         if not info.is_published():
-            raise BrokerError(f"MQTT publish not acknowledged (rc={info.rc})")
+            raise BrokerError(redact(f"MQTT publish not acknowledged (rc={info.rc})"))
 
     def close(self):
         c = getattr(self, "client", None)
@@ -122,7 +197,9 @@ class MqttAdapter(Adapter):
 
 
 class RedisAdapter(Adapter):
-    """Redis Streams: ``XADD <topic> * <payloadkey> <payload>`` (capped at ``streamsize``)."""
+    """Redis Streams: ``XADD <topic> * <payloadkey> <payload>`` (capped at ``streamsize``).
+    ``password`` (and ``username`` for an ACL user) log in with AUTH; ``enable-tls`` and the
+    ``tls-*`` keys as for MQTT."""
 
     name = "redis"
     default_port = 6379
@@ -130,20 +207,41 @@ class RedisAdapter(Adapter):
     def connect(self):
         import redis
         host, port, _ = self._hostport(6379)
-        self.client = redis.Redis(host=host, port=port, password=self.cfg.get("password"),
-                                  socket_timeout=5, socket_connect_timeout=5)
+        user = self.cfg.get("username") or None
+        where = f"Redis {host}:{port}" + (f" (user {user})" if user else "")
+        tls = tls_context(self.cfg, where) is not None  # validates the files and the flags
+        kw = {}
+        if tls:
+            insecure = _flag(self.cfg, "tls-insecure")
+            kw = {"ssl": True, "ssl_ca_certs": self.cfg.get("tls-cafile") or None,
+                  "ssl_ca_path": self.cfg.get("tls-capath") or None,
+                  "ssl_certfile": self.cfg.get("tls-certfile") or None,
+                  "ssl_keyfile": self.cfg.get("tls-keyfile") or None,
+                  "ssl_cert_reqs": "none" if insecure else "required", "ssl_check_hostname": not insecure}
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+        # no retries inside the client: the reliable sender retries with its own backoff, and a
+        # refused login or certificate must surface at once
+        self.client = redis.Redis(host=host, port=port, username=user, password=self.cfg.get("password"),
+                                  socket_timeout=5, socket_connect_timeout=5, retry=Retry(NoBackoff(), 0), **kw)
         self.field = self.cfg.get("payloadkey", "metadata")
         self.maxlen = int(self.cfg.get("streamsize", 10000))
         try:
             self.client.ping()
+        except redis.AuthenticationError as exc:
+            raise BrokerError(redact(f"{where} refused the login: {exc} (check username and password)")) from None
+        except redis.ResponseError as exc:
+            if "NOAUTH" in str(exc):
+                raise BrokerError(redact(f"{where} needs a password: {exc} (set password)")) from None
+            raise BrokerError(redact(f"{where}: {exc}")) from None
         except Exception as exc:  # noqa: BLE001
-            raise BrokerError(f"Redis {host}:{port} unreachable: {exc}") from None
+            raise _tls_failure(exc, where) or BrokerError(redact(f"{where} unreachable: {exc}")) from None
 
     def send(self, payload, topic, key=None):
         try:
             self.client.xadd(topic, {self.field: payload}, maxlen=self.maxlen, approximate=True)
         except Exception as exc:  # noqa: BLE001
-            raise BrokerError(f"Redis XADD failed: {exc}") from None
+            raise BrokerError(redact(f"Redis XADD failed: {exc}")) from None
 
     def close(self):
         c = getattr(self, "client", None)
@@ -161,17 +259,22 @@ class AmqpAdapter(Adapter):
         import pika
         host, port, rest = self._hostport(5672)
         user = rest[0] if rest else self.cfg.get("username", "guest")
+        where = f"AMQP broker {host}:{port} (user {user})"
         creds = pika.PlainCredentials(user, self.cfg.get("password", "guest"))
+        ctx = tls_context(self.cfg, where)
         params = pika.ConnectionParameters(host=host, port=port, credentials=creds,
                                            heartbeat=int(self.cfg.get("amqp-heartbeat", 30)),
                                            blocked_connection_timeout=10, connection_attempts=1,
-                                           socket_timeout=5)
+                                           socket_timeout=5,
+                                           ssl_options=pika.SSLOptions(ctx, host) if ctx is not None else None)
         try:
             self.conn = pika.BlockingConnection(params)
             self.channel = self.conn.channel()
             self.channel.confirm_delivery()
+        except pika.exceptions.ProbableAuthenticationError as exc:
+            raise BrokerError(redact(f"{where} refused the login: {exc} (check username and password)")) from None
         except Exception as exc:  # noqa: BLE001
-            raise BrokerError(f"AMQP broker {host}:{port} unreachable: {exc}") from None
+            raise _tls_failure(exc, where) or BrokerError(redact(f"{where} unreachable: {exc!r}")) from None
         self.exchange = self.cfg.get("exchange", "amq.topic")
 
     def send(self, payload, topic, key=None):
@@ -181,7 +284,7 @@ class AmqpAdapter(Adapter):
                                        payload, properties=pika.BasicProperties(delivery_mode=2),
                                        mandatory=False)
         except Exception as exc:  # noqa: BLE001
-            raise BrokerError(f"AMQP publish failed: {exc}") from None
+            raise BrokerError(redact(f"AMQP publish failed: {exc}")) from None
 
     def close(self):
         try:
@@ -191,7 +294,12 @@ class AmqpAdapter(Adapter):
 
 
 class KafkaAdapter(Adapter):
-    """Kafka with delivery reports: a send returns once the broker acknowledged it."""
+    """Kafka with delivery reports: a send returns once the broker acknowledged it.
+
+    TLS and SASL are librdkafka settings in ``proto-cfg`` (``security.protocol=SASL_SSL;
+    sasl.mechanisms=SCRAM-SHA-256;ssl.ca.location=...``); ``username`` and ``password`` (or
+    ``password-file``) in the config become ``sasl.username``/``sasl.password``. librdkafka
+    verifies the broker's certificate and host name by default."""
 
     name = "kafka"
     default_port = 9092
@@ -207,6 +315,17 @@ class KafkaAdapter(Adapter):
             if "=" in item:
                 k, v = item.split("=", 1)
                 conf[k.strip()] = v.strip()
+        for key, value in self.cfg.items():  # librdkafka keys in the config (sasl.password-file read)
+            if key.startswith(("sasl.", "ssl.", "security.")) and not key.endswith("-file"):
+                conf.setdefault(key, value)
+        for key, rd in (("username", "sasl.username"), ("password", "sasl.password")):
+            if self.cfg.get(key) and rd not in conf:
+                conf[rd] = self.cfg[key]
+        self.where = f"Kafka {host}:{port}" + (f" (user {conf['sasl.username']})" if conf.get("sasl.username") else "")
+        # the broker-side cause (SASL refused, TLS handshake failed) only reaches error_cb; a
+        # failed delivery quotes the last one
+        self._last_error = None
+        conf["error_cb"] = lambda e: setattr(self, "_last_error", e)
         self.partition_key = self.cfg.get("partition-key")
         self.producer = Producer(conf)
 
@@ -227,9 +346,10 @@ class KafkaAdapter(Adapter):
                 if self.producer.poll(1.0) == 0 and self.producer.flush(0) == 0 and not done.is_set():
                     pass
         except Exception as exc:  # noqa: BLE001
-            raise BrokerError(f"Kafka produce failed: {exc}") from None
+            raise BrokerError(redact(f"{self.where}: produce failed: {exc}")) from None
         if err:
-            raise BrokerError(f"Kafka delivery failed: {err[0]}")
+            cause = f" (last broker error: {self._last_error.str()})" if self._last_error is not None else ""
+            raise BrokerError(redact(f"{self.where}: delivery failed: {err[0].str()}{cause}"))
 
     def close(self):
         p = getattr(self, "producer", None)

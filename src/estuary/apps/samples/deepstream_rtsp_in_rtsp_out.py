@@ -23,6 +23,9 @@ PGIE_CLASS_ID_VEHICLE = 0
 PGIE_CLASS_ID_PERSON = 2
 
 
+rtsp_login = None  # Estuary: (user, password file) when viewers must log in
+
+
 def pgie_src_pad_buffer_probe(pad, info, u_data):
     gst_buffer = info.get_buffer()
     batch_meta = pyds.gst_buffer_get_nvds_batch_meta(hash(gst_buffer))
@@ -105,6 +108,10 @@ def main(args):
     factory.set_launch('( udpsrc name=pay0 port=%d buffer-size=524288 caps="application/x-rtp, media=video, '
                        'clock-rate=90000, encoding-name=(string)H264, payload=96 " )' % udp_port)
     factory.set_shared(True)
+    if rtsp_login is not None:  # Estuary: viewers must log in (digest authentication)
+        from estuary.credentials import read_secret_file
+        from estuary.outputs import require_login
+        require_login(server, factory, rtsp_login[0], read_secret_file(rtsp_login[1], "the RTSP password"))
     server.get_mount_points().add_factory("/ds-test", factory)
     print("\n *** DeepStream: Launched RTSP Streaming at rtsp://localhost:%d/ds-test ***\n\n" % rtsp_port)
     pgie.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, pgie_src_pad_buffer_probe, 0)
@@ -129,11 +136,18 @@ def parse_args(argv=None):
     parser.add_argument("-b", "--bitrate", default=4000000, help="Set the encoding bitrate ", type=int)
     parser.add_argument("--rtsp-port", default=8554, type=int, help="Estuary: output RTSP port")
     parser.add_argument("--udp-port", default=5400, type=int, help="Estuary: loopback UDP port")
+    parser.add_argument("--rtsp-user", default=None, help="Estuary: viewers must log in as this user")
+    parser.add_argument("--rtsp-password-file", default=None,
+                        help="Estuary: file whose first line is that user's password")
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) == 0:
         parser.print_help(sys.stderr)
         return 1
     a = parser.parse_args(argv)
+    if bool(a.rtsp_user) != bool(a.rtsp_password_file):
+        parser.error("--rtsp-user and --rtsp-password-file go together")
+    global rtsp_login
+    rtsp_login = (a.rtsp_user, a.rtsp_password_file) if a.rtsp_user else None
     stream_path, bitrate, rtsp_port, udp_port = a.input, a.bitrate, a.rtsp_port, a.udp_port
     return 0
 

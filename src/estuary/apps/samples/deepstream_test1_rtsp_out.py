@@ -20,6 +20,9 @@ from deepstream_test_1 import osd_sink_pad_buffer_probe
 import pyds  # noqa: F401
 
 
+rtsp_login = None  # Estuary: (user, password file) when viewers must log in
+
+
 def main(args):
     GObject.threads_init()
     Gst.init(None)
@@ -84,6 +87,10 @@ def main(args):
         "( udpsrc name=pay0 port=%d buffer-size=524288 caps=\"application/x-rtp, media=video, clock-rate=90000, "
         "encoding-name=(string)%s, payload=96 \" )" % (updsink_port_num, codec))
     factory.set_shared(True)
+    if rtsp_login is not None:  # Estuary: viewers must log in (digest authentication)
+        from estuary.credentials import read_secret_file
+        from estuary.outputs import require_login
+        require_login(server, factory, rtsp_login[0], read_secret_file(rtsp_login[1], "the RTSP password"))
     server.get_mount_points().add_factory("/ds-test", factory)
     print("\n *** DeepStream: Launched RTSP Streaming at rtsp://localhost:%d/ds-test ***\n\n" % rtsp_port_num)
     nvosd.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, osd_sink_pad_buffer_probe, 0)
@@ -104,11 +111,18 @@ def parse_args(argv=None):
     parser.add_argument("-b", "--bitrate", default=4000000, help="Set the encoding bitrate ", type=int)
     parser.add_argument("--rtsp-port", default=8554, type=int, help="Estuary: RTSP port (8554)")
     parser.add_argument("--udp-port", default=5400, type=int, help="Estuary: loopback UDP port (5400)")
+    parser.add_argument("--rtsp-user", default=None, help="Estuary: viewers must log in as this user")
+    parser.add_argument("--rtsp-password-file", default=None,
+                        help="Estuary: file whose first line is that user's password")
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) == 0:
         parser.print_help(sys.stderr)
         return 1
     a = parser.parse_args(argv)
+    if bool(a.rtsp_user) != bool(a.rtsp_password_file):
+        parser.error("--rtsp-user and --rtsp-password-file go together")
+    global rtsp_login
+    rtsp_login = (a.rtsp_user, a.rtsp_password_file) if a.rtsp_user else None
     global codec, bitrate, stream_path, rtsp_port, updsink_port_num
     codec, bitrate, stream_path = a.codec, a.bitrate, a.input
     rtsp_port, updsink_port_num = a.rtsp_port, a.udp_port
