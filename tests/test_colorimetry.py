@@ -156,3 +156,18 @@ def test_caps_colorimetry_is_read():
     assert video_format(caps).color.full_range and video_format(caps).color.matrix == "bt601"
     hd = Gst.Caps.from_string("video/x-raw,format=I420,width=1280,height=720,framerate=30/1")
     assert video_format(hd).color.matrix == "bt709" and not video_format(hd).color.full_range
+
+
+@pytest.mark.parametrize("low", [16, 0])
+def test_i420_bt601_fast_path_is_exact_and_super_black_takes_the_general_path(low):
+    """BT.601 limited I420 goes through OpenCV's fixed-point conversion when no luma is below
+    16 (OpenCV clamps it there); either way the result is within 1 level of the exact formula."""
+    from estuary.surface.colorimetry import Colorimetry
+    from estuary.surface.convert import frame_to_rgba
+    rng = np.random.default_rng(low)
+    y = rng.integers(low, 236, (H, W), dtype=np.uint8)
+    u = rng.integers(16, 241, (H // 2, W // 2), dtype=np.uint8)
+    v = rng.integers(16, 241, (H // 2, W // 2), dtype=np.uint8)
+    raw = np.concatenate([y.reshape(-1), u.reshape(-1), v.reshape(-1)])
+    ours = frame_to_rgba([y, u, v], "I420", colorimetry=Colorimetry("bt601", False))[..., :3]
+    assert np.abs(ours.astype(np.int16) - exact_rgb(raw, "I420", "bt601")).max() <= 1

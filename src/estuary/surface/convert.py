@@ -3,6 +3,8 @@ letterboxing. Everything is vectorised; nothing loops over pixels in Python."""
 
 from __future__ import annotations
 
+import threading
+
 import cv2
 import numpy as np
 
@@ -74,21 +76,50 @@ def frame_to_rgba(planes, fmt: str, out: np.ndarray | None = None,
         raise StreamError(f"{fmt} frames must have even width and height, got {w}x{h}")
     if colorimetry is None:
         colorimetry = colorimetry_from_caps(None, h)
+    ws = _workspace(h, w)
+    if (fmt == "I420" and chroma_site != "jpeg" and colorimetry == _BT601_LIMITED
+            and int(y.min()) >= 16):
+        # OpenCV's own I420 conversion is this matrix and range with repeated chroma, in fixed
+        # point: within 1 level of the exact formula and about 8× faster than the general path
+        # below — except that it clamps luma below 16 ("super-black") to 16, hence the check
+        i420 = ws["i420"]
+        i420[:h] = y
+        i420[h: h + h // 4].reshape(h // 2, w // 2)[...] = planes[1][: h // 2, : w // 2]
+        i420[h + h // 4:].reshape(h // 2, w // 2)[...] = planes[2][: h // 2, : w // 2]
+        return cv2.cvtColor(i420, cv2.COLOR_YUV2RGBA_I420, dst=out)
     if fmt == "I420":
         # chroma repeated (as videoconvert's I420 fast path does), or interpolated where it sits
         # between the luma samples (JPEG)
         uv = cv2.merge([np.ascontiguousarray(planes[1][: h // 2, : w // 2]),
-                        np.ascontiguousarray(planes[2][: h // 2, : w // 2])])
+                        np.ascontiguousarray(planes[2][: h // 2, : w // 2])], dst=ws["uv_small"])
         interp = cv2.INTER_LINEAR if chroma_site == "jpeg" else cv2.INTER_NEAREST
     elif fmt == "NV12":
         uv = np.ascontiguousarray(planes[1][: h // 2, :w]).reshape(h // 2, w // 2, 2)
         interp = cv2.INTER_LINEAR  # videoconvert's generic path interpolates chroma
     else:
         raise StreamError(f"unsupported raw video format {fmt}")
-    uv = cv2.resize(uv, (w, h), interpolation=interp)
-    yuv = cv2.merge([np.ascontiguousarray(y), uv])
-    rgb = cv2.transform(yuv, yuv_to_rgb_matrix34(colorimetry))  # rounds and saturates to 0..255
+    # work buffers are reused per thread and frame size: fresh 1080p arrays each frame cost more
+    # in page faults than the arithmetic
+    uv_full, yuv, rgb = ws["uv_full"], ws["yuv"], ws["rgb"]
+    cv2.resize(uv, (w, h), dst=uv_full, interpolation=interp)
+    cv2.mixChannels([np.ascontiguousarray(y), uv_full], [yuv], [0, 0, 1, 1, 2, 2])
+    cv2.transform(yuv, yuv_to_rgb_matrix34(colorimetry), dst=rgb)  # rounds and saturates to 0..255
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2RGBA, dst=out)
+
+
+_BT601_LIMITED = Colorimetry("bt601", False)
+_local = threading.local()
+
+
+def _workspace(h: int, w: int) -> dict:
+    """This thread's work buffers for (h, w) frames (the last size used is kept)."""
+    ws = getattr(_local, "ws", None)
+    if ws is None or ws["size"] != (h, w):
+        ws = {"size": (h, w), "uv_small": np.empty((h // 2, w // 2, 2), np.uint8),
+              "uv_full": np.empty((h, w, 2), np.uint8), "yuv": np.empty((h, w, 3), np.uint8),
+              "rgb": np.empty((h, w, 3), np.uint8), "i420": np.empty((h * 3 // 2, w), np.uint8)}
+        _local.ws = ws
+    return ws
 
 
 def rgba_to(rgba: np.ndarray, fmt: str) -> np.ndarray:
