@@ -64,6 +64,18 @@ ENUMS: dict[str, tuple[tuple[int, str, str], ...]] = {
                                 (2, "Deepstream schema protobuf payload", "PAYLOAD_DEEPSTREAM_PROTOBUF"),
                                 (256, "Reserved type", "PAYLOAD_RESERVED"),
                                 (257, "Custom schema payload", "PAYLOAD_CUSTOM")),
+    "GstV4l2VideoEncRateControlType": ((0, "Variable bit rate", "variable_bitrate"),
+                                       (1, "Constant bit rate", "constant_bitrate")),
+    "GstV4l2VideoEncProfileType": ((0, "GST_V4L2_H264_VIDENC_BASELINE_PROFILE", "Baseline"),
+                                   (2, "GST_V4L2_H264_VIDENC_MAIN_PROFILE", "Main"),
+                                   (4, "GST_V4L2_H264_VIDENC_HIGH_PROFILE", "High"),
+                                   (7, "GST_V4L2_H264_VIDENC_HIGH_444_PREDICTIVE", "High444")),
+    "GstV4l2H265VideoEncProfileType": ((0, "GST_V4L2_H265_VIDENC_MAIN_PROFILE", "Main"),
+                                       (1, "GST_V4L2_H265_VIDENC_MAIN10_PROFILE", "Main10")),
+    "GstV4L2VideoEncHwPreset": ((0, "Disable HW-Preset", "DisablePreset"),
+                                (1, "UltraFastPreset for high perf", "UltraFastPreset"),
+                                (2, "FastPreset", "FastPreset"), (3, "MediumPreset", "MediumPreset"),
+                                (4, "SlowPreset", "SlowPreset")),
     "GstNvSourceType": ((0, "auto", "auto"), (1, "uri", "uri"), (2, "rtsp", "rtsp")),
     "GstNvRtspProtocol": ((0, "UDP + UDP Multicast + TCP", "rtp-multi"), (4, "TCP", "rtp-tcp")),
     "GstNvSmartRecordType": ((0, "Disable", "disable"), (1, "Trigger by cloud messages", "cloud"),
@@ -261,6 +273,37 @@ nvsegvisual | batch-size | uint | ? |
 nvsegvisual | width | uint | ? |
 nvsegvisual | height | uint | ? |
 nvsegvisual | gpu-id | uint | 0 | {_GPU}
+nvv4l2h264enc | bitrate | uint | 4000000 |
+nvv4l2h264enc | control-rate | GstV4l2VideoEncRateControlType | 1 |
+nvv4l2h264enc | iframeinterval | uint | 30 |
+nvv4l2h264enc | idrinterval | uint | 256 | every key frame is an IDR frame
+nvv4l2h264enc | profile | GstV4l2VideoEncProfileType | 0 |
+nvv4l2h264enc | preset-level | GstV4L2VideoEncHwPreset | 1 |
+nvv4l2h264enc | insert-sps-pps | bool | false |
+nvv4l2h264enc | insert-vui | bool | false |
+nvv4l2h264enc | insert-aud | bool | false |
+nvv4l2h264enc | bufapi-version | bool | false | {_JETSON} (5.x)
+nvv4l2h264enc | maxperf-enable | bool | false | {_JETSON}
+nvv4l2h264enc | peak-bitrate | uint | 0 | {_JETSON}
+nvv4l2h264enc | vbv-size | uint | 4000000 | {_JETSON}
+nvv4l2h264enc | num-B-Frames | uint[0,2] | 0 |
+nvv4l2h264enc | gpu-id | uint | 0 | {_GPU}
+nvv4l2h265enc | bitrate | uint | 4000000 |
+nvv4l2h265enc | control-rate | GstV4l2VideoEncRateControlType | 1 |
+nvv4l2h265enc | iframeinterval | uint | 30 |
+nvv4l2h265enc | idrinterval | uint | 256 | every key frame is an IDR frame
+nvv4l2h265enc | profile | GstV4l2H265VideoEncProfileType | 0 |
+nvv4l2h265enc | preset-level | GstV4L2VideoEncHwPreset | 1 |
+nvv4l2h265enc | insert-sps-pps | bool | false |
+nvv4l2h265enc | insert-vui | bool | false |
+nvv4l2h265enc | insert-aud | bool | false |
+nvv4l2h265enc | bufapi-version | bool | false | {_JETSON} (5.x)
+nvv4l2h265enc | maxperf-enable | bool | false | {_JETSON}
+nvv4l2h265enc | peak-bitrate | uint | 0 | {_JETSON}
+nvv4l2h265enc | vbv-size | uint | 4000000 | {_JETSON}
+nvv4l2h265enc | num-B-Frames | uint[0,2] | 0 |
+nvv4l2h265enc | gpu-id | uint | 0 | {_GPU}
+nvjpegenc | quality | int[0,100] | ? |
 nvsegvisual | original-background | bool | ? | the class colours are drawn over the frame
 """
 
