@@ -101,3 +101,20 @@ def test_properties_without_effect_say_so_in_their_description():
     assert "no effect here" in el.find_property("compute-hw").blurb
     assert "no effect here" in _make("nvurisrcbin").find_property("smart-record").blurb
     assert "no effect here" not in el.find_property("rows").blurb  # implemented ones keep theirs
+
+
+def test_docs_are_generated_from_the_table():
+    import os
+    path = os.path.join(os.path.dirname(__file__), "..", "docs", "ds-properties.md")
+    with open(path, encoding="utf-8") as f:
+        assert f.read() == dsprops.markdown(), "run: python -m estuary.gst.dsprops > docs/ds-properties.md"
+
+
+def test_implemented_means_implemented():
+    # a row without a "no effect" note must be a property the element declares itself, not a
+    # generated stand-in (whose description says it has no effect)
+    for element in dsprops.elements():
+        el = _make(element)
+        for row in dsprops.properties_for(element).values():
+            if not row.note:
+                assert "no effect here" not in (el.find_property(row.name).blurb or ""), (element, row.name)

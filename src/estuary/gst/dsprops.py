@@ -85,7 +85,7 @@ ENUMS: dict[str, tuple[tuple[int, str, str], ...]] = {
                           (2, "Record audio only", "audio")),
 }
 
-_GPU = "one device per process here (CPU, or the GPU that CUDA_VISIBLE_DEVICES selects)"
+_GPU = "this element works where its input surfaces are (the CPU, or the GPU nvstreammux's gpu-id chose)"
 _MEM = "surfaces are in system memory on the CPU and in CUDA device memory on a GPU"
 _HW = "no VIC engine here; scaling is done by OpenCV (CPU) or CUDA"
 _INTERP = "scaling uses bilinear (CPU) or the CUDA resize"
@@ -414,3 +414,39 @@ def properties_for(element: str) -> dict[str, DsProp]:
 def elements() -> list[str]:
     """The DeepStream element names the table covers."""
     return list(_TABLE)
+
+
+def markdown() -> str:
+    """docs/ds-properties.md: the table as documentation (``python -m estuary.gst.dsprops``).
+
+    Whether a property has an effect is read from the registered element: one the element
+    declares itself is implemented, whatever the table's note says."""
+    import pyds  # noqa: F401 - registers the elements
+    from estuary.gst import Gst
+    lines = ["# DeepStream 7.1 element properties on Estuary", "",
+             "Generated from `src/estuary/gst/dsprops.py` by `python -m estuary.gst.dsprops`; "
+             "`tests/test_ds_properties.py` checks every row on the registered elements and that this "
+             "file is current.", "",
+             "Every property exists with DeepStream's name, GType and default. **Effect** says what it "
+             "does on Estuary: *implemented*, or why it is accepted and validated without effect here. "
+             "A different default is listed with its reason.", ""]
+    for element in elements():
+        lines += [f"## {element}", "", "| property | type | default | effect |", "|---|---|---|---|"]
+        made = Gst.ElementFactory.make(element, None)
+        for row in properties_for(element).values():
+            default = "—" if row.default is None else repr(row.default) if row.type == "string" else str(row.default)
+            if (element, row.name) in DEVIATIONS:
+                default += f" (Estuary differs: {DEVIATIONS[(element, row.name)]})"
+            typ = row.type + (f" [{row.minimum}, {row.maximum}]" if row.minimum is not None and
+                              row.type not in ENUMS and (row.minimum, row.maximum) != _RANGES.get(row.type) else "")
+            blurb = made.find_property(row.name).blurb or ""
+            inert = "no effect here" in blurb or blurb.startswith("Accepted")
+            effect = f"no effect: {row.note or blurb}" if inert else "implemented"
+            lines.append(f"| {row.name} | {typ} | {default} | {effect} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import sys
+    sys.stdout.write(markdown())
