@@ -75,9 +75,12 @@ def install_configs(app_dir: str) -> None:
             with open(src, encoding="utf-8") as f:
                 text = f.read()
         # bundled configs name models relative to the samples folder
-        text = text.replace("../models/", models + "/").replace("trtis_model_repo", os.path.join(samples, "trtis_model_repo"))
+        text = text.replace("../models/", models + "/")
         with open(os.path.join(app_dir, name), "w", encoding="utf-8") as f:
             f.write(text)
+    repo = os.path.join(samples, "trtis_model_repo")  # nvinferserver's model repository
+    if os.path.isdir(repo) and not os.path.exists(os.path.join(app_dir, "trtis_model_repo")):
+        os.symlink(repo, os.path.join(app_dir, "trtis_model_repo"))
 
 
 def main(argv=None) -> int:
