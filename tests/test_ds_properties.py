@@ -118,3 +118,4 @@ def test_implemented_means_implemented():
         for row in dsprops.properties_for(element).values():
             if not row.note:
                 assert "no effect here" not in (el.find_property(row.name).blurb or ""), (element, row.name)
+

@@ -71,8 +71,10 @@ def test_test3_deepstream_71_command_line(tmp_path):
     assert "'no_display': True" in r.stdout and "Creating Fakesink" in r.stdout
     assert re.search(r"\*\*PERF:  \{'stream0': [\d.]+, 'stream1': [\d.]+\}", r.stdout)
     assert "Fps of stream" not in r.stdout  # 7.1 reports through PERF_DATA, not GETFPS
-    r = run_app("test3", "-i", uri, "--no-display", "-s")
+    # -s: no per-frame lines; --disable-probe: nvdslogger reports the rate instead of the probe
+    r = run_app("test3", "-i", uri, "--no-display", "-s", "--disable-probe")
     assert r.returncode == 0 and not [ln for ln in r.stdout.splitlines() if TEST3.match(ln)]
+    assert re.search(r"^\*\*PERF : FPS_0 \([\d.]+\)$", r.stdout, re.M) and "**PERF:  {" not in r.stdout
     r = run_app("test3", "-i", uri, "-g", "nvinfer")
     assert r.returncode == 1 and "Either pgie or configfile is missing" in r.stderr
 

@@ -26,6 +26,7 @@ ELEMENT_MODULES: dict[str, tuple[str, ...]] = {
     "preprocess": ("EsPreprocess",),
     "sinks": ("EsDisplaySink", "EsTransformPassthrough"),
     "encoders": ("EsH264Enc", "EsH265Enc", "EsJpegEnc"),
+    "logger": ("EsDsLogger",),
 }
 
 _done = False

@@ -168,8 +168,9 @@ def run(args, requested_pgie=None, config=None, disable_probe=False, no_display=
         pgie = Gst.ElementFactory.make("nvinfer", "primary-inference")
     nvdslogger = None
     if disable_probe:
-        # Estuary: no nvdslogger element; the probe is simply not installed
-        print("Estuary: nvdslogger is not available; FPS is not reported with --disable-probe")
+        # Use nvdslogger for perf measurement instead of probe function
+        print("Creating nvdslogger \n")
+        nvdslogger = Gst.ElementFactory.make("nvdslogger", "nvdslogger")
     tiler = Gst.ElementFactory.make("nvmultistreamtiler", "nvtiler")
     nvvidconv = Gst.ElementFactory.make("nvvideoconvert", "convertor")
     nvosd = Gst.ElementFactory.make("nvdsosd", "onscreendisplay")
@@ -212,10 +213,16 @@ def run(args, requested_pgie=None, config=None, disable_probe=False, no_display=
     sink.set_property("qos", 0)
     for el in (queue1, queue2, queue3, queue4, queue5, pgie, tiler, nvvidconv, nvosd, sink):
         pipeline.add(el)
+    if nvdslogger:
+        pipeline.add(nvdslogger)
     streammux.link(queue1)
     queue1.link(pgie)
     pgie.link(queue2)
-    queue2.link(tiler)
+    if nvdslogger:
+        queue2.link(nvdslogger)
+        nvdslogger.link(tiler)
+    else:
+        queue2.link(tiler)
     tiler.link(queue3)
     queue3.link(nvvidconv)
     nvvidconv.link(queue4)
