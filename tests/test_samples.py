@@ -1,10 +1,14 @@
 """The DeepStream sample ports, run as a user runs them, asserting their observable behaviour."""
 
+import os
 import re
 import subprocess
 import sys
 
+import pytest
+
 from estuary import data
+from estuary.apps.samples import config_dir
 
 TEST1 = re.compile(r"^Frame Number=(\d+) Number of Objects=(\d+) Vehicle_count=(\d+) Person_count=(\d+)$")
 TEST3 = re.compile(r"^Frame Number= (\d+) Number of Objects= (\d+) Vehicle_count= (\d+) Person_count= (\d+)$")
@@ -54,6 +58,25 @@ def test_test3_two_sources():
     assert len(rows) == 500
     assert "WARNING: Overriding infer-config batch-size 1  with number of sources  2" in r.stdout
     assert "Decodebin did not pick nvidia decoder plugin" not in r.stderr
+
+
+def test_test3_deepstream_71_command_line(tmp_path):
+    uri = "file://" + data.media_path("bikes.mp4")
+    # 7.1: argparse flags, fakesink for --no-display, PERF_DATA FPS, -g/-c together
+    r = run_app("test3", "-i", uri, uri, "--no-display", "-g", "nvinfer", "-c",
+                os.path.join(config_dir(), "dstest3_pgie_config.txt"))
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = [tuple(map(int, m.groups())) for m in map(TEST3.match, r.stdout.splitlines()) if m]
+    assert len(rows) == 500 and sorted({f for f, *_ in rows}) == list(range(250))
+    assert "'no_display': True" in r.stdout and "Creating Fakesink" in r.stdout
+    assert re.search(r"\*\*PERF:  \{'stream0': [\d.]+, 'stream1': [\d.]+\}", r.stdout)
+    assert "Fps of stream" not in r.stdout  # 7.1 reports through PERF_DATA, not GETFPS
+    # -s: no per-frame lines; --disable-probe: nvdslogger reports the rate instead of the probe
+    r = run_app("test3", "-i", uri, "--no-display", "-s", "--disable-probe")
+    assert r.returncode == 0 and not [ln for ln in r.stdout.splitlines() if TEST3.match(ln)]
+    assert re.search(r"^\*\*PERF : FPS_0 \([\d.]+\)$", r.stdout, re.M) and "**PERF:  {" not in r.stdout
+    r = run_app("test3", "-i", uri, "-g", "nvinfer")
+    assert r.returncode == 1 and "Either pgie or configfile is missing" in r.stderr
 
 
 def test_nvdsanalytics_prints_analytics():
@@ -154,20 +177,23 @@ def test_imagedata_saves_annotated_frames(tmp_path):
     assert r.returncode == 1 and "already exists" in r.stderr
 
 
-def test_rtsp_out_serves_on_loopback():
-    import threading
+@pytest.mark.parametrize("enc_args", [[], ["-e", "1"], ["-e", "0", "-c", "H265"]],
+                         ids=["5.1 (nvv4l2h264enc)", "7.1 -e 1 (x264enc)", "7.1 -e 0 H265"])
+def test_rtsp_out_serves_on_loopback(enc_args):
     import time
 
     from estuary.gst import Gst
     import servers
     rtsp, udp = servers.free_port(), servers.free_port()
     proc = subprocess.Popen([sys.executable, "-m", "estuary.cli", "run", "test1-rtsp-out", "-i",
-                             data.media_path("bikes.h264"), "--rtsp-port", str(rtsp), "--udp-port", str(udp)],
+                             data.media_path("bikes.h264"), "--rtsp-port", str(rtsp), "--udp-port", str(udp),
+                             *enc_args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         servers.wait_port(rtsp, 60)
+        codec = "h265" if "H265" in enc_args else "h264"
         client = Gst.parse_launch(f"rtspsrc location=rtsp://127.0.0.1:{rtsp}/ds-test latency=100 protocols=tcp ! "
-                                  "rtph264depay ! h264parse ! avdec_h264 ! fakesink name=out sync=false")
+                                  f"rtp{codec}depay ! {codec}parse ! avdec_{codec} ! fakesink name=out sync=false")
         frames = []
         client.get_by_name("out").get_static_pad("sink").add_probe(
             Gst.PadProbeType.BUFFER, lambda pad, info: frames.append(1) or Gst.PadProbeReturn.OK)

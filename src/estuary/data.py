@@ -366,6 +366,21 @@ class-id=0
 """,
 }
 
+# The same bundled models under the other file names DeepStream's apps open (5.1/7.1 test2's sgie2
+# and sgie3, runtime_source_add_delete's dstest_*, demux, imagedata-cupy), so that every app's
+# model configs exist under its own names. The secondary configs reuse the one bundled classifier.
+_SGIE = _SAMPLE_FILES["dstest2_sgie1_config.txt"]
+_SAMPLE_FILES.update({
+    "dstest2_sgie2_config.txt": _SGIE.replace("gie-unique-id=2", "gie-unique-id=3"),
+    "dstest2_sgie3_config.txt": _SGIE.replace("gie-unique-id=2", "gie-unique-id=4"),
+    "dstest_pgie_config.txt": _SAMPLE_PGIE,
+    "dstest_sgie1_config.txt": _SGIE,
+    "dstest_sgie2_config.txt": _SGIE.replace("gie-unique-id=2", "gie-unique-id=3"),
+    "dstest_sgie3_config.txt": _SGIE.replace("gie-unique-id=2", "gie-unique-id=4"),
+    "ds_demux_pgie_config.txt": _SAMPLE_PGIE,
+    "dstest_imagedata_cupy_config.txt": _SAMPLE_FILES["dstest_imagedata_config.txt"],
+})
+
 
 def data_dir() -> str:
     """Where models and media live (``$ESTUARY_DATA`` or ``~/.cache/estuary``)."""

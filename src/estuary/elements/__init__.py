@@ -25,6 +25,8 @@ ELEMENT_MODULES: dict[str, tuple[str, ...]] = {
     "flow": ("EsOpticalFlow", "EsFlowVisual", "EsSegVisual"),
     "preprocess": ("EsPreprocess",),
     "sinks": ("EsDisplaySink", "EsTransformPassthrough"),
+    "encoders": ("EsH264Enc", "EsH265Enc", "EsJpegEnc"),
+    "logger": ("EsDsLogger",),
 }
 
 _done = False

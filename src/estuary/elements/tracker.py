@@ -1,13 +1,15 @@
 """``estracker`` (alias ``nvtracker``): gives detected objects stable ids per source.
 
-The algorithm comes from ``ll-config-file`` (``EstuaryTracker: algorithm:``) or from the
-DeepStream library named in ``ll-lib-file`` (IOU → iou, KLT → sort, NvDCF /
-NvMultiObjectTracker → bytetrack)."""
+The algorithm comes from the ``algorithm`` property, ``ll-config-file``
+(``EstuaryTracker: algorithm:``, or the modules of a 6.0+ NvMultiObjectTracker file: IOU → iou,
+NvSORT → sort, NvDCF / NvDeepSORT → bytetrack) or the DeepStream library named in
+``ll-lib-file`` (5.x IOU → iou, KLT → sort, NvDCF → bytetrack); see
+:func:`estuary.track.config.element_config` for which files each library reads."""
 
 from __future__ import annotations
 
 from estuary.errors import StreamError
-from estuary.gst import Gst, batchmeta
+from estuary.gst import GLib, Gst, batchmeta
 from estuary.gst.chain import ChainElement
 from estuary.gst.element import ElementBase, Prop
 from estuary.gst.events import STREAM_EOS, STREAM_RESET, stream_event_source  # noqa: F401 - re-exported
@@ -16,8 +18,8 @@ from estuary.meta.arrays import FrameObjects
 from estuary.meta.enums import NvDsMetaType, UNTRACKED_OBJECT_ID
 from estuary.meta.tracker import (NvDsPastFrameObj, NvDsPastFrameObjBatch, NvDsPastFrameObjList,
                                   NvDsPastFrameObjStream)
-from estuary.track import MultiObjectTracker, TrackerConfig, load_tracker_config
-from estuary.track.config import algorithm_for_lib
+from estuary.track import MultiObjectTracker, TrackerConfig
+from estuary.track.config import element_config
 from estuary.track.tracker import _Counter
 
 __all__ = ["EsTracker", "STREAM_RESET", "STREAM_EOS"]
@@ -61,12 +63,12 @@ class EsTracker(ElementBase, ChainElement, Gst.Element):
     def _config(self) -> TrackerConfig:
         if self._cfg is None:
             s = self.settings
-            base = TrackerConfig(algorithm=algorithm_for_lib(s.ll_lib_file) or "bytetrack")
-            cfg = load_tracker_config(s.ll_config_file, base=base) if s.ll_config_file else base
-            if s.algorithm:
-                cfg.algorithm = s.algorithm
-                cfg.min_detector_confidence = None
-            self._cfg = cfg.validate(s.ll_config_file)
+            notes: list[str] = []
+            self._cfg = element_config(s.ll_lib_file, s.ll_config_file, s.algorithm, notes=notes)
+            if notes:  # unknown keys of a DeepStream file: a bus WARNING, which apps print
+                err = GLib.Error.new_literal(Gst.LibraryError.quark(), "; ".join(notes),
+                                             int(Gst.LibraryError.SETTINGS))
+                self.post_message(Gst.Message.new_warning(self, err, "\n".join(notes)))
         return self._cfg
 
     def do_change_state(self, transition):

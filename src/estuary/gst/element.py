@@ -130,12 +130,25 @@ class Prop:
     maximum: Any = None
     attr: str = ""
     readable_only: bool = False
+    #: GType given by DeepStream's property table (``gst/dsprops.py``): uint, int64, an enum
+    #: name...; empty: derived from ``type`` and the range
+    gtype_name: str = ""
 
     def pspec(self):
         flags = GObject.ParamFlags.READABLE
         if not self.readable_only:
             flags |= GObject.ParamFlags.WRITABLE
         nick = self.name
+        if self.gtype_name:
+            from estuary.gst import dsprops
+            if self.gtype_name in dsprops.ENUMS:
+                from estuary.gst.dscompat import enum_gtype
+                return (enum_gtype(self.gtype_name), nick, self.blurb, self.default, flags)
+            if self.gtype_name == "pointer":
+                return (GObject.TYPE_POINTER, nick, self.blurb, flags)
+            gtype = {"int": GObject.TYPE_INT, "uint": GObject.TYPE_UINT, "int64": GObject.TYPE_INT64,
+                     "uint64": GObject.TYPE_UINT64}[self.gtype_name]
+            return (gtype, nick, self.blurb, self.minimum, self.maximum, self.default, flags)
         if self.type is bool:
             return (bool, nick, self.blurb, self.default, flags)
         if self.type is str:
@@ -196,6 +209,9 @@ class ElementBase:
         for klass in reversed(cls.__mro__):
             for p in klass.__dict__.get("PROPS", ()):
                 props[p.name] = p
+        if "PROPS" in cls.__dict__ or "ALIASES" in cls.__dict__:
+            from estuary.gst.dscompat import with_deepstream_props
+            props = with_deepstream_props(cls, props)
         cls._all_props = tuple(props.values())
         if "PROPS" in cls.__dict__ and props:
             cls.__gproperties__ = {p.name: p.pspec() for p in props.values()}
@@ -211,6 +227,8 @@ class ElementBase:
 
     def do_set_property(self, pspec, value):
         p = self._prop(pspec.name)
+        if p.gtype_name and isinstance(value, int) and not isinstance(value, bool):
+            value = int(value)  # a GEnum value arrives as its Python enum class; store the number
         value = self.validate_property(p, value)
         with self.settings.lock:
             setattr(self.settings, p.key, value)

@@ -8,6 +8,13 @@ bundled-model folder (``~/.cache/estuary/samples``) instead of the current folde
 
 import os
 
+# DeepStream 7.x apps import NVIDIA's cuda-python in common/platform_info.py; make Estuary's
+# stand-in the fallback (a real cuda-python still wins: see estuary_cudacompat). The .pth file
+# that scripts/setup.sh installs does the same for apps run outside `estuary run`.
+import estuary_cudacompat
+
+estuary_cudacompat.install()
+
 SAMPLES = {
     "test1": "deepstream_test_1",
     "test2": "deepstream_test_2",

@@ -27,7 +27,8 @@ def main(args):
     GObject.threads_init()
     Gst.init(None)
     from estuary.apps.samples import config_dir  # Estuary: configs from the bundled-model folder
-    from estuary.elements.sinks import encoder_name
+    from common.platform_info import PlatformInfo
+    is_integrated_gpu = PlatformInfo().is_integrated_gpu()  # 7.1: via cuda-python (our stand-in here)
     pipeline = Gst.Pipeline()
     source = Gst.ElementFactory.make("filesrc", "file-source")
     h264parser = Gst.ElementFactory.make("h264parse", "h264-parser")
@@ -38,15 +39,25 @@ def main(args):
     nvosd = Gst.ElementFactory.make("nvdsosd", "onscreendisplay")
     nvvidconv_postosd = Gst.ElementFactory.make("nvvideoconvert", "convertor_postosd")
     caps = Gst.ElementFactory.make("capsfilter", "filter")
-    # Estuary: CPU encoders take system-memory I420 (the original: video/x-raw(memory:NVMM), I420)
-    caps.set_property("caps", Gst.Caps.from_string("video/x-raw, format=I420"))
-    # Estuary: nvv4l2h264enc → the best H.264 encoder available (NVENC or x264)
-    enc_name = encoder_name() if codec == "H264" else "x265enc"
-    encoder = Gst.ElementFactory.make(enc_name, "encoder")
-    if enc_name == "x264enc":
-        encoder.set_property("bitrate", bitrate // 1000)
-        encoder.set_property("tune", "zerolatency")
-        encoder.set_property("speed-preset", "ultrafast")
+    if enc_type == 0:
+        caps.set_property("caps", Gst.Caps.from_string("video/x-raw(memory:NVMM), format=I420"))
+    else:
+        caps.set_property("caps", Gst.Caps.from_string("video/x-raw, format=I420"))
+    if codec == "H264":
+        encoder = Gst.ElementFactory.make("nvv4l2h264enc" if enc_type == 0 else "x264enc", "encoder")
+    else:
+        encoder = Gst.ElementFactory.make("nvv4l2h265enc" if enc_type == 0 else "x265enc", "encoder")
+    if enc_type == 0:
+        encoder.set_property('bitrate', bitrate)
+    else:
+        # Estuary: x264enc/x265enc take kbit/s (DeepStream sets bit/s, which they refuse as out of
+        # range) and need a real-time preset on a CPU
+        encoder.set_property('bitrate', max(1, bitrate // 1000))
+        encoder.set_property('tune', 'zerolatency')
+        encoder.set_property('speed-preset', 'ultrafast')
+    if is_integrated_gpu and enc_type == 0:
+        encoder.set_property('preset-level', 1)
+        encoder.set_property('insert-sps-pps', 1)
     rtppay = Gst.ElementFactory.make("rtph264pay" if codec == "H264" else "rtph265pay", "rtppay")
     sink = Gst.ElementFactory.make("udpsink", "udpsink")
     sink.set_property('host', '127.0.0.1')  # Estuary: loopback instead of 224.224.255.255
@@ -109,6 +120,8 @@ def parse_args(argv=None):
     parser.add_argument("-c", "--codec", default="H264", help="RTSP Streaming Codec H264/H265 , default=H264",
                         choices=['H264', 'H265'])
     parser.add_argument("-b", "--bitrate", default=4000000, help="Set the encoding bitrate ", type=int)
+    parser.add_argument("-e", "--enc_type", default=0, help="0:Hardware encoder , 1:Software encoder , default=0",
+                        choices=[0, 1], type=int)
     parser.add_argument("--rtsp-port", default=8554, type=int, help="Estuary: RTSP port (8554)")
     parser.add_argument("--udp-port", default=5400, type=int, help="Estuary: loopback UDP port (5400)")
     parser.add_argument("--rtsp-user", default=None, help="Estuary: viewers must log in as this user")
@@ -123,8 +136,8 @@ def parse_args(argv=None):
         parser.error("--rtsp-user and --rtsp-password-file go together")
     global rtsp_login
     rtsp_login = (a.rtsp_user, a.rtsp_password_file) if a.rtsp_user else None
-    global codec, bitrate, stream_path, rtsp_port, updsink_port_num
-    codec, bitrate, stream_path = a.codec, a.bitrate, a.input
+    global codec, bitrate, stream_path, rtsp_port, updsink_port_num, enc_type
+    codec, bitrate, stream_path, enc_type = a.codec, a.bitrate, a.input, a.enc_type
     rtsp_port, updsink_port_num = a.rtsp_port, a.udp_port
     return 0
 
