@@ -208,6 +208,20 @@ CASES = {
         "videotestsrc num-buffers=5 ! video/x-raw,width=64,height=48 ! m.sink_0 nvstreammux name=m "
         "batch-size=1 width=64 height=48 ! nvmsgconv config={tmp}/none.txt ! fakesink"),
         says=["{tmp}/none.txt"]),
+    # -- item 6: tracker configs --
+    "nvtracker-random-bytes-config": Case(launch(
+        "videotestsrc num-buffers=5 ! video/x-raw,width=64,height=48 ! m.sink_0 nvstreammux name=m "
+        "batch-size=1 width=64 height=48 ! nvtracker ll-lib-file=libnvds_nvmultiobjecttracker.so "
+        "ll-config-file={tmp}/t.yml ! fakesink"), says=["{tmp}/t.yml"], files={"t.yml": lambda _t: _rand(2000)}),
+    "nvtracker-negative-value-named-by-users-key": Case(launch(
+        "videotestsrc num-buffers=5 ! video/x-raw,width=64,height=48 ! m.sink_0 nvstreammux name=m "
+        "batch-size=1 width=64 height=48 ! nvtracker ll-lib-file=libnvds_nvmultiobjecttracker.so "
+        "ll-config-file={tmp}/t.yml ! fakesink"), says=["{tmp}/t.yml", "probationAge"],
+        files={"t.yml": "TargetManagement:\n  probationAge: -3\n"}),
+    "nvtracker-missing-ll-lib": Case(launch(
+        "videotestsrc num-buffers=5 ! video/x-raw,width=64,height=48 ! m.sink_0 nvstreammux name=m "
+        "batch-size=1 width=64 height=48 ! nvtracker ll-lib-file=/nonexistent/libfoo.so ! fakesink"),
+        says=["/nonexistent/libfoo.so", "ll-lib-file"]),
     "nvtracker-missing-ll-config": Case(launch(
         "videotestsrc num-buffers=5 ! video/x-raw,width=64,height=48 ! m.sink_0 nvstreammux name=m "
         "batch-size=1 width=64 height=48 ! nvtracker ll-lib-file=libnvds_nvmultiobjecttracker.so "
