@@ -44,6 +44,8 @@ def _cmd_inspect(args) -> int:
         print(f"  {pspec.name:<28} {pspec.value_type.name:<10} default={pspec.get_default_value()!r}  {pspec.blurb}")
     for t in factory.get_static_pad_templates():
         print(f"  pad {t.name_template} ({t.direction.value_nick}, {t.presence.value_nick}): {t.get_caps().to_string()}")
+    for line in getattr(el, "inspect_notes", lambda: [])():  # e.g. nvinfer: the CPU backends installed
+        print(f"  {line}")
     return 0
 
 

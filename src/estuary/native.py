@@ -25,7 +25,7 @@ import sys
 import threading
 from types import ModuleType
 
-__all__ = ["ensure_unwinder", "unwinder_is_sane", "import_cxx"]
+__all__ = ["ensure_unwinder", "unwinder_is_sane", "import_cxx", "cxx_throw_safe"]
 
 _lock = threading.Lock()
 _gcc_s = None
@@ -72,3 +72,54 @@ def import_cxx(name: str) -> ModuleType:
             return importlib.import_module(name)
         finally:
             sys.setdlopenflags(flags)
+
+
+class _DlPhdrInfo(ctypes.Structure):
+    _fields_ = [("dlpi_addr", ctypes.c_void_p), ("dlpi_name", ctypes.c_char_p)]
+
+
+def _loaded_in_order() -> list[str]:
+    """Paths of the shared objects of this process, in the order they were loaded."""
+    names: list[str] = []
+    cb_type = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(_DlPhdrInfo), ctypes.c_size_t, ctypes.c_void_p)
+
+    def cb(info, _size, _data):
+        names.append((info.contents.dlpi_name or b"").decode(errors="replace"))
+        return 0
+
+    libc = ctypes.CDLL(None)
+    libc.dl_iterate_phdr(cb_type(cb), None)
+    return names
+
+
+def cxx_throw_safe() -> tuple[bool, str]:
+    """Whether C++ exceptions thrown in libraries loaded from now on (OpenVINO) can be caught.
+
+    Stricter than :func:`unwinder_is_sane` about what breaks: libunwind ahead of libgcc_s in the
+    global scope is harmless on its own (GStreamer loaded before ``import estuary``, as in
+    DeepStream's samples: OpenVINO works). Unsafe when GStreamer's libunwind provides the process-wide ``_Unwind_*`` symbols while a C++
+    runtime loaded before it already bound some of them to libgcc's (an application that imported
+    numpy or OpenCV before GStreamer and Estuary): the two unwinders mix and a throw aborts.
+    Returns (safe, why not)."""
+    if not sys.platform.startswith("linux"):
+        return True, ""
+    try:
+        libc = ctypes.CDLL(None)
+        glob = ctypes.cast(libc._Unwind_RaiseException, ctypes.c_void_p).value
+    except AttributeError:  # no unwinder loaded globally yet: whoever comes first is consistent
+        return True, ""
+    try:
+        gcc = ctypes.cast(ctypes.CDLL("libgcc_s.so.1")._Unwind_RaiseException, ctypes.c_void_p).value
+    except (OSError, AttributeError):
+        return True, ""
+    if glob == gcc:
+        return True, ""
+    order = _loaded_in_order()
+    unwind = next((i for i, n in enumerate(order) if "libunwind" in n), None)
+    cxx = next((i for i, n in enumerate(order) if "libstdc++" in n), None)
+    if unwind is None or cxx is None or cxx > unwind:
+        return True, ""
+    return False, ("a C++ library was loaded before GStreamer and Estuary (e.g. numpy or cv2 imported "
+                   "before gi's Gst and pyds/estuary), so GStreamer's libunwind and libgcc's unwinder are "
+                   "mixed and a C++ exception would abort the process; import pyds (or estuary) first, "
+                   "or run with LD_PRELOAD=libgcc_s.so.1")

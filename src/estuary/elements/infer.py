@@ -10,7 +10,7 @@ import time
 import numpy as np
 
 from estuary.errors import ConfigError, StreamError
-from estuary.gst import Gst, batchmeta
+from estuary.gst import GLib, Gst, batchmeta
 from estuary.gst.chain import ChainElement
 from estuary.gst.element import ElementBase, Prop
 from estuary.elements.mux import BATCH_CAPS
@@ -55,8 +55,12 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
         Prop("input-tensor-meta", bool, False, "Take tensors from espreprocess"),
         Prop("raw-output-file-write", bool, False, "Write raw outputs to files (accepted)"),
         Prop("infer-workers", int, 0,
-             "CPU, primary mode: batches inferred at once, each by its own ONNX Runtime session "
-             "sharing the cores (0: auto, 2 with 2+ cores; 1: one session using every core)", 0, 64),
+             "CPU, primary mode: batches inferred at once, each by its own infer request (OpenVINO "
+             "stream) or ONNX Runtime session sharing the cores (0: auto, 2 with 2+ cores; 1: one "
+             "using every core)", 0, 64),
+        Prop("backend", str, "auto",
+             "CPU runtime: auto (OpenVINO where installed, else ONNX Runtime; ESTUARY_BACKEND may "
+             "name one), openvino, onnxruntime"),
     )
 
     def __init__(self):
@@ -74,9 +78,25 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
         #: inference time: [batches inferred, seconds] (read by estuary.metrics)
         self.infer_time = [0, 0.0]
         self._time_lock = threading.Lock()
+        self._calibration = None  # INT8 from the first frames: the network inputs kept so far
 
     def property_changed(self, key, value):
         self._set_props.add(key)
+
+    def validate_property(self, prop, value):
+        if prop.name == "backend":  # checked when the element starts (an ERROR on the bus)
+            value = (value or "auto").strip().lower()
+        return value
+
+    @classmethod
+    def inspect_notes(cls) -> list[str]:
+        """Lines ``estuary inspect`` prints: the CPU backends installed, and which ``auto`` picks."""
+        from estuary.infer.backends import cpu_backends
+        found = cpu_backends()
+        if not found:
+            return ["CPU backends: none installed (pip install openvino or onnxruntime)"]
+        return ["CPU backends: " + ", ".join(f"{n} {v}" for n, v in found)
+                + f" (backend=auto uses {found[0][0]})"]
 
     # -- start --------------------------------------------------------------------------------
     def do_change_state(self, transition):
@@ -95,6 +115,10 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
         s = self.settings
         if not s.config_file_path:
             raise ConfigError(f"{self.get_name()}: set config-file-path to an nvinfer config file")
+        from estuary.infer.backends import BACKEND_CHOICES
+        if s.backend not in BACKEND_CHOICES:
+            raise ConfigError(f"{self.get_name()}: backend={s.backend!r} is not one of {', '.join(BACKEND_CHOICES)}",
+                              key="backend", hint="auto picks OpenVINO where installed, else ONNX Runtime")
         cfg = load_infer_config(s.config_file_path)
         over = {"unique_id": "gie-unique-id", "process_mode": "process-mode", "batch_size": "batch-size",
                 "interval": "interval", "output_tensor_meta": "output-tensor-meta",
@@ -123,25 +147,82 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
         from estuary.infer.engine import InferEngine
         cfg = self.cfg
         workers = self._workers(on_gpu)
+        prefer = self.settings.backend
+        if on_gpu and prefer in ("openvino", "onnxruntime") and "backend" in self._set_props:
+            raise ConfigError(f"{self.get_name()}: backend={prefer} runs on the CPU, but the frames are "
+                              "in GPU memory", hint="use backend=auto (or put the frames in system memory)")
         if workers == 1:
-            self._engine = InferEngine(cfg, gpu_id=cfg.gpu_id if on_gpu else -1)
+            self._engine = InferEngine(cfg, gpu_id=cfg.gpu_id if on_gpu else -1, backend=prefer)
         else:
-            # several frames in flight, each session on its share of the cores: one straggling
+            # several frames in flight, each request on its share of the cores: one straggling
             # thread (the decoder, the tracker) no longer stalls every core of a parallel operator
             import collections
             import queue
             from concurrent.futures import ThreadPoolExecutor
             threads = max(1, (os.cpu_count() or 1) // workers)
-            engines = [InferEngine(cfg, gpu_id=-1, threads=threads) for _ in range(workers)]
-            self._engine = engines[0]
+            first = InferEngine(cfg, gpu_id=-1, threads=threads, streams=workers, backend=prefer)
+            self._engine = first
             self._engines = queue.Queue(maxsize=workers)  # maxsize: the batches in flight
-            for e in engines:
+            for e in [first] + [first.fork() for _ in range(workers - 1)]:
                 self._engines.put(e)
             self._pool = ThreadPoolExecutor(workers, thread_name_prefix=f"{self.get_name()}-worker")
             self._inflight = collections.deque()
-        self.engine_name = self._engine.backend.name
-        self.post_element_message("esinfer-started", backend=self.engine_name,
-                                  model=cfg.onnx_file)
+        self._calibration = None
+        if self._engine.int8_pending:
+            from estuary.infer.int8 import CALIB_FRAMES, CALIB_STRIDE
+            if cfg.process_mode == 1 and not (self.settings.input_tensor_meta or cfg.input_tensor_from_meta):
+                self._calibration = []
+                self._warn(f"network-mode=1 (INT8) without calibration images: calibrating on {CALIB_FRAMES} "
+                           f"of the first frames (one every {CALIB_STRIDE}), inferred in FP32 meanwhile; set "
+                           "int8-calib-file to a folder or list of typical images for a model you can trust")
+            else:
+                self._warn("network-mode=1 (INT8) needs int8-calib-file (a folder or list of images) here: "
+                           "running FP32")
+        self._announce()
+
+    def _warn(self, text: str) -> None:
+        """A WARNING on the bus (and in the log): the pipeline goes on."""
+        msg = f"{self.get_name()}: {text}"
+        log.warning(msg)
+        err = GLib.Error.new_literal(Gst.CoreError.quark(), msg, int(Gst.CoreError.FAILED))
+        self.post_message(Gst.Message.new_warning(self, err, msg))
+
+    def _announce(self):
+        """Post (and log) which runtime, precision and model file run, and why when not the default."""
+        eng, cfg = self._engine, self.cfg
+        b = eng.backend
+        self.engine_name = b.name
+        fields = {"backend": b.name, "runtime": b.kind, "precision": b.precision,
+                  "model": cfg.onnx_file, "model-run": eng.model_path}
+        if b.fallback:
+            fields["fallback"] = b.fallback
+        log.info("%s: %s, %s, running %s%s", self.get_name(), b.name, b.precision, eng.model_path,
+                 f" (not openvino: {b.fallback})" if b.fallback else "")
+        self.post_element_message("esinfer-started", **fields)
+
+    def _collect_calibration(self, batch):
+        """network-mode=1 without calibration images: keep network inputs of the first frames;
+        with enough, quantize (once, cached) and switch every worker to the INT8 model."""
+        from estuary.infer.int8 import CALIB_FRAMES, CALIB_STRIDE
+        from estuary.infer.preprocess import prepare
+        eng = self._engine
+        for f in batch.frames:
+            if f.frame_num % CALIB_STRIDE == 0 and len(self._calibration) < CALIB_FRAMES:
+                x, _ = prepare(self._frames_rgba(batch, [f]), eng.net)
+                self._calibration.append(x)
+        if len(self._calibration) < CALIB_FRAMES:
+            return
+        calib, self._calibration = self._calibration, None
+        if self._pool is None:
+            eng.use_int8(calib)
+        else:  # take every engine back (waits for the batches in flight), then hand out INT8 ones
+            n = self._engines.maxsize
+            for _ in range(n):
+                self._engines.get()
+            eng.use_int8(calib)
+            for e in [eng] + [eng.fork() for _ in range(n - 1)]:
+                self._engines.put(e)
+        self._announce()
 
     # -- processing ---------------------------------------------------------------------------
     def process(self, buf):
@@ -154,6 +235,8 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
             frames = batch.surface.frames
             self._start(on_gpu=bool(frames) and frames[0].device == "cuda")
         cfg = self.cfg
+        if self._calibration is not None and cfg.process_mode == 1:
+            self._collect_calibration(batch)
         skip = cfg.interval and (self._batches % (cfg.interval + 1)) != 0
         self._batches += 1
         if self._pool is not None:

@@ -1,23 +1,35 @@
 """Inference backends behind one small interface: ``run(x) -> {output name: array}``.
 
-* ``onnxruntime`` (CPU by default; CUDA/TensorRT providers when onnxruntime-gpu is installed);
+* ``openvino`` (the CPU backend wherever OpenVINO is installed: a regular dependency on x86-64);
+* ``onnxruntime`` (the CPU fallback, and for other architectures; CUDA/TensorRT providers when
+  onnxruntime-gpu is installed);
 * ``torch`` (GPU: the ONNX graph run by PyTorch, see :mod:`estuary.infer.torch_backend`), chosen
   when a GPU is asked for and onnxruntime has no CUDA provider.
+
+Every backend reads the same ONNX file. Before a native runtime sees a file, :func:`check_onnx_file`
+parses it in Python, so an empty, truncated or corrupt file is a :class:`ModelError`.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
 
 import numpy as np
 
-from estuary.errors import ModelError
+from estuary.errors import ConfigError, ModelError
 from estuary.native import import_cxx
 
-__all__ = ["Backend", "OrtBackend", "create_backend", "check_onnx_file"]
+__all__ = ["Backend", "OrtBackend", "OpenVinoBackend", "create_backend", "check_onnx_file",
+           "cpu_backends", "BACKEND_CHOICES", "PRECISIONS"]
 
 log = logging.getLogger("estuary.infer")
+
+#: values of nvinfer's ``backend`` property (and of ``ESTUARY_BACKEND``)
+BACKEND_CHOICES = ("auto", "openvino", "onnxruntime", "torch")
+#: network-mode → precision name
+PRECISIONS = {0: "fp32", 1: "int8", 2: "fp16"}
 
 
 def check_onnx_file(path: str) -> None:
@@ -47,6 +59,9 @@ def check_onnx_file(path: str) -> None:
 
 class Backend:
     name = "base"
+    kind = "base"            # "openvino", "onnxruntime" or "torch"
+    precision = "FP32"       # what actually runs, in words
+    fallback = ""            # why the preferred backend was not used ("" when it was)
     input_name: str
     input_shape: list
     output_names: list
@@ -55,16 +70,32 @@ class Backend:
     def run(self, x: np.ndarray) -> dict:
         raise NotImplementedError
 
+    def fork(self) -> "Backend":
+        """Another backend on the same model for another worker thread (same settings)."""
+        raise NotImplementedError
+
+    def _run_per_image(self, x: np.ndarray, one) -> dict | None:
+        """A model with a fixed batch of 1 fed a larger batch: run image by image."""
+        if not self.fixed_batch or x.shape[0] == self.fixed_batch:
+            return None
+        if self.fixed_batch != 1:
+            raise ModelError(f"model has a fixed batch of {self.fixed_batch}, got {x.shape[0]}")
+        parts = [one(x[i: i + 1]) for i in range(x.shape[0])]
+        return {n: np.concatenate([p[n] for p in parts]) for n in self.output_names}
+
 
 class OrtBackend(Backend):
     """ONNX Runtime session; a model with a fixed batch dimension is run image by image."""
 
-    def __init__(self, path: str, gpu_id: int = -1, threads: int = 0):
+    kind = "onnxruntime"
+
+    def __init__(self, path: str, gpu_id: int = -1, threads: int = 0, precision: str = "fp32"):
         try:
             ort = import_cxx("onnxruntime")
         except ImportError as exc:  # pragma: no cover - a dependency
             raise ModelError(f"onnxruntime is not installed: {exc}") from None
         check_onnx_file(path)
+        self._args = (path, gpu_id, threads, precision)
         so = ort.SessionOptions()
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if threads:
@@ -84,29 +115,174 @@ class OrtBackend(Backend):
         self.output_names = [o.name for o in self.session.get_outputs()]
         b = self.input_shape[0]
         self.fixed_batch = b if isinstance(b, int) and b > 0 else None
+        self.precision = {"int8": "INT8 (QDQ model)",
+                          "fp16": "FP32 (onnxruntime has no FP16 arithmetic on the CPU)"}.get(precision, "FP32")
         self.name = f"onnxruntime {ort.__version__} ({self.session.get_providers()[0]})"
 
     def run(self, x: np.ndarray) -> dict:
-        if self.fixed_batch and x.shape[0] != self.fixed_batch:
-            if self.fixed_batch != 1:
-                raise ModelError(f"model has a fixed batch of {self.fixed_batch}, got {x.shape[0]}")
-            parts = [self.session.run(None, {self.input_name: x[i: i + 1]}) for i in range(x.shape[0])]
-            return {n: np.concatenate([p[k] for p in parts]) for k, n in enumerate(self.output_names)}
-        outs = self.session.run(None, {self.input_name: x})
-        return dict(zip(self.output_names, outs))
+        split = self._run_per_image(x, self._run)
+        return split if split is not None else self._run(x)
+
+    def _run(self, x: np.ndarray) -> dict:
+        return dict(zip(self.output_names, self.session.run(None, {self.input_name: x})))
+
+    def fork(self) -> "OrtBackend":
+        b = OrtBackend(*self._args)
+        b.fallback = self.fallback
+        return b
 
 
-def create_backend(path: str, gpu_id: int = -1, prefer: str | None = None, threads: int = 0) -> Backend:
-    """The best backend for ``path``: ``ESTUARY_BACKEND`` or ``prefer`` may force one.
-    ``threads``: ONNX Runtime intra-op threads (0: its default, one per core)."""
-    prefer = prefer or os.environ.get("ESTUARY_BACKEND")
-    if prefer == "onnxruntime":
-        return OrtBackend(path, gpu_id=gpu_id, threads=threads)
-    if prefer == "torch" or (prefer is None and gpu_id >= 0 and _cuda_available()
-                             and not _ort_has_cuda()):
+_core = None
+_core_lock = threading.Lock()
+
+
+def _ov_core():
+    global _core
+    with _core_lock:
+        if _core is None:
+            import openvino as ov
+            _core = ov.Core()
+        return _core
+
+
+def _ov_reduced_precision(core) -> str:
+    """OpenVINO's lower-precision float on this CPU: bf16 (AVX-512 BF16/AMX), f16, else f32."""
+    caps = core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    if "BF16" in caps:
+        return "bf16"
+    if "FP16" in caps:
+        return "f16"
+    return "f32"
+
+
+class OpenVinoBackend(Backend):
+    """An OpenVINO model compiled for the CPU with ``streams`` parallel streams; each backend (the
+    first and its :meth:`fork`\\ s) owns one infer request of it, so that several worker threads
+    infer at once. A request runs without the GIL: decoding and the pre/post-processing of other
+    frames go on meanwhile.
+
+    Precision (``network-mode``): fp32 runs in FP32 (OpenVINO would otherwise pick bf16 on CPUs
+    that have it); fp16 runs OpenVINO's reduced precision (bf16 or f16 where the CPU has it,
+    otherwise FP32); int8 is a QDQ model (see :mod:`estuary.infer.int8`): its quantized layers run
+    in INT8, the rest in FP32."""
+
+    kind = "openvino"
+
+    def __init__(self, path: str, threads: int = 0, precision: str = "fp32", streams: int = 1):
+        try:
+            import openvino as ov  # (not import_cxx: RTLD_DEEPBIND breaks OpenVINO; see create_backend)
+        except ImportError as exc:
+            raise ModelError(f"openvino is not installed: {exc}") from None
+        core = _ov_core()
+        hint = _ov_reduced_precision(core) if precision == "fp16" else "f32"
+        props = {"NUM_STREAMS": max(1, streams), "INFERENCE_PRECISION_HINT": hint}
+        if threads:
+            props["INFERENCE_NUM_THREADS"] = threads * max(1, streams)
+        try:
+            self.compiled = core.compile_model(core.read_model(path), "CPU", props)
+        except Exception as exc:  # noqa: BLE001 - OpenVINO raises RuntimeError with its message
+            raise ModelError(f"OpenVINO cannot compile {path}: {str(exc).strip().splitlines()[-1]}") from None
+        inp = self.compiled.inputs[0]
+        self.input_name = inp.get_any_name()
+        self.input_shape = [d.get_length() if d.is_static else None for d in inp.get_partial_shape()]
+        self.output_names = []
+        for i, o in enumerate(self.compiled.outputs):
+            try:
+                self.output_names.append(o.get_any_name())
+            except RuntimeError:  # an unnamed output
+                self.output_names.append(f"output{i}")
+        b = self.input_shape[0] if self.input_shape else None
+        self.fixed_batch = b if isinstance(b, int) and b > 0 else None
+        self.request = self.compiled.create_infer_request()
+        self.precision = {"int8": "INT8 (QDQ model)", "fp16": {"bf16": "BF16", "f16": "FP16"}.get(
+            hint, "FP32 (this CPU has no faster float)")}.get(precision, "FP32")
+        self.streams = max(1, streams)
+        self.name = f"openvino {ov.get_version().split('-')[0]} (CPU, {self.precision})"
+
+    def run(self, x: np.ndarray) -> dict:
+        split = self._run_per_image(x, self._run)
+        return split if split is not None else self._run(x)
+
+    def _run(self, x: np.ndarray) -> dict:
+        req = self.request
+        req.start_async({0: x})
+        req.wait()
+        return {n: req.get_output_tensor(i).data.copy() for i, n in enumerate(self.output_names)}
+
+    def fork(self) -> "OpenVinoBackend":
+        b = object.__new__(OpenVinoBackend)
+        b.__dict__.update(self.__dict__)
+        b.request = self.compiled.create_infer_request()
+        return b
+
+
+def _openvino_installed() -> bool:
+    import importlib.util
+    try:  # found without importing it: importing is unsafe in some processes (create_backend)
+        return importlib.util.find_spec("openvino") is not None
+    except (ImportError, ValueError):  # sys.modules["openvino"] = None, as tests do
+        return False
+
+
+def cpu_backends() -> list[tuple[str, str]]:
+    """(backend, version) of each installed CPU backend, in the order ``backend=auto`` tries them."""
+    import importlib.metadata as md
+    out = []
+    for dist, name in (("openvino", "openvino"), ("onnxruntime", "onnxruntime"),
+                       ("onnxruntime-gpu", "onnxruntime")):
+        try:
+            out.append((name, md.version(dist)))
+        except md.PackageNotFoundError:
+            continue
+    return [o for i, o in enumerate(out) if o[0] not in (p[0] for p in out[:i])]
+
+
+def create_backend(path: str, gpu_id: int = -1, prefer: str | None = None, threads: int = 0,
+                   precision: str = "fp32", streams: int = 1) -> Backend:
+    """The best backend for ``path``: ``prefer`` (a :data:`BACKEND_CHOICES` value; ``auto`` or
+    ``None`` defers to ``ESTUARY_BACKEND``, then to the default) may force one.
+
+    Default: on the CPU (``gpu_id < 0``) OpenVINO where it is installed, else ONNX Runtime; with a
+    GPU, ONNX Runtime's CUDA provider or the torch backend. When OpenVINO cannot compile a model
+    (an operator it lacks) ``auto`` falls back to ONNX Runtime, saying why in ``backend.fallback``.
+    ``threads``: intra-op threads per stream (0: the runtime's default); ``streams``: OpenVINO
+    streams (parallel infer requests) to compile for."""
+    if prefer in (None, "", "auto"):
+        prefer = os.environ.get("ESTUARY_BACKEND") or "auto"
+    if prefer not in BACKEND_CHOICES:
+        raise ConfigError(f"unknown backend {prefer!r}", key="backend",
+                          hint="one of " + ", ".join(BACKEND_CHOICES))
+    if prefer != "onnxruntime":  # (OrtBackend checks the file itself)
+        check_onnx_file(path)
+    if prefer == "torch" or (prefer == "auto" and gpu_id >= 0 and _cuda_available() and not _ort_has_cuda()):
         from estuary.infer.torch_backend import TorchBackend
         return TorchBackend(path, gpu_id=max(gpu_id, 0))
-    return OrtBackend(path, gpu_id=gpu_id, threads=threads)
+    fallback = ""
+    if prefer == "openvino" or (prefer == "auto" and gpu_id < 0):
+        from estuary.native import cxx_throw_safe
+        safe, why = cxx_throw_safe()
+        if not _openvino_installed():
+            if prefer == "openvino":
+                raise ConfigError("backend=openvino but OpenVINO is not installed", key="backend",
+                                  hint="pip install openvino, or use backend=auto")
+            fallback = "openvino is not installed"
+        elif not safe:  # OpenVINO throws C++ exceptions in normal operation: it would abort
+            if prefer == "openvino":
+                raise ConfigError(f"backend=openvino cannot run in this process: {why}", key="backend")
+            fallback = f"openvino cannot run in this process: {why}"
+            log.warning("esinfer: %s; using onnxruntime", fallback)
+        else:
+            try:
+                return OpenVinoBackend(path, threads=threads, precision=precision, streams=streams)
+            except ModelError as exc:
+                if prefer == "openvino":
+                    raise ConfigError(str(exc), key="backend",
+                                      hint="use backend=auto or backend=onnxruntime") from None
+                fallback = str(exc)
+                log.warning("esinfer: %s; falling back to onnxruntime", fallback)
+    b = OrtBackend(path, gpu_id=gpu_id, threads=threads, precision=precision)
+    b.fallback = fallback
+    return b
 
 
 def _cuda_available() -> bool:

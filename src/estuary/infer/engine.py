@@ -9,7 +9,7 @@ import os
 import numpy as np
 
 from estuary.errors import ConfigError
-from estuary.infer.backends import create_backend
+from estuary.infer.backends import PRECISIONS, create_backend
 from estuary.infer.cluster import cluster
 from estuary.infer.config import InferConfig, load_infer_config
 from estuary.infer.layouts import BoundParser, bind_parser, family_of, model_metadata
@@ -59,10 +59,21 @@ class InferEngine:
     """Loads the model of an nvinfer config and runs it."""
 
     def __init__(self, config: InferConfig | str, gpu_id: int = -1, backend: str | None = None,
-                 threads: int = 0):
+                 threads: int = 0, streams: int = 1):
         self.config = load_infer_config(config) if isinstance(config, str) else config
         cfg = self.config
-        self.backend = create_backend(cfg.onnx_file, gpu_id=gpu_id, prefer=backend, threads=threads)
+        # network-mode on the CPU: 1 runs a quantized copy of the model (estuary.infer.int8), built
+        # now from int8-calib-file, or later from the first frames (then FP32 until use_int8())
+        mode = cfg.values.get("network-mode", 0)
+        self.int8 = None
+        if mode == 1 and gpu_id < 0:
+            from estuary.infer.int8 import Int8Plan
+            self.int8 = Int8Plan(cfg)
+        self._backend_args = {"gpu_id": gpu_id, "prefer": backend, "threads": threads, "streams": streams}
+        model = self.int8.path if self.int8 is not None and self.int8.ready else cfg.onnx_file
+        self.model_path = model  # the file the backend runs
+        precision = "int8" if model != cfg.onnx_file else "fp32" if self.int8 is not None else PRECISIONS[mode]
+        self.backend = create_backend(model, precision=precision, **self._backend_args)
         shape = self.backend.input_shape
         nhwc = cfg.values.get("network-input-order", 0) == 1
         dims = cfg.values.get("infer-dims")
@@ -105,6 +116,30 @@ class InferEngine:
             self.parser = self._bind_parser()
         log.info("esinfer: %s on %s (input %dx%dx%d)", os.path.basename(cfg.onnx_file),
                  self.backend.name, c, h, w)
+        if self.int8 is not None and not self.int8.ready and self.int8.images:
+            from estuary.infer.int8 import load_calibration
+            self.use_int8(load_calibration(self.int8, self.net))
+
+    @property
+    def int8_pending(self) -> bool:
+        """network-mode=1 without a cached INT8 model or calibration images: running FP32 until
+        :meth:`use_int8` is given calibration frames."""
+        return self.int8 is not None and self.model_path != self.int8.path
+
+    def use_int8(self, calibration: list[np.ndarray]) -> None:
+        """Quantize the model with ``calibration`` (network inputs) unless cached; run it from now on."""
+        if not self.int8.ready:
+            self.int8.build(calibration, self.backend.input_name)
+        self.backend = create_backend(self.int8.path, precision="int8", **self._backend_args)
+        self.model_path = self.int8.path
+
+    def fork(self) -> "InferEngine":
+        """Another engine on the same model for another worker thread (OpenVINO: another infer
+        request of the same compiled model; ONNX Runtime: another session)."""
+        import copy
+        other = copy.copy(self)
+        other.backend = self.backend.fork()
+        return other
 
     def _bind_parser(self) -> BoundParser:
         """Run one mid-grey test frame and check the outputs against the parser and class count
