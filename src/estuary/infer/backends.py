@@ -59,9 +59,18 @@ def check_onnx_file(path: str) -> None:
 
 class Backend:
     name = "base"
-    kind = "base"            # "openvino", "onnxruntime" or "torch"
-    precision = "FP32"       # what actually runs, in words
     fallback = ""            # why the preferred backend was not used ("" when it was)
+
+    @property
+    def kind(self) -> str:
+        """The runtime: "openvino", "onnxruntime", "torch" (the first word of ``name``)."""
+        return self.name.split(" ")[0]
+
+    @property
+    def precision(self) -> str:
+        """What actually runs, in words (subclasses set it; here from a torch-style ``dtype``)."""
+        dtype = str(getattr(self, "dtype", "float32")).split(".")[-1]
+        return {"float16": "FP16", "bfloat16": "BF16", "int8": "INT8"}.get(dtype, "FP32")
     input_name: str
     input_shape: list
     output_names: list
@@ -88,6 +97,7 @@ class OrtBackend(Backend):
     """ONNX Runtime session; a model with a fixed batch dimension is run image by image."""
 
     kind = "onnxruntime"
+    precision = "FP32"
 
     def __init__(self, path: str, gpu_id: int = -1, threads: int = 0, precision: str = "fp32"):
         try:
@@ -167,6 +177,7 @@ class OpenVinoBackend(Backend):
     in INT8, the rest in FP32."""
 
     kind = "openvino"
+    precision = "FP32"
 
     def __init__(self, path: str, threads: int = 0, precision: str = "fp32", streams: int = 1):
         try:
