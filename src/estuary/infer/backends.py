@@ -152,6 +152,9 @@ def _ov_core():
         if _core is None:
             import openvino as ov
             _core = ov.Core()
+            # pybind11 sets up its numpy API on first use under a call_once that also takes the
+            # GIL: two worker threads getting there first deadlock. Do it here, once, with the GIL.
+            ov.Tensor(np.zeros(1, np.float32)).data.copy()
         return _core
 
 
