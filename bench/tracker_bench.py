@@ -12,7 +12,7 @@ import time
 import numpy as np
 
 from estuary.track import MultiObjectTracker, TrackerConfig
-from estuary.track.synthetic import evaluate, make_sequence
+from estuary.track.synthetic import evaluate, make_sequence, track_sequence
 
 
 def detections(n, frames=60, seed=0):
@@ -62,15 +62,7 @@ def main():
         return [float(np.mean([v[k] for v in vals])) for k in ("mota", "idf1", "num_switches")]
 
     def ours(algo):
-        def run(sq):
-            t = MultiObjectTracker(TrackerConfig(algorithm=algo))
-            hyps = []
-            for b, s, c in sq.dets:
-                o = t.update(b, s, c)
-                m = o.det_track_ids > 0
-                hyps.append((o.det_track_ids[m], o.det_boxes[m]))
-            return hyps
-        return run
+        return lambda sq: track_sequence(sq, MultiObjectTracker(TrackerConfig(algorithm=algo)))
 
     def ref(sq):
         from trackers import ByteTrackTracker

@@ -9,7 +9,7 @@ from estuary.errors import ConfigError
 from estuary.gst import Gst
 from estuary.track import MultiObjectTracker, TrackerConfig, load_tracker_config
 from estuary.track.config import algorithm_for_lib
-from estuary.track.synthetic import evaluate, make_sequence
+from estuary.track.synthetic import evaluate, make_sequence, track_sequence
 
 from conftest import run_pipeline
 
@@ -17,13 +17,7 @@ SEEDS = range(4)
 
 
 def run_ours(seq, algorithm):
-    t = MultiObjectTracker(TrackerConfig(algorithm=algorithm))
-    hyps = []
-    for boxes, scores, cls in seq.dets:
-        out = t.update(boxes, scores, cls)
-        m = out.det_track_ids > 0
-        hyps.append((out.det_track_ids[m], out.det_boxes[m]))
-    return hyps
+    return track_sequence(seq, MultiObjectTracker(TrackerConfig(algorithm=algorithm)))
 
 
 def run_reference(seq):

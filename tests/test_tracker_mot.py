@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from estuary.track import MultiObjectTracker, TrackerConfig
-from estuary.track.synthetic import evaluate, mot15_sequence
+from estuary.track.synthetic import evaluate, mot15_sequence, track_sequence
 
 SEQUENCES = ("TUD-Campus", "TUD-Stadtmitte")
 SEEDS = (0, 1, 2)  # three detection draws per sequence; scores are their means
@@ -16,13 +16,7 @@ _cache: dict = {}
 
 
 def _ours(seq, algorithm):
-    t = MultiObjectTracker(TrackerConfig(algorithm=algorithm))
-    hyps = []
-    for boxes, scores, cls in seq.dets:
-        out = t.update(boxes, scores, cls)
-        m = out.det_track_ids > 0
-        hyps.append((out.det_track_ids[m], out.det_boxes[m]))
-    return hyps
+    return track_sequence(seq, MultiObjectTracker(TrackerConfig(algorithm=algorithm)))
 
 
 def _reference(seq, name):

@@ -61,6 +61,18 @@ def _letterbox(img, W, H, net: NetInput, interp):
     return out, Transform(s, s, float(ox), float(oy))
 
 
+def crop_roi(img, roi):
+    """``img`` (H, W, C: numpy or torch) cropped to ``roi`` = (left, top, w, h), clipped to the
+    image and at least 1×1; returns (crop, left, top). No ROI: the image itself at (0, 0)."""
+    if roi is None:
+        return img, 0, 0
+    l, t, w, h = (int(round(v)) for v in roi)
+    l, t = max(l, 0), max(t, 0)
+    w = max(1, min(w, img.shape[1] - l))
+    h = max(1, min(h, img.shape[0] - t))
+    return img[t: t + h, l: l + w], l, t
+
+
 def prepare(images: list[np.ndarray], net: NetInput, rois=None) -> tuple[np.ndarray, list[Transform]]:
     """Stack RGBA frames (optionally cropped to ``rois`` = (left, top, w, h) each) into one
     float32 NCHW (or NHWC) tensor; returns it with the per-image back-transforms."""
@@ -70,14 +82,7 @@ def prepare(images: list[np.ndarray], net: NetInput, rois=None) -> tuple[np.ndar
     batch = np.empty((len(images), H, W, net.channels), np.uint8)
     transforms = []
     for i, img in enumerate(images):
-        left = top = 0
-        if rois is not None:
-            l, t, w, h = (int(round(v)) for v in rois[i])
-            l, t = max(l, 0), max(t, 0)
-            w = max(1, min(w, img.shape[1] - l))
-            h = max(1, min(h, img.shape[0] - t))
-            img = img[t: t + h, l: l + w]
-            left, top = l, t
+        img, left, top = crop_roi(img, rois[i] if rois is not None else None)
         conv = cv2.cvtColor(np.ascontiguousarray(img), code)
         if conv.ndim == 2:
             conv = conv[..., None]
@@ -129,14 +134,7 @@ def prepare_torch(images, net: NetInput, rois=None, dtype=None):
     else:
         outs, transforms = [], []
         for i, img in enumerate(images):
-            left = top = 0
-            if rois is not None:
-                l, t, w, h = (int(round(v)) for v in rois[i])
-                l, t = max(l, 0), max(t, 0)
-                w = max(1, min(w, img.shape[1] - l))
-                h = max(1, min(h, img.shape[0] - t))
-                img = img[t: t + h, l: l + w]
-                left, top = l, t
+            img, left, top = crop_roi(img, rois[i] if rois is not None else None)
             x1, tr = scale(img.unsqueeze(0), left, top)
             outs.append(x1)
             transforms.append(tr)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Sequence", "make_sequence", "mot15_sequence", "evaluate"]
+__all__ = ["Sequence", "make_sequence", "mot15_sequence", "evaluate", "track_sequence"]
 
 
 @dataclass
@@ -65,6 +65,17 @@ def make_sequence(n_objects=12, n_frames=200, width=1280, height=720, miss_rate=
         dets.append((np.array(dboxes, np.float64).reshape(-1, 4), np.array(dscores),
                      np.zeros(len(dscores), np.int64)))
     return Sequence(gt, dets, width, height)
+
+
+def track_sequence(seq: Sequence, tracker) -> list:
+    """Run ``tracker`` (a MultiObjectTracker) over a sequence's detections; returns the
+    hypotheses ``evaluate`` takes: per frame (ids, boxes xyxy) of confirmed targets."""
+    hyps = []
+    for boxes, scores, cls in seq.dets:
+        out = tracker.update(boxes, scores, cls)
+        m = out.det_track_ids > 0
+        hyps.append((out.det_track_ids[m], out.det_boxes[m]))
+    return hyps
 
 
 def evaluate(seq: Sequence, hypotheses: list) -> dict:
