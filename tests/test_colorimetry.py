@@ -171,3 +171,23 @@ def test_i420_bt601_fast_path_is_exact_and_super_black_takes_the_general_path(lo
     raw = np.concatenate([y.reshape(-1), u.reshape(-1), v.reshape(-1)])
     ours = frame_to_rgba([y, u, v], "I420", colorimetry=Colorimetry("bt601", False))[..., :3]
     assert np.abs(ours.astype(np.int16) - exact_rgb(raw, "I420", "bt601")).max() <= 1
+
+
+@pytest.mark.parametrize("h,w", [(270, 480), (90, 160)])
+def test_i420_fast_path_with_chroma_planes_that_are_not_whole_rows(h, w):
+    """h % 4 == 2 (e.g. 480×270): each chroma plane ends mid-row in the packed I420 layout."""
+    from estuary.surface.colorimetry import Colorimetry
+    from estuary.surface.convert import frame_to_rgba, rgba_to
+    rng = np.random.default_rng(h)
+    y = rng.integers(16, 236, (h, w), dtype=np.uint8)
+    u = rng.integers(16, 241, (h // 2, w // 2), dtype=np.uint8)
+    v = rng.integers(16, 241, (h // 2, w // 2), dtype=np.uint8)
+    ours = frame_to_rgba([y, u, v], "I420", colorimetry=Colorimetry("bt601", False))[..., :3]
+    up = lambda c: np.repeat(np.repeat(c, 2, 0), 2, 1).astype(np.float64)  # noqa: E731
+    yn, pb, pr = (y - 16.0) / 219.0, (up(u) - 128) / 224.0, (up(v) - 128) / 224.0
+    r, b = yn + 2 * (1 - 0.299) * pr, yn + 2 * (1 - 0.114) * pb
+    g = (yn - 0.299 * r - 0.114 * b) / (1 - 0.299 - 0.114)
+    exact = np.clip(np.rint(np.stack([r, g, b], -1) * 255.0), 0, 255)
+    assert np.abs(ours.astype(np.int16) - exact).max() <= 1
+    nv12 = rgba_to(np.dstack([ours, np.full((h, w), 255, np.uint8)]), "NV12")
+    assert nv12.shape == (h * 3 // 2, w)

@@ -328,6 +328,14 @@ def _metrics_options(parser) -> None:
                              "only; 0.0.0.0 for a Prometheus server elsewhere)")
 
 
+def _positive_seconds(text: str) -> float:
+    """An argparse type: seconds > 0 (0 would make a progress thread print in a busy loop)."""
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, not {text}")
+    return value
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="estuary", description=__doc__)
     parser.add_argument("--log-level", default="WARNING",
@@ -352,7 +360,7 @@ def main(argv=None) -> int:
     la.add_argument("-v", "--verbose", action="store_true",
                     help="print property changes (negotiated caps, ...) as gst-launch-1.0 -v does")
     la.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
-    la.add_argument("--progress", type=float, default=2.0, metavar="SECONDS",
+    la.add_argument("--progress", type=_positive_seconds, default=2.0, metavar="SECONDS",
                     help="seconds between progress lines on stderr (frames, fps; default 2)")
     la.add_argument("--json", action="store_true", help="print a JSON summary at the end")
     _metrics_options(la)

@@ -159,22 +159,26 @@ class RedactingStream(io.TextIOBase):
         super().__init__()
         self.target = target
         self._pending = ""
+        # apps print from streaming threads and the main loop at once
+        self._lock = threading.Lock()
 
     def writable(self) -> bool:
         return True
 
     def write(self, text: str) -> int:
-        self._pending += text
-        if "\n" in self._pending:
-            done, self._pending = self._pending.rsplit("\n", 1)
-            self.target.write(redact(done) + "\n")
+        with self._lock:
+            self._pending += text
+            if "\n" in self._pending:
+                done, self._pending = self._pending.rsplit("\n", 1)
+                self.target.write(redact(done) + "\n")
         return len(text)
 
     def flush(self) -> None:
-        if self._pending:
-            self.target.write(redact(self._pending))
-            self._pending = ""
-        self.target.flush()
+        with self._lock:
+            if self._pending:
+                self.target.write(redact(self._pending))
+                self._pending = ""
+            self.target.flush()
 
     def fileno(self) -> int:
         return self.target.fileno()

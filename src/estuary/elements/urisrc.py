@@ -333,9 +333,10 @@ class EsUriSrcBin(ElementBase, Gst.Bin):
         return Gst.Message.new_error(message.src, new, redact(debug))
 
     def do_change_state(self, transition):
+        if transition == Gst.StateChange.NULL_TO_READY:
+            self._eos_requested = False  # a restarted pipeline loops and reconnects again
         if transition == Gst.StateChange.NULL_TO_READY and self._dec is None:
             s = self.settings
-            self._eos_requested = False
             # a decoder rebuilt while PLAYING prerolls (connects) asynchronously: handle that
             # here, or the whole pipeline would drop to PAUSED until this one source is back
             self.set_property("async-handling", s.rtsp_reconnect_interval > 0 or s.file_loop)

@@ -7,6 +7,8 @@ Everything takes and returns plain int addresses (``hash(gst_buffer)`` is a ``Gs
 from __future__ import annotations
 
 import ctypes
+import os
+import threading
 from contextlib import contextmanager
 
 import numpy as np
@@ -118,6 +120,8 @@ class _MiniObject(ctypes.Structure):
 
 gst_buffer_get_type = _fn(lib, "gst_buffer_get_type", _sz)
 _mem_fd: int | None = None
+_mem_pid = 0
+_mem_lock = threading.Lock()
 
 
 def _peek_word(addr: int) -> int | None:
@@ -126,10 +130,11 @@ def _peek_word(addr: int) -> int | None:
     Read through ``/proc/self/mem`` so that an unmapped address gives EIO instead of a
     segfault: pyds hands ints from user code to C, and a wrong int must be an error.
     """
-    global _mem_fd
-    import os
-    if _mem_fd is None:
-        _mem_fd = os.open("/proc/self/mem", os.O_RDONLY | os.O_CLOEXEC)
+    global _mem_fd, _mem_pid
+    with _mem_lock:
+        # /proc/self/mem stays bound to the process that opened it: reopen after a fork
+        if _mem_fd is None or _mem_pid != os.getpid():
+            _mem_fd, _mem_pid = os.open("/proc/self/mem", os.O_RDONLY | os.O_CLOEXEC), os.getpid()
     try:
         raw = os.pread(_mem_fd, ctypes.sizeof(_sz), addr)
     except (OSError, OverflowError, ValueError):

@@ -145,7 +145,8 @@ class ReliableSender:
         """Wait until the queue is empty (True) or ``timeout`` passes (False)."""
         end = time.monotonic() + timeout
         with self._cv:
-            while self._q and time.monotonic() < end:
+            # a worker that stopped on an error will never drain the queue: do not wait for it
+            while self._q and time.monotonic() < end and self.error is None and not self._stop:
                 self._cv.wait(0.05)
             return not self._q
 

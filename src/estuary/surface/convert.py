@@ -83,9 +83,12 @@ def frame_to_rgba(planes, fmt: str, out: np.ndarray | None = None,
         # point: within 1 level of the exact formula and about 8× faster than the general path
         # below — except that it clamps luma below 16 ("super-black") to 16, hence the check
         i420 = ws["i420"]
-        i420[:h] = y
-        i420[h: h + h // 4].reshape(h // 2, w // 2)[...] = planes[1][: h // 2, : w // 2]
-        i420[h + h // 4:].reshape(h // 2, w // 2)[...] = planes[2][: h // 2, : w // 2]
+        # planes laid out flat (Y, then U, then V): a chroma plane is not a whole number of
+        # rows of width w when h % 4 == 2
+        flat, cs = i420.reshape(-1), (h // 2) * (w // 2)
+        flat[: h * w].reshape(h, w)[...] = y
+        flat[h * w: h * w + cs].reshape(h // 2, w // 2)[...] = planes[1][: h // 2, : w // 2]
+        flat[h * w + cs:].reshape(h // 2, w // 2)[...] = planes[2][: h // 2, : w // 2]
         return cv2.cvtColor(i420, cv2.COLOR_YUV2RGBA_I420, dst=out)
     if fmt == "I420":
         # chroma repeated (as videoconvert's I420 fast path does), or interpolated where it sits
@@ -140,11 +143,10 @@ def rgba_to(rgba: np.ndarray, fmt: str) -> np.ndarray:
         i420 = cv2.cvtColor(rgba, cv2.COLOR_RGBA2YUV_I420)
         h, w = rgba.shape[:2]
         out = np.empty_like(i420)
-        out[:h] = i420[:h]
-        u = i420[h: h + h // 4].reshape(-1)
-        v = i420[h + h // 4:].reshape(-1)
-        uv = out[h:].reshape(-1)
-        uv[0::2], uv[1::2] = u, v
+        src, dst, cs = i420.reshape(-1), out.reshape(-1), (h // 2) * (w // 2)
+        dst[: h * w] = src[: h * w]
+        # flat offsets: a chroma plane is not a whole number of rows when h % 4 == 2
+        dst[h * w::2], dst[h * w + 1::2] = src[h * w: h * w + cs], src[h * w + cs:]
         return out
     if fmt == "GRAY8":
         return cv2.cvtColor(rgba, cv2.COLOR_RGBA2GRAY)
