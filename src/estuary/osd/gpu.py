@@ -44,7 +44,7 @@ def _blend_mask(t, x, y, mask, color, alpha):
     key = id(mask)
     m = _mask_cache.get(key)
     if m is None or m[0] is not mask:
-        m = (mask, torch.as_tensor(np.ascontiguousarray(mask), device=t.device))
+        m = (mask, torch.tensor(mask, device=t.device))  # a copy: cached masks are read-only
         _mask_cache[key] = m
         while len(_mask_cache) > _MASK_CACHE_SIZE:
             _mask_cache.popitem(last=False)
