@@ -477,6 +477,29 @@ def test_a_wrong_password_is_a_clear_error_naming_the_broker(kind, certs, tmp_pa
 
 
 @pytest.mark.parametrize("kind", ["mqtt", "redis"])
+def test_a_wrong_password_stops_the_pipeline_with_an_error_naming_the_broker(kind, certs, tmp_path):
+    """A login the broker refuses from the start is a setting, not an outage: the pipeline gets
+    a bus ERROR naming the broker (not the secret) instead of retrying for ever in a log."""
+    from conftest import run_pipeline
+    from estuary.gst import Gst
+    from test_messaging import MSGCONV, event_pipeline
+    good, _ = certs
+    wrong = "wrong-Pw-55-canary"
+    msgconv = tmp_path / "msgconv.txt"
+    msgconv.write_text(MSGCONV)
+    cfg = tmp_path / "broker.txt"
+    cfg.write_text(_cfg_text(kind, good.ca, _pw_file(tmp_path, wrong)))
+    with _broker_server(kind, certs) as srv:
+        p = event_pipeline(str(msgconv), f"proto-lib={kind} conn-str=127.0.0.1;{srv.port} config={cfg} "
+                                         "topic=estuary-events", payload_type=1)
+        msg = run_pipeline(p)
+    assert msg.type == Gst.MessageType.ERROR
+    text = msg.parse_error()[0].message
+    assert f"127.0.0.1:{srv.port}" in text and "refused" in text, text
+    assert wrong not in text and BROKER_PW not in text
+
+
+@pytest.mark.parametrize("kind", ["mqtt", "redis"])
 def test_an_untrusted_certificate_is_refused_by_default(kind, certs, tmp_path):
     from estuary.errors import BrokerError
     _, rogue = certs

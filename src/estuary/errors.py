@@ -13,6 +13,7 @@ __all__ = [
     "SourceError",
     "StreamError",
     "BrokerError",
+    "BrokerRefusedError",
     "MetaError",
     "InvalidAddressError",
     "SurfaceError",
@@ -73,6 +74,11 @@ class BrokerError(EstuaryError, ConnectionError):
     """A message broker cannot be reached or refused a message."""
 
     exit_code = 6
+
+
+class BrokerRefusedError(BrokerError):
+    """The broker answered and refused us — the login, or its TLS certificate is not trusted:
+    retrying with the same settings cannot mend it."""
 
 
 class MetaError(EstuaryError, RuntimeError):

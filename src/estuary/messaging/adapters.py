@@ -19,7 +19,7 @@ import ssl
 import threading
 
 from estuary.credentials import expand, resolve_config
-from estuary.errors import BrokerError, ConfigError
+from estuary.errors import BrokerError, BrokerRefusedError, ConfigError
 from estuary.redact import redact
 
 __all__ = ["Adapter", "MemoryAdapter", "MqttAdapter", "RedisAdapter", "AmqpAdapter", "KafkaAdapter",
@@ -77,7 +77,7 @@ def _tls_failure(exc: BaseException, broker: str) -> BrokerError | None:
         text = str(seen)
         if isinstance(seen, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in text:
             why = getattr(seen, "verify_message", None) or "certificate verify failed"
-            return BrokerError(redact(f"{broker}: the broker's TLS certificate is not trusted ({why}); "
+            return BrokerRefusedError(redact(f"{broker}: the broker's TLS certificate is not trusted ({why}); "
                                       "give its CA in tls-cafile (tls-insecure=1 skips the check: not recommended)"))
         if isinstance(seen, ssl.SSLError) or "SSL" in text and "handshake" in text.lower():
             return BrokerError(redact(f"{broker}: TLS handshake failed ({text}); is the port a TLS port?"))
@@ -177,7 +177,8 @@ class MqttAdapter(Adapter):
             c.disconnect()
             why = str(result[0]) if result else "no answer to CONNECT"
             hint = "check username and password" if result else "is it an MQTT port?"
-            raise BrokerError(redact(f"{where} refused the connection: {why} ({hint})"))
+            cls = BrokerRefusedError if result else BrokerError  # an answer is a refusal, silence is not
+            raise cls(redact(f"{where} refused the connection: {why} ({hint})"))
         self.client = c
 
     def send(self, payload, topic, key=None):
@@ -229,10 +230,10 @@ class RedisAdapter(Adapter):
         try:
             self.client.ping()
         except redis.AuthenticationError as exc:
-            raise BrokerError(redact(f"{where} refused the login: {exc} (check username and password)")) from None
+            raise BrokerRefusedError(redact(f"{where} refused the login: {exc} (check username and password)")) from None
         except redis.ResponseError as exc:
             if "NOAUTH" in str(exc):
-                raise BrokerError(redact(f"{where} needs a password: {exc} (set password)")) from None
+                raise BrokerRefusedError(redact(f"{where} needs a password: {exc} (set password)")) from None
             raise BrokerError(redact(f"{where}: {exc}")) from None
         except Exception as exc:  # noqa: BLE001
             raise _tls_failure(exc, where) or BrokerError(redact(f"{where} unreachable: {exc}")) from None
@@ -272,7 +273,7 @@ class AmqpAdapter(Adapter):
             self.channel = self.conn.channel()
             self.channel.confirm_delivery()
         except pika.exceptions.ProbableAuthenticationError as exc:
-            raise BrokerError(redact(f"{where} refused the login: {exc} (check username and password)")) from None
+            raise BrokerRefusedError(redact(f"{where} refused the login: {exc} (check username and password)")) from None
         except Exception as exc:  # noqa: BLE001
             raise _tls_failure(exc, where) or BrokerError(redact(f"{where} unreachable: {exc!r}")) from None
         self.exchange = self.cfg.get("exchange", "amq.topic")

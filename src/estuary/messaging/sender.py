@@ -10,7 +10,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from estuary.errors import BrokerError
+from estuary.errors import BrokerError, BrokerRefusedError
 
 __all__ = ["ReliableSender", "SenderStats", "POLICIES"]
 
@@ -42,6 +42,7 @@ class ReliableSender:
         self.backoff_initial, self.backoff_max = backoff_initial, backoff_max
         self.stats = SenderStats()
         self.on_error = on_error
+        self._ever_connected = False
         self.error: BaseException | None = None
         self._q: collections.deque = collections.deque()
         self._cv = threading.Condition()
@@ -76,7 +77,14 @@ class ReliableSender:
         try:
             self.adapter.connect()
             self.stats.connected = True
+            self._ever_connected = True
             return True
+        except BrokerRefusedError as exc:
+            if not self._ever_connected:
+                raise  # wrong login or untrusted certificate from the start: a setting, not an outage
+            log.warning("%s", exc)  # refused after working before (credentials rotated?): retry
+            self.stats.connected = False
+            return False
         except BrokerError as exc:
             log.warning("%s", exc)
             self.stats.connected = False
