@@ -186,6 +186,12 @@ def test_a_removed_camera_never_starts_on_the_next_owner(tmp_path):
             while not any(e["ev"] == "start" and e["cam"] == "cam02" for e in _journal(tmp_path, "w2")):
                 assert time.monotonic() < deadline, "cam02 did not move to w2"
                 time.sleep(0.2)
+            # with cooperative-sticky assignment w1's partitions can reach w2 over more than one
+            # round: wait until w2 holds all four (cam01's partition included)
+            deadline = time.monotonic() + 30
+            while _metrics(port)["estuary_fleet_partitions"] != 4:
+                assert time.monotonic() < deadline, f"w2 never held all partitions: {_metrics(port)}"
+                time.sleep(0.2)
             time.sleep(1.5)  # a late start of cam01 would show by now
             m = _metrics(port)
             assert m["estuary_fleet_cameras"] == 1 and m["estuary_fleet_partitions"] == 4, m
