@@ -60,7 +60,7 @@ class Journals:
     """Reads the workers' journals incrementally: camera intervals per worker."""
 
     def __init__(self, d):
-        self.d, self.pos, self.events = d, {}, []
+        self.d, self.pos, self.events, self.group = d, {}, [], []
 
     def poll(self):
         for name in os.listdir(self.d):
@@ -72,7 +72,11 @@ class Journals:
                 data = f.read()
             end = data.rfind("\n") + 1
             self.pos[name] = self.pos.get(name, 0) + len(data[:end].encode())
-            self.events += [json.loads(line) for line in data[:end].splitlines() if line]
+            for line in data[:end].splitlines():
+                if line:
+                    e = json.loads(line)
+                    # camera start/stop, or the group's assign/revoke (with the partitions)
+                    (self.events if "cam" in e else self.group).append(e)
 
     def running(self, dead: dict[str, float], now: float | None = None) -> dict[str, set]:
         """camera → workers running it (a dead worker runs nothing after its death)."""
@@ -235,10 +239,20 @@ def run(args, bootstrap) -> int:
         out["failover"] = {"cameras": len(orphans), "max_s": round(gaps[-1], 2), "median_s": round(gaps[len(gaps) // 2], 2),
                            "others_restarted": sum(1 for e in j.events if e["ev"] == "start" and e["t"] > t_kill
                                                    and e["cam"] not in orphans)}
+        # where the time goes: kill → the survivors' assignment callbacks (detection + rebalance),
+        # watermark queries inside them, then reading the partitions to their end → cameras start
+        asg = [e for e in j.group if e["ev"] == "assign" and e["t0"] > t_kill]
+        if asg:
+            out["failover"]["phases"] = {
+                "assigned_first_s": round(min(e["t0"] for e in asg) - t_kill, 2),
+                "assigned_last_s": round(max(e["t0"] for e in asg) - t_kill, 2),
+                "watermarks_max_s": round(max(e["t"] - e["t0"] for e in asg), 2),
+                "assign_rounds": len(asg)}
         r = wait(balanced, "balance after the kill")
         out["balance_after_kill"] = balance(r)
         print(f"failover of {len(orphans)} cameras: max {out['failover']['max_s']} s, median "
-              f"{out['failover']['median_s']} s; balance {out['balance_after_kill']}")
+              f"{out['failover']['median_s']} s; balance {out['balance_after_kill']}; "
+              f"phases {out['failover'].get('phases')}")
         time.sleep(3)
 
         # 3. join workers at once

@@ -297,8 +297,18 @@ def _cmd_fleet(args) -> int:
         if uri_password(args.uri) and "${" not in args.uri:
             print("estuary: warning: this URI's password is stored in clear in the cameras topic; "
                   "write it as ${NAME} and set NAME in the workers' environment", file=sys.stderr)
-        part = admin.add(args.bootstrap, Camera(args.camera, args.uri, args.profile))
-        print(f"camera {args.camera} added (partition {part})")
+        cam = Camera(args.camera, args.uri, args.profile, cost=args.cost, width=args.width, height=args.height,
+                     fps=args.fps)
+        part = admin.add(args.bootstrap, cam)
+        print(f"camera {args.camera} added (partition {part}, cost {cam.load:g})")
+        return 0
+    if args.fleet_cmd == "balance":
+        moves, lay = admin.balance(args.bootstrap, apply=not args.dry_run)
+        for mv in moves:
+            print(f"{'would move' if args.dry_run else 'moved'} {mv.camera} (cost {lay.cameras[mv.camera][1]:g}) "
+                  f"from {mv.worker_from} to {mv.worker_to} (partition {mv.source} -> {mv.target})")
+        print(f"{len(moves)} moves; cost spread over workers {lay.spread():g} (bound {lay.bound():g}: the "
+              f"largest camera)")
         return 0
     if args.fleet_cmd == "remove":
         admin.remove(args.bootstrap, args.camera)
@@ -397,6 +407,15 @@ def main(argv=None) -> int:
     fa.add_argument("camera")
     fa.add_argument("uri")
     fa.add_argument("--profile", default="count")
+    fa.add_argument("--cost", type=float, default=None,
+                    help="what the camera costs to run, in 1080p30 streams (default: from --width/--height/"
+                         "--fps, else 1); placement balances total cost per worker")
+    fa.add_argument("--width", type=int, default=None, help="stream width (cost = width×height×fps / 1080p30)")
+    fa.add_argument("--height", type=int, default=None, help="stream height")
+    fa.add_argument("--fps", type=float, default=None, help="stream frame rate")
+    fb = fsub.add_parser("balance", help="move cameras (stop, then start) so that every worker runs about the "
+                                         "same total cost (within the largest camera's cost)")
+    fb.add_argument("--dry-run", action="store_true", help="only print the moves")
     fr = fsub.add_parser("remove", help="remove a camera (a tombstone)")
     fr.add_argument("camera")
     fsub.add_parser("list", help="list the cameras")

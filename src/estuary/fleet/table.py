@@ -76,7 +76,7 @@ class CameraTable:
         st = self._parts.pop(partition, None)
         if st is None or not st.loaded:
             return []
-        return [stop(cid) for cid in st.cameras]
+        return [stop(cid) for cid in st.cameras if self.camera(cid) is None]
 
     def record(self, partition: int, offset: int, cam_id: str, cam: Camera | None) -> list[Action]:
         """A record (``cam`` None: a tombstone) read at ``offset`` of ``partition``."""
@@ -93,7 +93,8 @@ class CameraTable:
                 return self._loaded(st)
             return []
         if cam is None:
-            return [stop(cam_id)] if old is not None else []
+            # a camera moved between two partitions of this worker (`estuary fleet balance`) keeps running
+            return [stop(cam_id)] if old is not None and self.camera(cam_id) is None else []
         if old is None:
             return [start(cam)]
         if old != cam:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import asdict, dataclass
 
@@ -12,16 +13,56 @@ CAMERAS, EVENTS, STATUS = "estuary.cameras", "estuary.events", "estuary.status"
 GROUP = "estuary-fleet"
 
 
+# the unit of cost: one 1080p stream at 30 frames/s (a camera that declares nothing costs 1)
+UNIT_PIXELS_PER_S = 1920 * 1080 * 30
+
+
+def _positive(name: str, v, kind=float):
+    if v is None:
+        return None
+    try:
+        x = kind(v)
+    except (TypeError, ValueError):
+        raise ConfigError(f"camera {name} must be a positive number, not {v!r}") from None
+    if not (x > 0 and math.isfinite(x)) or isinstance(v, bool):
+        raise ConfigError(f"camera {name} must be a positive number, not {v!r}")
+    return x
+
+
 @dataclass(frozen=True)
 class Camera:
-    """A camera record: its id (the record key), URI and pipeline profile."""
+    """A camera record: its id (the record key), URI and pipeline profile, and optionally what it
+    costs to run: an explicit ``cost`` or its ``width``×``height`` at ``fps`` (see :attr:`load`)."""
 
     id: str
     uri: str
     profile: str = "count"
+    cost: float | None = None
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "cost", _positive("cost", self.cost))
+        object.__setattr__(self, "width", _positive("width", self.width, int))
+        object.__setattr__(self, "height", _positive("height", self.height, int))
+        object.__setattr__(self, "fps", _positive("fps", self.fps))
+        if self.cost is None and (self.width, self.height, self.fps).count(None) not in (0, 3):
+            raise ConfigError(f"camera {self.id}: give width, height and fps together (or an explicit cost)")
+
+    @property
+    def load(self) -> float:
+        """What the camera costs to run, in 1080p30 streams: ``cost`` when given, else
+        width × height × fps / (1920 × 1080 × 30) when given, else 1 (placement then balances
+        camera counts)."""
+        if self.cost is not None:
+            return self.cost
+        if self.width is not None:
+            return self.width * self.height * self.fps / UNIT_PIXELS_PER_S
+        return 1.0
 
     def value(self) -> bytes:
-        d = asdict(self)
+        d = {k: v for k, v in asdict(self).items() if v is not None}
         d.pop("id")
         return json.dumps(d).encode()
 
@@ -32,9 +73,11 @@ class Camera:
             return None
         try:
             d = json.loads(value)
-            return cls(id=key.decode(), uri=d["uri"], profile=d.get("profile", "count"))
-        except (ValueError, KeyError, AttributeError) as exc:
-            raise ConfigError(f"camera record {key!r} is not valid JSON with a uri: {exc}") from None
+            return cls(id=key.decode(), uri=d["uri"], profile=d.get("profile", "count"), cost=d.get("cost"),
+                       width=d.get("width"), height=d.get("height"), fps=d.get("fps"))
+        except (ValueError, KeyError, AttributeError, TypeError) as exc:
+            raise ConfigError(f"camera record {key!r} is invalid (JSON with a uri; cost, width, height, fps "
+                              f"optional): {exc}") from None
 
 
 def ensure_topics(bootstrap: str, partitions: int = 12, timeout: float = 15.0) -> int:

@@ -25,6 +25,7 @@ from estuary.redact import redact
 log = logging.getLogger("estuary.fleet")
 
 PROFILES = ("count", "detect")
+FETCH_WAIT_MS = 100
 
 
 class _Running:
@@ -95,9 +96,15 @@ class Worker:
             self.backend = PipelineBackend(self, record_dir=record_dir)
 
     # -- cameras --------------------------------------------------------------------------------
-    def _journal(self, ev: str, cam_id: str) -> None:
+    def _journal(self, ev: str, cam_id: str | None = None, **extra) -> None:
+        """A journal line: camera ``start``/``stop``, or ``assign``/``revoke``/``loaded`` with the
+        partitions (for measuring where a hand-over's time goes)."""
         if self._journal_file is not None:
-            self._journal_file.write(json.dumps({"t": time.time(), "w": self.id, "ev": ev, "cam": cam_id}) + "\n")
+            rec = {"t": time.time(), "w": self.id, "ev": ev}
+            if cam_id is not None:
+                rec["cam"] = cam_id
+            rec.update(extra)
+            self._journal_file.write(json.dumps(rec) + "\n")
             self._journal_file.flush()
 
     def _add(self, cam: Camera) -> bool:
@@ -150,6 +157,7 @@ class Worker:
     # -- Kafka ----------------------------------------------------------------------------------
     def _on_assign(self, consumer, partitions):
         from confluent_kafka import OFFSET_BEGINNING
+        t0 = time.time()
         if partitions:
             self.stats["rebalances"] += 1
         for tp in partitions:
@@ -162,6 +170,8 @@ class Worker:
         if partitions:
             self._assignments += 1
         consumer.incremental_assign(partitions)
+        if partitions:
+            self._journal("assign", parts=sorted(tp.partition for tp in partitions), t0=t0)
         log.info("worker %s: assigned partitions %s", self.id, sorted(tp.partition for tp in partitions))
 
     def _on_revoke(self, consumer, partitions):
@@ -169,6 +179,8 @@ class Worker:
             self._apply(self._table.revoked(tp.partition))
             self._late.discard(tp.partition)
         consumer.incremental_unassign(partitions)
+        if partitions:
+            self._journal("revoke", parts=sorted(tp.partition for tp in partitions))
         log.info("worker %s: revoked partitions %s", self.id, sorted(tp.partition for tp in partitions))
 
     def _on_message(self, msg) -> None:
@@ -199,9 +211,10 @@ class Worker:
                 dt = now - r.last_t
                 if dt >= 0.5:
                     r.fps, r.last_frames, r.last_t = (r.frames - r.last_frames) / dt, r.frames, now
-                cams[cam_id] = {"uri": redact(r.camera.uri), "frames": r.frames, "fps": round(r.fps, 1)}
+                cams[cam_id] = {"uri": redact(r.camera.uri), "frames": r.frames, "fps": round(r.fps, 1),
+                                "cost": round(r.camera.load, 4)}
         return {"worker": self.id, "ts": time.time(), "capacity": self.capacity, "profile": self.profile,
-                "dry": self.dry, "cameras": cams, "pending": list(self._pending), "events": self._events_sent,
+                "dry": self.dry, "cameras": cams, "cost": round(sum(c["cost"] for c in cams.values()), 4), "pending": list(self._pending), "events": self._events_sent,
                 "partitions": self._table.partitions(), "taken_over": self.stats["taken_over"],
                 "rebalances": self.stats["rebalances"]}
 
@@ -219,7 +232,12 @@ class Worker:
             "session.timeout.ms": self.session_timeout_ms,
             "heartbeat.interval.ms": self.heartbeat_ms,
             "enable.auto.commit": False, "auto.offset.reset": "earliest",
-            "enable.partition.eof": True}  # marks a partition loaded when compaction ate its last offset
+            "enable.partition.eof": True,  # marks a partition loaded when compaction ate its last offset
+            # a newly assigned partition is fetched only once the consumer's pending long-poll fetch
+            # returns: with the default 500 ms every hand-over waited 0.5-1 s before reading the
+            # moved partitions (measured in bench/fleet_sim.py). The cameras topic is nearly idle,
+            # so polling it 10 times a second costs the broker little.
+            "fetch.wait.max.ms": FETCH_WAIT_MS}
         if self.instance_id:
             conf["group.instance.id"] = self.instance_id
         return conf
@@ -285,6 +303,11 @@ def fleet_status(bootstrap: str, seconds: float = 5.0, timeout: float = 10.0) ->
     return latest
 
 
+def _cost(s: dict) -> float:
+    """A worker's total camera cost from its heartbeat (older workers sent none: 1 per camera)."""
+    return round(sum(c.get("cost", 1.0) for c in s["cameras"].values()), 3)
+
+
 def render_status(st: dict, known: dict | None = None, per_camera: bool = True) -> str:
     """``estuary fleet status`` as text: per worker its load (cameras/capacity, fps, waiting),
     optionally each camera, then the balance over workers and the cameras running nowhere."""
@@ -293,18 +316,22 @@ def render_status(st: dict, known: dict | None = None, per_camera: bool = True) 
         cams = s["cameras"]
         fps = sum(c["fps"] for c in cams.values())
         load = 100.0 * len(cams) / s["capacity"] if s["capacity"] else 0.0
-        lines.append(f"worker {wid}: {len(cams)}/{s['capacity']} cameras ({load:.0f} %), "
+        lines.append(f"worker {wid}: {len(cams)}/{s['capacity']} cameras ({load:.0f} %), cost {_cost(s):g}, "
                      f"{fps:.1f} fps, {len(s.get('partitions', []))} partitions, profile {s['profile']}"
                      + (", dry" if s.get("dry") else "")
                      + (f", waiting: {', '.join(s['pending'])}" if s["pending"] else ""))
         for cam, c in sorted(cams.items()):
             where.setdefault(cam, []).append(wid)
             if per_camera:
-                lines.append(f"  {cam:<16} {c['fps']:>6.1f} fps {c['frames']:>8} frames  {c['uri']}")
+                lines.append(f"  {cam:<16} {c['fps']:>6.1f} fps {c['frames']:>8} frames  cost {c.get('cost', 1):<6g} "
+                             f"{c['uri']}")
     if st:
         counts = [len(s["cameras"]) for s in st.values()]
+        costs = [_cost(s) for s in st.values()]
+        largest = max((c.get("cost", 1.0) for s in st.values() for c in s["cameras"].values()), default=0.0)
         lines.append(f"{len(st)} workers, {sum(counts)} cameras running; per worker min {min(counts)}, "
-                     f"max {max(counts)}")
+                     f"max {max(counts)}; cost per worker min {min(costs):g}, max {max(costs):g} "
+                     f"(spread {max(costs) - min(costs):g}, bound {largest:g}: the largest camera)")
     doubles = sorted(c for c, ws in where.items() if len(ws) > 1)
     if doubles:
         lines.append(f"running on more than one worker: {', '.join(doubles)}")
