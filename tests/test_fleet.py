@@ -238,3 +238,61 @@ def test_sigterm_closes_recordings_playable(tmp_path):
         p.set_state(Gst.State.NULL)
         assert msg is not None and msg.type == Gst.MessageType.EOS, f"{f.name} is not playable"
         assert len(frames) > 30, f"{f.name} holds {len(frames)} frames"
+
+
+def test_cost_aware_placement_and_balance(tmp_path):
+    """`fleet add` puts a camera on the worker with the least total cost (from the workers'
+    heartbeats); after cameras land cost-blind, `fleet balance` moves the fewest cameras, stop
+    then start, until the spread is within the largest camera cost, and nothing else restarts."""
+    from confluent_kafka import Producer
+
+    from estuary.fleet.topics import CAMERAS as CAMERAS_TOPIC
+    procs = {}
+    with kafka() as k:
+        bootstrap = f"127.0.0.1:{k.port}"
+        ensure_topics(bootstrap, partitions=8)
+        try:
+            for wid in ("w1", "w2"):
+                procs[wid] = _worker(bootstrap, wid, tmp_path, "--dry")
+            deadline = time.monotonic() + 60
+            while True:
+                st = fleet_status(bootstrap, seconds=1.6)
+                parts = {w: s["partitions"] for w, s in st.items()}
+                if sorted(parts) == ["w1", "w2"] and all(len(p) == 4 for p in parts.values()):
+                    break
+                assert time.monotonic() < deadline, f"the group did not settle on 4 + 4 partitions: {parts}"
+                time.sleep(0.3)
+
+            def costs(n_cameras):
+                deadline = time.monotonic() + 20
+                while True:
+                    st = fleet_status(bootstrap, seconds=1.6)
+                    if sum(len(s["cameras"]) for s in st.values()) == n_cameras:
+                        return {w: s["cost"] for w, s in st.items()}
+                    assert time.monotonic() < deadline, f"not {n_cameras} cameras running: {st}"
+                    time.sleep(0.3)
+
+            for cam, cost in (("a", 3), ("b", 1), ("c", 1), ("d", 1)):
+                admin.add(bootstrap, Camera(cam, f"rtsp://10.0.0.1/{cam}", cost=cost))
+            assert costs(4) == {"w1": 3.0, "w2": 3.0}
+            # two cameras of cost 2 land on w1 without placement (as after a cost-blind failover)
+            p = Producer({"bootstrap.servers": bootstrap})
+            for cam, part in zip(("e", "f"), parts["w1"]):
+                p.produce(CAMERAS_TOPIC, key=cam.encode(), value=Camera(cam, "rtsp://x", cost=2).value(),
+                          partition=part)
+            assert p.flush(10) == 0
+            assert costs(6) == {"w1": 7.0, "w2": 3.0}
+            t_balance = time.time()
+            moves, lay = admin.balance(bootstrap)
+            assert [(m.worker_from, m.worker_to) for m in moves] == [("w1", "w2")], moves
+            (moved,) = [m.camera for m in moves]
+            assert moved in ("e", "f") and lay.spread() <= lay.bound() == 3.0
+            assert costs(6) == {"w1": 5.0, "w2": 5.0}
+            time.sleep(1.0)
+            t_end = time.time()
+        finally:
+            _stop(procs)
+    after = sorted((e for w in ("w1", "w2") for e in _journal(tmp_path, w)
+                    if t_balance < e["t"] < t_end and "cam" in e), key=lambda e: e["t"])
+    # the moved camera stopped on w1 before it started on w2; nothing else stopped or started
+    assert [(e["w"], e["ev"], e["cam"]) for e in after] == [("w1", "stop", moved), ("w2", "start", moved)], after

@@ -242,3 +242,32 @@ def test_status_shows_cost_per_worker_and_the_bound():
     assert "worker w1: 2/4 cameras (50 %), cost 2.5," in out
     assert "worker w2: 1/4 cameras (25 %), cost 1," in out
     assert "cost per worker min 1, max 2.5 (spread 1.5, bound 2: the largest camera)" in out
+
+
+def test_instance_id_reaches_the_consumer_config(monkeypatch):
+    """--instance-id becomes group.instance.id (static membership) in the configuration the
+    worker's consumer is made with, and librdkafka accepts that configuration. (Whether a broker
+    honours it is not testable here: docs/fleet.md.)"""
+    import signal
+
+    from confluent_kafka import Consumer
+
+    from estuary.cli import main
+    from estuary.fleet import worker as wmod
+    seen = {}
+    monkeypatch.setattr(wmod.Worker, "run", lambda self: seen.setdefault("w", self) and 0)
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        assert main(["fleet", "--bootstrap", "127.0.0.1:1", "worker", "--dry", "--id", "w1",
+                     "--instance-id", "fleet-worker-3", "--session-timeout-ms", "6000"]) == 0
+    finally:
+        for s, h in handlers.items():
+            signal.signal(s, h)
+    conf = seen["w"].consumer_config()
+    assert conf["group.instance.id"] == "fleet-worker-3"
+    assert conf["partition.assignment.strategy"] == "cooperative-sticky" and conf["session.timeout.ms"] == 6000
+    Consumer(conf).close()  # librdkafka accepts it as is (a bad key or value raises here)
+    assert "group.instance.id" not in wmod.Worker("127.0.0.1:1", "w2", dry=True).consumer_config()
+    for bad in ("", "pod 3", "a/b", "x" * 250):
+        with pytest.raises(ConfigError, match="instance id"):
+            wmod.Worker("127.0.0.1:1", "w3", dry=True, instance_id=bad)

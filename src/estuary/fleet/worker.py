@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import socket
 import threading
 import time
@@ -25,6 +26,7 @@ from estuary.redact import redact
 log = logging.getLogger("estuary.fleet")
 
 PROFILES = ("count", "detect")
+_INSTANCE_ID = re.compile(r"[A-Za-z0-9._-]{1,249}")
 FETCH_WAIT_MS = 100
 
 
@@ -66,6 +68,9 @@ class Worker:
         if not 0 < heartbeat_ms < session_timeout_ms:
             raise ConfigError(f"heartbeat interval ({heartbeat_ms} ms) must be below the session "
                               f"timeout ({session_timeout_ms} ms)")
+        if instance_id is not None and not _INSTANCE_ID.fullmatch(instance_id):
+            raise ConfigError(f"instance id {instance_id!r}: use 1 to 249 letters, digits, '.', '_' or '-' "
+                              "(Kafka's rule for group.instance.id), e.g. the pod name")
         if dry and record_dir:
             raise ConfigError("a dry worker decodes nothing, so it cannot record")
         self.bootstrap = bootstrap
