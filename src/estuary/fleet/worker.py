@@ -102,7 +102,7 @@ class Worker:
 
     # -- cameras --------------------------------------------------------------------------------
     def _journal(self, ev: str, cam_id: str | None = None, **extra) -> None:
-        """A journal line: camera ``start``/``stop``, or ``assign``/``revoke``/``loaded`` with the
+        """A journal line: camera ``start``/``stop``, or the group's ``assign``/``revoke`` with the
         partitions (for measuring where a hand-over's time goes)."""
         if self._journal_file is not None:
             rec = {"t": time.time(), "w": self.id, "ev": ev}
@@ -219,7 +219,8 @@ class Worker:
                 cams[cam_id] = {"uri": redact(r.camera.uri), "frames": r.frames, "fps": round(r.fps, 1),
                                 "cost": round(r.camera.load, 4)}
         return {"worker": self.id, "ts": time.time(), "capacity": self.capacity, "profile": self.profile,
-                "dry": self.dry, "cameras": cams, "cost": round(sum(c["cost"] for c in cams.values()), 4), "pending": list(self._pending), "events": self._events_sent,
+                "dry": self.dry, "cameras": cams, "cost": round(sum(c["cost"] for c in cams.values()), 4),
+                "pending": list(self._pending), "events": self._events_sent,
                 "partitions": self._table.partitions(), "taken_over": self.stats["taken_over"],
                 "rebalances": self.stats["rebalances"]}
 
