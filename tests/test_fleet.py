@@ -46,7 +46,8 @@ def _journal(log_dir, wid):
     if not os.path.exists(path):
         return []
     with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
+        # camera start/stop lines (the journal also records the group's assign/revoke)
+        return [e for e in (json.loads(line) for line in f if line.strip()) if "cam" in e]
 
 
 def _stop(procs):
