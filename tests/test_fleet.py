@@ -289,6 +289,12 @@ def test_cost_aware_placement_and_balance(tmp_path):
             (moved,) = [m.camera for m in moves]
             assert moved in ("e", "f") and lay.spread() <= lay.bound() == 3.0
             assert costs(6) == {"w1": 5.0, "w2": 5.0}
+            # a changed cost updates the running camera's record; the camera does not restart
+            admin.add(bootstrap, Camera("a", "rtsp://10.0.0.1/a", cost=1))
+            deadline = time.monotonic() + 20
+            while costs(6) != {"w1": 3.0, "w2": 5.0}:
+                assert time.monotonic() < deadline, f"a's new cost not shown: {costs(6)}"
+                time.sleep(0.3)
             time.sleep(1.0)
             t_end = time.time()
         finally:
@@ -296,4 +302,5 @@ def test_cost_aware_placement_and_balance(tmp_path):
     after = sorted((e for w in ("w1", "w2") for e in _journal(tmp_path, w)
                     if t_balance < e["t"] < t_end and "cam" in e), key=lambda e: e["t"])
     # the moved camera stopped on w1 before it started on w2; nothing else stopped or started
+    # (nor "a" when its cost changed)
     assert [(e["w"], e["ev"], e["cam"]) for e in after] == [("w1", "stop", moved), ("w2", "start", moved)], after

@@ -34,6 +34,8 @@ def test_the_latest_record_wins_while_loading_and_a_change_restarts_after():
     assert kinds(t.record(0, 7, "cam01", A2)) == [("start", "cam01", "rtsp://a/2")]
     assert kinds(t.record(0, 8, "cam01", A1)) == [("stop", "cam01", None), ("start", "cam01", "rtsp://a/1")]
     assert t.record(0, 9, "cam01", A1) == []          # the same record again: nothing
+    costly = Camera("cam01", "rtsp://a/1", cost=3)
+    assert [(a.kind, a.camera) for a in t.record(0, 9, "cam01", costly)] == [("update", costly)]  # no restart
     assert kinds(t.record(0, 10, "cam01", None)) == [("stop", "cam01", None)]
     assert t.record(0, 11, "cam01", None) == []       # a tombstone for a camera not running
 

@@ -24,9 +24,10 @@ class _Partition:
 
 @dataclass(frozen=True)
 class Action:
-    """``start`` a camera (``camera`` set) or ``stop`` one (``camera_id`` set)."""
+    """``start`` a camera (``camera`` set), ``stop`` one (``camera_id`` set) or ``update`` the
+    record of a running one (its declared cost changed; nothing restarts)."""
 
-    kind: str                   # "start" | "stop"
+    kind: str                   # "start" | "stop" | "update"
     camera_id: str
     camera: Camera | None = None
 
@@ -97,8 +98,10 @@ class CameraTable:
             return [stop(cam_id)] if old is not None and self.camera(cam_id) is None else []
         if old is None:
             return [start(cam)]
-        if old != cam:
+        if (old.uri, old.profile) != (cam.uri, cam.profile):
             return [stop(cam_id), start(cam)]  # a changed URI or profile: restart on the new one
+        if old != cam:
+            return [Action("update", cam_id, cam)]  # only its cost changed: keep it running
         return []
 
     def end_of_partition(self, partition: int) -> list[Action]:

@@ -155,6 +155,10 @@ class Worker:
         for a in actions:
             if a.kind == "stop":
                 self._remove(a.camera_id)
+            elif a.kind == "update":
+                with self._lock:
+                    if a.camera_id in self._running:
+                        self._running[a.camera_id].camera = a.camera
             elif a.camera_id not in self._running and a.camera_id not in self._pending:
                 if self._add(a.camera) and partition in self._late:
                     self.stats["taken_over"] += 1
