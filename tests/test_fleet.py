@@ -304,3 +304,4 @@ def test_cost_aware_placement_and_balance(tmp_path):
     # the moved camera stopped on w1 before it started on w2; nothing else stopped or started
     # (nor "a" when its cost changed)
     assert [(e["w"], e["ev"], e["cam"]) for e in after] == [("w1", "stop", moved), ("w2", "start", moved)], after
+    print(f"\nbalance: camera {moved} moved w1 -> w2, down {after[1]['t'] - after[0]['t']:.1f} s (stop -> start)")
