@@ -50,7 +50,7 @@ def tiled_sources() -> list[str]:
             out.append(f'filesrc location="{path}" ! qtdemux ! h264parse ! nvv4l2decoder ! '
                        f"identity name=skip{i} ! identity eos-after={TILED_FRAMES} ! queue ! m.sink_{i}")
         else:  # a photo, repeated at the video's rate
-            out.append(f'filesrc location="{path}" ! jpegdec ! videoconvert ! imagefreeze num-buffers={TILED_FRAMES} ! '
+            out.append(f'filesrc location="{path}" ! jpegdec ! videoconvert ! video/x-raw,format=RGBA ! imagefreeze num-buffers={TILED_FRAMES} ! '
                        f"video/x-raw,framerate=25/1 ! queue ! m.sink_{i}")
     return out
 
