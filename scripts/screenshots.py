@@ -24,6 +24,7 @@ import pyds
 from estuary import data
 from estuary.apps.demo import run_demo
 from estuary.apps.labels import add_label_layout
+from estuary.errors import StreamError
 from estuary.gst import Gst
 from estuary.osd.placement import label_font_size
 
@@ -50,8 +51,8 @@ def tiled_sources() -> list[str]:
             out.append(f'filesrc location="{path}" ! qtdemux ! h264parse ! nvv4l2decoder ! '
                        f"identity name=skip{i} ! identity eos-after={TILED_FRAMES} ! queue ! m.sink_{i}")
         else:  # a photo, repeated at the video's rate
-            out.append(f'filesrc location="{path}" ! jpegdec ! videoconvert ! video/x-raw,format=RGBA ! imagefreeze num-buffers={TILED_FRAMES} ! '
-                       f"video/x-raw,framerate=25/1 ! queue ! m.sink_{i}")
+            out.append(f'filesrc location="{path}" ! jpegdec ! videoconvert ! video/x-raw,format=RGBA ! '
+                       f"imagefreeze num-buffers={TILED_FRAMES} ! video/x-raw,framerate=25/1 ! queue ! m.sink_{i}")
     return out
 
 
@@ -99,7 +100,7 @@ def tiled(path: str) -> None:
     msg = p.get_bus().timed_pop_filtered(300 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
     p.set_state(Gst.State.NULL)
     if msg is None or msg.type == Gst.MessageType.ERROR:
-        raise RuntimeError(f"the tiled run failed: {msg.parse_error() if msg else 'timed out'}")
+        raise StreamError(f"the tiled run failed: {msg.parse_error() if msg else 'timed out'}")
     print(f"tiled.png: objects per tile {shot['score']}")
     cv2.imwrite(path, cv2.cvtColor(shot["img"], cv2.COLOR_RGBA2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 9])
 

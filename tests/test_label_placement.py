@@ -112,9 +112,13 @@ def test_no_room_keeps_the_wanted_place():
     assert pos == [(0, 0), (0, 0)]
 
 
-def test_wrong_lengths_are_an_error():
-    with pytest.raises(ValueError, match="2 boxes but 1 label sizes"):
+def test_wrong_use_is_a_clear_error():
+    from estuary.apps.labels import add_label_layout
+    from estuary.errors import ConfigError
+    with pytest.raises(ConfigError, match="2 boxes but 1 label sizes"):
         place_labels([(0, 0, 1, 1)] * 2, [(1, 1)], (0, 0, 10, 10))
+    with pytest.raises(ConfigError, match="needs frame_size"):
+        add_label_layout(None)
 
 
 def test_label_size_is_the_drawn_size_and_font_size_follows_the_frame():

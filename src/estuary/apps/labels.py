@@ -73,7 +73,8 @@ def add_label_layout(pad, frame_size: tuple[int, int] | None = None,
     from estuary.gst import Gst
     if bounds_of is None:
         if frame_size is None:
-            raise ValueError("add_label_layout needs frame_size or bounds_of")
+            from estuary.errors import ConfigError
+            raise ConfigError("add_label_layout needs frame_size=(width, height) or bounds_of=<function>")
         whole = (0.0, 0.0, float(frame_size[0]), float(frame_size[1]))
         bounds_of = lambda _frame_meta: whole  # noqa: E731
 

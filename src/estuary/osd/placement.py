@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from estuary.errors import ConfigError
 from estuary.osd.draw import font_pixels
 from estuary.osd.fonts import text_mask
 
@@ -62,7 +63,7 @@ def place_labels(boxes: Sequence[Box], sizes: Sequence[tuple[int, int]],
     have coordinates from the edges of the bounds and of the placed labels; the corners are the
     candidates, so when a free position exists within the search window one is found."""
     if len(boxes) != len(sizes):
-        raise ValueError(f"place_labels: {len(boxes)} boxes but {len(sizes)} label sizes")
+        raise ConfigError(f"place_labels: {len(boxes)} boxes but {len(sizes)} label sizes")
     bx, by, bw, bh = (float(v) for v in bounds)
     order = sorted(range(len(boxes)), key=lambda i: (float(boxes[i][1]), float(boxes[i][0]), i))
     placed = np.zeros((0, 4), np.float64)  # x1, y1, x2, y2 of the labels placed so far
