@@ -53,3 +53,60 @@ def test_demo_video_keeps_the_aspect_ratio(tmp_path):
     cap = cv2.VideoCapture(str(out))
     ok, frame = cap.read()
     assert ok and frame.shape[:2] == (240, 320)
+
+
+def test_demo_labels_never_overlap_and_stay_in_the_frame(tmp_path):
+    """What the OSD draws in the demo: every object label inside the frame, no two labels of a
+    frame on top of each other (the snapshot in docs/images/demo.png had them touching)."""
+    import pyds
+    from estuary.apps.demo import build_demo_pipeline, output_size
+    from estuary import data
+    from estuary.osd.placement import label_size, rects_intersect
+
+    width, height = output_size(data.media_path("bikes.mp4"))
+    p = build_demo_pipeline(str(tmp_path / "demo.mp4"))
+    seen = {"frames": 0, "crowded": 0, "naive_overlaps": 0, "bad": []}
+
+    def probe(pad, info):
+        bm = pyds.gst_buffer_get_nvds_batch_meta(hash(info.get_buffer()))
+        for f in bm.frames:
+            seen["frames"] += 1
+            rects, naive = [], []
+            for o in f.objects:
+                t = o.text_params
+                text = pyds.get_string(t.display_text) if t.display_text else ""
+                if not text:
+                    continue
+                w, h = label_size(text, pyds.get_string(t.font_params.font_name), t.font_params.font_size)
+                rects.append((t.x_offset, t.y_offset, w, h))
+                naive.append((max(o.rect_params.left, 0), max(o.rect_params.top - h, 0), w, h))
+                if not (0 <= t.x_offset and 0 <= t.y_offset and t.x_offset + w <= width
+                        and t.y_offset + h <= height):
+                    seen["bad"].append(("outside", f.frame_num, text, rects[-1]))
+            pairs = [(a, b) for i, a in enumerate(rects) for b in rects[i + 1:]]
+            seen["bad"] += [("overlap", f.frame_num, a, b) for a, b in pairs if rects_intersect(a, b)]
+            seen["crowded"] += len(rects) >= 2
+            seen["naive_overlaps"] += any(rects_intersect(a, b) for i, a in enumerate(naive)
+                                          for b in naive[i + 1:])
+        return Gst.PadProbeReturn.OK
+
+    p.get_by_name("osd").get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, probe)
+    assert run_pipeline(p, timeout=240).type == Gst.MessageType.EOS
+    assert seen["frames"] == 250
+    assert seen["crowded"] >= 10, seen  # frames with two labels or more were checked
+    assert seen["naive_overlaps"] >= 1, seen  # labels on top of their boxes would have overlapped
+    assert seen["bad"] == []
+
+
+def test_tiled_screenshot_shows_different_sources():
+    """scripts/screenshots.py tiles four different views (not one clip four times)."""
+    import importlib.util
+    import os
+    path = os.path.join(os.path.dirname(__file__), "..", "scripts", "screenshots.py")
+    spec = importlib.util.spec_from_file_location("screenshots", path)
+    shots = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(shots)
+    assert len(shots.TILED_SOURCES) == 4 and len(set(shots.TILED_SOURCES)) == 4
+    assert len({name for name, _ in shots.TILED_SOURCES}) >= 2  # a video and a photo at least
+    fragments = shots.tiled_sources()
+    assert len(set(fragments)) == 4 and all(f"m.sink_{i}" in fragments[i] for i in range(4))
