@@ -188,7 +188,7 @@ def main(argv=None) -> int:
     def live_batches() -> int:  # batches (one per muxer GstBuffer) not yet freed
         return sum(1 for o in gc.get_objects() if type(o) is NvDsBatchMeta)
 
-    from estuary.meta import cmem
+    from estuary.pyds import cmem
     bus = pipeline.get_bus()
     pipeline.set_state(Gst.State.PLAYING)
     threads = [threading.Thread(target=feeder, args=(i,), daemon=True) for i in range(args.sources)]

@@ -359,7 +359,7 @@ def test_memory_stays_flat_over_many_events(msgconv_cfg):
 
     p.get_by_name("add").get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, add)
     assert run_pipeline(p, timeout=300).type == Gst.MessageType.EOS
-    from estuary.meta import cmem
+    from estuary.pyds import cmem
     warm = samples[2]
     assert samples[-1] - warm < 15, samples  # MB
     assert cmem.live_buffers() < 5000  # event strings and timestamps are freed

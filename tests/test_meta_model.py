@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from estuary.errors import InvalidAddressError, MetaError
-from estuary.meta import cmem
+from estuary.pyds import cmem
 from estuary.meta.core import NvDsBatchMeta, NvDsUserMeta
 from estuary.meta.enums import NvDsMetaType, UNTRACKED_OBJECT_ID
 

@@ -442,7 +442,7 @@ def test_event_msg_meta_64_alloc_installs_copy_release():
 
 def test_release_frees_event_strings_even_without_callbacks():
     """Estuary fixes DeepStream's leak of event-message strings."""
-    from estuary.meta import cmem
+    from estuary.pyds import cmem
     before = cmem.live_buffers()
     for _ in range(50):
         b = pyds.nvds_create_batch_meta(1)

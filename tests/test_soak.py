@@ -6,7 +6,7 @@ import sys
 
 import pyds
 
-from estuary.meta import cmem
+from estuary.pyds import cmem
 from estuary.meta.core import NvDsBatchMeta
 
 

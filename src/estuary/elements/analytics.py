@@ -145,9 +145,9 @@ class EsAnalytics(ElementBase, ChainElement, Gst.Element):
             if dm.num_labels == MAX_ELEMENTS_IN_DISPLAY_META:
                 dm = fresh()
             tp = dm.text_params[dm.num_labels]
-            tp.display_text = text
+            tp.display_text_str = text
             tp.x_offset, tp.y_offset = int(max(at[0], 0)), int(max(at[1] - 18, 0))
-            tp.font_params.font_name = "Serif"
+            tp.font_params.font_name_str = "Serif"
             tp.font_params.font_size = cfg.font_size
             tp.font_params.font_color.set(1.0, 1.0, 1.0, 1.0)
             tp.set_bg_clr = 1

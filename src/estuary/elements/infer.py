@@ -405,9 +405,9 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
             label = eng.label(cid)
             o.obj_label = label
             t = o.text_params
-            t.display_text = label
+            t.display_text_str = label
             t.x_offset, t.y_offset = int(max(x1, 0)), int(max(y1 - 20, 0))
-            t.font_params.font_name = "Serif"
+            t.font_params.font_name_str = "Serif"
             t.font_params.font_size = 11
             t.font_params.font_color.set(1.0, 1.0, 1.0, 1.0)
             t.set_bg_clr = 1
@@ -527,9 +527,8 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
         li.num_classes = len(self._engine.labels)
         cm.labels.append(li)
         o.classifiers.append(cm)
-        from estuary.meta import cmem
-        text = cmem.read_string(o.text_params.display_text) if o.text_params.display_text else o.obj_label
-        o.text_params.display_text = f"{text} {c.label}".strip()
+        text = o.text_params.display_text_str or o.obj_label
+        o.text_params.display_text_str = f"{text} {c.label}".strip()
 
 
 class EsInferServer(EsInfer):

@@ -119,7 +119,7 @@ class EsTracker(ElementBase, ChainElement, Gst.Element):
                 r.left, r.top, r.width, r.height = x1, y1, x2 - x1, y2 - y1
                 if s.display_tracking_id:
                     label = o.obj_label or str(o.class_id)
-                    o.text_params.display_text = f"{label} {tid}"
+                    o.text_params.display_text_str = f"{label} {tid}"
                     o.text_params.x_offset, o.text_params.y_offset = int(max(x1, 0)), int(max(y1 - 20, 0))
             if past is not None and out.recovered:
                 stream = NvDsPastFrameObjStream(streamID=f.source_id, surfaceStreamID=f.source_id)

@@ -13,7 +13,6 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from estuary.errors import ConfigError
-from estuary.meta import cmem
 from estuary.meta.enums import NvDsEventType as ET
 from estuary.meta.enums import NvDsObjectType as OT
 
@@ -89,14 +88,9 @@ def load_msgconv_config(path: str) -> MsgConvConfig:
     return cfg
 
 
-def _s(addr) -> str:
-    """A char* field as str ("" for NULL or a freed string)."""
-    if not addr:
-        return ""
-    try:
-        return cmem.read_string(addr) or ""
-    except Exception:  # noqa: BLE001
-        return ""
+def _s(value) -> str:
+    """A text field's plain value as str ("" for None; ``ts`` may hold a pyds buffer reader)."""
+    return "" if value is None else str(value)
 
 
 def _loc(v):
@@ -140,27 +134,27 @@ def _typed_object(meta):
     if ot == OT.NVDS_OBJECT_TYPE_VEHICLE:
         if ext is None and meta.extMsgSize > 0:
             return "vehicle", OrderedDict()
-        g = (lambda k: _s(getattr(ext, k))) if ext is not None else (lambda k: "")
+        g = (lambda k: _s(getattr(ext, k + "_str"))) if ext is not None else (lambda k: "")
         return "vehicle", OrderedDict(type=g("type"), make=g("make"), model=g("model"), color=g("color"),
                                       licenseState=g("region"), license=g("license"),
                                       confidence=conf if ext is not None else 1.0)
     if ot == OT.NVDS_OBJECT_TYPE_PERSON:
         if ext is None and meta.extMsgSize > 0:
             return "person", OrderedDict()
-        g = (lambda k: _s(getattr(ext, k))) if ext is not None else (lambda k: "")
+        g = (lambda k: _s(getattr(ext, k + "_str"))) if ext is not None else (lambda k: "")
         return "person", OrderedDict(age=int(ext.age) if ext is not None else 0, gender=g("gender"),
                                      hair=g("hair"), cap=g("cap"), apparel=g("apparel"),
                                      confidence=conf if ext is not None else 1.0)
     if ot == OT.NVDS_OBJECT_TYPE_FACE:
         if ext is None and meta.extMsgSize > 0:
             return "face", OrderedDict()
-        g = (lambda k: _s(getattr(ext, k))) if ext is not None else (lambda k: "")
+        g = (lambda k: _s(getattr(ext, k + "_str"))) if ext is not None else (lambda k: "")
         return "face", OrderedDict(age=int(ext.age) if ext is not None else 0, gender=g("gender"),
                                    hair=g("hair"), cap=g("cap"), glasses=g("glasses"),
                                    facialhair=g("facialhair"), name=g("name"), eyecolor=g("eyecolor"),
                                    confidence=conf if ext is not None else 1.0)
     if ot == OT.NVDS_OBJECT_TYPE_UNKNOWN:
-        oid = _s(meta.objectId)
+        oid = _s(meta.objectId_str)
         return (oid, OrderedDict()) if oid else (None, None)
     print("Object type not implemented")
     return None, None
@@ -171,7 +165,7 @@ def full_payload(meta, cfg: MsgConvConfig) -> bytes:
     doc = OrderedDict()
     doc["messageid"] = str(uuid.uuid4())
     doc["mdsversion"] = "1.0"
-    doc["@timestamp"] = _s(meta.ts)
+    doc["@timestamp"] = _s(meta.ts_str)
     place = _place(meta, cfg)
     if place is not None:
         doc["place"] = place
@@ -209,7 +203,7 @@ def full_payload(meta, cfg: MsgConvConfig) -> bytes:
     else:
         ev["type"] = name
     doc["event"] = ev
-    doc["videoPath"] = _s(meta.videoPath)
+    doc["videoPath"] = _s(meta.videoPath_str)
     return json.dumps(doc, indent=2).encode("utf-8")
 
 
@@ -237,7 +231,7 @@ def _object_string(meta) -> str:
     b = meta.bbox
     ot = int(meta.objType)
     if ot == OT.NVDS_OBJECT_TYPE_UNKNOWN:
-        tname = _s(meta.objectId) or "Unknown"
+        tname = _s(meta.objectId_str) or "Unknown"
     else:
         tname = _TYPE_NAMES.get(ot, "Unknown")
     parts = [str(_signed32(meta.trackingId)), fmt_num(b.left), fmt_num(b.top), fmt_num(b.left + b.width),
@@ -246,13 +240,13 @@ def _object_string(meta) -> str:
     if ext is not None:
         c = fmt_num(meta.confidence)
         if ot == OT.NVDS_OBJECT_TYPE_VEHICLE:
-            parts += ["#", _s(ext.type), _s(ext.make), _s(ext.model), _s(ext.color), _s(ext.license),
-                      _s(ext.region), c]
+            parts += ["#", _s(ext.type_str), _s(ext.make_str), _s(ext.model_str), _s(ext.color_str), _s(ext.license_str),
+                      _s(ext.region_str), c]
         elif ot == OT.NVDS_OBJECT_TYPE_PERSON:
-            parts += ["#", _s(ext.gender), str(int(ext.age)), _s(ext.hair), _s(ext.cap), _s(ext.apparel), c]
+            parts += ["#", _s(ext.gender_str), str(int(ext.age)), _s(ext.hair_str), _s(ext.cap_str), _s(ext.apparel_str), c]
         elif ot == OT.NVDS_OBJECT_TYPE_FACE:
-            parts += ["#", _s(ext.gender), str(int(ext.age)), _s(ext.hair), _s(ext.cap), _s(ext.glasses),
-                      _s(ext.facialhair), _s(ext.name), "", _s(ext.eyecolor), c]
+            parts += ["#", _s(ext.gender_str), str(int(ext.age)), _s(ext.hair_str), _s(ext.cap_str), _s(ext.glasses_str),
+                      _s(ext.facialhair_str), _s(ext.name_str), "", _s(ext.eyecolor_str), c]
         else:
             print(f"Object type ({ot}) not implemented")
     return "|".join(parts)
@@ -261,7 +255,7 @@ def _object_string(meta) -> str:
 def minimal_payload(metas: list, cfg: MsgConvConfig | None) -> bytes:
     """The minimal DeepStream schema for the events of one frame."""
     first = metas[0]
-    sensor = _s(first.sensorStr)
+    sensor = _s(first.sensorStr_str)
     if not sensor:
         if cfg is not None:
             sensor = cfg.sensors.get(first.sensorId, {}).get("id", "")
@@ -270,7 +264,7 @@ def minimal_payload(metas: list, cfg: MsgConvConfig | None) -> bytes:
     doc = OrderedDict()
     doc["version"] = "4.0"
     doc["id"] = int(first.frameId)
-    doc["@timestamp"] = _s(first.ts)
+    doc["@timestamp"] = _s(first.ts_str)
     doc["sensorId"] = sensor
     doc["objects"] = [_object_string(m) for m in metas]
     return json.dumps(doc, indent=2).encode("utf-8")

@@ -5,8 +5,10 @@ pools (:meth:`NvDsMetaPool.acquire`), attached with the ``add_*`` methods and go
 pool when removed or when the batch is released. User meta carry copy/release callbacks that
 run when the batch is deep-copied (a buffer copy) or released (the buffer freed).
 
-Besides the DeepStream-shaped fields, each node has Pythonic accessors over the same store:
-``batch.frames``, ``frame.objects``, ``obj.classifiers``, ``frame.user_meta`` and so on.
+The model is plain Python: lists are lists (``batch.frames``, ``frame.objects``,
+``obj.classifiers``, ``classifier.labels``, ``frame.user_meta``, ...), text is ``str``
+(``obj.text_params.display_text_str``). :mod:`estuary.pyds` shows the same objects with
+DeepStream's C shapes (``frame_meta_list`` as a GList, ``display_text`` as a char* address).
 """
 
 from __future__ import annotations
@@ -17,12 +19,11 @@ import threading
 from typing import Callable, Iterator
 
 from estuary.errors import MetaError
-from estuary.meta import cmem
 from estuary.meta.enums import MAX_ELEMENTS_IN_DISPLAY_META, NvDsMetaType, UNTRACKED_OBJECT_ID
 from estuary.meta.osd import (NvBbox_Coords, NvOSD_ArrowParams, NvOSD_CircleParams,
                               NvOSD_LineParams, NvOSD_MaskParams, NvOSD_RectParams,
                               NvOSD_TextParams)
-from estuary.meta.struct import (CharArray, Embedded, IntArray, MetaList, Pointer, Scalar,
+from estuary.meta.struct import (CharArray, Embedded, IntArray, Items, Pointer, Scalar,
                                  Struct, WeakPointer, index_of)
 
 __all__ = [
@@ -74,21 +75,17 @@ class NvDsClassifierMeta(NvDsBaseMeta):
 
     unique_component_id = Scalar(0)
     classifier_type = Scalar(None)
-    label_info_list = MetaList()
+    label_info_list = Items("labels")
 
     @property
     def num_labels(self) -> int:
         """Number of entries in ``label_info_list``."""
-        return len(self._label_info_list)
+        return len(self._labels)
 
     @num_labels.setter
     def num_labels(self, value):
         """Kept equal to the list length; writes are ignored."""
 
-    @property
-    def labels(self) -> list[NvDsLabelInfo]:
-        """The label infos as a Python list (the store itself)."""
-        return self._label_info_list
 
 
 class NvDsUserMeta(NvDsBaseMeta):
@@ -112,20 +109,12 @@ class NvDsObjectMeta(NvDsBaseMeta):
     mask_params = Embedded(NvOSD_MaskParams)
     text_params = Embedded(NvOSD_TextParams)
     obj_label = CharArray(128)
-    classifier_meta_list = MetaList()
-    obj_user_meta_list = MetaList()
+    classifier_meta_list = Items("classifiers")
+    obj_user_meta_list = Items("user_meta")
     misc_obj_info = IntArray(4)
     reserved = IntArray(4)
 
-    @property
-    def classifiers(self) -> list[NvDsClassifierMeta]:
-        """Classifier results as a Python list (the store itself)."""
-        return self._classifier_meta_list
 
-    @property
-    def user_meta(self) -> list[NvDsUserMeta]:
-        """Object-level user meta as a Python list (the store itself)."""
-        return self._obj_user_meta_list
 
     @property
     def box(self) -> tuple[float, float, float, float]:
@@ -239,58 +228,46 @@ class NvDsFrameMeta(NvDsBaseMeta):
     pipeline_width = Scalar(0)
     pipeline_height = Scalar(0)
     tile = Scalar(None)
-    obj_meta_list = MetaList()
-    display_meta_list = MetaList()
-    frame_user_meta_list = MetaList()
+    obj_meta_list = Items("objects")
+    display_meta_list = Items("display_metas")
+    frame_user_meta_list = Items("user_meta")
     misc_frame_info = IntArray(4)
     reserved = IntArray(4)
 
     @property
     def num_obj_meta(self) -> int:
         """Number of objects in ``obj_meta_list``."""
-        return len(self._obj_meta_list)
+        return len(self._objects)
 
     @num_obj_meta.setter
     def num_obj_meta(self, value):
         """Kept equal to the list length; writes are ignored."""
 
-    @property
-    def objects(self) -> list[NvDsObjectMeta]:
-        """The objects as a Python list (the store itself: do not append directly)."""
-        return self._obj_meta_list
 
-    @property
-    def display_metas(self) -> list["NvDsDisplayMeta"]:
-        """The display metas as a Python list (the store itself)."""
-        return self._display_meta_list
 
-    @property
-    def user_meta(self) -> list[NvDsUserMeta]:
-        """Frame-level user meta as a Python list (the store itself)."""
-        return self._frame_user_meta_list
 
     def add_object(self, obj: NvDsObjectMeta, parent: NvDsObjectMeta | None = None) -> None:
         """Append ``obj`` (from the batch's object pool) to this frame."""
         obj.parent = parent
-        self._obj_meta_list.append(obj)
+        self._objects.append(obj)
 
     def remove_object(self, obj: NvDsObjectMeta) -> None:
         """Detach ``obj`` and give it back to its pool."""
-        _detach(self._obj_meta_list, obj, "object", "frame")
+        _detach(self._objects, obj, "object", "frame")
         _release_object(obj)
         _give_back(obj, "obj_meta_pool")
 
     def add_display_meta(self, dm: "NvDsDisplayMeta") -> None:
         """Append a display meta (drawn by the OSD)."""
-        self._display_meta_list.append(dm)
+        self._display_metas.append(dm)
 
     def add_user_meta(self, um: NvDsUserMeta) -> None:
         """Append frame-level user meta."""
-        self._frame_user_meta_list.append(um)
+        self._user_meta.append(um)
 
     def user_meta_of_type(self, meta_type) -> Iterator[NvDsUserMeta]:
         """Frame user metas whose ``meta_type`` equals ``meta_type``."""
-        return (u for u in self._frame_user_meta_list if u.meta_type == meta_type)
+        return (u for u in self._user_meta if u.meta_type == meta_type)
 
 
 class NvDsMetaPool(Struct):
@@ -318,19 +295,6 @@ class NvDsMetaPool(Struct):
     def num_full_elements(self) -> int:
         """Elements acquired and not yet given back."""
         return len(self._full)
-
-    @property
-    def empty_list(self):
-        """GList view of the free elements."""
-        from estuary.meta.struct import GList
-        return GList(self._empty, 0) if self._empty else None
-
-    @property
-    def full_list(self):
-        """GList view of the acquired elements."""
-        from estuary.meta.struct import GList
-        items = list(self._full.values())
-        return GList(items, 0) if items else None
 
     def acquire(self, batch: "NvDsBatchMeta"):
         """Take a zeroed element, tagged with this pool's type and ``batch``."""
@@ -363,8 +327,8 @@ class NvDsBatchMeta(NvDsBaseMeta):
     __slots__ = ("frame_meta_pool", "obj_meta_pool", "classifier_meta_pool", "display_meta_pool",
                  "user_meta_pool", "label_info_meta_pool", "meta_mutex", "_released", "surface")
     max_frames_in_batch = Scalar(0)
-    frame_meta_list = MetaList()
-    batch_user_meta_list = MetaList()
+    frame_meta_list = Items("frames")
+    batch_user_meta_list = Items("user_meta")
     misc_batch_info = IntArray(4)
     reserved = IntArray(4)
 
@@ -388,21 +352,13 @@ class NvDsBatchMeta(NvDsBaseMeta):
     @property
     def num_frames_in_batch(self) -> int:
         """Number of frames in ``frame_meta_list``."""
-        return len(self._frame_meta_list)
+        return len(self._frames)
 
     @num_frames_in_batch.setter
     def num_frames_in_batch(self, value):
         """Kept equal to the list length; writes are ignored."""
 
-    @property
-    def frames(self) -> list[NvDsFrameMeta]:
-        """The frames as a Python list (the store itself)."""
-        return self._frame_meta_list
 
-    @property
-    def user_meta(self) -> list[NvDsUserMeta]:
-        """Batch-level user meta as a Python list (the store itself)."""
-        return self._batch_user_meta_list
 
     # -- acquiring ------------------------------------------------------------------------
     def acquire_frame(self) -> NvDsFrameMeta:
@@ -425,15 +381,15 @@ class NvDsBatchMeta(NvDsBaseMeta):
 
     def add_frame(self, frame: NvDsFrameMeta) -> None:
         """Append a frame."""
-        self._frame_meta_list.append(frame)
+        self._frames.append(frame)
 
     def add_user_meta(self, um: NvDsUserMeta) -> None:
         """Append batch-level user meta."""
-        self._batch_user_meta_list.append(um)
+        self._user_meta.append(um)
 
     def frame(self, batch_id: int) -> NvDsFrameMeta:
         """The frame whose ``batch_id`` is ``batch_id``."""
-        for f in self._frame_meta_list:
+        for f in self._frames:
             if f.batch_id == batch_id:
                 return f
         raise LookupError(f"no frame with batch_id {batch_id} in this batch")
@@ -446,8 +402,8 @@ class NvDsBatchMeta(NvDsBaseMeta):
         clone = getattr(self.surface, "clone", None)
         dst.surface = clone() if clone is not None else self.surface
         dst.misc_batch_info[:] = self.misc_batch_info
-        copy_frame_list(self._frame_meta_list, dst)
-        copy_user_meta_list(self._batch_user_meta_list, dst, dst._batch_user_meta_list)
+        copy_frame_list(self._frames, dst)
+        copy_user_meta_list(self._user_meta, dst, dst._user_meta)
         return dst
 
     def release(self) -> None:
@@ -455,12 +411,12 @@ class NvDsBatchMeta(NvDsBaseMeta):
         if self._released:
             return
         self._released = True
-        for um in self._batch_user_meta_list:
+        for um in self._user_meta:
             release_user_meta(um)
-        for f in self._frame_meta_list:
+        for f in self._frames:
             _release_frame(f)
-        self._frame_meta_list.clear()
-        self._batch_user_meta_list.clear()
+        self._frames.clear()
+        self._user_meta.clear()
         for p in (self.frame_meta_pool, self.obj_meta_pool, self.classifier_meta_pool,
                   self.display_meta_pool, self.user_meta_pool, self.label_info_meta_pool):
             p.clear()
@@ -500,74 +456,48 @@ def _give_back(item, pool_name: str) -> None:
         getattr(batch, pool_name).give_back(item)
 
 
+#: Called with each struct whose metadata is released (objects, display metas, user meta
+#: data): the pyds facade frees the C memory it made for them. The model itself owns nothing
+#: that needs freeing.
+release_hooks: list[Callable[[object], None]] = []
+
+
+def _released(struct) -> None:
+    for hook in release_hooks:
+        hook(struct)
+
+
 def release_user_meta(um: NvDsUserMeta) -> None:
-    """Run ``um``'s release callback, then free what the data still owns on the C side."""
+    """Run ``um``'s release callback, then let go of its data."""
     func = um.release_func
     if func is not None:
         func(um, None)
     data = um.user_meta_data
-    if data is not None and cmem.is_owned(data):
-        free_owned(data)
+    if data is not None:
+        _released(data)
     um.user_meta_data = None
 
 
-def free_owned(obj) -> None:
-    """Free a C-owned struct and the C strings and C-owned structs it points to."""
-    if not cmem.is_owned(obj):
-        return
-    cmem.disown(obj)
-    from estuary.meta.schema import NvDsEventMsgMeta
-    if isinstance(obj, NvDsEventMsgMeta) and obj.ts and cmem.is_live(obj.ts):
-        cmem.free(obj.ts)  # the timestamp buffer, as the samples' release functions do
-    free_strings(obj)
-    for name, slot, spec in getattr(obj, "_fields", ()):
-        if isinstance(spec, Pointer):
-            target = object.__getattribute__(obj, slot)
-            if target is not None and cmem.is_owned(target):
-                free_owned(target)
-
-
 def _release_object(obj: NvDsObjectMeta) -> None:
-    for um in obj._obj_user_meta_list:
+    for um in obj._user_meta:
         release_user_meta(um)
-    obj._obj_user_meta_list.clear()
-    free_strings(obj)
-
-
-def free_strings(struct) -> None:
-    """Free the C strings a struct (and the structs embedded in it) was given, e.g. an object's
-    ``text_params.display_text``: the batch owns them and frees them when it is released."""
-    from estuary.meta.struct import CStr, Embedded
-    for _name, slot, spec in getattr(struct, "_fields", ()):
-        if isinstance(spec, CStr) and spec.mode != "intern":
-            try:
-                addr = object.__getattribute__(struct, slot)
-            except AttributeError:
-                continue
-            cmem.free_if_owner(addr, struct, slot)
-        elif isinstance(spec, Embedded):
-            try:
-                inner = object.__getattribute__(struct, slot)
-            except AttributeError:
-                continue  # never touched: nothing allocated
-            if inner is not None:
-                free_strings(inner)
+    obj._user_meta.clear()
+    _released(obj)
 
 
 def _release_display(d) -> None:
-    for t in d.text_params:
-        free_strings(t)
+    _released(d)
 
 
 def _release_frame(f: NvDsFrameMeta) -> None:
-    for um in f._frame_user_meta_list:
+    for um in f._user_meta:
         release_user_meta(um)
-    for o in f._obj_meta_list:
+    for o in f._objects:
         _release_object(o)
-    for d in f._display_meta_list:
+    for d in f._display_metas:
         _release_display(d)
-    f._frame_user_meta_list.clear()
-    f._obj_meta_list.clear()
+    f._user_meta.clear()
+    f._objects.clear()
 
 
 def copy_user_meta(src: NvDsUserMeta, dst_batch: NvDsBatchMeta) -> NvDsUserMeta:
@@ -590,7 +520,7 @@ def copy_user_meta_list(src_list, dst_batch: NvDsBatchMeta, dst_list: list) -> N
 
 def _copy_into(src: Struct, dst: Struct, skip=()) -> None:
     for name, slot, spec in src._fields:
-        if name in skip or isinstance(spec, (MetaList, WeakPointer)):
+        if name in skip or isinstance(spec, (Items, WeakPointer)):
             continue
         try:
             v = object.__getattribute__(src, slot)
@@ -607,19 +537,15 @@ def copy_object(src: NvDsObjectMeta, dst_batch: NvDsBatchMeta) -> NvDsObjectMeta
     """Deep copy of an object meta (classifiers, labels, user meta) into ``dst_batch``."""
     o = dst_batch.acquire_object()
     _copy_into(src, o, skip=("meta_type", "parent"))
-    text = src.text_params.display_text
-    if text and cmem.is_live(text):  # the copy gets its own string: each batch frees its own
-        object.__setattr__(o.text_params, "_display_text", 0)
-        o.text_params.display_text = cmem.read_string(text)
-    for c in src._classifier_meta_list:
+    for c in src._classifiers:
         nc = dst_batch.acquire_classifier()
         _copy_into(c, nc, skip=("meta_type",))
-        for li in c._label_info_list:
+        for li in c._labels:
             nl = dst_batch.acquire_label_info()
             _copy_into(li, nl, skip=("meta_type",))
-            nc._label_info_list.append(nl)
-        o._classifier_meta_list.append(nc)
-    copy_user_meta_list(src._obj_user_meta_list, dst_batch, o._obj_user_meta_list)
+            nc._labels.append(nl)
+        o._classifiers.append(nc)
+    copy_user_meta_list(src._user_meta, dst_batch, o._user_meta)
     return o
 
 
@@ -630,9 +556,6 @@ def copy_display_meta(src: NvDsDisplayMeta, dst_batch: NvDsBatchMeta) -> NvDsDis
     for name in ("rect_params", "text_params", "line_params", "arrow_params", "circle_params"):
         for s, t in zip(getattr(src, name), getattr(d, name)):
             _copy_into(s, t)
-            if name == "text_params" and s.display_text and cmem.is_live(s.display_text):
-                object.__setattr__(t, "_display_text", 0)
-                t.display_text = cmem.read_string(s.display_text)
     return d
 
 
@@ -641,7 +564,7 @@ def copy_objects(src_list, dst_frame: NvDsFrameMeta, dst_batch: NvDsBatchMeta) -
     for o in src_list:
         n = copy_object(o, dst_batch)
         mapping[id(o)] = n
-        dst_frame._obj_meta_list.append(n)
+        dst_frame._objects.append(n)
     for o in src_list:
         if o.parent is not None:
             mapping[id(o)].parent = mapping.get(id(o.parent), o.parent)
@@ -651,13 +574,13 @@ def copy_frame(src: NvDsFrameMeta, dst_batch: NvDsBatchMeta) -> NvDsFrameMeta:
     """Deep copy of a frame meta and everything under it into ``dst_batch``."""
     f = dst_batch.acquire_frame()
     _copy_into(src, f, skip=("meta_type",))
-    copy_objects(src._obj_meta_list, f, dst_batch)
-    for d in src._display_meta_list:
-        f._display_meta_list.append(copy_display_meta(d, dst_batch))
-    copy_user_meta_list(src._frame_user_meta_list, dst_batch, f._frame_user_meta_list)
+    copy_objects(src._objects, f, dst_batch)
+    for d in src._display_metas:
+        f._display_metas.append(copy_display_meta(d, dst_batch))
+    copy_user_meta_list(src._user_meta, dst_batch, f._user_meta)
     return f
 
 
 def copy_frame_list(src_list, dst_batch: NvDsBatchMeta) -> None:
     for fr in src_list:
-        dst_batch._frame_meta_list.append(copy_frame(fr, dst_batch))
+        dst_batch._frames.append(copy_frame(fr, dst_batch))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from estuary.meta.enums import NvOSD_Arrow_Head_Direction, NvOSD_Mode
-from estuary.meta.struct import CStr, Embedded, MetaList, Pointer, Scalar, Struct
+from estuary.meta.struct import Embedded, Items, Pointer, Scalar, Struct, Text
 
 __all__ = [
     "NvBbox_Coords", "NvOSD_ColorParams", "NvOSD_FontParams", "NvOSD_TextParams",
@@ -42,17 +42,17 @@ class NvOSD_ColorParams(Struct):
 
 
 class NvOSD_FontParams(Struct):
-    """Font of a label: ``font_name`` is an interned ``char*`` (read it with get_string)."""
+    """Font of a label. ``font_name_str`` is the font (``font_name``, an interned ``char*`` in pyds)."""
 
-    font_name = CStr("intern")
+    font_name = Text("intern")
     font_size = Scalar(0)
     font_color = Embedded(NvOSD_ColorParams)
 
 
 class NvOSD_TextParams(Struct):
-    """A text label; assigning ``display_text`` frees the previous string."""
+    """A text label: ``display_text_str`` is the text (``display_text``, a ``char*`` in pyds)."""
 
-    display_text = CStr("free")
+    display_text = Text("free")
     x_offset = Scalar(0)
     y_offset = Scalar(0)
     font_params = Embedded(NvOSD_FontParams)
@@ -148,24 +148,24 @@ class _FrameParams(Struct):
 
 class NvOSD_FrameTextParams(_FrameParams):
     num_strings = Scalar(0)
-    text_params_list = MetaList()
+    text_params_list = Items()
 
 
 class NvOSD_FrameRectParams(_FrameParams):
     num_rects = Scalar(0)
-    rect_params_list = MetaList()
+    rect_params_list = Items()
 
 
 class NvOSD_FrameLineParams(_FrameParams):
     num_lines = Scalar(0)
-    line_params_list = MetaList()
+    line_params_list = Items()
 
 
 class NvOSD_FrameArrowParams(_FrameParams):
     num_arrows = Scalar(0)
-    arrow_params_list = MetaList()
+    arrow_params_list = Items()
 
 
 class NvOSD_FrameCircleParams(_FrameParams):
     num_circles = Scalar(0)
-    circle_params_list = MetaList()
+    circle_params_list = Items()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from estuary.meta.enums import NvDsEventType, NvDsObjectType
-from estuary.meta.struct import CStr, Embedded, MetaList, Pointer, Scalar, Struct
+from estuary.meta.struct import Embedded, Items, Pointer, Scalar, Struct, Text
 
 __all__ = [
     "NvDsRect", "NvDsGeoLocation", "NvDsCoordinate", "NvDsObjectSignature", "NvDsVehicleObject",
@@ -39,30 +39,30 @@ class NvDsObjectSignature(Struct):
 
 
 class NvDsVehicleObject(Struct):
-    type = CStr()
-    make = CStr()
-    model = CStr()
-    color = CStr()
-    region = CStr()
-    license = CStr()
+    type = Text()
+    make = Text()
+    model = Text()
+    color = Text()
+    region = Text()
+    license = Text()
 
 
 class NvDsPersonObject(Struct):
-    gender = CStr()
-    hair = CStr()
-    cap = CStr()
-    apparel = CStr()
+    gender = Text()
+    hair = Text()
+    cap = Text()
+    apparel = Text()
     age = Scalar(0)
 
 
 class NvDsFaceObject(Struct):
-    gender = CStr()
-    hair = CStr()
-    cap = CStr()
-    glasses = CStr()
-    facialhair = CStr()
-    name = CStr()
-    eyecolor = CStr()
+    gender = Text()
+    hair = Text()
+    cap = Text()
+    glasses = Text()
+    facialhair = Text()
+    name = Text()
+    eyecolor = Text()
     age = Scalar(0)
 
 
@@ -75,7 +75,7 @@ class NvDsVehicleObjectExt(Struct):
     color = Scalar(None)
     region = Scalar(None)
     license = Scalar(None)
-    mask = MetaList()
+    mask = Items()
 
 
 class NvDsPersonObjectExt(Struct):
@@ -84,7 +84,7 @@ class NvDsPersonObjectExt(Struct):
     cap = Scalar(None)
     apparel = Scalar(None)
     age = Scalar(0)
-    mask = MetaList()
+    mask = Items()
 
 
 class NvDsFaceObjectWithExt(Struct):
@@ -96,11 +96,12 @@ class NvDsFaceObjectWithExt(Struct):
     name = Scalar(None)
     eyecolor = Scalar(None)
     age = Scalar(0)
-    mask = MetaList()
+    mask = Items()
 
 
 class NvDsEventMsgMeta(Struct):
-    """An event for the message converter. ``ts`` holds an int buffer address, not a copy."""
+    """An event for the message converter. ``ts_str`` is the RFC 3339 timestamp (in pyds, ``ts`` is
+    the address of a buffer the app fills; the model then holds a reader of that buffer)."""
 
     type = Scalar(NvDsEventType.NVDS_EVENT_ENTRY)
     objType = Scalar(NvDsObjectType.NVDS_OBJECT_TYPE_VEHICLE)
@@ -116,11 +117,11 @@ class NvDsEventMsgMeta(Struct):
     frameId = Scalar(0)
     confidence = Scalar(0.0)
     trackingId = Scalar(0)
-    ts = Scalar(0)
-    objectId = CStr()
-    sensorStr = CStr()
-    otherAttrs = CStr()
-    videoPath = CStr()
+    ts = Text("buffer")
+    objectId = Text()
+    sensorStr = Text()
+    otherAttrs = Text()
+    videoPath = Text()
     extMsg = Pointer()
     extMsgSize = Scalar(0)
 

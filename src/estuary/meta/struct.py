@@ -1,10 +1,16 @@
-"""Declarative C-struct-like classes: the storage layer of the metadata model.
+"""Declarative typed structs: the storage layer of the metadata model.
 
-A metadata class lists its fields as specs (:class:`Scalar`, :class:`Embedded`, :class:`CStr`,
-:class:`CharArray`, :class:`IntArray`, :class:`MetaList`, :class:`Pointer`); the
-:class:`StructType` metaclass turns them into ``__slots__`` and descriptors with the exact
-semantics of the DeepStream bindings (``char*`` fields read as int addresses, fixed char
-arrays as str, embedded structs assigned by value, lists read as ``GList`` views).
+A metadata class lists its fields as specs (:class:`Scalar`, :class:`Embedded`, :class:`Text`,
+:class:`CharArray`, :class:`IntArray`, :class:`Items`, :class:`Pointer`); the
+:class:`StructType` metaclass turns them into ``__slots__`` and descriptors. Everything here is
+plain Python: strings are ``str``, lists are ``list``, pointers hold objects.
+
+DeepStream's C shapes (``char*`` fields read as int addresses, ``GList`` views, int addresses
+for structs, ``alloc_*`` ownership) are not here: :mod:`estuary.pyds` installs them on these
+classes as a facade, the way gst-python's overrides wrap a C API. The specs record what the
+facade needs: a :class:`Text` field is a ``char*`` in DeepStream (its str lives at
+``<name>_str`` here); an :class:`Items` field is a ``GList`` (its list lives at a Pythonic
+name such as ``objects``).
 """
 
 from __future__ import annotations
@@ -13,11 +19,9 @@ import weakref
 
 import numpy as np
 
-from estuary.meta import cmem
-
 __all__ = [
-    "Struct", "StructType", "GList", "Scalar", "Embedded", "CStr", "CharArray", "IntArray",
-    "MetaList", "Pointer", "WeakPointer", "index_of",
+    "Struct", "StructType", "Scalar", "Embedded", "Text", "CharArray", "IntArray",
+    "Items", "Pointer", "WeakPointer", "index_of", "plain_name", "text_fields",
 ]
 
 
@@ -27,68 +31,6 @@ def index_of(lst: list, item) -> int:
         if v is item:
             return k
     raise ValueError("item not in list")
-
-
-class GList:
-    """A view of one node of a metadata list, shaped like GLib's ``GList``.
-
-    ``data`` is the element (cast it with ``Type.cast``), ``next``/``prev`` are the neighbour
-    nodes or None. Removing the current element while walking is safe: ``next`` then gives the
-    element that followed it.
-    """
-
-    __slots__ = ("_list", "_i", "_item")
-
-    def __init__(self, lst: list, i: int = 0):
-        self._list, self._i, self._item = lst, i, lst[i]
-
-    @property
-    def data(self):
-        """The element held by this node."""
-        return self._item
-
-    @data.setter
-    def data(self, value):
-        self._list[self._position()] = value
-        self._item = value
-
-    def _position(self) -> int:
-        lst, i = self._list, self._i
-        if i < len(lst) and lst[i] is self._item:
-            return i
-        return index_of(lst, self._item)
-
-    @property
-    def next(self) -> "GList | None":
-        """The following node, or None at the end of the list."""
-        try:
-            j = self._position() + 1
-        except ValueError:  # the current element was removed: its successor slid into its place
-            j = self._i
-        return GList(self._list, j) if j < len(self._list) else None
-
-    @property
-    def prev(self) -> "GList | None":
-        """The preceding node, or None at the start of the list."""
-        try:
-            j = self._position() - 1
-        except ValueError:
-            j = self._i - 1
-        return GList(self._list, j) if 0 <= j < len(self._list) else None
-
-    def __iter__(self):
-        node = self
-        while node is not None:
-            yield node._item
-            node = node.next
-
-    def __repr__(self) -> str:
-        return f"<GList node {self._i} of {len(self._list)}: {type(self._item).__name__}>"
-
-    @classmethod
-    def cast(cls, x):
-        """Return ``x`` unchanged (a GList view is already the list)."""
-        return x
 
 
 class _Spec:
@@ -128,18 +70,20 @@ class Embedded(_Spec):
         self.cls = cls
 
 
-class CStr(_Spec):
-    """A ``char*`` field: reads as an int address, takes a str on write.
+class Text(_Spec):
+    """A string field (``char*`` in DeepStream): a ``str`` or None at ``<name>_str``.
 
-    ``mode`` is "leak" (the old string is kept, as in the reference), "free" (the old string is
-    freed first, like ``NvOSD_TextParams.display_text``) or "intern" (``font_name``).
+    ``mode`` tells the pyds facade how DeepStream treats the C string: "leak" (assigning keeps
+    the old string), "free" (assigning frees the previous one, like
+    ``NvOSD_TextParams.display_text``), "intern" (``font_name``) or "buffer" (``ts``: the app
+    assigns the address of a buffer that it fills afterwards).
     """
 
     def __init__(self, mode: str = "leak"):
         self.mode = mode
 
     def init_value(self):
-        return 0
+        return None
 
 
 class CharArray(_Spec):
@@ -161,11 +105,25 @@ class IntArray(_Spec):
         self.n, self.dtype = n, dtype
 
 
-class MetaList(_Spec):
-    """A GList of metadata: a Python list inside, a :class:`GList` view (or None) outside."""
+class Items(_Spec):
+    """A list of metadata (a ``GList`` in DeepStream): a plain list at ``plain`` (a Pythonic
+    name such as ``objects``; ``<name>_items`` by default). The pyds facade shows it under the
+    DeepStream name as a ``GList`` view."""
+
+    def __init__(self, plain: str | None = None):
+        self.plain = plain
 
     def init_value(self):
         return []
+
+
+def plain_name(name: str, spec: _Spec) -> str:
+    """The attribute that holds field ``name``'s plain value in the model."""
+    if isinstance(spec, Text):
+        return name + "_str"
+    if isinstance(spec, Items):
+        return spec.plain or name + "_items"
+    return name
 
 
 class _SlotDesc:
@@ -200,15 +158,8 @@ class _EmbeddedDesc(_SlotDesc):
         self.member.__set__(obj, value._memcpy())
 
 
-class _CStrDesc(_SlotDesc):
-    __slots__ = ("mode", "slot")
-
-    def __init__(self, spec):
-        self.mode = spec.mode
-
-    def bind(self, cls, slot):
-        super().bind(cls, slot)
-        self.slot = slot
+class _TextDesc(_SlotDesc):
+    __slots__ = ()
 
     def __get__(self, obj, owner=None):
         if obj is None:
@@ -216,16 +167,9 @@ class _CStrDesc(_SlotDesc):
         return self.member.__get__(obj, owner)
 
     def __set__(self, obj, value):
-        if value is None:
-            addr = 0
-        elif self.mode == "intern":
-            addr = cmem.intern_string(value)
-        else:
-            addr = cmem.new_string(value)
-            cmem.set_owner(addr, obj, self.slot)
-        if self.mode == "free":
-            cmem.free_if_owner(self.member.__get__(obj), obj, self.slot)
-        self.member.__set__(obj, addr)
+        if value is not None and not isinstance(value, str):
+            raise TypeError(f"a text field takes a str or None, not {type(value).__name__}")
+        self.member.__set__(obj, value)
 
 
 class _CharArrayDesc(_SlotDesc):
@@ -274,27 +218,11 @@ class _ListDesc(_SlotDesc):
     def __get__(self, obj, owner=None):
         if obj is None:
             return self
-        lst = self.member.__get__(obj, owner)
-        return GList(lst, 0) if lst else None
-
-    def __set__(self, obj, value):
-        lst = self.member.__get__(obj)
-        items = [] if value is None else list(value)
-        lst[:] = items
-
-
-class _PointerDesc(_SlotDesc):
-    __slots__ = ()
-
-    def __get__(self, obj, owner=None):
-        if obj is None:
-            return self
         return self.member.__get__(obj, owner)
 
     def __set__(self, obj, value):
-        if isinstance(value, int) and not isinstance(value, bool):
-            value = cmem.object_at(value) if value else None
-        self.member.__set__(obj, value)
+        lst = self.member.__get__(obj)
+        lst[:] = [] if value is None else list(value)
 
 
 class _WeakDesc(_SlotDesc):
@@ -313,13 +241,16 @@ class _WeakDesc(_SlotDesc):
         self.member.__set__(obj, weakref.ref(value) if value is not None else None)
 
 
-_DESCRIPTORS = {Embedded: _EmbeddedDesc, CStr: _CStrDesc, CharArray: _CharArrayDesc,
-                IntArray: _IntArrayDesc, MetaList: _ListDesc, Pointer: _PointerDesc,
-                WeakPointer: _WeakDesc}
+_DESCRIPTORS = {Embedded: _EmbeddedDesc, Text: _TextDesc, CharArray: _CharArrayDesc,
+                IntArray: _IntArrayDesc, Items: _ListDesc, WeakPointer: _WeakDesc}
 
 
 class StructType(type):
-    """Metaclass that turns field specs into slots and descriptors."""
+    """Metaclass that turns field specs into slots and descriptors.
+
+    ``cls._fields`` lists ``(name, slot, spec)`` for every field (inherited ones first), where
+    ``name`` is the DeepStream name and ``slot`` the storage slot.
+    """
 
     def __new__(mcls, name, bases, ns):
         specs = {k: v for k, v in ns.items() if isinstance(v, _Spec)}
@@ -327,7 +258,9 @@ class StructType(type):
         own_fields = []
         for k, spec in specs.items():
             del ns[k]
-            slot = k if isinstance(spec, Scalar) else "_" + k
+            attr = plain_name(k, spec)
+            # scalars and pointers are bare slots; the others get a descriptor over "_<attr>"
+            slot = attr if isinstance(spec, (Scalar, Pointer)) else "_" + attr
             slots.append(slot)
             own_fields.append((k, slot, spec))
         ns["__slots__"] = tuple(slots)
@@ -340,7 +273,7 @@ class StructType(type):
             if desc_cls is not None:
                 desc = desc_cls(spec)
                 desc.bind(cls, slot)
-                setattr(cls, k, desc)
+                setattr(cls, plain_name(k, spec), desc)
         cls._own_fields = tuple(own_fields)
         fields.extend(own_fields)
         cls._fields = tuple(fields)
@@ -349,8 +282,16 @@ class StructType(type):
         return cls
 
 
+def text_fields(struct) -> list[tuple[str, str, Text]]:
+    """``(name, slot, spec)`` of the text fields of ``struct``'s class."""
+    return [f for f in getattr(struct, "_fields", ()) if isinstance(f[2], Text)]
+
+
 class Struct(metaclass=StructType):
-    """Base of every metadata struct: zero-initialised fields, ``cast``, value copy."""
+    """Base of every metadata struct: zero-initialised fields, value copy.
+
+    Keyword arguments set fields by their plain names (``display_text_str="car"``).
+    """
 
     __slots__ = ("__weakref__",)
 
@@ -362,11 +303,7 @@ class Struct(metaclass=StructType):
 
     @classmethod
     def cast(cls, x):
-        """A non-owning view of ``x`` (a handle, a bound object or an int address)."""
-        if x is None:
-            return None
-        if isinstance(x, int) and not isinstance(x, bool):
-            return cmem.object_at(x) if x else None
+        """``x`` itself: the model has no addresses (the pyds facade also takes int addresses)."""
         return x
 
     def _memcpy(self):
@@ -381,7 +318,7 @@ class Struct(metaclass=StructType):
                 v = v._memcpy()
             elif isinstance(spec, IntArray):
                 v = v.copy()
-            elif isinstance(spec, MetaList):
+            elif isinstance(spec, Items):
                 v = list(v)
             object.__setattr__(new, slot, v)
         return new
@@ -399,6 +336,10 @@ class Struct(metaclass=StructType):
     def __repr__(self) -> str:
         parts = []
         for k, slot, spec in self._fields:
-            if isinstance(spec, (Scalar, CharArray)):
-                parts.append(f"{k}={getattr(self, k)!r}")
+            if isinstance(spec, (Scalar, CharArray, Text)):
+                try:
+                    v = object.__getattribute__(self, slot)
+                except AttributeError:
+                    continue
+                parts.append(f"{plain_name(k, spec)}={v!r}")
         return f"{type(self).__name__}({', '.join(parts[:8])}{', ...' if len(parts) > 8 else ''})"

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from estuary.meta import cmem
 from estuary.osd.fonts import text_mask
 
 log = logging.getLogger("estuary.osd")
@@ -200,17 +199,11 @@ class Drawer:
                 blend_fill(frame, bx1, by1, bx2, by2, rgb, a)
 
     def text(self, frame, t) -> None:
-        addr = t.display_text
-        if not addr:
-            return
-        try:
-            s = cmem.read_string(addr)
-        except Exception:  # noqa: BLE001 - a freed label is skipped, not fatal
-            return
+        s = t.display_text_str
         if not s:
             return
         fp = t.font_params
-        name = cmem.read_string(fp.font_name) if fp.font_name else "Serif"
+        name = fp.font_name_str or "Serif"
         x, y = _px(t.x_offset), _px(t.y_offset)
         px = font_pixels(fp.font_size)
         fc = fp.font_color

@@ -8,7 +8,6 @@ from collections import OrderedDict
 
 import numpy as np
 
-from estuary.meta import cmem
 from estuary.osd.draw import DrawOptions, _px, _width, draw_safely, font_pixels
 from estuary.osd.fonts import text_mask
 
@@ -80,16 +79,11 @@ def _rect(t, r):
 
 
 def _text(t, tp):
-    if not tp.display_text:
-        return
-    try:
-        s = cmem.read_string(tp.display_text)
-    except Exception:  # noqa: BLE001
-        return
+    s = tp.display_text_str
     if not s:
         return
     fp = tp.font_params
-    name = cmem.read_string(fp.font_name) if fp.font_name else "Serif"
+    name = fp.font_name_str or "Serif"
     x, y = _px(tp.x_offset), _px(tp.y_offset)
     mask = text_mask(s, name, font_pixels(fp.font_size))
     if tp.set_bg_clr:

@@ -1,9 +1,11 @@
 """pybind11 bindings for gstnvdsmeta — Estuary's ``pyds``-compatible facade.
 
-A thin layer over :mod:`estuary.meta`: the classes are the metadata model's own classes
-under their DeepStream names, and the functions below keep the DeepStream shapes exactly
-(``hash(gst_buffer)`` addressing, GList walking, int addresses for ``char*`` fields,
-``alloc_*`` ownership, one global pair of user-meta callbacks). Import it as ``import pyds``.
+The one place that emulates DeepStream's C shapes. The classes are the plain metadata model's
+own classes (:mod:`estuary.meta`) under their DeepStream names; importing this module installs
+the C faces on them (:mod:`estuary.pyds.facade`: ``char*`` fields as int addresses, lists as
+GList nodes, int addresses for structs), and the functions below keep the DeepStream shapes
+exactly (``hash(gst_buffer)`` addressing, ``alloc_*`` ownership, one global pair of user-meta
+callbacks). Import it as ``import pyds``.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import time as _time
 import numpy as _np
 
 from estuary.errors import InvalidAddressError, MetaError, SurfaceError
-from estuary.meta import cmem as _cmem
 from estuary.meta import core as _core
 from estuary.meta.analytics import NvDsAnalyticsFrameMeta, NvDsAnalyticsObjInfo
 from estuary.meta.core import (NvDsBaseMeta, NvDsBatchMeta, NvDsClassifierMeta,
@@ -39,7 +40,10 @@ from estuary.meta.schema import (NvDsCoordinate, NvDsEvent, NvDsEventMsgMeta, Nv
                                  NvDsFaceObjectWithExt, NvDsGeoLocation, NvDsObjectSignature,
                                  NvDsPayload, NvDsPersonObject, NvDsPersonObjectExt, NvDsRect,
                                  NvDsVehicleObject, NvDsVehicleObjectExt)
-from estuary.meta.struct import GList, Scalar, CStr, CharArray, Struct
+from estuary.meta.struct import CharArray, Scalar, Struct, Text
+from estuary.pyds import cmem as _cmem
+from estuary.pyds import facade as _facade
+from estuary.pyds.facade import GList
 from estuary.meta.tracker import (NvDsObjReid, NvDsPastFrameObj, NvDsPastFrameObjBatch,
                                   NvDsPastFrameObjList, NvDsPastFrameObjStream,
                                   NvDsTargetMiscDataBatch, NvDsTargetMiscDataFrame,
@@ -101,7 +105,7 @@ class CustomDataStruct(Struct):
     """7.1 sample struct for custom user meta."""
 
     structId = Scalar(0)
-    message = CStr("free")
+    message = Text("free")
     sampleInt = Scalar(0)
 
 
@@ -175,7 +179,7 @@ def nvds_add_obj_meta_to_frame(frame_meta, obj_meta, obj_parent=None) -> None:
 
 
 def nvds_add_classifier_meta_to_object(obj_meta, classifier_meta) -> None:
-    obj_meta._classifier_meta_list.append(classifier_meta)
+    obj_meta._classifiers.append(classifier_meta)
 
 
 def nvds_add_display_meta_to_frame(frame_meta, display_meta) -> None:
@@ -183,7 +187,7 @@ def nvds_add_display_meta_to_frame(frame_meta, display_meta) -> None:
 
 
 def nvds_add_label_info_meta_to_classifier(classifier_meta, label_info_meta) -> None:
-    classifier_meta._label_info_list.append(label_info_meta)
+    classifier_meta._labels.append(label_info_meta)
 
 
 def nvds_add_user_meta_to_batch(batch_meta, user_meta) -> None:
@@ -195,7 +199,7 @@ def nvds_add_user_meta_to_frame(frame_meta, user_meta) -> None:
 
 
 def nvds_add_user_meta_to_obj(obj_meta, user_meta) -> None:
-    obj_meta._obj_user_meta_list.append(user_meta)
+    obj_meta._user_meta.append(user_meta)
 
 
 # -- 12.4 remove -------------------------------------------------------------------------------
@@ -208,7 +212,7 @@ def _remove(lst, item, what, where, pool):
 
 
 def nvds_remove_frame_meta_from_batch(batch_meta, frame_meta) -> None:
-    _core._detach(batch_meta._frame_meta_list, frame_meta, "frame", "batch")
+    _core._detach(batch_meta._frames, frame_meta, "frame", "batch")
     _core._release_frame(frame_meta)
     _core._give_back(frame_meta, "frame_meta_pool")
 
@@ -218,29 +222,29 @@ def nvds_remove_obj_meta_from_frame(frame_meta, obj_meta) -> None:
 
 
 def nvds_remove_classifier_meta_from_obj(obj_meta, classifier_meta) -> None:
-    _remove(obj_meta._classifier_meta_list, classifier_meta, "classifier", "object",
+    _remove(obj_meta._classifiers, classifier_meta, "classifier", "object",
             "classifier_meta_pool")
 
 
 def nvds_remove_display_meta_from_frame(frame_meta, display_meta) -> None:
-    _remove(frame_meta._display_meta_list, display_meta, "display", "frame", "display_meta_pool")
+    _remove(frame_meta._display_metas, display_meta, "display", "frame", "display_meta_pool")
 
 
 def nvds_remove_label_info_meta_from_classifier(classifier_meta, label_info_meta) -> None:
-    _remove(classifier_meta._label_info_list, label_info_meta, "label info", "classifier",
+    _remove(classifier_meta._labels, label_info_meta, "label info", "classifier",
             "label_info_meta_pool")
 
 
 def nvds_remove_user_meta_from_batch(batch_meta, user_meta) -> None:
-    _remove(batch_meta._batch_user_meta_list, user_meta, "user", "batch", "user_meta_pool")
+    _remove(batch_meta._user_meta, user_meta, "user", "batch", "user_meta_pool")
 
 
 def nvds_remove_user_meta_from_frame(frame_meta, user_meta) -> None:
-    _remove(frame_meta._frame_user_meta_list, user_meta, "user", "frame", "user_meta_pool")
+    _remove(frame_meta._user_meta, user_meta, "user", "frame", "user_meta_pool")
 
 
 def nvds_remove_user_meta_from_object(obj_meta, user_meta) -> None:
-    _remove(obj_meta._obj_user_meta_list, user_meta, "user", "object", "user_meta_pool")
+    _remove(obj_meta._user_meta, user_meta, "user", "object", "user_meta_pool")
 
 
 # -- 12.5 list utilities -----------------------------------------------------------------------
@@ -283,35 +287,35 @@ def _clear(owner, attr, remover):
 
 
 def nvds_clear_frame_meta_list(batch_meta, meta_list=None):
-    return _clear(batch_meta, "_frame_meta_list", nvds_remove_frame_meta_from_batch)
+    return _clear(batch_meta, "_frames", nvds_remove_frame_meta_from_batch)
 
 
 def nvds_clear_obj_meta_list(frame_meta, meta_list=None):
-    return _clear(frame_meta, "_obj_meta_list", nvds_remove_obj_meta_from_frame)
+    return _clear(frame_meta, "_objects", nvds_remove_obj_meta_from_frame)
 
 
 def nvds_clear_display_meta_list(frame_meta, meta_list=None):
-    return _clear(frame_meta, "_display_meta_list", nvds_remove_display_meta_from_frame)
+    return _clear(frame_meta, "_display_metas", nvds_remove_display_meta_from_frame)
 
 
 def nvds_clear_batch_user_meta_list(batch_meta, meta_list=None):
-    return _clear(batch_meta, "_batch_user_meta_list", nvds_remove_user_meta_from_batch)
+    return _clear(batch_meta, "_user_meta", nvds_remove_user_meta_from_batch)
 
 
 def nvds_clear_frame_user_meta_list(frame_meta, meta_list=None):
-    return _clear(frame_meta, "_frame_user_meta_list", nvds_remove_user_meta_from_frame)
+    return _clear(frame_meta, "_user_meta", nvds_remove_user_meta_from_frame)
 
 
 def nvds_clear_obj_user_meta_list(object_meta, meta_list=None):
-    return _clear(object_meta, "_obj_user_meta_list", nvds_remove_user_meta_from_object)
+    return _clear(object_meta, "_user_meta", nvds_remove_user_meta_from_object)
 
 
 def nvds_clear_classifier_meta_list(obj_meta, meta_list=None):
-    return _clear(obj_meta, "_classifier_meta_list", nvds_remove_classifier_meta_from_obj)
+    return _clear(obj_meta, "_classifiers", nvds_remove_classifier_meta_from_obj)
 
 
 def nvds_clear_label_info_meta_list(classifier_meta, meta_list=None):
-    return _clear(classifier_meta, "_label_info_list", nvds_remove_label_info_meta_from_classifier)
+    return _clear(classifier_meta, "_labels", nvds_remove_label_info_meta_from_classifier)
 
 
 def nvds_clear_meta_list(batch_meta, meta_list, meta_pool):
@@ -329,17 +333,17 @@ def _items(glist):
 
 def nvds_copy_batch_user_meta_list(src_user_meta_list, dst_batch_meta) -> None:
     _core.copy_user_meta_list(_items(src_user_meta_list), dst_batch_meta,
-                              dst_batch_meta._batch_user_meta_list)
+                              dst_batch_meta._user_meta)
 
 
 def nvds_copy_frame_user_meta_list(src_user_meta_list, dst_frame_meta) -> None:
     _core.copy_user_meta_list(_items(src_user_meta_list), dst_frame_meta.batch_meta,
-                              dst_frame_meta._frame_user_meta_list)
+                              dst_frame_meta._user_meta)
 
 
 def nvds_copy_display_meta_list(src_display_meta_list, dst_frame_meta) -> None:
     for d in _items(src_display_meta_list):
-        dst_frame_meta._display_meta_list.append(_core.copy_display_meta(d, dst_frame_meta.batch_meta))
+        dst_frame_meta._display_metas.append(_core.copy_display_meta(d, dst_frame_meta.batch_meta))
 
 
 def nvds_copy_frame_meta_list(src_frame_meta_list, dst_batch_meta) -> None:
@@ -378,7 +382,7 @@ def free_gbuffer(buffer) -> None:
     if isinstance(buffer, int):
         _cmem.free(buffer)
     else:
-        _core.free_owned(buffer)
+        _facade.free_owned(buffer)
 
 
 def alloc_buffer(size: int) -> int:
@@ -472,17 +476,15 @@ def _deep_struct_copy(user_meta, user_data=None):
     src = user_meta.user_meta_data
     dst = src._memcpy()
     for name, slot, spec in src._fields:
-        if isinstance(spec, CStr) and spec.mode != "intern":
-            addr = object.__getattribute__(src, slot)
-            object.__setattr__(dst, slot, 0)
-            if addr and _cmem.is_live(addr):
-                setattr(dst, name, _cmem.read_string(addr))
+        if isinstance(spec, Text) and spec.mode == "buffer":
+            value = object.__getattribute__(src, slot)
+            if isinstance(value, _facade.CBuffer) and _cmem.is_live(value.addr):
+                copy = _cmem.memdup(value.addr, _cmem.buffer_size(value.addr))
+                object.__setattr__(dst, slot, _facade.CBuffer(copy))
         elif name == "extMsg" and src.extMsg is not None and isinstance(src.extMsg, Struct):
             tmp = NvDsUserMeta()
             tmp.user_meta_data = src.extMsg
-            object.__setattr__(dst, "_extMsg", _deep_struct_copy(tmp))
-        elif name == "ts" and src.ts and _cmem.is_live(src.ts):
-            dst.ts = _cmem.memdup(src.ts, _cmem.buffer_size(src.ts))
+            object.__setattr__(dst, "extMsg", _deep_struct_copy(tmp))
     _cmem.own(dst)
     return dst
 
@@ -494,10 +496,7 @@ def _event_msg_copy(user_meta, user_data=None):
 def _struct_release(user_meta, user_data=None):
     data = user_meta.user_meta_data
     if data is not None:
-        ts = getattr(data, "ts", 0)
-        if ts:
-            _cmem.free(ts)
-        _core.free_owned(data)
+        _facade.free_owned(data)
 
 
 _event_msg_release = _struct_release
@@ -742,6 +741,9 @@ def nvds_obj_enc_destroy_context(ctx) -> None:
     ctx.destroy()
 
 
+_facade.install_all()
+
+
 def _register_elements() -> None:
     try:
         import estuary.elements as _elements
@@ -753,5 +755,5 @@ def _register_elements() -> None:
 _register_elements()
 
 __all__ = sorted(n for n in globals() if not n.startswith("_") and n not in (
-    "annotations", "ctypes", "user_meta_type", "InvalidAddressError", "MetaError", "SurfaceError", "Scalar", "CStr",
+    "annotations", "ctypes", "user_meta_type", "InvalidAddressError", "MetaError", "SurfaceError", "Scalar", "Text",
     "CharArray", "Struct"))
