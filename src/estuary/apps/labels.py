@@ -2,8 +2,9 @@
 label's offsets (and optionally its font size) with :func:`estuary.osd.placement.place_labels`,
 so labels sit above their boxes, inside the frame (or tile), and clear of each other.
 
-It only writes ``text_params.x_offset``/``y_offset`` (and ``font_size``) through the pyds API, as
-a DeepStream app's probe would: the OSD still draws every label exactly where its metadata says.
+It only writes ``text_params.x_offset``/``y_offset`` (and ``font_size``) of the plain metadata
+model, as a DeepStream app's probe would through pyds: the OSD still draws every label exactly
+where its metadata says.
 
     add_label_layout(osd.get_static_pad("sink"), frame_size=(640, 360))
 """
@@ -20,34 +21,19 @@ __all__ = ["add_label_layout", "layout_batch"]
 Bounds = tuple[float, float, float, float]
 
 
-def _label_and_font(tp) -> tuple[str, str | None]:
-    """The text of a label and its font name, read through pyds (the one place that reads
-    ``display_text``, a C string address in DeepStream's API)."""
-    import pyds
-    text = pyds.get_string(tp.display_text) if tp.display_text else ""
-    font = pyds.get_string(tp.font_params.font_name) if tp.font_params.font_name else None
-    return text or "", font
-
-
 def layout_batch(batch_meta, bounds_of: Callable[[object], Bounds], font_size: int | None = None) -> int:
     """Place the object labels of every frame of a batch inside that frame's bounds
     (``bounds_of(frame_meta)`` → (left, top, width, height) on the surface the OSD draws).
     Returns how many labels were placed."""
-    import pyds
     placed = 0
-    l_frame = batch_meta.frame_meta_list
-    while l_frame is not None:
-        frame_meta = pyds.NvDsFrameMeta.cast(l_frame.data)
+    for frame_meta in batch_meta.frames:
         objs, boxes, sizes = [], [], []
-        l_obj = frame_meta.obj_meta_list
-        while l_obj is not None:
-            obj = pyds.NvDsObjectMeta.cast(l_obj.data)
-            l_obj = l_obj.next
+        for obj in frame_meta.objects:
             r, tp = obj.rect_params, obj.text_params
             box = (float(r.left), float(r.top), float(r.width), float(r.height))
             if not all(math.isfinite(v) for v in box):
                 continue  # the OSD skips such a box too: its label keeps its offsets
-            text, font = _label_and_font(tp)
+            text, font = tp.display_text_str, tp.font_params.font_name_str
             if not text:
                 continue
             if font_size:
@@ -59,7 +45,6 @@ def layout_batch(batch_meta, bounds_of: Callable[[object], Bounds], font_size: i
             for tp, (x, y) in zip(objs, place_labels(boxes, sizes, bounds_of(frame_meta))):
                 tp.x_offset, tp.y_offset = x, y
             placed += len(objs)
-        l_frame = l_frame.next
     return placed
 
 
@@ -69,8 +54,7 @@ def add_label_layout(pad, frame_size: tuple[int, int] | None = None,
     """Add a buffer probe on ``pad`` (upstream of the OSD) that lays out the object labels of each
     batch: inside (0, 0, width, height) for ``frame_size``, or inside ``bounds_of(frame_meta)``
     (e.g. each source's tile after a tiler)."""
-    import pyds
-    from estuary.gst import Gst
+    from estuary.gst import Gst, batchmeta
     if bounds_of is None:
         if frame_size is None:
             from estuary.errors import ConfigError
@@ -80,7 +64,7 @@ def add_label_layout(pad, frame_size: tuple[int, int] | None = None,
 
     def probe(_pad, info):
         buf = info.get_buffer()
-        batch_meta = pyds.gst_buffer_get_nvds_batch_meta(hash(buf))
+        batch_meta = batchmeta.get(buf)
         if batch_meta is not None:
             layout_batch(batch_meta, bounds_of, font_size)
         return Gst.PadProbeReturn.OK
