@@ -290,17 +290,18 @@ def install_all() -> None:
 def free_strings(struct) -> None:
     """Free the C strings made for a struct and the structs embedded in it (e.g. an object's
     ``text_params.display_text``): the batch owns them and frees them when it is released."""
+    if not _strings:  # no app has read a char* field: nothing was made (the common case)
+        return
     entry = _strings.get(id(struct))
     if entry is not None and entry[0]() is struct:
         _forget(id(struct))
-    for _name, slot, spec in getattr(struct, "_fields", ()):
-        if isinstance(spec, Embedded):
-            try:
-                inner = object.__getattribute__(struct, slot)
-            except AttributeError:
-                continue  # never touched: nothing allocated
-            if inner is not None:
-                free_strings(inner)
+    for slot in _text_slots(type(struct)):
+        try:
+            inner = object.__getattribute__(struct, slot)
+        except AttributeError:
+            continue  # never touched: nothing allocated
+        if inner is not None:
+            free_strings(inner)
     if isinstance(struct, _core.NvDsDisplayMeta):
         try:
             texts = object.__getattribute__(struct, "_texts")
@@ -308,6 +309,19 @@ def free_strings(struct) -> None:
             texts = ()
         for t in texts:
             free_strings(t)
+
+
+@functools.lru_cache(maxsize=None)
+def _text_slots(cls: type) -> tuple[str, ...]:
+    """Slots of ``cls``'s embedded structs that hold text fields, directly or deeper down."""
+    return tuple(slot for _name, slot, spec in getattr(cls, "_fields", ())
+                 if isinstance(spec, Embedded) and _has_text(spec.cls))
+
+
+@functools.lru_cache(maxsize=None)
+def _has_text(cls: type) -> bool:
+    return any(isinstance(spec, Text) or (isinstance(spec, Embedded) and _has_text(spec.cls))
+               for _name, _slot, spec in getattr(cls, "_fields", ()))
 
 
 def free_owned(obj) -> None:
