@@ -35,7 +35,8 @@ APPS_71 = {
     "deepstream-imagedata-multistream-redaction": "needs PeopleNet (faces); no bundled face detector",
     "deepstream-nvdsanalytics": ["deepstream_nvdsanalytics.py", "{uri}"],
     "deepstream-opticalflow": ["deepstream-opticalflow.py", "{uri}", "{out}"],
-    "deepstream-segmentation": "no bundled semantic-segmentation model",
+    "deepstream-segmentation": ["deepstream_segmentation.py", "dstest_segmentation_config_semantic.txt", "{jpg}",
+                                "{out}"],
     "deepstream-segmask": "no bundled instance-segmentation model",
     "deepstream-ssd-parser": ["deepstream_ssd_parser.py", "{h264}"],
     "deepstream-rtsp-in-rtsp-out": "needs an RTSP camera (tests/test_samples.py serves one to the port)",
@@ -59,7 +60,8 @@ MODEL_CONFIGS = ("dstest1_pgie_config.txt", "dstest2_pgie_config.txt", "dstest2_
                  "dstest4_pgie_config.txt", "dstest_imagedata_config.txt", "dsnvanalytics_pgie_config.txt",
                  "dstest_ssd_nopostprocess.txt", "config_preprocess.txt", "dstest_pgie_config.txt",
                  "dstest_sgie1_config.txt", "dstest_sgie2_config.txt", "dstest_sgie3_config.txt",
-                 "ds_demux_pgie_config.txt", "dstest_imagedata_cupy_config.txt", "labels.txt")
+                 "ds_demux_pgie_config.txt", "dstest_imagedata_cupy_config.txt", "labels.txt",
+                 "dstest_segmentation_config_semantic.txt", "dstest_segmentation_config_industrial.txt")
 
 
 def install_configs(app_dir: str) -> None:
@@ -101,7 +103,7 @@ def main(argv=None) -> int:
     env.pop("DISPLAY", None)
     env.pop("WAYLAND_DISPLAY", None)
     values = {"h264": data.media_path("bikes.h264"), "mp4": data.media_path("bikes.mp4"),
-              "uri": "file://" + data.media_path("bikes.mp4")}
+              "uri": "file://" + data.media_path("bikes.mp4"), "jpg": data.media_path("zidane.jpg")}
     only = set(filter(None, a.only.split(",")))
     failed = 0
     for app, spec in apps.items():

