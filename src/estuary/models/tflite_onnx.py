@@ -45,6 +45,8 @@ class _Converter:
         except ImportError as e:  # pragma: no cover - a dependency of the package
             raise ModelError("converting a TFLite model needs the 'tflite' package: pip install tflite") from e
         self.tfl = tflite
+        if len(data) < 8 or data[4:8] != b"TFL3":  # the flatbuffer's file identifier
+            raise ModelError("not a TFLite model (no 'TFL3' file identifier)")
         try:
             self.model = tflite.Model.GetRootAsModel(data, 0)
             self.graph = self.model.Subgraphs(0)
