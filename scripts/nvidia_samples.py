@@ -37,7 +37,7 @@ APPS_71 = {
     "deepstream-opticalflow": ["deepstream-opticalflow.py", "{uri}", "{out}"],
     "deepstream-segmentation": ["deepstream_segmentation.py", "dstest_segmentation_config_semantic.txt", "{jpg}",
                                 "{out}"],
-    "deepstream-segmask": "no bundled instance-segmentation model",
+    "deepstream-segmask": ["deepstream_segmask.py", "-i", "{uri}", "-o", "{out}"],
     "deepstream-ssd-parser": ["deepstream_ssd_parser.py", "{h264}"],
     "deepstream-rtsp-in-rtsp-out": "needs an RTSP camera (tests/test_samples.py serves one to the port)",
     "deepstream-preprocess-test": ["deepstream_preprocess_test.py", "-i", "{uri}"],
@@ -54,6 +54,9 @@ APPS_51.update({
     "deepstream-test3": ["deepstream_test_3.py", "{uri}", "{uri}"],
 })
 
+# apps whose output folder must hold images afterwards (their masks)
+WRITES_IMAGES = {"deepstream-segmentation", "deepstream-segmask"}
+
 # model configs: DeepStream file name → Estuary's bundled config of that name
 MODEL_CONFIGS = ("dstest1_pgie_config.txt", "dstest2_pgie_config.txt", "dstest2_sgie1_config.txt",
                  "dstest2_sgie2_config.txt", "dstest2_sgie3_config.txt", "dstest3_pgie_config.txt",
@@ -61,7 +64,8 @@ MODEL_CONFIGS = ("dstest1_pgie_config.txt", "dstest2_pgie_config.txt", "dstest2_
                  "dstest_ssd_nopostprocess.txt", "config_preprocess.txt", "dstest_pgie_config.txt",
                  "dstest_sgie1_config.txt", "dstest_sgie2_config.txt", "dstest_sgie3_config.txt",
                  "ds_demux_pgie_config.txt", "dstest_imagedata_cupy_config.txt", "labels.txt",
-                 "dstest_segmentation_config_semantic.txt", "dstest_segmentation_config_industrial.txt")
+                 "dstest_segmentation_config_semantic.txt", "dstest_segmentation_config_industrial.txt",
+                 "dstest_segmask_config.txt")
 
 
 def install_configs(app_dir: str) -> None:
@@ -129,7 +133,11 @@ def main(argv=None) -> int:
                 else (exc.stderr or ""), ""
         errors = [ln for ln in err.splitlines() if "Error" in ln or "rror:" in ln or "Traceback" in ln]
         last = (errors[-1] if errors else (err.strip().splitlines() or [""])[-1])[:150]
-        if rc == 0 and not any(ln.startswith("Error:") for ln in err.splitlines()):
+        images = [f for _, _, fs in os.walk(out) for f in fs if f.endswith(".jpg")] if os.path.isdir(out) else []
+        if rc == 0 and app in WRITES_IMAGES and not images:
+            failed += 1
+            print(f"{app:45s} FAIL  rc=0 but no image in its output folder")
+        elif rc == 0 and not any(ln.startswith("Error:") for ln in err.splitlines()):
             print(f"{app:45s} ok    {len(outp.splitlines())} lines of output")
         else:
             failed += 1

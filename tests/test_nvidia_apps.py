@@ -20,10 +20,12 @@ pytestmark = pytest.mark.skipif(not REPO, reason="set ESTUARY_NVIDIA_APPS to a d
 # apps expected to run here, per tag (docs/samples.md says why the others cannot)
 EXPECTED = {
     "v1.0.3": ["deepstream-test1", "deepstream-test2", "deepstream-test3", "deepstream-imagedata-multistream",
-               "deepstream-nvdsanalytics", "deepstream-test1-rtsp-out", "runtime_source_add_delete"],
+               "deepstream-nvdsanalytics", "deepstream-test1-rtsp-out", "runtime_source_add_delete",
+               "deepstream-segmentation"],
     "v1.2.0": ["deepstream-test1", "deepstream-test2", "deepstream-test3", "deepstream-imagedata-multistream",
                "deepstream-nvdsanalytics", "deepstream-test1-rtsp-out", "deepstream-preprocess-test", "deepstream-demux-multi-in-multi-out",
-               "deepstream-custom-binding-test", "runtime_source_add_delete"],
+               "deepstream-custom-binding-test", "runtime_source_add_delete", "deepstream-segmentation",
+               "deepstream-segmask"],
 }
 
 

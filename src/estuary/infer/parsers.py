@@ -30,7 +30,11 @@ class Candidates:
         self.boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
         self.scores = np.asarray(scores, np.float32).reshape(-1)
         self.class_ids = np.asarray(class_ids, np.int64).reshape(-1)
-        self.coeffs = None if coeffs is None else np.asarray(coeffs, np.float32).reshape(len(self.scores), -1)
+        if coeffs is not None:
+            coeffs = np.asarray(coeffs, np.float32)
+            if coeffs.ndim != 2:  # (a 2-D selection of no rows keeps its column count)
+                coeffs = coeffs.reshape(len(self.scores), -1 if len(self.scores) else 0)
+        self.coeffs = coeffs
         self.protos = protos
         self.masks = None
 
