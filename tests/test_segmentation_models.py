@@ -223,3 +223,104 @@ def test_segmentation_sample_with_its_deepstream_config_draws_the_person_mask(tm
     dist = [np.abs(img.astype(int) - np.array(c)).sum(axis=2) for c in PALETTE_BGR]
     person = dist[1] < dist[0]
     assert _iou(person, reference_zidane) >= 0.9
+
+
+# -- instance segmentation: YOLOv5s-seg ------------------------------------------------------------
+
+def _instances_through_nvinfer(jpeg: str, width: int, height: int):
+    p = Gst.parse_launch(
+        f'filesrc location="{jpeg}" ! jpegparse ! nvv4l2decoder ! m.sink_0 '
+        f'nvstreammux name=m batch-size=1 width={width} height={height} ! '
+        f'nvinfer config-file-path="{data.model_path(data.INSTANCE_SEG_CONFIG)}" ! fakesink name=sink')
+    objs = []
+
+    def probe(pad, info):
+        bm = pyds.gst_buffer_get_nvds_batch_meta(hash(info.get_buffer()))
+        l_frame = bm.frame_meta_list
+        while l_frame is not None:
+            frame = pyds.NvDsFrameMeta.cast(l_frame.data)
+            l_obj = frame.obj_meta_list
+            while l_obj is not None:
+                o = pyds.NvDsObjectMeta.cast(l_obj.data)
+                r, mp = o.rect_params, o.mask_params
+                mask = np.array(mp.get_mask_array(), copy=True).reshape(mp.height, mp.width)
+                objs.append((o.class_id, o.obj_label, o.confidence, (r.left, r.top, r.width, r.height),
+                             mp.threshold, mask))
+                l_obj = l_obj.next
+            l_frame = l_frame.next
+        return Gst.PadProbeReturn.OK
+
+    p.get_by_name("sink").get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, probe)
+    msg = run_pipeline(p, timeout=120)
+    assert msg.type == Gst.MessageType.EOS, msg.parse_error()
+    return objs
+
+
+def _paste(objs, class_id: int, width: int, height: int) -> np.ndarray:
+    """The union of one class's instance masks in frame pixels (each box-relative mask resized
+    to its rectangle and thresholded, as DeepStream's segmask sample does)."""
+    out = np.zeros((height, width), bool)
+    for cid, _, _, (x, y, w, h), thr, mask in objs:
+        if cid != class_id:
+            continue
+        x0, y0, x1, y1 = int(x), int(y), int(x + w), int(y + h)
+        out[y0:y1, x0:x1] |= cv2.resize(mask, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR) >= thr
+    return out
+
+
+def test_instance_masks_on_bus_jpg():
+    """bus.jpg (810x1080): a bus and four people. Every object carries a box-relative mask in
+    mask_params; the people's masks agree with the independent selfie segmentation model."""
+    objs = _instances_through_nvinfer(data.media_path("bus.jpg"), 810, 1080)
+    labels = sorted(label for _, label, conf, *_ in objs if conf >= 0.5)
+    assert labels.count("person") >= 3 and labels.count("bus") == 1, labels
+    for cid, label, conf, (x, y, w, h), thr, mask in objs:
+        assert thr == 0.5 and mask.ndim == 2 and mask.size > 0
+        # at the prototypes' 1/4 resolution of the letterboxed 640x640 input (scale 640/1080)
+        assert abs(mask.shape[1] - w * 640 / 1080 / 4) <= 2 and abs(mask.shape[0] - h * 640 / 1080 / 4) <= 2
+        fill = float((mask >= thr).mean())
+        assert 0.2 < fill < 0.95, (label, fill)  # a silhouette, not an empty or a full box
+    bus = next(o for o in objs if o[1] == "bus")
+    x, y, w, h = bus[3]
+    assert w > 600 and h > 400  # the bus spans most of the frame's width
+    people = _paste(objs, 0, 810, 1080)
+    img = cv2.imread(data.media_path("bus.jpg"))
+    selfie = cv2.resize(tflite_reference(_network_input(img)), (810, 1080)) > 0.5
+    assert _iou(people, selfie) > 0.5
+
+
+def test_instance_seg_model_uses_only_operators_the_torch_backend_runs():
+    import onnx
+    from estuary.infer.torch_backend import SUPPORTED_OPS
+    ops = {n.op_type for n in onnx.load(data.model_path("yolov5s-seg.onnx")).graph.node}
+    assert ops - {"Identity"} <= set(SUPPORTED_OPS), ops - set(SUPPORTED_OPS)
+
+
+def test_checkpoint_reader_runs_no_code_from_the_file(tmp_path):
+    """A checkpoint whose pickle names anything but torch/YOLOv5 classes is refused, not run."""
+    import io
+    import pickle
+    import zipfile
+    from estuary.models.yolov5_seg import load_module_tree, yolov5_seg_to_onnx
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("touch " + str(tmp_path / "pwned"),))
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("archive/data.pkl", pickle.dumps({"model": Evil()}, protocol=2))
+    with pytest.raises(ModelError, match="which a YOLOv5 model does not"):
+        load_module_tree(buf.getvalue())
+    assert not (tmp_path / "pwned").exists()
+    with pytest.raises(ModelError, match="not a zip-format"):
+        yolov5_seg_to_onnx(b"not a checkpoint")
+
+
+def test_candidates_with_mask_coefficients_narrow_to_no_rows():
+    from estuary.infer.parsers import Candidates
+    c = Candidates(np.zeros((3, 4)), [0.3, 0.6, 0.9], [0, 1, 0], np.ones((3, 36)), np.zeros((32, 8, 8)))
+    none = c[c.scores > 1.0]
+    assert len(none) == 0 and none.coeffs.shape == (0, 36)
+    assert none[none.class_ids == 0].coeffs.shape == (0, 36)
+    assert c[np.array([2])].coeffs.shape == (1, 36)
