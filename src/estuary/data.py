@@ -632,7 +632,7 @@ def fetch(force: bool = False, log=print) -> str:
     return root
 
 
-_SEGMENTATION_STAMP = ".segmentation-v2"
+_SEGMENTATION_STAMP = ".segmentation-v3"
 
 
 def _segmentation_models(root: str, log=print, force: bool = False) -> None:

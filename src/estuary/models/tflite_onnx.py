@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from estuary.errors import ModelError
+from estuary.models import rename_value
 
 __all__ = ["tflite_to_onnx"]
 
@@ -269,7 +270,7 @@ class _Converter:
             bg = self.node("Mul", [y, self.init(np.float32(-1.0), "minus_one")], "background_neg")
             bg = self.node("Add", [bg, self.init(np.float32(1.0), "one")], "background")
             y, c = self.node("Concat", [bg, y], "classes", axis=1), 2
-        self.nodes.append(helper.make_node("Identity", [y], [output_name], name=output_name))
+        rename_value(self.nodes, y, output_name)
         graph = helper.make_graph(self.nodes, "tflite", inputs,
                                   [helper.make_tensor_value_info(output_name, TensorProto.FLOAT, [n, c, h, w])],
                                   self.inits)

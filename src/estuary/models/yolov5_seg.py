@@ -28,6 +28,7 @@ import zipfile
 import numpy as np
 
 from estuary.errors import ModelError
+from estuary.models import rename_value
 
 __all__ = ["load_module_tree", "state_dict", "yolov5_seg_to_onnx"]
 
@@ -343,8 +344,8 @@ def yolov5_seg_to_onnx(data: bytes, out_path: str | None = None, size: int = 640
     if result is None:
         raise ModelError("the checkpoint has no Segment head (not a YOLOv5-seg model)")
     det, protos, nc, nm = result
-    g.nodes.append(helper.make_node("Identity", [det], ["output0"], name="output0"))
-    g.nodes.append(helper.make_node("Identity", [protos], ["output1"], name="output1"))
+    rename_value(g.nodes, det, "output0")
+    rename_value(g.nodes, protos, "output1")
     n_rows = sum(len(np.asarray(layers[-1]._buffers["anchors"])[k]) * (size // int(s)) ** 2
                  for k, s in enumerate(np.asarray(layers[-1].stride).reshape(-1)))
     graph = helper.make_graph(
