@@ -1,7 +1,14 @@
-"""The bundled segmentation model (MediaPipe's selfie segmentation, converted from TFLite at
-set-up by estuary.models.tflite_onnx) against the TFLite interpreter, through nvinfer's
-segmentation path, and through the deepstream-segmentation sample with its DeepStream config."""
+"""The bundled segmentation models, converted at set-up (estuary.models):
 
+* semantic — MediaPipe's selfie segmentation (TFLite → ONNX) against the TFLite interpreter,
+  through nvinfer's segmentation meta, and through the deepstream-segmentation sample with its
+  DeepStream config names;
+* instance — YOLOv5s-seg (PyTorch checkpoint → ONNX) through nvinfer's mask_params and the
+  deepstream-segmask sample.
+
+Both also run on the torch backend (on the CPU here), compared with onnxruntime."""
+
+import math
 import os
 import struct
 import subprocess
@@ -336,3 +343,44 @@ def test_candidates_with_mask_coefficients_narrow_to_no_rows():
     assert len(none) == 0 and none.coeffs.shape == (0, 36)
     assert none[none.class_ids == 0].coeffs.shape == (0, 36)
     assert c[np.array([2])].coeffs.shape == (1, 36)
+
+
+def test_segmask_sample_saves_the_first_objects_mask(tmp_path):
+    out = tmp_path / "frames"
+    r = subprocess.run([sys.executable, "-m", "estuary.cli", "run", "segmask", "-i",
+                        "file://" + data.media_path("bus.jpg"), "-o", str(out)],
+                       capture_output=True, text=True, timeout=240)
+    assert r.returncode == 0, r.stderr[-2000:]
+    counts = [int(ln.split()[-1]) for ln in r.stdout.splitlines() if ln.startswith("Frame Number= 0 ")]
+    assert counts and counts[0] >= 4, r.stdout[-1000:]
+    img = cv2.imread(str(out / "stream_0" / "frame_0.jpg"), cv2.IMREAD_GRAYSCALE)
+    assert img is not None and img.shape[0] > 300 and img.shape[1] > 100  # a person's box at 1920x1080
+    assert 0.3 < (img > 127).mean() < 0.9  # a silhouette
+
+
+def test_segmask_resize_matches_deepstreams_per_pixel_loop():
+    """The port's vectorised resize_mask against DeepStream's per-pixel sampling, written out."""
+    import importlib
+    sys.path.insert(0, os.path.dirname(importlib.import_module("estuary.apps.samples").__file__))
+    from estuary.apps.samples.deepstream_segmask import resize_mask
+
+    class Params:
+        width, height, threshold = 7, 5, 0.5
+        src = np.random.default_rng(1).random(35).astype(np.float32)
+
+        def get_mask_array(self):
+            return self.src
+
+    p, tw, th = Params(), 23, 11
+    want = np.zeros((th, tw), np.uint8)
+    rw, rh = p.width / tw, p.height / th
+    for y in range(th):
+        for x in range(tw):
+            x0, y0 = x * rw, y * rh
+            left, top = int(min(max(math.floor(x0), 0), p.width - 1)), int(min(max(math.floor(y0), 0), p.height - 1))
+            right, bottom = int(min(max(math.ceil(x0), 0), p.width - 1)), int(min(max(math.ceil(y0), 0), p.height - 1))
+            v = lambda r, c: float(p.src[r * p.width + c])
+            t = v(top, left) + (v(top, right) - v(top, left)) * (x0 - left)
+            b = v(bottom, left) + (v(bottom, right) - v(bottom, left)) * (x0 - left)
+            want[y, x] = 0 if t + (b - t) * (y0 - top) < p.threshold else 255
+    assert np.array_equal(resize_mask(p, tw, th), want)

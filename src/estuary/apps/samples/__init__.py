@@ -26,6 +26,7 @@ SAMPLES = {
     "runtime-add-delete": "deepstream_rt_src_add_del",
     "opticalflow": "deepstream_opticalflow",
     "segmentation": "deepstream_segmentation",
+    "segmask": "deepstream_segmask",
     "test1-usbcam": "deepstream_test_1_usb",
     "demux-multi-in-multi-out": "deepstream_demux_multi_in_multi_out",
     "preprocess-test": "deepstream_preprocess_test",
