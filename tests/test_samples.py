@@ -244,8 +244,8 @@ def test_segmentation_sample_saves_coloured_masks(tmp_path):
     import numpy as np
     import onnx
     from onnx import TensorProto, helper, numpy_helper
-    # a 2-class network built for the test (no real segmentation model installs offline):
-    # class 1 where the image is bright
+    # a 2-class network built for the test, so both palette colours are known to appear:
+    # class 1 where the image is bright (tests/test_segmentation_models.py runs the bundled model)
     w = np.full((2, 3, 1, 1), 0.0, np.float32)
     w[1, :, 0, 0] = 1 / 3
     b = np.array([0.5, 0.0], np.float32)
