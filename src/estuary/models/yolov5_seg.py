@@ -204,6 +204,8 @@ def _conv2d(g: _Graph, x: str, conv: Record, hint: str, bn: Record | None = None
         scale = bp["weight"].astype(np.float32) / np.sqrt(bb["running_var"].astype(np.float32) + bn.eps)
         w = w * scale[:, None, None, None]
         b = (b - bb["running_mean"].astype(np.float32)) * scale + bp["bias"].astype(np.float32)
+    if getattr(conv, "padding_mode", "zeros") != "zeros":
+        raise ModelError(f"{hint}: padding_mode {conv.padding_mode!r} is not converted")
     pad = conv.padding
     if isinstance(pad, str):
         raise ModelError(f"{hint}: string padding {pad!r} is not converted")
