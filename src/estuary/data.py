@@ -551,14 +551,25 @@ def _get(member: str, cache: str) -> bytes:
     return data
 
 
-def fetch(force: bool = False, log=print) -> str:
-    """Download, verify and convert everything; returns the data directory."""
+def fetch(force: bool = False, log=print, strict: bool = True) -> str:
+    """Download, verify and convert everything; returns the data directory.
+
+    ``strict=False`` (what :func:`ensure` uses): when everything but the segmentation models
+    is already there and those cannot be fetched now (offline), warn instead of raising."""
     root = data_dir()
     models, media = os.path.join(root, "models"), os.path.join(root, "media")
     stamp = os.path.join(root, ".complete-v9")
     if os.path.exists(stamp) and not force:
         _refresh(os.path.join(models, VEHICLE_TYPES_CONFIG), _VEHICLE_TYPES)  # added after v9
-        _segmentation_models(root, log)  # added after v9
+        try:
+            _segmentation_models(root, log)  # added after v9
+        except (ModelError, OSError) as e:
+            if strict:
+                raise
+            # everything else is there: apps that need no segmentation model still run (offline,
+            # say); model_path() names the fix when a segmentation model is asked for
+            print(f"estuary.data: the segmentation models are not installed ({e}); "
+                  "`python -m estuary.data fetch` adds them", file=sys.stderr)
         return root
     os.makedirs(models, exist_ok=True)
     os.makedirs(media, exist_ok=True)
@@ -715,7 +726,8 @@ def _refresh(path: str, text: str) -> None:
 
 def ensure() -> str:
     """Fetch if not done yet; returns the data directory."""
-    return fetch(force=False)
+    # progress goes to stderr: stdout belongs to the app that asked (`estuary run`)
+    return fetch(force=False, strict=False, log=lambda msg: print(msg, file=sys.stderr))
 
 
 if __name__ == "__main__":
