@@ -161,22 +161,32 @@ class InferEngine:
         ``images`` are RGBA numpy arrays, or CUDA tensors (then pre-processing and the network
         run on the GPU, and only what the parser needs comes back to the host)."""
         if images and not isinstance(images[0], np.ndarray):
-            from estuary.infer.preprocess import prepare_torch
-            x, transforms = prepare_torch(images, self.net, rois)
-            outs = self.backend.run(x, as_numpy=False)
-            return self._to_host(outs), transforms
+            pending, transforms = self.raw_async(images, rois)
+            return pending.result(), transforms
         x, transforms = prepare(images, self.net, rois)
         return self.backend.run(x), transforms
 
-    def _to_host(self, outs: dict) -> dict:
-        """Copy GPU outputs to the host; YOLO rows below the smallest threshold stay behind."""
+    def raw_async(self, images, rois=None):
+        """:meth:`raw` for CUDA tensor images without waiting for the GPU: returns
+        (:class:`~estuary.infer.gpu_post.PendingOutputs`, transforms); the pending's ``result()``
+        gives what :meth:`raw` returns, after one device→host copy for the whole batch."""
+        from estuary.infer.preprocess import prepare_torch
+        x, transforms = prepare_torch(images, self.net, rois)
+        outs = self.backend.run(x, as_numpy=False)
+        return self._to_host_async(outs), transforms
+
+    def _to_host_async(self, outs: dict):
+        """Start copying GPU outputs to the host; YOLO rows below the smallest threshold stay
+        behind (estuary.infer.gpu_post)."""
+        from estuary.infer.gpu_post import PendingOutputs
+        yolo = None
         if self.network_type == 0 and getattr(self.parser, "family", None) == "yolo" and len(outs) == 1:
-            (name, t), = outs.items()
-            t = t.float()
-            score = t[..., 4] * t[..., 5:].amax(-1)
-            keep = score >= self.min_pre_threshold
-            return {name: [t[i][keep[i]].cpu().numpy() for i in range(t.shape[0])]}
-        return {k: v.float().cpu().numpy() for k, v in outs.items()}
+            yolo = next(iter(outs))
+        return PendingOutputs(outs, yolo_rows=yolo, min_score=self.min_pre_threshold)
+
+    def _to_host(self, outs: dict) -> dict:
+        """Copy GPU outputs to the host (waiting for them); see :meth:`_to_host_async`."""
+        return self._to_host_async(outs).result()
 
     def detect(self, images: list[np.ndarray], outputs=None, transforms=None) -> list[Detections]:
         """Detections for each RGBA frame."""
