@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The GPU measurements of one session, run on the device machine from the repository root:
+#   bash scripts/gpu/run.sh bash bench/gpu_session.sh PHASE H265_CLIP
+# Logs go to $OUT (the device tool's result folder). Each step has its own time limit so a slow
+# one cannot eat the others' device time.
+set -u
+OUT=${OUT:-/tmp/gpu-out}
+mkdir -p "$OUT"
+phase=${1:-1}
+h265=${2:-}
+quiet() { grep -v -e "Failed to load plugin" -e "^$" ; }
+
+profile() {  # py-spy on detector+tracker at N streams (600 frames a stream), summary to $OUT
+  local n=$1
+  python3 -m pip install -q --no-index --no-deps --target /tmp/spy .gpu/pyspy/*.whl || return
+  python3 - "$n" > "$OUT/prof_run.log" 2>&1 <<'PY' &
+import sys; sys.path.insert(0, 'bench')
+import gpu_bench as g
+from estuary import data
+n = int(sys.argv[1])
+clip = data.media_path("bikes_1080p.mp4"); cfg = data.model_path(data.PRIMARY_CONFIG)
+src = f"filesrc location={clip} ! qtdemux ! h264parse ! nvh264dec ! video/x-raw(memory:CUDAMemory) ! identity eos-after=600"
+srcs = " ".join(f"{src} ! queue ! m.sink_{i}" for i in range(n))
+desc = (f"nvstreammux name=m batch-size={n} width=1280 height=720 ! nvinfer config-file-path={cfg} "
+        f"batch-size={n} ! nvtracker ! fakesink name=sink {srcs}")
+f, dt = g.run(desc, count_probe="sink")
+print("profiled run: streams", n, "frames", f, "s %.2f fps %.1f" % (dt, f / dt), flush=True)
+PY
+  local pid=$!
+  sleep 12
+  /tmp/spy/bin/py-spy record --pid $pid --duration 20 --threads --format raw --nonblocking -o "$OUT/spy.txt" > "$OUT/spy.log" 2>&1
+  wait $pid
+  python3 bench/spy_summary.py "$OUT/spy.txt" 40 > "$OUT/spy_summary.txt" 2>&1
+}
+
+case $phase in
+  1)
+    timeout 150 python3 -m pytest -q -p no:cacheprovider tests/test_gpu_post.py tests/test_gpu.py 2>&1 | quiet | tail -40 > "$OUT/tests.log"
+    timeout 240 python3 bench/gpu_bench.py --skip-naive --streams 64 96 128 150 --compare-sync 96 2>&1 | quiet > "$OUT/bench_det.log"
+    profile 128
+    ;;
+  2)
+    timeout 300 python3 bench/gpu_bench.py --skip-base --classifiers 64 96 128 150 2>&1 | quiet > "$OUT/bench_cls.log"
+    [ -n "$h265" ] && timeout 200 python3 bench/gpu_bench.py --skip-base --h265-clip "$h265" --h265 96 128 150 2>&1 | quiet > "$OUT/bench_h265.log"
+    ;;
+  *) "$@" ;;
+esac
+nvidia-smi --query-gpu=name,driver_version --format=csv,noheader > "$OUT/gpu.txt" 2>&1
