@@ -40,8 +40,16 @@ case $phase in
     profile 128
     ;;
   2)
-    timeout 300 python3 bench/gpu_bench.py --skip-base --classifiers 64 96 128 150 2>&1 | quiet > "$OUT/bench_cls.log"
-    [ -n "$h265" ] && timeout 200 python3 bench/gpu_bench.py --skip-base --h265-clip "$h265" --h265 96 128 150 2>&1 | quiet > "$OUT/bench_h265.log"
+    timeout 150 python3 -m pytest -q -p no:cacheprovider -rfE tests/test_gpu_post.py tests/test_gpu.py > "$OUT/tests_full.log" 2>&1
+    tail -5 "$OUT/tests_full.log"
+    timeout 150 python3 bench/gpu_bench.py --skip-naive --streams 96 128 150 --compare-sync 128 2>&1 | quiet > "$OUT/bench_det.log"
+    cat "$OUT/bench_det.log"
+    timeout 200 python3 bench/gpu_bench.py --skip-base --classifiers 64 96 128 2>&1 | quiet > "$OUT/bench_cls.log"
+    cat "$OUT/bench_cls.log"
+    [ -n "$h265" ] && timeout 120 python3 bench/gpu_bench.py --skip-base --h265-clip "$h265" --h265 96 128 2>&1 | quiet > "$OUT/bench_h265.log"
+    cat "$OUT/bench_h265.log"
+    profile 128
+    tail -1 "$OUT/prof_run.log"
     ;;
   *) "$@" ;;
 esac

@@ -286,18 +286,20 @@ def test_gpu_tee_branches_do_not_see_each_others_drawing():
 
     p.get_by_name("clean").get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, slow)
     assert run_pipeline(p, timeout=60).type == Gst.MessageType.EOS
-    assert len(kept["drawn"]) == len(kept["clean"]) == 3
+    assert len(kept["drawn"]) == len(kept["clean"]) >= 3
     for d, c in zip(kept["drawn"], kept["clean"]):
-        border = (255, 0, 255)
-        assert (d[20:24, 20:80, :3] == border).all()  # the box's top border on the osd branch
-        assert not (c[20:24, 20:80, :3] == border).all(axis=-1).any()  # not on the other one
+        border = np.array([255, 0, 255])
+        top_d, top_c = d[21, 30:70, :3], c[21, 30:70, :3]
+        # the box's top border on the osd branch, and not on the other one
+        assert (np.abs(top_d.astype(int) - border) <= 2).all(), top_d[:3]
+        assert not (np.abs(top_c.astype(int) - border) <= 2).all(-1).any(), top_c[:3]
 
 
 def test_batch_copy_of_kept_rows_equals_a_per_frame_selection_on_the_gpu():
     from estuary.infer.gpu_post import PendingOutputs, yolo_scores
     g = torch.Generator(device="cuda").manual_seed(1)
     t = torch.rand((16, 2535, 85), device="cuda", generator=g).half()
-    t[..., 4] = t[..., 4] ** 6
+    t[..., 4] = t[..., 4] ** 30  # ~4 % of rows kept, as a detector's output
     t[5, :, 4] = 1.0  # every row kept: more than the batch copy holds
     score = yolo_scores(t.float())
     ref = [t.float()[i][score[i] >= 0.3].cpu().numpy() for i in range(16)]
@@ -335,7 +337,8 @@ def test_pipelined_gpu_inference_gives_the_same_objects_as_waiting_per_batch(mon
         return seen
 
     a, b = objects(False), objects(True)
-    assert len(a) == len(b) == n * 40 and sum(len(v) for v in a.values()) > 0
+    # identity eos-after=40 lets a frame or two more through per stream: compare what both saw
+    assert len(a) == len(b) >= n * 40 and set(a) == set(b) and sum(len(v) for v in a.values()) > 0
     # FP16 convolutions may pick other algorithms for another batch composition: allow a few
     # frames to differ in the last digits, never most of them
     same = sum(a[k] == b[k] for k in a)
