@@ -51,6 +51,23 @@ case $phase in
     profile 128
     tail -1 "$OUT/prof_run.log"
     ;;
+  3)
+    timeout 200 python3 bench/gpu_bench.py --warmup --skip-naive --frames 480 --streams 96 112 128 --compare-sync 112 2>&1 | quiet > "$OUT/bench_det.log"
+    cat "$OUT/bench_det.log"
+    timeout 150 python3 bench/gpu_bench.py --warmup --skip-base --frames 480 --classifiers 32 48 64 2>&1 | quiet > "$OUT/bench_cls.log"
+    cat "$OUT/bench_cls.log"
+    ;;
+  x2)  # 2 GPUs: one pipeline process per GPU (estuary.multigpu), 240 frames a stream
+    timeout 400 python3 - > "$OUT/bench_x2.log" 2>&1 <<'PY'
+import sys; sys.path.insert(0, "bench")
+from multigpu_bench import run
+for name, slots, n in [("1 GPU, 1 worker", "0", 96), ("2 GPUs, 1 worker each", "0,1", 192),
+                       ("2 GPUs, 1 worker each", "0,1", 224)]:
+    agg = run(slots, n, 240)
+    print(name, n, agg, flush=True)
+PY
+    cat "$OUT/bench_x2.log"
+    ;;
   *) "$@" ;;
 esac
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader > "$OUT/gpu.txt" 2>&1
