@@ -39,6 +39,22 @@ def run(desc, count_probe=None, timeout=600):
     return frames[0], dt
 
 
+def decode_only(src, n):
+    """N parallel decode chains to fakesinks: (frames decoded, seconds); frames are counted,
+    since a clip may be shorter than --frames."""
+    p = Gst.parse_launch(" ".join(f"{src} ! fakesink name=s{i}" for i in range(n)))
+    count = [0]
+
+    def probe(pad, info):
+        count[0] += 1
+        return Gst.PadProbeReturn.OK
+
+    for i in range(n):
+        p.get_by_name(f"s{i}").get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, probe)
+    _, dt = run(p)
+    return count[0], dt
+
+
 def element_times(p, names):
     """Per-element time per batch: a probe on each element's sink pad stamps the buffer, one on
     its src pad reads the stamp (a chain element pushes from inside its chain function, so that
@@ -95,6 +111,9 @@ def main():
     ap.add_argument("--compare-sync", type=int, nargs="*", default=[],
                     help="detector+tracker for these N also with nvinfer waiting for each batch "
                          "(ESTUARY_INFER_SYNC=1, the path before one batch in flight)")
+    ap.add_argument("--compare-eager", type=int, nargs="*", default=[],
+                    help="detector+tracker for these N also with the network run eagerly "
+                         "(ESTUARY_CUDA_GRAPHS=0) instead of replayed as a CUDA graph")
     ap.add_argument("--h265-clip", default="", help="a 1080p H.265 mp4: NVDEC ceiling and --h265 runs on it")
     ap.add_argument("--h265", type=int, nargs="*", default=[],
                     help="detector+tracker on the H.265 clip for these N")
@@ -127,9 +146,7 @@ def main():
         src265 = (f"filesrc location={args.h265_clip} ! qtdemux ! h265parse ! nvh265dec ! "
                   f"video/x-raw(memory:CUDAMemory) ! identity eos-after={args.frames}")
         for n in (8, 32):
-            desc = " ".join(f"{src265} ! fakesink name=s{i}" for i in range(n))
-            _, dt = run(desc)
-            tot = n * args.frames
+            tot, dt = decode_only(src265, n)
             print(f"{'NVDEC decode only, H.265':<34} {n:>7} {tot:>7} {dt:>8.2f} {tot / dt:>10.1f} {tot / dt / n:>11.1f}", flush=True)
         best = 0
         for n in args.h265:
@@ -142,9 +159,7 @@ def main():
     if args.skip_base:
         return
     for n in (1, 8, 32):
-        desc = " ".join(f"{src} ! fakesink name=s{i}" for i in range(n))
-        _, dt = run(desc)
-        tot = n * args.frames
+        tot, dt = decode_only(src, n)
         print(f"{'NVDEC decode only':<34} {n:>7} {tot:>7} {dt:>8.2f} {tot / dt:>10.1f} {tot / dt / n:>11.1f}", flush=True)
     if not args.skip_naive:
         naive_loop(src, cfg)
@@ -154,16 +169,21 @@ def main():
         modes = ["per-frame", "batch"] if args.compare_per_frame else ["batch"]
         if n in args.compare_sync:
             modes.insert(0, "sync")
+        if n in args.compare_eager:
+            modes.insert(0, "eager")
         for mode in modes:
             os.environ["ESTUARY_MUX_PER_FRAME"] = "1" if mode == "per-frame" else "0"
             os.environ["ESTUARY_INFER_SYNC"] = "1" if mode == "sync" else "0"
+            os.environ["ESTUARY_CUDA_GRAPHS"] = "0" if mode in ("sync", "eager") else "1"
             label = ("pipeline detector+tracker" + (" +queues" if args.queues else "")
-                     + {"per-frame": " (mux per-frame)", "sync": " (infer waits)"}.get(mode, ""))
+                     + {"per-frame": " (mux per-frame)", "sync": " (infer waits)",
+                        "eager": " (no CUDA graph)"}.get(mode, ""))
             fps = detector_tracker(n, src, cfg, label, args.queues)
             if fps / n >= 30 and mode == "batch":
                 best = n
     os.environ.pop("ESTUARY_MUX_PER_FRAME", None)
     os.environ.pop("ESTUARY_INFER_SYNC", None)
+    os.environ.pop("ESTUARY_CUDA_GRAPHS", None)
     print(f"largest N holding 30 fps per stream: {best}")
     if args.osd_encode:
         osd_runs(args, src, cfg)

@@ -57,6 +57,16 @@ case $phase in
     timeout 150 python3 bench/gpu_bench.py --warmup --skip-base --frames 480 --classifiers 32 48 64 2>&1 | quiet > "$OUT/bench_cls.log"
     cat "$OUT/bench_cls.log"
     ;;
+  4)
+    timeout 150 python3 -m pytest -q -p no:cacheprovider -rfE tests/test_gpu_post.py tests/test_gpu.py > "$OUT/tests_full.log" 2>&1
+    tail -3 "$OUT/tests_full.log"; grep -E "^(FAILED|ERROR|E  )" "$OUT/tests_full.log" | head -20
+    timeout 220 python3 bench/gpu_bench.py --warmup --skip-naive --streams 96 112 128 --compare-eager 96 112 --compare-sync 112 2>&1 | quiet > "$OUT/bench_det.log"
+    cat "$OUT/bench_det.log"
+    timeout 120 python3 bench/gpu_bench.py --warmup --skip-base --classifiers 48 64 80 2>&1 | quiet > "$OUT/bench_cls.log"
+    cat "$OUT/bench_cls.log"
+    profile 112
+    tail -1 "$OUT/prof_run.log"
+    ;;
   x2)  # 2 GPUs: one pipeline process per GPU (estuary.multigpu), 240 frames a stream
     timeout 400 python3 - > "$OUT/bench_x2.log" 2>&1 <<'PY'
 import sys; sys.path.insert(0, "bench")

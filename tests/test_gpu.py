@@ -343,3 +343,26 @@ def test_pipelined_gpu_inference_gives_the_same_objects_as_waiting_per_batch(mon
     # frames to differ in the last digits, never most of them
     same = sum(a[k] == b[k] for k in a)
     assert same >= 0.95 * len(a), (same, len(a))
+
+
+def test_cuda_graph_replay_equals_the_eager_network():
+    """The detector replayed as a CUDA graph gives the eager interpreter's outputs."""
+    from estuary.infer.engine import InferEngine
+    eng = InferEngine(data.model_path(data.PRIMARY_CONFIG), gpu_id=0, backend="torch")
+    be = eng.backend
+    g = torch.Generator(device="cuda").manual_seed(2)
+    xs = [torch.rand((4, 3, 416, 416), device="cuda", generator=g) for _ in range(5)]
+    eager = [be.run(x, as_numpy=False) for x in xs]
+    be.enable_cuda_graphs()
+    graphed = [be.run(x, as_numpy=False) for x in xs]  # captured at the third call, replayed after
+    assert len(be._graphs) == 1 and not be._graph_failed
+    for a, b in zip(eager, graphed):
+        for k in a:
+            assert a[k].shape == b[k].shape
+            torch.testing.assert_close(b[k].float(), a[k].float(), atol=2e-3, rtol=2e-3)
+    # outputs handed out earlier are not overwritten by later replays
+    again = be.run(xs[0], as_numpy=False)
+    torch.testing.assert_close(graphed[3][next(iter(graphed[3]))].float(), eager[3][next(iter(eager[3]))].float(),
+                               atol=2e-3, rtol=2e-3)
+    torch.testing.assert_close(again[next(iter(again))].float(), eager[0][next(iter(eager[0]))].float(),
+                               atol=2e-3, rtol=2e-3)

@@ -299,8 +299,13 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
         """Launch ``batch`` (None: an interval-skipped batch, passed on in order) and return the
         buffers of the batches launched before it, their metadata attached."""
         import collections
+        import os
         if self._inflight is None:
             self._inflight = collections.deque()
+            # the primary network as a CUDA graph for the batch shape (ESTUARY_CUDA_GRAPHS=0: eager)
+            enable = getattr(self._engine.backend, "enable_cuda_graphs", None)
+            if enable is not None and os.environ.get("ESTUARY_CUDA_GRAPHS") != "0":
+                enable()
         t0 = time.perf_counter()
         launched = self._primary_launch(batch) if batch is not None else None
         self._inflight.append((buf, _GpuBatch(self, batch, launched, time.perf_counter() - t0)))
