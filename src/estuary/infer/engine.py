@@ -192,6 +192,14 @@ class InferEngine:
         """Detections for each RGBA frame."""
         if outputs is None:
             outputs, transforms = self.raw(images)
+        if self._batch_detect_ok(images, transforms):
+            from estuary.infer.batch_detect import yolo_batch
+            name = next(iter(outputs))
+            rows = [self.parser.split(outputs, i)[name] for i in range(len(images))]
+            h, w = images[0].shape[:2]
+            return [Detections(c.boxes, c.scores, c.class_ids) for c in
+                    yolo_batch(rows, self.min_pre_threshold, transforms[0], w, h, self.config.attrs_for(0),
+                               self.config.filter_out_class_ids)]
         results = []
         mode = self.config.effective_cluster_mode
         thr = self.min_pre_threshold
@@ -214,6 +222,18 @@ class InferEngine:
                 det.masks = instance_masks(cand.coeffs, cand.protos, self.net)
             results.append(det)
         return results
+
+    def _batch_detect_ok(self, images, transforms) -> bool:
+        """Whether estuary.infer.batch_detect gives this batch's detections (exactly what the
+        per-frame path gives): a plain YOLO output whose value checks are done, cluster-mode 2
+        with one set of class attributes, no masks, frames of one size and transform."""
+        from estuary.infer.parsers import parse_yolo
+        p, cfg = self.parser, self.config
+        return (len(images) > 1 and isinstance(p, BoundParser) and p.fn is parse_yolo and p._split is None
+                and p._left <= 0 and cfg.effective_cluster_mode == 2 and set(cfg.class_attrs) <= {"all"}
+                and not self.instance_masks and os.environ.get("ESTUARY_BATCH_DETECT") != "0"
+                and all(t == transforms[0] for t in transforms)
+                and all(tuple(i.shape[:2]) == tuple(images[0].shape[:2]) for i in images))
 
     def classify(self, images: list[np.ndarray], rois=None, outputs=None) -> list[Classification | None]:
         """Top-1 class of each image (or ROI), or None when below classifier-threshold."""
