@@ -114,6 +114,9 @@ def main():
     ap.add_argument("--compare-eager", type=int, nargs="*", default=[],
                     help="detector+tracker for these N also with the network run eagerly "
                          "(ESTUARY_CUDA_GRAPHS=0) instead of replayed as a CUDA graph")
+    ap.add_argument("--compare-frame-detect", type=int, nargs="*", default=[],
+                    help="detector+tracker for these N also with detections parsed frame by frame "
+                         "(ESTUARY_BATCH_DETECT=0) instead of for the whole batch")
     ap.add_argument("--h265-clip", default="", help="a 1080p H.265 mp4: NVDEC ceiling and --h265 runs on it")
     ap.add_argument("--h265", type=int, nargs="*", default=[],
                     help="detector+tracker on the H.265 clip for these N")
@@ -171,19 +174,23 @@ def main():
             modes.insert(0, "sync")
         if n in args.compare_eager:
             modes.insert(0, "eager")
+        if n in args.compare_frame_detect:
+            modes.insert(0, "frame-detect")
         for mode in modes:
             os.environ["ESTUARY_MUX_PER_FRAME"] = "1" if mode == "per-frame" else "0"
             os.environ["ESTUARY_INFER_SYNC"] = "1" if mode == "sync" else "0"
             os.environ["ESTUARY_CUDA_GRAPHS"] = "0" if mode in ("sync", "eager") else "1"
+            os.environ["ESTUARY_BATCH_DETECT"] = "0" if mode in ("sync", "frame-detect") else "1"
             label = ("pipeline detector+tracker" + (" +queues" if args.queues else "")
                      + {"per-frame": " (mux per-frame)", "sync": " (infer waits)",
-                        "eager": " (no CUDA graph)"}.get(mode, ""))
+                        "eager": " (no CUDA graph)", "frame-detect": " (per-frame parse)"}.get(mode, ""))
             fps = detector_tracker(n, src, cfg, label, args.queues)
             if fps / n >= 30 and mode == "batch":
                 best = n
     os.environ.pop("ESTUARY_MUX_PER_FRAME", None)
     os.environ.pop("ESTUARY_INFER_SYNC", None)
     os.environ.pop("ESTUARY_CUDA_GRAPHS", None)
+    os.environ.pop("ESTUARY_BATCH_DETECT", None)
     print(f"largest N holding 30 fps per stream: {best}")
     if args.osd_encode:
         osd_runs(args, src, cfg)

@@ -67,6 +67,18 @@ case $phase in
     profile 112
     tail -1 "$OUT/prof_run.log"
     ;;
+  5)
+    timeout 120 python3 -m pytest -q -p no:cacheprovider -rfE tests/test_gpu.py > "$OUT/tests_full.log" 2>&1
+    tail -2 "$OUT/tests_full.log"; grep -E "^(FAILED|ERROR|E  )" "$OUT/tests_full.log" | head -20
+    timeout 200 python3 bench/gpu_bench.py --warmup --skip-naive --streams 112 128 144 --compare-frame-detect 128 --compare-sync 128 2>&1 | quiet > "$OUT/bench_det.log"
+    cat "$OUT/bench_det.log"
+    timeout 100 python3 bench/gpu_bench.py --warmup --skip-base --classifiers 64 80 96 2>&1 | quiet > "$OUT/bench_cls.log"
+    cat "$OUT/bench_cls.log"
+    [ -n "$h265" ] && timeout 80 python3 bench/gpu_bench.py --warmup --skip-base --h265-clip "$h265" --h265 128 144 2>&1 | quiet > "$OUT/bench_h265.log"
+    cat "$OUT/bench_h265.log"
+    profile 128
+    tail -1 "$OUT/prof_run.log"
+    ;;
   x2)  # 2 GPUs: one pipeline process per GPU (estuary.multigpu), 240 frames a stream
     timeout 400 python3 - > "$OUT/bench_x2.log" 2>&1 <<'PY'
 import sys; sys.path.insert(0, "bench")
