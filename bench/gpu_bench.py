@@ -39,6 +39,22 @@ def run(desc, count_probe=None, timeout=600):
     return frames[0], dt
 
 
+def decode_only(src, n):
+    """N parallel decode chains to fakesinks: (frames decoded, seconds); frames are counted,
+    since a clip may be shorter than --frames."""
+    p = Gst.parse_launch(" ".join(f"{src} ! fakesink name=s{i}" for i in range(n)))
+    count = [0]
+
+    def probe(pad, info):
+        count[0] += 1
+        return Gst.PadProbeReturn.OK
+
+    for i in range(n):
+        p.get_by_name(f"s{i}").get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, probe)
+    _, dt = run(p)
+    return count[0], dt
+
+
 def element_times(p, names):
     """Per-element time per batch: a probe on each element's sink pad stamps the buffer, one on
     its src pad reads the stamp (a chain element pushes from inside its chain function, so that
@@ -92,6 +108,24 @@ def main():
                     help="the detector's torch backend alone on a batch of N (GPU time per batch)")
     ap.add_argument("--mux-only", type=int, nargs="*", default=[],
                     help="muxer alone for these N, per-frame torch conversion vs one kernel per batch")
+    ap.add_argument("--compare-sync", type=int, nargs="*", default=[],
+                    help="detector+tracker for these N also with nvinfer waiting for each batch "
+                         "(ESTUARY_INFER_SYNC=1, the path before one batch in flight)")
+    ap.add_argument("--compare-eager", type=int, nargs="*", default=[],
+                    help="detector+tracker for these N also with the network run eagerly "
+                         "(ESTUARY_CUDA_GRAPHS=0) instead of replayed as a CUDA graph")
+    ap.add_argument("--compare-frame-detect", type=int, nargs="*", default=[],
+                    help="detector+tracker for these N also with detections parsed frame by frame "
+                         "(ESTUARY_BATCH_DETECT=0) instead of for the whole batch")
+    ap.add_argument("--h265-clip", default="", help="a 1080p H.265 mp4: NVDEC ceiling and --h265 runs on it")
+    ap.add_argument("--h265", type=int, nargs="*", default=[],
+                    help="detector+tracker on the H.265 clip for these N")
+    ap.add_argument("--h265-classifiers", type=int, nargs="*", default=[],
+                    help="detector+tracker+2 classifiers on the H.265 clip for these N")
+    ap.add_argument("--skip-naive", action="store_true", help="skip the naive per-frame loop")
+    ap.add_argument("--warmup", action="store_true",
+                    help="one short unmeasured pipeline first (CUDA context, cuDNN, NVRTC and imports "
+                         "otherwise land in the first measured run)")
     args = ap.parse_args()
     if args.cudnn_benchmark:
         import torch
@@ -100,20 +134,83 @@ def main():
     cfg = data.model_path(data.PRIMARY_CONFIG)
     src = f"filesrc location={clip} ! qtdemux ! h264parse ! nvh264dec ! video/x-raw(memory:CUDAMemory) ! identity eos-after={args.frames}"
     print(f"{'run':<34} {'streams':>7} {'frames':>7} {'seconds':>8} {'fps total':>10} {'fps/stream':>11}")
+    if args.warmup:
+        import contextlib
+        import io
+        with contextlib.redirect_stdout(io.StringIO()):
+            detector_tracker(8, src.replace(f"eos-after={args.frames}", "eos-after=60"), cfg, "warm-up")
     if args.infer_only:
         infer_runs(args, cfg)
     if args.mux_only:
         mux_runs(args, src)
     if args.classifiers:
         classifier_runs(args, src, cfg)
+    if args.h265_clip:
+        src265 = (f"filesrc location={args.h265_clip} ! qtdemux ! h265parse ! nvh265dec ! "
+                  f"video/x-raw(memory:CUDAMemory) ! identity eos-after={args.frames}")
+        for n in (8, 32):
+            tot, dt = decode_only(src265, n)
+            print(f"{'NVDEC decode only, H.265':<34} {n:>7} {tot:>7} {dt:>8.2f} {tot / dt:>10.1f} {tot / dt / n:>11.1f}", flush=True)
+        best = 0
+        for n in args.h265:
+            fps = detector_tracker(n, src265, cfg, "H.265 detector+tracker")
+            best = n if fps / n >= 30 else best
+        if args.h265:
+            print(f"H.265 detector+tracker: largest N holding 30 fps per stream (of those run): {best}")
+        if args.h265_classifiers:
+            classifier_runs(args, src265, cfg, args.h265_classifiers, "H.265 ")
     if args.skip_base:
         return
     for n in (1, 8, 32):
-        desc = " ".join(f"{src} ! fakesink name=s{i}" for i in range(n))
-        _, dt = run(desc)
-        tot = n * args.frames
+        tot, dt = decode_only(src, n)
         print(f"{'NVDEC decode only':<34} {n:>7} {tot:>7} {dt:>8.2f} {tot / dt:>10.1f} {tot / dt / n:>11.1f}", flush=True)
-    # naive loop: decode to the GPU, then per frame a Python loop runs the model and post-processing
+    if not args.skip_naive:
+        naive_loop(src, cfg)
+    best = 0
+    import os
+    for n in args.streams:
+        modes = ["per-frame", "batch"] if args.compare_per_frame else ["batch"]
+        if n in args.compare_sync:
+            modes.insert(0, "sync")
+        if n in args.compare_eager:
+            modes.insert(0, "eager")
+        if n in args.compare_frame_detect:
+            modes.insert(0, "frame-detect")
+        for mode in modes:
+            os.environ["ESTUARY_MUX_PER_FRAME"] = "1" if mode == "per-frame" else "0"
+            os.environ["ESTUARY_INFER_SYNC"] = "1" if mode == "sync" else "0"
+            os.environ["ESTUARY_CUDA_GRAPHS"] = "0" if mode in ("sync", "eager") else "1"
+            os.environ["ESTUARY_BATCH_DETECT"] = "0" if mode in ("sync", "frame-detect") else "1"
+            label = ("pipeline detector+tracker" + (" +queues" if args.queues else "")
+                     + {"per-frame": " (mux per-frame)", "sync": " (infer waits)",
+                        "eager": " (no CUDA graph)", "frame-detect": " (per-frame parse)"}.get(mode, ""))
+            fps = detector_tracker(n, src, cfg, label, args.queues)
+            if fps / n >= 30 and mode == "batch":
+                best = n
+    os.environ.pop("ESTUARY_MUX_PER_FRAME", None)
+    os.environ.pop("ESTUARY_INFER_SYNC", None)
+    os.environ.pop("ESTUARY_CUDA_GRAPHS", None)
+    os.environ.pop("ESTUARY_BATCH_DETECT", None)
+    print(f"largest N holding 30 fps per stream: {best}")
+    if args.osd_encode:
+        osd_runs(args, src, cfg)
+
+
+def detector_tracker(n, src, cfg, label, queues=False):
+    """N streams → mux → detector → tracker → fakesink; prints a row, returns fps total."""
+    srcs = " ".join(f"{src} ! queue ! m.sink_{i}" for i in range(n))
+    q = "queue max-size-buffers=2 ! " if queues else ""
+    desc = (f"nvstreammux name=m batch-size={n} width=1280 height=720 ! {q}"
+            f"nvinfer config-file-path={cfg} batch-size={n} ! {q}nvtracker ! fakesink name=sink {srcs}")
+    frames, dt = run(desc, count_probe="sink")
+    fps = frames / dt
+    print(f"{label:<34} {n:>7} {frames:>7} {dt:>8.2f} {fps:>10.1f} {fps / n:>11.1f}"
+          f"   gpu util%,MiB after: {gpu_util()}", flush=True)
+    return fps
+
+
+def naive_loop(src, cfg):
+    """Decode to the GPU, then per frame a Python loop runs the model and post-processing."""
     from estuary.infer.engine import InferEngine
     import torch
     eng = InferEngine(cfg, gpu_id=0, backend="torch")
@@ -139,36 +236,19 @@ def main():
     dt = time.perf_counter() - t0
     p.set_state(Gst.State.NULL)
     print(f"{'naive loop (per-frame, host pre/post)':<34} {1:>7} {n:>7} {dt:>8.2f} {n / dt:>10.1f} {n / dt:>11.1f}", flush=True)
-    best = 0
-    import os
-    for n in args.streams:
-        for mode in (["per-frame", "batch"] if args.compare_per_frame else ["batch"]):
-            os.environ["ESTUARY_MUX_PER_FRAME"] = "1" if mode == "per-frame" else "0"
-            srcs = " ".join(f"{src} ! queue ! m.sink_{i}" for i in range(n))
-            q = "queue max-size-buffers=2 ! " if args.queues else ""
-            desc = (f"nvstreammux name=m batch-size={n} width=1280 height=720 ! {q}"
-                    f"nvinfer config-file-path={cfg} batch-size={n} ! {q}nvtracker ! fakesink name=sink {srcs}")
-            frames, dt = run(desc, count_probe="sink")
-            util = gpu_util()
-            fps = frames / dt
-            label = ("pipeline detector+tracker" + (" +queues" if args.queues else "")
-                     + (" (mux per-frame)" if mode == "per-frame" else ""))
-            print(f"{label:<34} {n:>7} {frames:>7} {dt:>8.2f} {fps:>10.1f} {fps / n:>11.1f}"
-                  f"   gpu util%,MiB after: {util}", flush=True)
-            if fps / n >= 30 and mode == "batch":
-                best = n
-    os.environ.pop("ESTUARY_MUX_PER_FRAME", None)
-    print(f"largest N holding 30 fps per stream: {best}")
-    if args.osd_encode:
-        for n in args.osd_encode:
-            srcs = " ".join(f"{src} ! queue ! m.sink_{i}" for i in range(n))
-            desc = (f"nvstreammux name=m batch-size={n} width=1280 height=720 ! "
-                    f"nvinfer config-file-path={cfg} batch-size={n} ! nvtracker ! "
-                    f"nvmultistreamtiler rows={int(n ** 0.5)} columns={-(-n // int(n ** 0.5))} width=1920 height=1080 ! "
-                    "nvdsosd ! fakesink name=sink sync=false " + srcs)
-            frames, dt = run(desc, count_probe="sink")
-            print(f"{'pipeline + tiler + OSD (GPU)':<34} {n:>7} {frames:>7} {dt:>8.2f} {frames / dt:>10.1f} "
-                  f"{frames / dt / n:>11.1f}", flush=True)
+
+
+def osd_runs(args, src, cfg):
+    """Detector + tracker + tiler + OSD on the GPU."""
+    for n in args.osd_encode:
+        srcs = " ".join(f"{src} ! queue ! m.sink_{i}" for i in range(n))
+        desc = (f"nvstreammux name=m batch-size={n} width=1280 height=720 ! "
+                f"nvinfer config-file-path={cfg} batch-size={n} ! nvtracker ! "
+                f"nvmultistreamtiler rows={int(n ** 0.5)} columns={-(-n // int(n ** 0.5))} width=1920 height=1080 ! "
+                "nvdsosd ! fakesink name=sink sync=false " + srcs)
+        frames, dt = run(desc, count_probe="sink")
+        print(f"{'pipeline + tiler + OSD (GPU)':<34} {n:>7} {frames:>7} {dt:>8.2f} {frames / dt:>10.1f} "
+              f"{frames / dt / n:>11.1f}", flush=True)
 
 
 def infer_runs(args, cfg):
@@ -213,14 +293,15 @@ def mux_runs(args, src):
     os.environ.pop("ESTUARY_MUX_PER_FRAME", None)
 
 
-def classifier_runs(args, src, cfg):
+def classifier_runs(args, src, cfg, counts=None, prefix=""):
     """DeepStream's published workload: detector + tracker + two secondary classifiers."""
     sgie = data.model_path(data.SECONDARY_CONFIG)
     names = ["pgie", "tracker", "sgie1", "sgie2"]
     # the street clip has few cars: classify people, bicycles and vehicles (COCO 0, 1, 2, 3, 5, 7)
     # so that the classifiers see several objects a frame, as in NVIDIA's traffic benchmark
     classes = "0:1:2:3:5:7"
-    for n in args.classifiers:
+    best = 0
+    for n in (counts if counts is not None else args.classifiers):
         srcs = " ".join(f"{src} ! queue ! m.sink_{i}" for i in range(n))
         q = "queue max-size-buffers=2 ! " if args.queues else ""
         desc = (f"nvstreammux name=m batch-size={n} width=1280 height=720 ! {q}"
@@ -241,9 +322,11 @@ def classifier_runs(args, src, cfg):
         frames, dt = run(p, count_probe="sink")
         fps = frames / dt
         per = ", ".join(f"{k} {1000 * float(np.mean(v)):.1f}" for k, v in times.items() if v)
-        print(f"{'detector+tracker+2 classifiers':<34} {n:>7} {frames:>7} {dt:>8.2f} {fps:>10.1f} {fps / n:>11.1f}"
+        best = n if fps / n >= 30 else best
+        print(f"{prefix + 'detector+tracker+2 classifiers':<34} {n:>7} {frames:>7} {dt:>8.2f} {fps:>10.1f} {fps / n:>11.1f}"
               f"   gpu util%,MiB after: {gpu_util()}", flush=True)
         print(f"    mean ms per batch of {n}: {per}; classifier results: {results[0]}", flush=True)
+    print(f"{prefix}detector+tracker+2 classifiers: largest N holding 30 fps per stream (of those run): {best}")
 
 
 if __name__ == "__main__":

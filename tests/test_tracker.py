@@ -218,3 +218,22 @@ def test_source_eos_drops_its_tracks():
     assert trk.tracker_for(0) is not t0 and len(trk.tracker_for(0)) == 0
     assert trk.tracker_for(1) is t1
     trk.set_state(Gst.State.NULL)
+
+
+@pytest.mark.parametrize("algorithm", ["sort", "bytetrack", "iou"])
+def test_batched_prediction_over_streams_equals_per_stream_updates(algorithm):
+    """predict_all (one Kalman prediction for every stream of a batch, as nvtracker does) gives
+    exactly the ids and boxes of each stream's own update."""
+    from estuary.track.tracker import predict_all
+    seqs = [make_sequence(seed=s, n_frames=60) for s in range(3)]
+    alone = [MultiObjectTracker(TrackerConfig(algorithm=algorithm)) for _ in seqs]
+    batched = [MultiObjectTracker(TrackerConfig(algorithm=algorithm)) for _ in seqs]
+    for k in range(60):
+        predict_all(batched)
+        for seq, a, b in zip(seqs, alone, batched):
+            boxes, scores, cls = seq.dets[k]
+            oa = a.update(boxes, scores, cls)
+            ob = b.update(boxes, scores, cls, predicted=True)
+            np.testing.assert_array_equal(oa.det_track_ids, ob.det_track_ids)
+            np.testing.assert_array_equal(oa.det_boxes, ob.det_boxes)
+    assert sum(len(t) for t in batched) > 0 and any((a.ids > 0).any() for a in alone)

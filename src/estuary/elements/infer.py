@@ -241,6 +241,8 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
         self._batches += 1
         if self._pool is not None:
             return self._submit(buf, None if skip else batch)
+        if self._gpu_pipelined(batch):
+            return self._submit_gpu(buf, None if skip else batch)
         t0 = time.perf_counter()
         if self.settings.input_tensor_meta or cfg.input_tensor_from_meta:
             if not skip:
@@ -276,6 +278,41 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
         while self._inflight and (self._inflight[0][1].done() or len(self._inflight) > self._engines.maxsize):
             b, f = self._inflight.popleft()
             f.result()  # re-raises a worker's exception here, in the streaming thread
+            out.append(b)
+        return out
+
+    # -- one batch in flight on the GPU (primary) -------------------------------------------
+    def _gpu_pipelined(self, batch) -> bool:
+        """Primary inference of CUDA frames: batch k+1 is launched on the GPU before batch k's
+        outputs are parsed and pushed, so the GPU works while this thread and the elements
+        downstream handle batch k (ESTUARY_INFER_SYNC=1 turns it off, a benchmark baseline)."""
+        cfg = self.cfg
+        if cfg.process_mode != 1 or self.settings.input_tensor_meta or cfg.input_tensor_from_meta:
+            return False
+        frames = batch.surface.frames
+        if not frames or frames[0].device != "cuda" or self._calibration is not None:
+            return False
+        import os
+        return os.environ.get("ESTUARY_INFER_SYNC") != "1"
+
+    def _submit_gpu(self, buf, batch):
+        """Launch ``batch`` (None: an interval-skipped batch, passed on in order) and return the
+        buffers of the batches launched before it, their metadata attached."""
+        import collections
+        import os
+        if self._inflight is None:
+            self._inflight = collections.deque()
+            # the primary network as a CUDA graph for the batch shape (ESTUARY_CUDA_GRAPHS=0: eager)
+            enable = getattr(self._engine.backend, "enable_cuda_graphs", None)
+            if enable is not None and os.environ.get("ESTUARY_CUDA_GRAPHS") != "0":
+                enable()
+        t0 = time.perf_counter()
+        launched = self._primary_launch(batch) if batch is not None else None
+        self._inflight.append((buf, _GpuBatch(self, batch, launched, time.perf_counter() - t0)))
+        out = []
+        while len(self._inflight) > 1:
+            b, job = self._inflight.popleft()
+            job.result()
             out.append(b)
         return out
 
@@ -351,28 +388,48 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
         return imgs
 
     def _primary(self, batch, eng=None):
-        eng, cfg = eng or self._engine, self.cfg
+        eng = eng or self._engine
         frames = list(batch.frames)
+        for start in range(0, len(frames), max(self.cfg.batch_size, 1)):
+            chunk = frames[start: start + self.cfg.batch_size]
+            imgs = self._frames_rgba(batch, chunk)
+            outputs, transforms = eng.raw(imgs)
+            self._primary_results(batch, eng, chunk, imgs, outputs, transforms)
+
+    def _primary_launch(self, batch):
+        """GPU frames: launch every chunk's inference, waiting for nothing; returns what
+        :meth:`_primary_finish` needs (see _submit_gpu)."""
+        eng, cfg = self._engine, self.cfg
+        frames = list(batch.frames)
+        launched = []
         for start in range(0, len(frames), max(cfg.batch_size, 1)):
             chunk = frames[start: start + cfg.batch_size]
             imgs = self._frames_rgba(batch, chunk)
-            outputs, transforms = eng.raw(imgs)
-            if eng.network_type == 0:
-                dets = eng.detect(imgs, outputs, transforms)
-                for f, d in zip(chunk, dets):
-                    self._attach_detections(batch, f, d)
-            elif eng.network_type == 1:
-                for f, c in zip(chunk, eng.classify(imgs, outputs=outputs)):
-                    if c is not None:
-                        self._frame_classification(batch, f, c)
-            elif eng.network_type == 2:
-                for i, f in enumerate(chunk):
-                    self._attach_segmentation(batch, f, {k: v[i] for k, v in outputs.items()})
+            launched.append((chunk, imgs) + eng.raw_async(imgs))
+        return launched
+
+    def _primary_finish(self, batch, launched):
+        for chunk, imgs, pending, transforms in launched:
+            self._primary_results(batch, self._engine, chunk, imgs, pending.result(), transforms)
+
+    def _primary_results(self, batch, eng, chunk, imgs, outputs, transforms):
+        cfg = self.cfg
+        if eng.network_type == 0:
+            dets = eng.detect(imgs, outputs, transforms)
+            for f, d in zip(chunk, dets):
+                self._attach_detections(batch, f, d)
+        elif eng.network_type == 1:
+            for f, c in zip(chunk, eng.classify(imgs, outputs=outputs)):
+                if c is not None:
+                    self._frame_classification(batch, f, c)
+        elif eng.network_type == 2:
             for i, f in enumerate(chunk):
-                f.bInferDone = True
-                if cfg.output_tensor_meta or eng.network_type == 100:
-                    self._attach_tensor_meta(batch, f.user_meta, {k: v[i] for k, v in outputs.items()},
-                                             f.add_user_meta)
+                self._attach_segmentation(batch, f, {k: v[i] for k, v in outputs.items()})
+        for i, f in enumerate(chunk):
+            f.bInferDone = True
+            if cfg.output_tensor_meta or eng.network_type == 100:
+                self._attach_tensor_meta(batch, f.user_meta, {k: v[i] for k, v in outputs.items()},
+                                         f.add_user_meta)
 
     def _attach_detections(self, batch, frame, det):
         cfg, eng = self.cfg, self._engine
@@ -529,6 +586,26 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
         o.classifiers.append(cm)
         text = o.text_params.display_text_str or o.obj_label
         o.text_params.display_text_str = f"{text} {c.label}".strip()
+
+
+class _GpuBatch:
+    """A launched GPU batch in ``EsInfer._inflight``: ``result()`` waits for its outputs,
+    attaches its metadata (once) and accounts its inference time (launch + finish)."""
+
+    __slots__ = ("element", "batch", "launched", "seconds", "finished")
+
+    def __init__(self, element, batch, launched, seconds: float):
+        self.element, self.batch, self.launched, self.seconds = element, batch, launched, seconds
+        self.finished = batch is None
+
+    def result(self) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        t0 = time.perf_counter()
+        self.element._primary_finish(self.batch, self.launched)
+        self.element._timed(self.batch, self.seconds + time.perf_counter() - t0)
+        self.launched = None
 
 
 class EsInferServer(EsInfer):

@@ -59,9 +59,13 @@ class EsOsd(ElementBase, ChainElement, Gst.Element):
         batch = batchmeta.get(buf)
         if batch is None or batch.surface is None:
             raise StreamError(f"{self.get_name()} needs batched buffers from nvstreammux/esmux upstream")
-        if not any(getattr(f, "device", "cpu") == "cuda" for f in batch.surface.frames):
-            buf = batchmeta.writable(buf, self.sinkpad)  # a tee's other branches keep undrawn frames
-            batch = batchmeta.get(buf)
+        # a tee's other branches keep undrawn frames: draw on a copy when the buffer is shared
+        shared = batchmeta.writable(buf, self.sinkpad)
+        if shared is not buf:
+            buf, batch = shared, batchmeta.get(shared)
+            for surf in batch.surface.frames:
+                if getattr(surf, "device", "cpu") == "cuda" and surf.tensor is not None:
+                    surf.tensor = surf.tensor.clone()  # GPU frames share their tensor: copy it (on the GPU)
         by_surface: dict[int, list] = {}
         for f in batch.frames:
             by_surface.setdefault(f.batch_id, []).append(f)

@@ -20,7 +20,7 @@ from estuary.meta.tracker import (NvDsPastFrameObj, NvDsPastFrameObjBatch, NvDsP
                                   NvDsPastFrameObjStream)
 from estuary.track import MultiObjectTracker, TrackerConfig
 from estuary.track.config import element_config
-from estuary.track.tracker import _Counter
+from estuary.track.tracker import _Counter, predict_all
 
 __all__ = ["EsTracker", "STREAM_RESET", "STREAM_EOS"]
 
@@ -101,11 +101,17 @@ class EsTracker(ElementBase, ChainElement, Gst.Element):
             raise StreamError(f"{self.get_name()} needs batched buffers from nvstreammux/esmux upstream")
         s = self.settings
         past = NvDsPastFrameObjBatch() if s.enable_past_frame else None
-        for f in batch.frames:
+        frames = list(batch.frames)
+        # one vectorised motion prediction for all streams of the batch (each stream once)
+        sources = [f.source_id for f in frames]
+        predicted = len(set(sources)) == len(sources)
+        if predicted:
+            predict_all([self.tracker_for(sid) for sid in sources])
+        for f in frames:
             fo = FrameObjects.from_frame(f)
             objs = fo.objects
             t = self.tracker_for(f.source_id)
-            out = t.update(fo.boxes, fo.scores(), fo.class_id)
+            out = t.update(fo.boxes, fo.scores(), fo.class_id, predicted=predicted)
             for o, tid, box, conf in zip(objs, out.det_track_ids, out.det_boxes, out.det_confidence):
                 if tid <= 0:
                     o.object_id = UNTRACKED_OBJECT_ID

@@ -161,27 +161,45 @@ class InferEngine:
         ``images`` are RGBA numpy arrays, or CUDA tensors (then pre-processing and the network
         run on the GPU, and only what the parser needs comes back to the host)."""
         if images and not isinstance(images[0], np.ndarray):
-            from estuary.infer.preprocess import prepare_torch
-            x, transforms = prepare_torch(images, self.net, rois)
-            outs = self.backend.run(x, as_numpy=False)
-            return self._to_host(outs), transforms
+            pending, transforms = self.raw_async(images, rois)
+            return pending.result(), transforms
         x, transforms = prepare(images, self.net, rois)
         return self.backend.run(x), transforms
 
-    def _to_host(self, outs: dict) -> dict:
-        """Copy GPU outputs to the host; YOLO rows below the smallest threshold stay behind."""
+    def raw_async(self, images, rois=None):
+        """:meth:`raw` for CUDA tensor images without waiting for the GPU: returns
+        (:class:`~estuary.infer.gpu_post.PendingOutputs`, transforms); the pending's ``result()``
+        gives what :meth:`raw` returns, after one device→host copy for the whole batch."""
+        from estuary.infer.preprocess import prepare_torch
+        x, transforms = prepare_torch(images, self.net, rois)
+        outs = self.backend.run(x, as_numpy=False)
+        return self._to_host_async(outs), transforms
+
+    def _to_host_async(self, outs: dict):
+        """Start copying GPU outputs to the host; YOLO rows below the smallest threshold stay
+        behind (estuary.infer.gpu_post)."""
+        from estuary.infer.gpu_post import PendingOutputs
+        yolo = None
         if self.network_type == 0 and getattr(self.parser, "family", None) == "yolo" and len(outs) == 1:
-            (name, t), = outs.items()
-            t = t.float()
-            score = t[..., 4] * t[..., 5:].amax(-1)
-            keep = score >= self.min_pre_threshold
-            return {name: [t[i][keep[i]].cpu().numpy() for i in range(t.shape[0])]}
-        return {k: v.float().cpu().numpy() for k, v in outs.items()}
+            yolo = next(iter(outs))
+        return PendingOutputs(outs, yolo_rows=yolo, min_score=self.min_pre_threshold)
+
+    def _to_host(self, outs: dict) -> dict:
+        """Copy GPU outputs to the host (waiting for them); see :meth:`_to_host_async`."""
+        return self._to_host_async(outs).result()
 
     def detect(self, images: list[np.ndarray], outputs=None, transforms=None) -> list[Detections]:
         """Detections for each RGBA frame."""
         if outputs is None:
             outputs, transforms = self.raw(images)
+        if self._batch_detect_ok(images, transforms):
+            from estuary.infer.batch_detect import yolo_batch
+            name = next(iter(outputs))
+            rows = [self.parser.split(outputs, i)[name] for i in range(len(images))]
+            h, w = images[0].shape[:2]
+            return [Detections(c.boxes, c.scores, c.class_ids) for c in
+                    yolo_batch(rows, self.min_pre_threshold, transforms[0], w, h, self.config.attrs_for(0),
+                               self.config.filter_out_class_ids)]
         results = []
         mode = self.config.effective_cluster_mode
         thr = self.min_pre_threshold
@@ -204,6 +222,18 @@ class InferEngine:
                 det.masks = instance_masks(cand.coeffs, cand.protos, self.net)
             results.append(det)
         return results
+
+    def _batch_detect_ok(self, images, transforms) -> bool:
+        """Whether estuary.infer.batch_detect gives this batch's detections (exactly what the
+        per-frame path gives): a plain YOLO output whose value checks are done, cluster-mode 2
+        with one set of class attributes, no masks, frames of one size and transform."""
+        from estuary.infer.parsers import parse_yolo
+        p, cfg = self.parser, self.config
+        return (len(images) > 1 and isinstance(p, BoundParser) and p.fn is parse_yolo and p._split is None
+                and p._left <= 0 and cfg.effective_cluster_mode == 2 and set(cfg.class_attrs) <= {"all"}
+                and not self.instance_masks and os.environ.get("ESTUARY_BATCH_DETECT") != "0"
+                and all(t == transforms[0] for t in transforms)
+                and all(tuple(i.shape[:2]) == tuple(images[0].shape[:2]) for i in images))
 
     def classify(self, images: list[np.ndarray], rois=None, outputs=None) -> list[Classification | None]:
         """Top-1 class of each image (or ROI), or None when below classifier-threshold."""

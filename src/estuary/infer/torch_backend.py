@@ -514,6 +514,61 @@ class TorchBackend(Backend):
         self.fixed_batch = b if isinstance(b, int) and b > 0 else None
         self.name = f"torch {torch.__version__} ({self.device}, {str(self.dtype).split('.')[-1]})"
 
+    #: CUDA graphs: a batch shape is captured once it has come this many times (a stream's
+    #: last, partial batches run eagerly), and at most this many shapes are kept
+    GRAPH_AFTER, GRAPH_MAX = 3, 4
+
+    def enable_cuda_graphs(self) -> None:
+        """Replay the network as a CUDA graph for recurring batch shapes (CUDA tensors, run
+        with ``as_numpy=False``): one launch instead of one Python dispatch per ONNX node. A
+        shape whose capture fails runs eagerly from then on (logged once)."""
+        if self.device.type == "cuda" and getattr(self, "_graphs", None) is None:
+            self._graphs, self._graph_seen, self._graph_failed = {}, {}, set()
+
+    def _graph(self, x):
+        """Outputs of the captured graph for ``x`` (already on the device, in self.dtype), or
+        None when this shape runs eagerly."""
+        torch = self.torch
+        key = tuple(x.shape)
+        entry = self._graphs.get(key)
+        if entry is None:
+            if key in self._graph_failed or len(self._graphs) >= self.GRAPH_MAX:
+                return None
+            self._graph_seen[key] = self._graph_seen.get(key, 0) + 1
+            if self._graph_seen[key] < self.GRAPH_AFTER:
+                return None
+            try:
+                static_in = x.clone()
+                side = torch.cuda.Stream(self.device)
+                side.wait_stream(torch.cuda.current_stream(self.device))
+                with torch.cuda.stream(side):  # warm-up off the capture, as torch requires
+                    self._eager(static_in)
+                torch.cuda.current_stream(self.device).wait_stream(side)
+                graph = torch.cuda.CUDAGraph()
+                with torch.cuda.graph(graph, capture_error_mode="thread_local"):
+                    outs = self._eager(static_in)
+                entry = self._graphs[key] = (graph, static_in, outs)
+            except Exception as e:  # noqa: BLE001 - an op that cannot be captured: stay eager
+                import logging
+                logging.getLogger("estuary.infer").warning("CUDA graph capture failed for batch shape %s "
+                                                           "(running eagerly): %s", key, e)
+                self._graph_failed.add(key)
+                return None
+        graph, static_in, outs = entry
+        static_in.copy_(x)
+        graph.replay()
+        # the next replay overwrites the graph's outputs: hand out copies (on the GPU, in order)
+        return {k: v.clone() for k, v in outs.items()}
+
+    def _eager(self, x) -> dict:
+        env = dict(self.consts)
+        env[self.input_name] = x
+        torch = self.torch
+        for node, fn in zip(self.nodes, self._fns):
+            args = [env[i] if i else None for i in node.input]
+            env[node.output[0]] = fn(torch, args)
+        return {n: env[n] for n in self.output_names}
+
     def run(self, x, as_numpy: bool = True) -> dict:
         torch = self.torch
         if self.fixed_batch == 1 and x.shape[0] > 1:  # a graph exported for batch 1: image by image
@@ -523,12 +578,12 @@ class TorchBackend(Backend):
         with torch.inference_mode():
             if not isinstance(x, torch.Tensor):
                 x = torch.from_numpy(np.ascontiguousarray(x))
-            env = dict(self.consts)
-            env[self.input_name] = x.to(self.device, self.dtype, non_blocking=True)
-            for node, fn in zip(self.nodes, self._fns):
-                args = [env[i] if i else None for i in node.input]
-                env[node.output[0]] = fn(torch, args)
-            outs = {n: env[n] for n in self.output_names}
+            x = x.to(self.device, self.dtype, non_blocking=True)
+            outs = None
+            if not as_numpy and getattr(self, "_graphs", None) is not None and x.is_cuda:
+                outs = self._graph(x)
+            if outs is None:
+                outs = self._eager(x)
             if as_numpy:
                 return {k: v.float().cpu().numpy() if v.is_floating_point() else v.cpu().numpy()
                         for k, v in outs.items()}

@@ -22,14 +22,19 @@ class BoxKalman:
     @staticmethod
     def xyxy_to_z(b: np.ndarray) -> np.ndarray:
         b = np.asarray(b, np.float64).reshape(-1, 4)
-        return np.stack([(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2, b[:, 2] - b[:, 0],
-                         b[:, 3] - b[:, 1]], 1)
+        z = np.empty_like(b)  # column arithmetic, not np.stack: this runs per frame per stream
+        z[:, :2] = (b[:, :2] + b[:, 2:]) / 2
+        z[:, 2:] = b[:, 2:] - b[:, :2]
+        return z
 
     @staticmethod
     def z_to_xyxy(z: np.ndarray) -> np.ndarray:
         z = np.asarray(z).reshape(-1, 4)
-        return np.stack([z[:, 0] - z[:, 2] / 2, z[:, 1] - z[:, 3] / 2, z[:, 0] + z[:, 2] / 2,
-                         z[:, 1] + z[:, 3] / 2], 1)
+        out = np.empty(z.shape, np.result_type(z.dtype, np.float64) if z.dtype.kind != "f" else z.dtype)
+        half = z[:, 2:] / 2
+        out[:, :2] = z[:, :2] - half
+        out[:, 2:] = z[:, :2] + half
+        return out
 
     def initiate(self, boxes: np.ndarray):
         z = self.xyxy_to_z(boxes)

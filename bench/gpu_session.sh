@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# The GPU measurements of one session, run on the device machine from the repository root:
+#   bash scripts/gpu/run.sh bash bench/gpu_session.sh PHASE H265_CLIP
+# Logs go to $OUT (the device tool's result folder). Each step has its own time limit so a slow
+# one cannot eat the others' device time.
+set -u
+OUT=${OUT:-/tmp/gpu-out}
+mkdir -p "$OUT"
+phase=${1:-1}
+h265=${2:-}
+quiet() { grep -v -e "Failed to load plugin" -e "^$" ; }
+
+profile() {  # py-spy on detector+tracker at N streams (600 frames a stream), summary to $OUT
+  local n=$1
+  python3 -m pip install -q --no-index --no-deps --target /tmp/spy .gpu/pyspy/*.whl || return
+  python3 - "$n" > "$OUT/prof_run.log" 2>&1 <<'PY' &
+import sys; sys.path.insert(0, 'bench')
+import gpu_bench as g
+from estuary import data
+n = int(sys.argv[1])
+clip = data.media_path("bikes_1080p.mp4"); cfg = data.model_path(data.PRIMARY_CONFIG)
+src = f"filesrc location={clip} ! qtdemux ! h264parse ! nvh264dec ! video/x-raw(memory:CUDAMemory) ! identity eos-after=600"
+srcs = " ".join(f"{src} ! queue ! m.sink_{i}" for i in range(n))
+desc = (f"nvstreammux name=m batch-size={n} width=1280 height=720 ! nvinfer config-file-path={cfg} "
+        f"batch-size={n} ! nvtracker ! fakesink name=sink {srcs}")
+f, dt = g.run(desc, count_probe="sink")
+print("profiled run: streams", n, "frames", f, "s %.2f fps %.1f" % (dt, f / dt), flush=True)
+PY
+  local pid=$!
+  sleep 12
+  /tmp/spy/bin/py-spy record --pid $pid --duration 20 --threads --format raw --nonblocking -o "$OUT/spy.txt" > "$OUT/spy.log" 2>&1
+  wait $pid
+  python3 bench/spy_summary.py "$OUT/spy.txt" 40 > "$OUT/spy_summary.txt" 2>&1
+}
+
+case $phase in
+  1)
+    timeout 150 python3 -m pytest -q -p no:cacheprovider tests/test_gpu_post.py tests/test_gpu.py 2>&1 | quiet | tail -40 > "$OUT/tests.log"
+    timeout 240 python3 bench/gpu_bench.py --skip-naive --streams 64 96 128 150 --compare-sync 96 2>&1 | quiet > "$OUT/bench_det.log"
+    profile 128
+    ;;
+  2)
+    timeout 150 python3 -m pytest -q -p no:cacheprovider -rfE tests/test_gpu_post.py tests/test_gpu.py > "$OUT/tests_full.log" 2>&1
+    tail -5 "$OUT/tests_full.log"
+    timeout 150 python3 bench/gpu_bench.py --skip-naive --streams 96 128 150 --compare-sync 128 2>&1 | quiet > "$OUT/bench_det.log"
+    cat "$OUT/bench_det.log"
+    timeout 200 python3 bench/gpu_bench.py --skip-base --classifiers 64 96 128 2>&1 | quiet > "$OUT/bench_cls.log"
+    cat "$OUT/bench_cls.log"
+    [ -n "$h265" ] && timeout 120 python3 bench/gpu_bench.py --skip-base --h265-clip "$h265" --h265 96 128 2>&1 | quiet > "$OUT/bench_h265.log"
+    cat "$OUT/bench_h265.log"
+    profile 128
+    tail -1 "$OUT/prof_run.log"
+    ;;
+  3)
+    timeout 200 python3 bench/gpu_bench.py --warmup --skip-naive --frames 480 --streams 96 112 128 --compare-sync 112 2>&1 | quiet > "$OUT/bench_det.log"
+    cat "$OUT/bench_det.log"
+    timeout 150 python3 bench/gpu_bench.py --warmup --skip-base --frames 480 --classifiers 32 48 64 2>&1 | quiet > "$OUT/bench_cls.log"
+    cat "$OUT/bench_cls.log"
+    ;;
+  4)
+    timeout 150 python3 -m pytest -q -p no:cacheprovider -rfE tests/test_gpu_post.py tests/test_gpu.py > "$OUT/tests_full.log" 2>&1
+    tail -3 "$OUT/tests_full.log"; grep -E "^(FAILED|ERROR|E  )" "$OUT/tests_full.log" | head -20
+    timeout 220 python3 bench/gpu_bench.py --warmup --skip-naive --streams 96 112 128 --compare-eager 96 112 --compare-sync 112 2>&1 | quiet > "$OUT/bench_det.log"
+    cat "$OUT/bench_det.log"
+    timeout 120 python3 bench/gpu_bench.py --warmup --skip-base --classifiers 48 64 80 2>&1 | quiet > "$OUT/bench_cls.log"
+    cat "$OUT/bench_cls.log"
+    profile 112
+    tail -1 "$OUT/prof_run.log"
+    ;;
+  5)
+    timeout 120 python3 -m pytest -q -p no:cacheprovider -rfE tests/test_gpu.py > "$OUT/tests_full.log" 2>&1
+    tail -2 "$OUT/tests_full.log"; grep -E "^(FAILED|ERROR|E  )" "$OUT/tests_full.log" | head -20
+    timeout 200 python3 bench/gpu_bench.py --warmup --skip-naive --streams 112 128 144 --compare-frame-detect 128 --compare-sync 128 2>&1 | quiet > "$OUT/bench_det.log"
+    cat "$OUT/bench_det.log"
+    timeout 100 python3 bench/gpu_bench.py --warmup --skip-base --classifiers 64 80 96 2>&1 | quiet > "$OUT/bench_cls.log"
+    cat "$OUT/bench_cls.log"
+    [ -n "$h265" ] && timeout 80 python3 bench/gpu_bench.py --warmup --skip-base --h265-clip "$h265" --h265 128 144 2>&1 | quiet > "$OUT/bench_h265.log"
+    cat "$OUT/bench_h265.log"
+    profile 128
+    tail -1 "$OUT/prof_run.log"
+    ;;
+  x2)  # 2 GPUs: one pipeline process per GPU (estuary.multigpu), 240 frames a stream
+    timeout 400 python3 - > "$OUT/bench_x2.log" 2>&1 <<'PY'
+import sys; sys.path.insert(0, "bench")
+from multigpu_bench import run
+for name, slots, n in [("1 GPU, 1 worker", "0", 96), ("2 GPUs, 1 worker each", "0,1", 192),
+                       ("2 GPUs, 1 worker each", "0,1", 224)]:
+    agg = run(slots, n, 240)
+    print(name, n, agg, flush=True)
+PY
+    cat "$OUT/bench_x2.log"
+    ;;
+  *) "$@" ;;
+esac
+nvidia-smi --query-gpu=name,driver_version --format=csv,noheader > "$OUT/gpu.txt" 2>&1
