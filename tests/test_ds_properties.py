@@ -89,9 +89,11 @@ def test_negative_values_for_unsigned_properties_raise():
 def test_underscore_spellings_and_gst_launch_strings_work():
     el = _make("nveglglessink")
     el.set_property("gpu_id", 0)  # runtime_source_add_delete's spelling
-    p = Gst.parse_launch("videotestsrc num-buffers=1 ! nvvideoconvert compute-hw=GPU nvbuf-memory-type="
-                         "nvbuf-mem-cuda-unified interpolation-method=Algo-3 ! fakesink")
-    conv = [e for e in p.iterate_elements() if e.get_factory().get_name() == "nvvideoconvert"][0]
+    p = Gst.parse_launch("videotestsrc num-buffers=1 ! nvvideoconvert name=conv compute-hw=GPU "
+                         "nvbuf-memory-type=nvbuf-mem-cuda-unified interpolation-method=Algo-3 ! fakesink")
+    # by name: an alias shares its class with the es* factory, and GStreamer records on the class
+    # the factory that made its first instance, so get_factory() depends on what ran before
+    conv = p.get_by_name("conv")
     assert int(conv.get_property("compute-hw")) == 1 and int(conv.get_property("nvbuf-memory-type")) == 3
     assert int(conv.get_property("interpolation-method")) == 4
 
