@@ -45,10 +45,9 @@ USED_KEYS = frozenset({
 
 #: DeepStream's postprocesslib parser names → Estuary's built-in parser for the same outputs
 PARSER_NAMES = {
-    "nvdspostprocessparsecustomresnet": "detectnet",
+    **{n.replace("nvdsinfer", "nvdspostprocess", 1): n for n in DEEPSTREAM_PARSER_NAMES},
     "nvdspostprocessparsecustomtfssd": "ssd",
     "nvdspostprocessparsecustomssd": "ssd",
-    **{n.replace("nvdsinfer", "nvdspostprocess", 1): n for n in DEEPSTREAM_PARSER_NAMES},
 }
 
 _NETWORK_TYPES = {0: "detector", 1: "classifier", 2: "segmentation"}
