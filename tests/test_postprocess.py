@@ -237,6 +237,8 @@ def _nvinfer_config(tmp_path, name, network_type, keep):
         lines.append(ln)
     text = "\n".join(lines).replace("[property]", f"[property]\nmaintain-aspect-ratio={keep}\n"
                                                   f"symmetric-padding={keep}", 1)
+    if "[class-attrs-all]" in text:  # the same per-class threshold as DETECTOR_YAML
+        text += "\n[class-attrs-2]\npre-cluster-threshold=0.3"
     return write(tmp_path, text + "\n", f"{network_type}-{os.path.basename(src)}")
 
 
