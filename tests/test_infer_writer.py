@@ -245,3 +245,27 @@ def test_decode_detections_maps_clusters_and_filters(tmp_path):
 def test_classify_outputs(probs, thr, want):
     got = classify_outputs({"prob": np.array(probs, np.float32)}, ["a", "b", "c"], thr)
     assert [None if c is None else (c.label, c.class_id) for c in got] == want
+
+
+@pytest.mark.parametrize("w,h,keep,sym,at,want", [
+    (640, 208, False, False, (0, 0), Transform(416 / 640, 2.0, 0.0, 0.0)),
+    (640, 208, True, False, (0, 0), Transform(0.65, 0.65, 0.0, 0.0)),
+    (640, 208, True, True, (0, 0), Transform(0.65, 0.65, 0.0, 140.0)),   # 135 rows, centred
+    (208, 640, True, True, (10, 20), Transform(0.65, 0.65, 140.0, 0.0, 10, 20)),
+])
+def test_fit_transform(w, h, keep, sym, at, want):
+    from estuary.infer.preprocess import fit_transform
+    tr = fit_transform(w, h, NetInput(416, 416, keep_aspect=keep, symmetric=sym), *at)
+    assert (tr.sx, tr.sy, tr.ox, tr.oy, tr.left, tr.top) == pytest.approx(
+        (want.sx, want.sy, want.ox, want.oy, want.left, want.top))
+
+
+@pytest.mark.parametrize("roi,want", [
+    ((10.4, 20.6, 30.2, 20.5), (10, 21, 30, 20)),   # whole pixels (20.5 rounds to even)
+    ((-5, -5, 30, 30), (0, 0, 30, 30)),          # clipped at the top-left
+    ((90, 45, 30, 30), (90, 45, 10, 5)),          # ... and at the bottom-right of a 100x50 image
+    ((120, 60, 5, 5), (120, 60, 1, 1)),           # outside: at least 1x1
+])
+def test_roi_box(roi, want):
+    from estuary.infer.preprocess import roi_box
+    assert roi_box(roi, 100, 50) == want
