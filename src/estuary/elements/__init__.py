@@ -18,6 +18,7 @@ ELEMENT_MODULES: dict[str, tuple[str, ...]] = {
     "decoder": ("EsDecoder",),
     "urisrc": ("EsUriSrcBin",),
     "infer": ("EsInfer", "EsInferServer"),
+    "postprocess": ("EsPostprocess",),
     "tracker": ("EsTracker",),
     "osd": ("EsOsd",),
     "analytics": ("EsAnalytics",),

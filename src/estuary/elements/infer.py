@@ -14,19 +14,14 @@ from estuary.gst import GLib, Gst, batchmeta
 from estuary.gst.chain import ChainElement
 from estuary.gst.element import ElementBase, Prop
 from estuary.elements.mux import BATCH_CAPS
-from estuary.meta.enums import NvDsMetaType, UNTRACKED_OBJECT_ID
-from estuary.meta.infer import NvDsInferSegmentationMeta, NvDsInferTensorMeta
+from estuary.infer.secondary import ObjectFilter, SecondaryCache, plan_secondary
+from estuary.infer.writer import (DetectionStyle, class_color, clip_to_roi, write_classification,
+                                  write_detections, write_frame_classification, write_segmentation,
+                                  write_tensor_meta)
 
 __all__ = ["EsInfer", "class_color"]
 
 log = logging.getLogger("estuary.infer")
-
-_PALETTE = [(1.0, 0.0, 0.0), (0.0, 0.6, 1.0), (0.0, 1.0, 0.0), (1.0, 0.8, 0.0), (1.0, 0.0, 1.0),
-            (0.0, 1.0, 1.0), (1.0, 0.5, 0.0), (0.6, 0.3, 1.0)]
-
-
-def class_color(class_id: int) -> tuple[float, float, float]:
-    return _PALETTE[class_id % len(_PALETTE)]
 
 
 class EsInfer(ElementBase, ChainElement, Gst.Element):
@@ -70,7 +65,7 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
         self._set_props: set[str] = set()
         self._engine = None
         self._batches = 0
-        self._cache: dict[tuple[int, int], tuple] = {}
+        self._cache = SecondaryCache()
         self.engine_name = ""
         self._pool = None       # CPU primary mode: a thread pool of workers, each with its engine
         self._engines = None    # queue.Queue of the workers' engines
@@ -130,9 +125,14 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
             cfg.set("operate-on-class-ids", [int(v) for v in s.infer_on_class_ids.replace(";", ":").split(":") if v])
         if "filter_out_class_ids" in self._set_props and s.filter_out_class_ids:
             cfg.set("filter-out-class-ids", [int(v) for v in s.filter_out_class_ids.replace(":", ";").split(";") if v])
-        self.cfg = cfg
+        self._use_config(cfg)
         self.gst_debug("config %s: model %s, process-mode %d, batch-size %d, gie-unique-id %d",
                        s.config_file_path, cfg.onnx_file, cfg.process_mode, cfg.batch_size, cfg.gie_unique_id)
+
+    def _use_config(self, cfg) -> None:
+        self.cfg = cfg
+        self._filter = ObjectFilter.from_config(cfg)
+        self._cache = SecondaryCache(reinfer_interval=cfg.secondary_reinfer_interval or 0)
 
     def _workers(self, on_gpu: bool) -> int:
         import os
@@ -370,9 +370,7 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
                              int(frame.pipeline_width or frame.source_frame_width), 4)
                 shape_only = np.broadcast_to(np.uint8(0), img_shape)  # detect() needs the frame size only
                 dets = eng.detect([shape_only], per, [tr])[0]
-                l, t, rw, rh = roi  # detections are kept inside their ROI
-                dets.boxes[:, 0::2] = np.clip(dets.boxes[:, 0::2], l, l + rw)
-                dets.boxes[:, 1::2] = np.clip(dets.boxes[:, 1::2], t, t + rh)
+                clip_to_roi(dets.boxes, roi)  # detections are kept inside their ROI
                 self._attach_detections(batch, frame, dets)
                 frame.bInferDone = True
 
@@ -428,127 +426,30 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
         for i, f in enumerate(chunk):
             f.bInferDone = True
             if cfg.output_tensor_meta or eng.network_type == 100:
-                self._attach_tensor_meta(batch, f.user_meta, {k: v[i] for k, v in outputs.items()},
-                                         f.add_user_meta)
+                self._attach_tensor_meta(batch, {k: v[i] for k, v in outputs.items()}, f.add_user_meta)
 
     def _attach_detections(self, batch, frame, det):
         cfg, eng = self.cfg, self._engine
-        uid = cfg.gie_unique_id
-        masks = getattr(det, "masks", None)
-        for k, (box, score, cid) in enumerate(zip(det.boxes, det.scores, det.class_ids)):
-            o = batch.acquire_object()
-            cid = int(cid)
-            o.unique_component_id = uid
-            o.class_id = cid
-            o.confidence = float(score)
-            o.object_id = UNTRACKED_OBJECT_ID
-            x1, y1, x2, y2 = (float(v) for v in box)
-            r = o.rect_params
-            r.left, r.top, r.width, r.height = x1, y1, x2 - x1, y2 - y1
-            bb = o.detector_bbox_info.org_bbox_coords
-            bb.left, bb.top, bb.width, bb.height = r.left, r.top, r.width, r.height
-            r.border_width = 3
-            attrs = cfg.attrs_for(cid)
-            rgb = attrs.border_color[:3] if attrs.border_color else class_color(cid)
-            r.border_color.set(*rgb, 1.0)
-            if attrs.bg_color:
-                r.has_bg_color = 1
-                r.bg_color.set(*(list(attrs.bg_color) + [1.0] * 4)[:4])
-            if masks is not None:  # instance segmentation: a box-relative mask, as nvinfer gives
-                mp = o.mask_params
-                mp.height, mp.width = masks[k].shape
-                mp.threshold = float(cfg.segmentation_threshold or 0.5)
-                mp.alloc_mask_array()[:] = masks[k].reshape(-1)
-            label = eng.label(cid)
-            o.obj_label = label
-            t = o.text_params
-            t.display_text_str = label
-            t.x_offset, t.y_offset = int(max(x1, 0)), int(max(y1 - 20, 0))
-            t.font_params.font_name_str = "Serif"
-            t.font_params.font_size = 11
-            t.font_params.font_color.set(1.0, 1.0, 1.0, 1.0)
-            t.set_bg_clr = 1
-            t.text_bg_clr.set(0.0, 0.0, 0.0, 1.0)
-            frame.add_object(o)
+        write_detections(batch, frame, det, DetectionStyle(
+            cfg.gie_unique_id, eng.label, cfg.attrs_for, float(cfg.segmentation_threshold or 0.5)))
 
     def _frame_classification(self, batch, frame, c):
-        um = batch.acquire_classifier()
-        um.unique_component_id = self.cfg.gie_unique_id
-        li = batch.acquire_label_info()
-        li.result_class_id, li.result_prob, li.result_label = c.class_id, c.prob, c.label
-        li.num_classes = len(self._engine.labels)
-        um.labels.append(li)
-        # a whole-frame classification is reported on a full-frame object, as nvinfer does
-        o = batch.acquire_object()
-        o.unique_component_id = self.cfg.gie_unique_id
-        o.rect_params.width, o.rect_params.height = frame.pipeline_width, frame.pipeline_height
-        o.classifiers.append(um)
-        frame.add_object(o)
+        write_frame_classification(batch, frame, c, self.cfg.gie_unique_id, len(self._engine.labels))
 
     def _attach_segmentation(self, batch, frame, out):
-        arr = next(iter(out.values()))
-        if arr.ndim == 3:  # C, H, W probabilities
-            cls_map = arr.argmax(0).astype(np.int32)
-            prob = arr.max(0)
-            cls_map[prob < self.cfg.segmentation_threshold] = -1
-            classes = arr.shape[0]
-        else:
-            cls_map = arr.astype(np.int32).reshape(arr.shape[-2:])
-            classes = int(cls_map.max()) + 1
-            arr = None
-        seg = NvDsInferSegmentationMeta(classes=classes, width=cls_map.shape[1], height=cls_map.shape[0])
-        seg.class_map = cls_map
-        seg.class_probabilities_map = arr
-        um = batch.acquire_user()
-        um.meta_type = NvDsMetaType.NVDSINFER_SEGMENTATION_META
-        um.user_meta_data = seg
-        frame.add_user_meta(um)
+        write_segmentation(batch, frame, out, self.cfg.segmentation_threshold)
 
-    def _attach_tensor_meta(self, batch, _lst, outs, add):
-        eng = self._engine
-        tm = NvDsInferTensorMeta.from_outputs(outs, unique_id=self.cfg.gie_unique_id,
-                                              network=(eng.net.width, eng.net.height, eng.net.channels))
-        tm.gpu_id = self.cfg.gpu_id
-        um = batch.acquire_user()
-        um.meta_type = NvDsMetaType.NVDSINFER_TENSOR_OUTPUT_META
-        um.user_meta_data = tm
-        add(um)
+    def _attach_tensor_meta(self, batch, outs, add):
+        net = self._engine.net
+        write_tensor_meta(batch, outs, add, self.cfg.gie_unique_id, (net.width, net.height, net.channels),
+                          self.cfg.gpu_id)
 
     # -- secondary ----------------------------------------------------------------------------
-    def _eligible(self, o) -> bool:
-        cfg = self.cfg
-        if cfg.operate_on_gie_id is not None and cfg.operate_on_gie_id >= 0 and \
-                o.unique_component_id != cfg.operate_on_gie_id:
-            return False
-        ids = cfg.operate_on_class_ids
-        if ids and o.class_id not in ids:
-            return False
-        r = o.rect_params
-        if cfg.input_object_min_width and r.width < cfg.input_object_min_width:
-            return False
-        if cfg.input_object_min_height and r.height < cfg.input_object_min_height:
-            return False
-        if cfg.input_object_max_width and r.width > cfg.input_object_max_width:
-            return False
-        if cfg.input_object_max_height and r.height > cfg.input_object_max_height:
-            return False
-        return True
-
     def _secondary(self, batch):
         eng, cfg = self._engine, self.cfg
-        todo = []  # (frame, obj)
-        for f in batch.frames:
-            for o in f.objects:
-                if not self._eligible(o):
-                    continue
-                key = (f.source_id, o.object_id)
-                cached = self._cache.get(key) if o.object_id != UNTRACKED_OBJECT_ID else None
-                reinfer = cfg.secondary_reinfer_interval
-                if cached is not None and not (reinfer and f.frame_num - cached[1] >= reinfer):
-                    if cached[0] is not None:
-                        self._attach_classification(batch, o, cached[0])
-                    continue
-                todo.append((f, o))
+        todo, reuse = plan_secondary(batch.frames, self._filter.accepts, self._cache)
+        for o, c in reuse:
+            self._attach_classification(batch, o, c)
         if not todo:
             return
         by_frame: dict[int, np.ndarray] = {}
@@ -564,28 +465,17 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
             outputs, _ = eng.raw(imgs, rois)
             if cfg.output_tensor_meta and isinstance(next(iter(outputs.values())), np.ndarray):
                 for i, (f, o) in enumerate(chunk):
-                    self._attach_tensor_meta(batch, None, {k: v[i] for k, v in outputs.items()},
-                                             o.user_meta.append)
+                    self._attach_tensor_meta(batch, {k: v[i] for k, v in outputs.items()}, o.user_meta.append)
             results = eng.classify(imgs, rois, outputs=outputs) if eng.network_type == 1 else [None] * len(chunk)
             for (f, o), c in zip(chunk, results):
-                if o.object_id != UNTRACKED_OBJECT_ID:
-                    self._cache[(f.source_id, o.object_id)] = (c, f.frame_num)
+                self._cache.store(f.source_id, o.object_id, f.frame_num, c)
                 if c is not None:
                     self._attach_classification(batch, o, c)
-        if len(self._cache) > 100000:
-            self._cache.clear()
+        self._cache.trim()
 
     def _attach_classification(self, batch, o, c):
-        cm = batch.acquire_classifier()
-        cm.unique_component_id = self.cfg.gie_unique_id
-        cm.classifier_type = self.cfg.classifier_type
-        li = batch.acquire_label_info()
-        li.result_class_id, li.result_prob, li.result_label = c.class_id, c.prob, c.label
-        li.num_classes = len(self._engine.labels)
-        cm.labels.append(li)
-        o.classifiers.append(cm)
-        text = o.text_params.display_text_str or o.obj_label
-        o.text_params.display_text_str = f"{text} {c.label}".strip()
+        write_classification(batch, o, c, self.cfg.gie_unique_id, len(self._engine.labels),
+                             self.cfg.classifier_type)
 
 
 class _GpuBatch:
@@ -628,4 +518,4 @@ class EsInferServer(EsInfer):
             cfg.set("batch-size", s.batch_size)
         if "unique_id" in self._set_props:
             cfg.set("gie-unique-id", s.unique_id)
-        self.cfg = cfg
+        self._use_config(cfg)

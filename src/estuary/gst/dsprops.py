@@ -244,6 +244,9 @@ nvdspreprocess | process-on-frame | bool | true | the config file's process-on-f
 nvdspreprocess | operate-on-gie-id | int | -1 | the config file's operate-on-gie-id is used
 nvdspreprocess | target-unique-ids | string | "" | the config file's target-unique-ids is used
 nvdspreprocess | config-file | string | "" |
+nvdspostprocess | gpu-id | uint | 0 | {_GPU}
+nvdspostprocess | postprocesslib-name | string | "" | DeepStream's default library is built in; custom C libraries cannot be loaded
+nvdspostprocess | postprocesslib-config-file | string | "" |
 nvdsanalytics | unique-id | uint | 17 |
 nvdsanalytics | enable | bool | true |
 nvdsanalytics | config-file | string | "" |

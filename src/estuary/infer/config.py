@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from estuary.errors import ConfigError
 from estuary.infer.keyfile import KeyFile, parse_keyfile
 
-__all__ = ["InferConfig", "ClassAttrs", "load_infer_config", "PROPERTY_KEYS", "CLASS_ATTR_KEYS"]
+__all__ = ["InferConfig", "ClassAttrs", "load_infer_config", "config_from_groups", "PROPERTY_KEYS",
+           "CLASS_ATTR_KEYS"]
 
 
 def _int(v):
@@ -194,10 +195,17 @@ def load_infer_config(path: str | None = None, text: str | None = None,
                       require_model: bool = True) -> InferConfig:
     """Parse and validate an nvinfer config file."""
     kf = parse_keyfile(path, text)
-    cfg = InferConfig(path=kf.path)
     if "property" not in kf.groups:
         raise ConfigError("no [property] group", path=kf.path,
                           hint="an nvinfer config starts with [property]")
+    return config_from_groups(kf, require_model)
+
+
+def config_from_groups(kf: KeyFile, require_model: bool = True) -> InferConfig:
+    """Validate the groups of a parsed config (a key file, or a YAML file read into the same
+    shape by :mod:`estuary.infer.postprocess`): ``property``, ``class-attrs-all`` and
+    ``class-attrs-<id>``."""
+    cfg = InferConfig(path=kf.path)
     for group, entries in kf.groups.items():
         if group == "property":
             for key in entries:

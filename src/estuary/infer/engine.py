@@ -10,49 +10,16 @@ import numpy as np
 
 from estuary.errors import ConfigError
 from estuary.infer.backends import PRECISIONS, create_backend
-from estuary.infer.cluster import cluster
 from estuary.infer.config import InferConfig, load_infer_config
+from estuary.infer.decode import (Classification, Detections, classify_outputs, decode_detections,
+                                  instance_masks, min_pre_threshold)
 from estuary.infer.layouts import BoundParser, bind_parser, family_of, model_metadata
-from estuary.infer.parsers import Candidates, get_parser, softmax_if_needed
+from estuary.infer.parsers import get_parser
 from estuary.infer.preprocess import NetInput, prepare
 
 __all__ = ["InferEngine", "Detections", "Classification", "instance_masks"]
 
 log = logging.getLogger("estuary.infer")
-
-
-class Detections(Candidates):
-    """Detections of one frame in source pixels (xyxy), with labels."""
-
-    __slots__ = ()
-
-
-def instance_masks(coeffs: np.ndarray, protos: np.ndarray, net) -> list:
-    """YOLO-style instance masks: per detection, sigmoid(coefficients · prototypes) cropped to its
-    box (``coeffs[:, :4]``, network pixels), box-relative at the prototypes' resolution (what
-    ``mask_params`` holds; nvdsosd scales it to the object's rectangle)."""
-    k, ph, pw = protos.shape
-    sx, sy = pw / net.width, ph / net.height
-    flat = protos.reshape(k, -1)
-    out = []
-    for row in coeffs:
-        x1, y1, x2, y2 = row[:4]
-        c0, c1 = int(np.clip(np.floor(x1 * sx), 0, pw - 1)), int(np.clip(np.ceil(x2 * sx), 1, pw))
-        r0, r1 = int(np.clip(np.floor(y1 * sy), 0, ph - 1)), int(np.clip(np.ceil(y2 * sy), 1, ph))
-        c1, r1 = max(c1, c0 + 1), max(r1, r0 + 1)
-        logits = (row[4:] @ flat).reshape(ph, pw)[r0:r1, c0:c1]
-        out.append((1.0 / (1.0 + np.exp(-logits))).astype(np.float32))
-    return out
-
-
-class Classification:
-    __slots__ = ("class_id", "prob", "label")
-
-    def __init__(self, class_id: int, prob: float, label: str):
-        self.class_id, self.prob, self.label = class_id, prob, label
-
-    def __repr__(self):
-        return f"Classification({self.label!r}, {self.prob:.3f})"
 
 
 class InferEngine:
@@ -152,8 +119,7 @@ class InferEngine:
 
     @property
     def min_pre_threshold(self) -> float:
-        vals = [a.pre_cluster_threshold for a in self.config.class_attrs.values()] or [0.2]
-        return min(vals)
+        return min_pre_threshold(self.config)
 
     def raw(self, images, rois=None):
         """Run the network: returns (outputs dict with the batch dim, transforms).
@@ -200,27 +166,13 @@ class InferEngine:
             return [Detections(c.boxes, c.scores, c.class_ids) for c in
                     yolo_batch(rows, self.min_pre_threshold, transforms[0], w, h, self.config.attrs_for(0),
                                self.config.filter_out_class_ids)]
-        results = []
-        mode = self.config.effective_cluster_mode
         thr = self.min_pre_threshold
+        results = []
         for i, img in enumerate(images):
             per = self.parser.split(outputs, i) if isinstance(self.parser, BoundParser) else \
                 {k: v[i] for k, v in outputs.items()}
-            cand = self.parser(per, self.net, self.num_classes, thr)
-            if len(cand):
-                cand = Candidates(transforms[i].to_source(cand.boxes), cand.scores, cand.class_ids,
-                                  cand.coeffs, cand.protos)
-                h, w = img.shape[:2]
-                cand.boxes[:, 0::2] = np.clip(cand.boxes[:, 0::2], 0, w)
-                cand.boxes[:, 1::2] = np.clip(cand.boxes[:, 1::2], 0, h)
-            cand = cluster(cand, mode, self.config.attrs_for, img.shape[0])
-            filt = self.config.filter_out_class_ids
-            if filt and len(cand):
-                cand = cand[~np.isin(cand.class_ids, filt)]
-            det = Detections(cand.boxes, cand.scores, cand.class_ids)
-            if cand.coeffs is not None and cand.protos is not None and self.instance_masks:
-                det.masks = instance_masks(cand.coeffs, cand.protos, self.net)
-            results.append(det)
+            results.append(decode_detections(per, self.parser, self.net, self.num_classes, transforms[i],
+                                             img.shape[:2], self.config, self.instance_masks, thr))
         return results
 
     def _batch_detect_ok(self, images, transforms) -> bool:
@@ -239,19 +191,7 @@ class InferEngine:
         """Top-1 class of each image (or ROI), or None when below classifier-threshold."""
         if outputs is None:
             outputs, _ = self.raw(images, rois)
-        if self.classifier_hook is not None:
-            return list(self.classifier_hook(outputs, self.labels, self.config.classifier_threshold))
-        probs = softmax_if_needed(next(iter(outputs.values())))
-        out = []
-        thr = self.config.classifier_threshold or 0.0
-        for p in probs:
-            k = int(p.argmax())
-            if p[k] < thr:
-                out.append(None)
-                continue
-            label = self.labels[k] if k < len(self.labels) else str(k)
-            out.append(Classification(k, float(p[k]), label))
-        return out
+        return classify_outputs(outputs, self.labels, self.config.classifier_threshold, self.classifier_hook)
 
     def label(self, class_id: int) -> str:
         return self.labels[class_id] if 0 <= class_id < len(self.labels) else str(class_id)

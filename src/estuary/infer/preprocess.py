@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-__all__ = ["Transform", "NetInput", "prepare", "INTERPOLATION"]
+__all__ = ["Transform", "NetInput", "prepare", "fit_transform", "roi_box", "crop_roi", "INTERPOLATION"]
 
 INTERPOLATION = {0: cv2.INTER_NEAREST, 1: cv2.INTER_LINEAR, 2: cv2.INTER_CUBIC, 3: cv2.INTER_AREA,
                  4: cv2.INTER_LANCZOS4, 5: cv2.INTER_LINEAR, 6: cv2.INTER_LINEAR}
@@ -49,16 +49,29 @@ class NetInput:
     nhwc: bool = False
 
 
-def _letterbox(img, W, H, net: NetInput, interp):
-    h, w = img.shape[:2]
+def fit_transform(w: int, h: int, net: NetInput, left: float = 0.0, top: float = 0.0) -> Transform:
+    """How a ``w`` × ``h`` image (at ``left``, ``top`` in its frame) is scaled into the network
+    input: stretched, or letterboxed (``keep_aspect``) into the top-left corner or the centre
+    (``symmetric``). The Transform maps network pixels back to the frame."""
+    W, H = net.width, net.height
     if not net.keep_aspect:
-        return cv2.resize(img, (W, H), interpolation=interp), Transform(W / w, H / h, 0.0, 0.0)
+        return Transform(W / w, H / h, 0.0, 0.0, left, top)
     s = min(W / w, H / h)
     nw, nh = max(1, round(w * s)), max(1, round(h * s))
     ox, oy = ((W - nw) // 2, (H - nh) // 2) if net.symmetric else (0, 0)
+    return Transform(s, s, float(ox), float(oy), left, top)
+
+
+def _letterbox(img, W, H, net: NetInput, interp):
+    h, w = img.shape[:2]
+    tr = fit_transform(w, h, net)
+    if not net.keep_aspect:
+        return cv2.resize(img, (W, H), interpolation=interp), tr
+    nw, nh = max(1, round(w * tr.sx)), max(1, round(h * tr.sy))
+    ox, oy = int(tr.ox), int(tr.oy)
     out = np.zeros((H, W, img.shape[2]), img.dtype)
     out[oy: oy + nh, ox: ox + nw] = cv2.resize(img, (nw, nh), interpolation=interp)
-    return out, Transform(s, s, float(ox), float(oy))
+    return out, tr
 
 
 def crop_roi(img, roi):
@@ -66,11 +79,18 @@ def crop_roi(img, roi):
     image and at least 1×1; returns (crop, left, top). No ROI: the image itself at (0, 0)."""
     if roi is None:
         return img, 0, 0
+    l, t, w, h = roi_box(roi, img.shape[1], img.shape[0])
+    return img[t: t + h, l: l + w], l, t
+
+
+def roi_box(roi, width: int, height: int) -> tuple[int, int, int, int]:
+    """``roi`` = (left, top, w, h) rounded to whole pixels and clipped to a ``width`` ×
+    ``height`` image, at least 1×1: the crop an object's inference sees."""
     l, t, w, h = (int(round(v)) for v in roi)
     l, t = max(l, 0), max(t, 0)
-    w = max(1, min(w, img.shape[1] - l))
-    h = max(1, min(h, img.shape[0] - t))
-    return img[t: t + h, l: l + w], l, t
+    w = max(1, min(w, width - l))
+    h = max(1, min(h, height - t))
+    return l, t, w, h
 
 
 def prepare(images: list[np.ndarray], net: NetInput, rois=None) -> tuple[np.ndarray, list[Transform]]:

@@ -1,0 +1,113 @@
+"""Secondary inference (``process-mode=2``): which objects a classifier runs on, and the cache
+that lets a tracked object keep its result instead of being inferred on every frame.
+
+Engine-free: ``nvinfer`` plans each batch with :func:`plan_secondary`, infers the objects it
+returns, and stores the results with :meth:`SecondaryCache.store`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from estuary.meta.enums import UNTRACKED_OBJECT_ID
+
+__all__ = ["ObjectFilter", "SecondaryCache", "plan_secondary", "CACHE_LIMIT"]
+
+#: the cache is emptied when it grows past this many (source, object id) entries
+CACHE_LIMIT = 100000
+
+
+@dataclass(frozen=True)
+class ObjectFilter:
+    """The objects a secondary network infers on: from one detector (``operate_on_gie_id``,
+    negative or None: any), of some classes (``operate_on_class_ids``, empty: any), and with a
+    box within the size limits (0: no limit)."""
+
+    operate_on_gie_id: int | None = -1
+    operate_on_class_ids: tuple = ()
+    min_width: float = 0
+    min_height: float = 0
+    max_width: float = 0
+    max_height: float = 0
+
+    @classmethod
+    def from_config(cls, cfg) -> "ObjectFilter":
+        """The filter of an nvinfer config (``operate-on-*`` and ``input-object-*`` keys)."""
+        return cls(cfg.operate_on_gie_id, tuple(cfg.operate_on_class_ids or ()),
+                   cfg.input_object_min_width or 0, cfg.input_object_min_height or 0,
+                   cfg.input_object_max_width or 0, cfg.input_object_max_height or 0)
+
+    def accepts(self, obj) -> bool:
+        """Whether ``obj`` (object meta: unique_component_id, class_id, rect_params) qualifies."""
+        gie = self.operate_on_gie_id
+        if gie is not None and gie >= 0 and obj.unique_component_id != gie:
+            return False
+        if self.operate_on_class_ids and obj.class_id not in self.operate_on_class_ids:
+            return False
+        r = self.min_width, self.min_height, self.max_width, self.max_height
+        w, h = obj.rect_params.width, obj.rect_params.height
+        if r[0] and w < r[0] or r[1] and h < r[1]:
+            return False
+        if r[2] and w > r[2] or r[3] and h > r[3]:
+            return False
+        return True
+
+
+@dataclass
+class SecondaryCache:
+    """Results per tracked object: ``(source id, object id)`` → (result or None, frame number
+    it was inferred on). ``reinfer_interval`` (``secondary-reinfer-interval``): frames after
+    which a cached object is inferred again (0: never)."""
+
+    reinfer_interval: int = 0
+    limit: int = CACHE_LIMIT
+    entries: dict = field(default_factory=dict)
+
+    def lookup(self, source_id: int, object_id: int, frame_num: int) -> tuple[bool, object]:
+        """(hit, result): a hit means the object need not be inferred now; its result may be
+        None (the classifier found nothing last time). Untracked objects never hit."""
+        if object_id == UNTRACKED_OBJECT_ID:
+            return False, None
+        cached = self.entries.get((source_id, object_id))
+        if cached is None:
+            return False, None
+        every = self.reinfer_interval
+        if every and frame_num - cached[1] >= every:
+            return False, None
+        return True, cached[0]
+
+    def store(self, source_id: int, object_id: int, frame_num: int, result) -> None:
+        """Remember a tracked object's result (untracked objects are not kept)."""
+        if object_id != UNTRACKED_OBJECT_ID:
+            self.entries[(source_id, object_id)] = (result, frame_num)
+
+    def trim(self) -> None:
+        """Forget everything once more than ``limit`` objects are kept (call once a batch)."""
+        if len(self.entries) > self.limit:
+            self.entries.clear()
+
+    def clear(self) -> None:
+        self.entries.clear()
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+
+def plan_secondary(frames, accept, cache: SecondaryCache) -> tuple[list, list]:
+    """Split the objects of ``frames`` for one batch of secondary inference.
+
+    Returns ``(todo, reuse)``: ``todo`` lists the (frame, object) pairs to infer, in order;
+    ``reuse`` lists the (object, cached result) pairs whose result is taken from the cache
+    (results that are not None only). ``accept(obj)`` says which objects qualify
+    (:meth:`ObjectFilter.accepts`)."""
+    todo, reuse = [], []
+    for f in frames:
+        for o in f.objects:
+            if not accept(o):
+                continue
+            hit, result = cache.lookup(f.source_id, o.object_id, f.frame_num)
+            if hit:
+                if result is not None:
+                    reuse.append((o, result))
+                continue
+            todo.append((f, o))
+    return todo, reuse
