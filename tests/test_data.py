@@ -1,0 +1,40 @@
+"""estuary.data's shipped config files: read through one API, written by fetch as they ship."""
+
+import os
+
+import pytest
+
+from estuary import data
+from estuary.errors import ConfigError
+
+
+def test_shipped_configs_are_files_in_the_package():
+    import estuary
+    root = os.path.join(os.path.dirname(estuary.__file__), "configs")
+    for folder in ("models", "samples"):
+        for name in data.config_names(folder):
+            real = data._SAMPLE_ALIASES.get(name, name)
+            with open(os.path.join(root, folder, real), encoding="utf-8") as f:
+                assert data.config_text(name) == f.read()
+    assert data.PRIMARY_CONFIG in data.config_names("models")
+    assert "[property]" in data.config_text(data.PRIMARY_CONFIG)
+    # an app that opens a config under another name gets the same text
+    assert data.config_text("dstest3_pgie_config.txt") == data.config_text("dstest1_pgie_config.txt")
+
+
+def test_unknown_config_is_a_clear_error():
+    with pytest.raises(ConfigError, match=r"no shipped config named 'nope.txt'.*dstest1_pgie_config.txt"):
+        data.config_text("nope.txt")
+    with pytest.raises(ValueError, match="use 'models' or 'samples'"):
+        data.config_names("other")
+
+
+def test_fetch_wrote_the_shipped_texts():
+    """The set-up step's files are the shipped ones (models/ and samples/ of the data dir)."""
+    data.ensure()
+    for name in data.config_names("models"):
+        with open(data.model_path(name), encoding="utf-8") as f:
+            assert f.read() == data.config_text(name), name
+    for name in data.config_names("samples"):
+        with open(os.path.join(data.data_dir(), "samples", name), encoding="utf-8") as f:
+            assert f.read() == data.config_text(name), name
