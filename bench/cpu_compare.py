@@ -24,8 +24,10 @@ process (clean peak RSS). It prints fps, latency from decoded frame to drawn fra
     .venv/bin/python bench/cpu_compare.py                  # or: estuary bench, make bench
     .venv/bin/python bench/cpu_compare.py --streams 1,2 --modes naive,estuary
 
-(This module runs as a script too: the roboflow run executes it with ``.venv-peers/bin/python``,
-so nothing at its top level imports Estuary.)
+It is benchmark code with peers (supervision, trackers, streamvision), so it lives in the
+repository's bench/, not in the installed package; ``estuary bench`` runs this file from a source
+checkout. The roboflow run executes it with ``.venv-peers/bin/python``, so nothing at its top
+level imports Estuary.
 """
 
 from __future__ import annotations
