@@ -159,3 +159,14 @@ def test_engine_free_modules_run_without_gstreamer():
             "print('ok')\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and r.stdout.strip().endswith("ok"), r.stderr[-3000:]
+
+
+def test_bus_loops_live_in_the_runner():
+    """One place waits on a pipeline's bus: runner.run (main programs) and runner.play_until_end
+    (everything else). The DeepStream sample ports keep their own GLib main loop (they are
+    NVIDIA's apps, unmodified), and the fleet worker polls its bus without waiting."""
+    allowed = {"estuary.runner", "estuary.fleet.backends"}
+    bad = [name for name, path in _modules().items()
+           if name not in allowed and not name.startswith("estuary.apps.samples.")
+           and any(w in path.read_text() for w in ("timed_pop", "add_signal_watch", ".poll(Gst."))]
+    assert not bad, f"hand-written bus loops (use estuary.runner.run or play_until_end): {bad}"

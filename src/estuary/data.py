@@ -351,9 +351,11 @@ def _elementary_stream(mp4: str, out: str) -> None:
     ensure_init()
     p = Gst.parse_launch(f'filesrc location="{mp4}" ! qtdemux ! h264parse ! '
                          f'video/x-h264,stream-format=byte-stream,alignment=au ! filesink location="{out}"')
-    p.set_state(Gst.State.PLAYING)
-    msg = p.get_bus().timed_pop_filtered(60 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
-    p.set_state(Gst.State.NULL)
+    from estuary.runner import play_until_end
+    try:
+        msg = play_until_end(p, timeout=60)
+    except TimeoutError:
+        msg = None
     if msg is None or msg.type != Gst.MessageType.EOS:
         raise ModelError(f"could not extract the H.264 elementary stream of {mp4}")
 
