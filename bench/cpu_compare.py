@@ -244,8 +244,7 @@ def pgie_config(model, n=1, interval=0, variant="", calib=""):
     """deepstream-test2's primary detector config for ``model``, batch ``n``, and the precision of
     ``variant`` (INT8 calibrated on the images in ``calib``)."""
     from estuary import data
-    samples = os.path.join(data.data_dir(), "samples")
-    cfg = open(os.path.join(samples, "dstest2_pgie_config.txt")).read()
+    cfg = data.config_text("dstest2_pgie_config.txt")
     cfg = cfg.replace("onnx-file=../models/yolov3-tiny-ds4.onnx", f"onnx-file={model}")
     cfg = cfg.replace("labelfile-path=../models/", f"labelfile-path={data.data_dir()}/models/")
     cfg = cfg.replace("batch-size=1", f"batch-size={n}").replace("interval=0", f"interval={interval}")
