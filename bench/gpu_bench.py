@@ -218,7 +218,7 @@ def naive_loop(src, cfg):
     sink = p.get_by_name("a")
     p.set_state(Gst.State.PLAYING)
     from estuary.gst.video import video_format
-    from estuary.surface.cuda import nv12_buffer_to_rgba
+    from estuary.gst.cuda import nv12_buffer_to_rgba
     n = 0
     t0 = time.perf_counter()
     while True:

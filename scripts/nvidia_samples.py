@@ -73,7 +73,7 @@ def install_configs(app_dir: str) -> None:
     models = os.path.join(data.data_dir(), "models")
     samples = os.path.join(data.data_dir(), "samples")
     for name in MODEL_CONFIGS:
-        text = data._SAMPLE_FILES.get(name)
+        text = data.config_text(name) if name in data.config_names("samples") else None
         if text is None:
             src = os.path.join(samples, name)
             if not os.path.exists(src):

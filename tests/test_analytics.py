@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import pyds
+from estuary import data
 from estuary.analytics import AnalyticsEngine, load_analytics_config
 from estuary.analytics.engine import points_in_polygon
 from estuary.errors import ConfigError
@@ -14,45 +15,8 @@ from estuary.gst import Gst
 
 from conftest import run_pipeline
 
-SAMPLE = """\
-[property]
-enable=1
-config-width=1920
-config-height=1080
-osd-mode=2
-display-font-size=12
-
-[roi-filtering-stream-0]
-enable=1
-roi-RF=295;643;579;634;642;913;56;828
-inverse-roi=0
-class-id=-1
-
-[overcrowding-stream-1]
-enable=1
-roi-OC=295;643;579;634;642;913;56;828
-object-threshold=2
-class-id=-1
-
-[line-crossing-stream-0]
-enable=1
-line-crossing-Exit=789;672;1084;900;851;773;1203;732
-class-id=0
-extended=0
-mode=loose
-
-[direction-detection-stream-0]
-enable=1
-direction-South=284;840;360;662;
-direction-North=1106;622;1312;701;
-class-id=0
-
-[roi-filtering-stream-2]
-enable=1
-roi-RF=295;643;579;634;642;913;56;828
-inverse-roi=1
-class-id=0
-"""
+# DeepStream's nvdsanalytics sample rules, as shipped for the bundled street video
+SAMPLE = data.config_text("config_nvdsanalytics.txt")
 
 SIMPLE = """\
 [property]

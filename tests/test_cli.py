@@ -255,3 +255,13 @@ def test_launch_takes_e_and_v_and_prints_progress():
     progress = re.findall(r"^progress: +[\d.]+ s +(\d+) frames +([\d.]+) fps", r.stderr, re.M)
     assert len(progress) >= 2 and 0 < int(progress[-1][0]) <= 45
     assert re.search(r"^estuary: done: 45 frames in [\d.]+ s", r.stderr, re.M)
+
+
+def test_estuary_bench_without_a_source_checkout_says_where_the_benchmark_is(monkeypatch, tmp_path, capsys):
+    """The benchmarks live in the repository's bench/ (not in the wheel): without it, a clear
+    error and a non-zero exit."""
+    from estuary import cli as estuary_cli
+    monkeypatch.setattr(estuary_cli, "_bench_candidates", lambda: [str(tmp_path / "bench" / "cpu_compare.py")])
+    assert estuary_cli.main(["bench", "--streams", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "bench/cpu_compare.py" in err and "clone the Estuary repository" in err

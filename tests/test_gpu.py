@@ -153,7 +153,7 @@ def test_tiler_osd_and_nvenc_on_gpu_surfaces(tmp_path):
     assert out.stat().st_size > 10000
 
 
-# -- batch NV12 → RGBA kernel (estuary.surface.cuda.Nv12BatchConverter) -------------------------
+# -- batch NV12 → RGBA kernel (estuary.gst.cuda.Nv12BatchConverter) -------------------------
 
 def _nv12_on_gpu(y, uv, pitch):
     """Upload planes into one pitched device buffer (as NVDEC lays them out); returns the
@@ -170,7 +170,7 @@ def test_batch_kernel_matches_the_numpy_reference():
     scaled, unscaled and letterboxed: every pixel within 1 level of the reference."""
     pytest.importorskip("cupy", reason="the batch kernel needs CuPy")
     from estuary.surface.colorimetry import Colorimetry
-    from estuary.surface.cuda import Nv12BatchConverter
+    from estuary.gst.cuda import Nv12BatchConverter
     from estuary.surface.nv12 import Nv12Frame, batch_params, nv12_to_rgba_reference
     rng = np.random.default_rng(3)
     conv = Nv12BatchConverter(torch.device("cuda:0"))
@@ -203,7 +203,7 @@ def test_muxer_gpu_frames_match_the_reference_of_the_decoded_nv12():
     pytest.importorskip("cupy", reason="the batch kernel needs CuPy")
     from estuary.gst import GstVideo, capi
     from estuary.surface.colorimetry import colorimetry_from_caps
-    from estuary.surface.cuda import CudaView
+    from estuary.gst.cuda import CudaView
     from estuary.surface.nv12 import chroma_siting, nv12_to_rgba_reference
     clip = data.media_path("bikes_1080p.mp4")
     p = Gst.parse_launch(

@@ -441,7 +441,7 @@ def test_secondary_results_cached_per_tracked_object():
     bm = pyds.nvds_create_batch_meta(1)
     import cv2 as _cv2
     img = _cv2.cvtColor(_cv2.imread(data.media_path("bus.jpg")), _cv2.COLOR_BGR2RGBA)
-    from estuary.surface.batch import BatchSurface, FrameSurface, new_rgba_buffer
+    from estuary.gst.batchsurface import BatchSurface, FrameSurface, new_rgba_buffer
     from estuary.gst import capi
     h, w = img.shape[:2]
     buf = new_rgba_buffer(w, h)

@@ -14,56 +14,13 @@ from estuary.infer.pbtxt import inferserver_to_config, parse_pbtxt
 
 from conftest import run_pipeline
 
-CONFIG = """\
-infer_config {
-  unique_id: 5
-  gpu_ids: [0]
-  max_batch_size: 4
-  backend {
-    trt_is {
-      model_name: "yolo"
-      version: -1
-      model_repo {
-        root: "./repo"
-        log_level: 2
-        tf_gpu_memory_fraction: 0.4
-        tf_disable_soft_placement: 0
-      }
-    }
-  }
-  preprocess {
-    network_format: IMAGE_FORMAT_RGB
-    tensor_order: TENSOR_ORDER_NONE
-    maintain_aspect_ratio: 0
-    normalize {
-      scale_factor: 0.0039215697906911373
-      channel_offsets: [0, 0, 0]
-    }
-  }
-  postprocess {
-    labelfile_path: "./labels.txt"
-    other {}
-  }
-  extra {
-    copy_input_to_host_buffers: false
-  }
-  custom_lib {
-    path: "/opt/nvidia/deepstream/deepstream/lib/libnvds_infercustomparser.so"
-  }
-}
-input_control {
-  process_mode: PROCESS_MODE_FULL_FRAME
-  interval: 0
-}
-output_control {
-  output_tensor_meta: true
-}
-"""
+# the ssd-parser sample's config as shipped (model "ssd_yolov3_tiny" under ./trtis_model_repo)
+CONFIG = data.config_text("dstest_ssd_nopostprocess.txt")
 
 
 @pytest.fixture
 def repo(tmp_path):
-    d = tmp_path / "repo" / "yolo" / "1"
+    d = tmp_path / "trtis_model_repo" / "ssd_yolov3_tiny" / "1"
     d.mkdir(parents=True)
     os.symlink(data.model_path("yolov3-tiny.onnx"), d / "model.onnx")
     shutil.copy(data.model_path("coco_labels.txt"), tmp_path / "labels.txt")
@@ -78,13 +35,13 @@ def test_pbtxt_parser_nesting_lists_enums():
 
 def test_config_maps_onto_nvinfer(repo):
     cfg = inferserver_to_config(str(repo / "cfg.txt"))
-    assert cfg.onnx_file.endswith("repo/yolo/1/model.onnx")
+    assert cfg.onnx_file.endswith("trtis_model_repo/ssd_yolov3_tiny/1/model.onnx")
     assert (cfg.gie_unique_id, cfg.batch_size, cfg.network_type, cfg.output_tensor_meta) == (5, 4, 100, True)
     assert cfg.labels[0] == "person" and cfg.net_scale_factor == pytest.approx(1 / 255)
 
 
 def test_missing_model_is_a_clear_error(repo):
-    (repo / "cfg.txt").write_text(CONFIG.replace('"yolo"', '"ssd_inception_v2_coco_2018_01_28"'))
+    (repo / "cfg.txt").write_text(CONFIG.replace('"ssd_yolov3_tiny"', '"ssd_inception_v2_coco_2018_01_28"'))
     with pytest.raises(ConfigError, match="not found in the model repository"):
         inferserver_to_config(str(repo / "cfg.txt"))
 

@@ -12,6 +12,7 @@ import uuid
 import pytest
 
 import pyds
+from estuary import data
 from estuary.gst import Gst
 from estuary.messaging.adapters import MemoryAdapter, adapter_for
 from estuary.messaging.schema import full_payload, load_msgconv_config, minimal_payload
@@ -20,33 +21,7 @@ from estuary.messaging.sender import ReliableSender
 import servers
 from conftest import run_pipeline
 
-MSGCONV = """\
-[sensor0]
-enable=1
-type=Camera
-id=CAMERA_ID
-location=45.293701447;-75.8303914499;48.1557479338
-description="Entrance of Garage Right Lane"
-coordinate=5.2;10.1;11.2
-
-[place0]
-enable=1
-id=1
-type=garage
-name=XYZ
-location=30.32;-40.55;100.0
-coordinate=1.0;2.0;3.0
-place-sub-field1=walsh
-place-sub-field2=lane1
-place-sub-field3=P2
-
-[analytics0]
-enable=1
-id=XYZ
-description="Vehicle Detection and License Plate Recognition"
-source=OpenALR
-version=1.0
-"""
+MSGCONV = data.config_text("dstest4_msgconv_config.txt")  # deepstream-test4's, as shipped
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from estuary.surface.nv12 import (PARAMS_DTYPE, Nv12Frame, batch_params, chroma_
 
 
 def test_params_layout_matches_the_kernel_struct():
-    # FrameParams in surface/cuda.py: 2 pointers, 8 ints, 9 + 3 + 2 floats, 2 ints of padding
+    # FrameParams in gst/cuda.py: 2 pointers, 8 ints, 9 + 3 + 2 floats, 2 ints of padding
     offs = {k: v[1] for k, v in PARAMS_DTYPE.fields.items()}
     assert offs == {"y_ptr": 0, "uv_ptr": 8, "y_pitch": 16, "uv_pitch": 20, "src_w": 24, "src_h": 28,
                     "ox": 32, "oy": 36, "nw": 40, "nh": 44, "m": 48, "off": 84, "hsite": 96,

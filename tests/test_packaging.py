@@ -40,6 +40,17 @@ def test_wheel_builds_and_passes_twine_check(tmp_path):
     # the import names stay estuary and pyds; the GStreamer plugin file ships with them
     assert {"pyds/__init__.py", "estuary/__init__.py", "estuary/gstplugin/python/estuary_elements.py",
             "estuary/py.typed"} <= names
+    # the config files estuary.data writes ship as files, every one that config_text can read
+    from estuary import data
+    shipped = {f"estuary/configs/{folder}/{n}" for folder in ("models", "samples")
+               for n in data.config_names(folder) if n not in data._SAMPLE_ALIASES}
+    assert shipped and shipped <= names, shipped - names
+    assert "estuary/configs/models/" + data.PRIMARY_CONFIG in names
+    # the build-time converters are their own package, in the wheel for estuary.data.fetch
+    assert {"estuary_build/__init__.py", "estuary_build/darknet.py", "estuary_build/mobilenet.py",
+            "estuary_build/torchfile.py", "estuary_build/tflite_onnx.py", "estuary_build/yolov5_seg.py"} <= names
+    assert not any(n.startswith("estuary/infer/") and n.rsplit("/", 1)[1] in
+                   ("darknet.py", "mobilenet.py", "torchfile.py") or n.startswith("estuary/models/") for n in names)
     assert re.search(r"^Name: estuary-video$", meta, re.M)
     assert re.search(r"^Requires-Dist: prometheus_client", meta, re.M)
     assert re.search(r"^Provides-Extra: brokers$", meta, re.M)

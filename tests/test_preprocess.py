@@ -13,31 +13,14 @@ from estuary.gst import Gst
 
 from conftest import run_pipeline
 
-CFG = """\
-[property]
-enable=1
-target-unique-ids=1
-network-input-order=0
-process-on-frame=1
-maintain-aspect-ratio=0
-symmetric-padding=0
-processing-width=416
-processing-height=416
-network-input-shape=4;3;416;416
-network-color-format=0
-tensor-data-type=0
-tensor-name=images
-scaling-filter=1
-
-[user-configs]
-pixel-normalization-factor=0.0039215697906911373
-
-[group-0]
-src-ids=0
-process-on-roi=1
-draw-roi=1
-roi-params-src-0=0;380;400;700;
-"""
+# the shipped sample config's [property] and [user-configs], with one ROI placed for bus.jpg
+CFG = data.config_text("config_preprocess.txt").split("[group-0]")[0] + textwrap.dedent("""\
+    [group-0]
+    src-ids=0
+    process-on-roi=1
+    draw-roi=1
+    roi-params-src-0=0;380;400;700;
+    """)
 
 
 def test_config(tmp_path):

@@ -1,6 +1,9 @@
 """Bad inputs: a corrupt file in one source stops that source only, with an error that names it."""
 
 import os
+import time
+
+import pytest
 
 from estuary import data
 from estuary.elements.decoder import make_source_bin
@@ -220,3 +223,23 @@ def test_file_loop_plays_the_file_again_with_timestamps_going_on():
     assert err is None, err.parse_error()
     assert len(pts) >= 600, "bikes.mp4 has 250 frames: it was played more than twice"
     assert all(b > a for a, b in zip(pts, pts[1:])), "timestamps keep increasing across loops"
+
+
+def test_play_until_end_returns_the_final_message_and_stops_the_pipeline():
+    """runner.play_until_end, the one bus loop beside runner.run: EOS or ERROR comes back, a
+    pipeline that does not finish in time is a TimeoutError, and every time the pipeline is NULL."""
+    from estuary.runner import play_until_end
+    p = Gst.parse_launch("videotestsrc num-buffers=5 ! fakesink")
+    ticks, seen = [], []
+    msg = play_until_end(p, timeout=30, on_message=seen.append, on_tick=lambda: ticks.append(1), tick=0.05)
+    assert msg.type == Gst.MessageType.EOS and p.get_state(0)[1] == Gst.State.NULL
+    assert seen[-1] is msg and Gst.MessageType.STATE_CHANGED in {m.type for m in seen}
+    assert len(ticks) >= len(seen)
+    p = Gst.parse_launch("filesrc location=/nonexistent/estuary.mp4 ! fakesink")
+    msg = play_until_end(p, timeout=30)
+    assert msg.type == Gst.MessageType.ERROR and msg.src.get_factory().get_name() == "filesrc"
+    p = Gst.parse_launch("videotestsrc is-live=true ! fakesink")
+    t0 = time.monotonic()
+    with pytest.raises(TimeoutError, match="did not finish in 0.3 s"):
+        play_until_end(p, timeout=0.3, on_tick=lambda: None, tick=0.1)
+    assert 0.25 < time.monotonic() - t0 < 10 and p.get_state(0)[1] == Gst.State.NULL

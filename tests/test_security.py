@@ -808,7 +808,7 @@ def test_a_crafted_legacy_torch_checkpoint_runs_no_code(tmp_path, where):
     import pickle
 
     from estuary.errors import ModelError
-    from estuary.infer.torchfile import load_state_dict
+    from estuary_build.torchfile import load_state_dict
     marker = str(tmp_path / "pwned")
     path = tmp_path / "model.pt"
     parts = [0x1950A86A20F9469CFC6C, 1001, {"little_endian": True}, {"w": 1}, ["0"]]  # legacy layout

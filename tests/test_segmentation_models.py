@@ -1,4 +1,4 @@
-"""The bundled segmentation models, converted at set-up (estuary.models):
+"""The bundled segmentation models, converted at set-up (estuary_build):
 
 * semantic — MediaPipe's selfie segmentation (TFLite → ONNX) against the TFLite interpreter,
   through nvinfer's segmentation meta, and through the deepstream-segmentation sample with its
@@ -22,7 +22,7 @@ import pyds
 from estuary import data
 from estuary.errors import ModelError, SourceError
 from estuary.gst import Gst
-from estuary.models.tflite_onnx import tflite_to_onnx
+from estuary_build.tflite_onnx import tflite_to_onnx
 
 from conftest import run_pipeline
 
@@ -320,7 +320,7 @@ def test_checkpoint_reader_runs_no_code_from_the_file(tmp_path):
     import io
     import pickle
     import zipfile
-    from estuary.models.yolov5_seg import load_module_tree, yolov5_seg_to_onnx
+    from estuary_build.yolov5_seg import load_module_tree, yolov5_seg_to_onnx
 
     class Evil:
         def __reduce__(self):

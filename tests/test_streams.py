@@ -8,7 +8,7 @@ import pytest
 import pyds
 from estuary.errors import SurfaceError
 from estuary.gst import Gst
-from estuary.surface.batch import BatchSurface, FrameSurface, new_rgba_buffer
+from estuary.gst.batchsurface import BatchSurface, FrameSurface, new_rgba_buffer
 
 from conftest import run_pipeline
 

@@ -214,6 +214,32 @@ def _take_output_option(app: str, inputs: list[str]) -> tuple[list[str], int | N
     return rest, None
 
 
+def _bench_candidates() -> list[str]:
+    """Where a source checkout keeps bench/cpu_compare.py: beside src/ of this package, or in
+    the current folder."""
+    import os
+    here = os.path.dirname(os.path.abspath(__file__))
+    return [os.path.join(here, "..", "..", "bench", "cpu_compare.py"),
+            os.path.join(os.getcwd(), "bench", "cpu_compare.py")]
+
+
+def _cmd_bench(argv: list[str]) -> int:
+    """``estuary bench``: the CPU comparison is benchmark code with its peers (supervision,
+    trackers, streamvision) and lives in the repository's bench/, which the wheel does not ship."""
+    import os
+    script = next((os.path.realpath(p) for p in _bench_candidates() if os.path.isfile(p)), None)
+    if script is None:
+        print("estuary: `estuary bench` runs bench/cpu_compare.py of a source checkout, and none was found "
+              "(the installed package does not ship the benchmarks): clone the Estuary repository and run "
+              "`estuary bench` (or `python bench/cpu_compare.py`, `make bench`) in its folder", file=sys.stderr)
+        return 2
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("estuary_bench_cpu_compare", script)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.main(argv)
+
+
 def _cmd_gst_plugin_path(args) -> int:
     from estuary.gst import Gst, ensure_init
     from estuary.gstplugin import plugin_path
@@ -436,8 +462,7 @@ def main(argv=None) -> int:
     g.set_defaults(func=_cmd_gst_plugin_path)
     rest = list(sys.argv[1:] if argv is None else argv)
     if rest[:1] == ["bench"]:  # its own options, --help included, go to the benchmark
-        from estuary.benchmark import main as bench_main
-        return bench_main(rest[1:])
+        return _cmd_bench(rest[1:])
     args = parser.parse_args(argv)
     import logging
     logging.basicConfig(level=getattr(logging, args.log_level), format="%(levelname)s %(name)s: %(message)s")

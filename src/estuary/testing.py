@@ -87,14 +87,8 @@ def run_probe(pipeline, element: str, pad: str, probe, timeout: float = 60.0):
 
 def _run(pipeline, timeout):
     from estuary.gst import Gst
-    pipeline.set_state(Gst.State.PLAYING)
-    try:
-        msg = pipeline.get_bus().timed_pop_filtered(int(timeout * Gst.SECOND),
-                                                    Gst.MessageType.EOS | Gst.MessageType.ERROR)
-    finally:
-        pipeline.set_state(Gst.State.NULL)
-    if msg is None:
-        raise TimeoutError(f"pipeline did not finish in {timeout} s")
+    from estuary.runner import play_until_end
+    msg = play_until_end(pipeline, timeout)
     if msg.type == Gst.MessageType.ERROR:
         err, dbg = msg.parse_error()
         raise RuntimeError(f"{msg.src.get_name()}: {err.message}")

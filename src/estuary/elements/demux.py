@@ -12,7 +12,7 @@ from estuary.gst.element import ElementBase
 from estuary.gst.video import video_format
 from estuary.elements.mux import BATCH_CAPS
 from estuary.meta.core import NvDsBatchMeta, copy_frame
-from estuary.surface.batch import BatchSurface
+from estuary.gst.batchsurface import BatchSurface
 
 __all__ = ["EsDemux"]
 

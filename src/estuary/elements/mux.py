@@ -1,7 +1,7 @@
 """``esmux`` (alias ``nvstreammux``): batches frames of N sources into one buffer.
 
 Each output buffer carries no pixels; its batch meta holds one frame meta per source frame and
-a :class:`~estuary.surface.batch.BatchSurface` whose frames reference the RGBA pixels (the
+a :class:`~estuary.gst.batchsurface.BatchSurface` whose frames reference the RGBA pixels (the
 input buffers themselves when they already have the output size: zero copy).
 """
 
@@ -19,7 +19,7 @@ from estuary.gst.video import mapped_planes, meta_layout, video_format
 from estuary.meta.core import NvDsBatchMeta
 from estuary.gst.events import STREAM_EOS, stream_event
 from estuary.meta.enums import NvBufSurfaceMemType
-from estuary.surface.batch import BatchSurface, FrameSurface, new_rgba_buffer
+from estuary.gst.batchsurface import BatchSurface, FrameSurface, new_rgba_buffer
 from estuary.surface.convert import SUPPORTED_FORMATS, frame_to_rgba, resize_into
 
 __all__ = ["EsMux", "BATCH_CAPS", "FRAME_CAPS"]
@@ -181,7 +181,7 @@ class EsMux(ElementBase, GstBase.Aggregator):
         """The RGBA surface for an input frame: the buffer itself when it fits, else a new one."""
         if fmt.cuda:
             import torch
-            from estuary.surface.cuda import nv12_buffer_to_rgba
+            from estuary.gst.cuda import nv12_buffer_to_rgba
             dev = torch.device(f"cuda:{self.settings.gpu_id}")
             t = nv12_buffer_to_rgba(buf, fmt, w, h, dev)
             return FrameSurface(None, w, h, pitch=w * 4, device="cuda", tensor=t), (w / fmt.width, h / fmt.height, 0, 0)
@@ -220,7 +220,7 @@ class EsMux(ElementBase, GstBase.Aggregator):
             return []
         import torch
         from estuary.gst import GstVideo
-        from estuary.surface import cuda
+        from estuary.gst import cuda
         from estuary.surface.nv12 import Nv12Frame, batch_params
         if self._gpu is None:
             dev = torch.device(f"cuda:{self.settings.gpu_id}")

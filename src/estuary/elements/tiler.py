@@ -18,7 +18,7 @@ from estuary.gst.chain import ChainElement
 from estuary.gst.element import ElementBase, Prop
 from estuary.gst.video import video_format
 from estuary.elements.mux import BATCH_CAPS
-from estuary.surface.batch import BatchSurface, FrameSurface, new_rgba_buffer
+from estuary.gst.batchsurface import BatchSurface, FrameSurface, new_rgba_buffer
 
 __all__ = ["EsTiler", "tile_layout", "compose_tiles", "scale_frame_meta"]
 

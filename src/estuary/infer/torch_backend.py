@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from estuary.errors import ConfigError
-from estuary.infer.backends import Backend
+from estuary.infer.backend import Backend
 
 __all__ = ["TorchBackend", "SUPPORTED_OPS", "compile_node", "slice_indices", "resize_source_coords"]
 

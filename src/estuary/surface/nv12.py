@@ -3,7 +3,7 @@
 Engine-free and GPU-free: :func:`batch_params` packs, for every frame of a batch, where its
 planes are (device pointers, pitches), its size, where it lands in the output (letterbox
 rectangle) and its YUV→RGB affine map (from :mod:`estuary.surface.colorimetry`) into one array
-that the CUDA kernel (:mod:`estuary.surface.cuda`) reads; :func:`nv12_to_rgba_reference` is the
+that the CUDA kernel (:mod:`estuary.gst.cuda`) reads; :func:`nv12_to_rgba_reference` is the
 same per-pixel maths in numpy (float32, like the kernel), so the kernel is tested against it.
 
 Per output pixel (x, y) of frame b, inside the frame's rectangle (ox, oy, nw, nh):

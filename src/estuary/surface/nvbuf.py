@@ -1,6 +1,6 @@
 """NvBufSurface description structs: how a batch of frames lies in memory.
 
-Estuary's :class:`~estuary.surface.batch.BatchSurface` describes itself with these, so code
+Estuary's :class:`~estuary.gst.batchsurface.BatchSurface` describes itself with these, so code
 written against DeepStream's ``NvBufSurface`` reads the same numbers.
 """
 

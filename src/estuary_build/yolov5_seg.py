@@ -28,7 +28,7 @@ import zipfile
 import numpy as np
 
 from estuary.errors import ModelError
-from estuary.models import rename_value
+from estuary_build import rename_value
 
 __all__ = ["load_module_tree", "state_dict", "yolov5_seg_to_onnx"]
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from estuary.errors import ModelError
-from estuary.models import rename_value
+from estuary_build import rename_value
 
 __all__ = ["tflite_to_onnx"]
 
