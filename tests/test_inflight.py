@@ -212,11 +212,12 @@ def test_appsrc_without_decoder_is_bounded_at_the_muxer():
     assert c.out == [60] and c.max_adm[0] <= 3
 
 
-@pytest.mark.parametrize("bound,limit", [(-1, 4), (2, 2)])
+@pytest.mark.parametrize("bound,limit", [(-1, 4 + 4), (2, 2)])
 def test_live_source_is_bounded_by_dropping(bound, limit):
-    """A live source gets the bound by default (4); its frames over the bound are dropped, not
-    held (it cannot wait). With 2 (one frame in the slow sink, one kept as its last sample)
-    frames are dropped here; with 4 the muxer's own queue pushes back first."""
+    """A live source gets a bound by default: 4 more than the frames that wait for the pipeline
+    latency (here the 40 ms push timeout and the source's one frame, 57 ms at 60 fps: 4); its frames over the bound are dropped,
+    not held (it cannot wait). With 2 (one frame in the slow sink, one kept as its last sample)
+    frames are dropped here; with the default the muxer's own queue pushes back first."""
     p = Gst.parse_launch(
         "videotestsrc is-live=true num-buffers=40 ! video/x-raw,format=RGBA,width=64,height=48,framerate=60/1 ! "
         f"m.sink_0 nvstreammux name=m batch-size=1 width=64 height=48 max-frames-in-flight={bound} ! "

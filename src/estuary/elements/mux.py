@@ -35,7 +35,8 @@ BATCH_CAPS = "video/x-raw(memory:NVMM), format=(string)RGBA"
 
 DEFAULT_BATCH_SIZE = 1
 DEFAULT_TIMEOUT_US = 40000
-#: max-frames-in-flight=-1 (auto): the bound for a live source (a file source gets none)
+#: max-frames-in-flight=-1 (auto): a live source's bound is this many frames more than its
+#: frames that wait in the muxer for the pipeline latency (a file source gets none)
 LIVE_IN_FLIGHT = 4
 
 
@@ -109,7 +110,7 @@ class EsMux(ElementBase, GstBase.Aggregator):
         Prop("max-frames-in-flight", int, -1,
              "Frames of one stream between this muxer's input and the end of the pipeline: a file "
              "source is held back before its decoder, a live source's extra frames are dropped "
-             f"(0: unbounded; -1: {LIVE_IN_FLIGHT} for live sources, unbounded for files; 1 counts as 2)", -1, 1024),
+             f"(0: unbounded; -1: live sources {LIVE_IN_FLIGHT} more than the frames of the pipeline latency, files unbounded; 1 counts as 2)", -1, 1024),
     )
 
     def __init__(self):
@@ -132,14 +133,23 @@ class EsMux(ElementBase, GstBase.Aggregator):
         if key in ("max_frames_in_flight", "live_source"):
             for st in list(self._sources.values()):
                 if st.live is not None:
-                    self._flight.budget(st.index).limit = self._in_flight_limit(st.live)
+                    fps = st.fmt.fps_n / st.fmt.fps_d if st.fmt is not None and st.fmt.fps_d else 0.0
+                    self._flight.budget(st.index).limit = self._in_flight_limit(st.live, fps)
 
     # -- frames in flight (estuary.inflight, estuary.gst.flight) --------------------------------
-    def _in_flight_limit(self, live: bool) -> int:
+    def _in_flight_limit(self, live: bool, fps: float = 0.0) -> int:
         n = self.settings.max_frames_in_flight
         # 1 is taken as 2: a sink keeps the last buffer it rendered (GstBaseSink's last-sample),
         # so one frame stays "in flight" after it is done and a bound of 1 would stop the stream
-        return max(2, n) if n > 0 else (LIVE_IN_FLIGHT if live and n < 0 else 0)
+        if n > 0:
+            return max(2, n)
+        if n == 0 or not live:
+            return 0
+        # live: frames wait here for the pipeline latency (a slow source's frame period, the
+        # push timeout) before they are batched; only frames beyond those are too many
+        lat = self.get_latency()
+        lat_s = lat / Gst.SECOND if lat not in (None, Gst.CLOCK_TIME_NONE) else 0.0
+        return LIVE_IN_FLIGHT + int(lat_s * (fps or 30.0) + 0.999)
 
     def _on_pad_added(self, _el, pad):
         if pad.get_direction() != Gst.PadDirection.SINK:
@@ -152,7 +162,9 @@ class EsMux(ElementBase, GstBase.Aggregator):
             if state.live is None:
                 q = Gst.Query.new_latency()
                 state.live = bool(self.settings.live_source or (p.peer_query(q) and q.parse_latency()[0]))
-                budget.limit = self._in_flight_limit(state.live)
+                caps = p.get_current_caps()
+                ok, num, den = caps.get_structure(0).get_fraction("framerate") if caps else (False, 0, 1)
+                budget.limit = self._in_flight_limit(state.live, num / den if ok and den else 0.0)
             if state.gated is None:
                 # looked for once per stream start: a reconnecting source brings a new decoder
                 dec = flight.find_decoder_sink(p) if not state.live else None
