@@ -238,3 +238,26 @@ def test_live_source_is_bounded_by_dropping(bound, limit):
     assert c.out[0] + dropped == 40
     if limit == 2:
         assert dropped > 0
+
+
+def test_nvinfer_workers_do_not_stall_a_bounded_stream():
+    """nvinfer with 2 workers used to push a finished batch only when the next one came; with 2
+    frames in flight (one kept by the sink as its last sample) none could come: every frame
+    waited for the muxer's 5 s fallback. Now batches leave as soon as they are done."""
+    from estuary import data as d
+    p = Gst.parse_launch(
+        f"filesrc location={d.media_path('bikes.mp4')} ! qtdemux ! h264parse ! nvv4l2decoder ! "
+        "identity eos-after=30 ! m.sink_0 nvstreammux name=m batch-size=1 width=640 height=272 "
+        f"max-frames-in-flight=2 ! nvinfer config-file-path={d.model_path(d.PRIMARY_CONFIG)} infer-workers=2 ! "
+        "fakesink name=sink")
+    mux = p.get_by_name("m")
+    c = Counter(1)
+    mux.get_static_pad("sink_0").add_probe(Gst.PadProbeType.BUFFER, c.admitted(0))
+    p.get_by_name("sink").get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, c.done(0))
+    p.set_state(Gst.State.PLAYING)
+    try:
+        _eos(p, timeout=300)
+        overruns = mux._flight.budget(0).overruns
+    finally:
+        p.set_state(Gst.State.NULL)
+    assert c.out[0] >= 30 and c.max_adm[0] <= 2 and overruns == 0, (c.out, c.max_adm, overruns)

@@ -33,6 +33,7 @@ class StreamBudget:
         self.queued = 0
         self.batched = 0
         self.dropped = 0
+        self.overruns = 0  # frames let in over the bound after waiting HOLD_TIMEOUT_S
         self.peak = 0
         self.flushing = False
         self._cond = threading.Condition()
@@ -93,7 +94,7 @@ class StreamBudget:
 
     def reset(self) -> None:
         with self._cond:
-            self.queued = self.batched = self.dropped = self.peak = 0
+            self.queued = self.batched = self.dropped = self.overruns = self.peak = 0
             self.flushing = False
             self._cond.notify_all()
 

@@ -121,6 +121,7 @@ def hold_probe(budget: StreamBudget, is_live):
             if not budget.wait_room(HOLD_TIMEOUT_S, cancelled=lambda: _flushing(pad)):
                 if budget.flushing or _flushing(pad):
                     return Gst.PadProbeReturn.OK  # the muxer's pad refuses it; not admitted
+                budget.overruns += 1
                 if not warned:
                     warned.append(1)
                     _log.warning("%s: no frame left flight within %.0f s; going over max-frames-in-flight "
