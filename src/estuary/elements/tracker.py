@@ -185,9 +185,9 @@ class EsTracker(ElementBase, ChainElement, Gst.Element):
             r.border_color.set(*color)
             o.obj_label = label
             t = o.text_params
-            t.display_text = f"{label or cid} {tid}" if show_id else label
+            t.display_text_str = f"{label or cid} {tid}" if show_id else label
             t.x_offset, t.y_offset = int(max(x1, 0)), int(max(y1 - 20, 0))
-            t.font_params.font_name = "Serif"
+            t.font_params.font_name_str = "Serif"
             t.font_params.font_size = 11
             t.font_params.font_color.set(1.0, 1.0, 1.0, 1.0)
             t.set_bg_clr = 1
