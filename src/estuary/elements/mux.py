@@ -130,7 +130,7 @@ class EsMux(ElementBase, GstBase.Aggregator):
     def property_changed(self, key, value):
         if key in ("batched_push_timeout", "live_source"):
             self._apply_latency()
-        if key in ("max_frames_in_flight", "live_source"):
+        if key == "max_frames_in_flight":
             for st in list(self._sources.values()):
                 if st.live is not None:
                     fps = st.fmt.fps_n / st.fmt.fps_d if st.fmt is not None and st.fmt.fps_d else 0.0
@@ -161,7 +161,9 @@ class EsMux(ElementBase, GstBase.Aggregator):
         def probe(p, info):
             if state.live is None:
                 q = Gst.Query.new_latency()
-                state.live = bool(self.settings.live_source or (p.peer_query(q) and q.parse_latency()[0]))
+                # what upstream says, not live-source: DeepStream apps set live-source=1 for files
+                # too, and a file's frames must be held back, never dropped
+                state.live = bool(p.peer_query(q) and q.parse_latency()[0])
                 caps = p.get_current_caps()
                 ok, num, den = caps.get_structure(0).get_fraction("framerate") if caps else (False, 0, 1)
                 budget.limit = self._in_flight_limit(state.live, num / den if ok and den else 0.0)
