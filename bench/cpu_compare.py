@@ -254,7 +254,7 @@ def pgie_config(model, n=1, interval=0, variant="", calib=""):
     return cfg
 
 
-def run_estuary(n, clip, model, interval=0, workers=0, variant="", calib="", **_):
+def run_estuary(n, clip, model, interval=0, workers=0, variant="", calib="", in_flight=-1, **_):
     import tempfile
 
     import pyds
@@ -269,7 +269,8 @@ def run_estuary(n, clip, model, interval=0, workers=0, variant="", calib="", **_
     tmp.close()
     p = Gst.Pipeline.new("bench")
     mux = Gst.ElementFactory.make("nvstreammux", "mux")
-    for k, v in (("batch-size", n), ("width", 640), ("height", 272), ("batched-push-timeout", 40000)):
+    for k, v in (("batch-size", n), ("width", 640), ("height", 272), ("batched-push-timeout", 40000),
+                 ("max-frames-in-flight", in_flight)):
         mux.set_property(k, v)
     pgie = Gst.ElementFactory.make("nvinfer", "pgie")
     pgie.set_property("config-file-path", tmp.name)
@@ -355,11 +356,11 @@ RUNNERS = {"decode": run_decode, "model": run_model, "naive": run_naive, "robofl
            "estuary": run_estuary}
 
 
-def one(mode, n, clip, model, interval, workers=0, variant="", calib=""):
+def one(mode, n, clip, model, interval, workers=0, variant="", calib="", in_flight=-1):
     """Run one configuration in this process and return its figures."""
     BOXES.clear()
     frames, dt, objects, lat = RUNNERS[mode](n, clip=clip, model=model, interval=interval, workers=workers,
-                                             variant=variant, calib=calib)
+                                             variant=variant, calib=calib, in_flight=in_flight)
     cpu = SPAN.cpu
     lat = sorted(lat)
 
@@ -369,17 +370,18 @@ def one(mode, n, clip, model, interval, workers=0, variant="", calib=""):
     return {"mode": mode, "streams": n, "frames": frames, "seconds": round(dt, 2),
             "fps": round(frames / dt, 1), "objects": objects, "p50_ms": pct(0.5), "p99_ms": pct(0.99),
             "cpu_pct": round(100 * cpu / dt), "rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-            "variant": variant, "boxes": dict(BOXES)}
+            "variant": variant, "in_flight": in_flight, "boxes": dict(BOXES)}
 
 
-def spawn(mode, n, clip, model, interval, workers=0, variant="", calib=""):
+def spawn(mode, n, clip, model, interval, workers=0, variant="", calib="", in_flight=-1):
     py = sys.executable
     if mode == "roboflow":
         if not os.path.exists(PEERS_PYTHON):
             return {"mode": mode, "streams": n, "error": "not installed (make bench-peers)"}
         py = PEERS_PYTHON
     cmd = [py, os.path.abspath(__file__), "--one", mode, "--n", str(n), "--clip", clip, "--model", model,
-           "--interval", str(interval), "--workers", str(workers), "--variant", variant, "--calib", calib]
+           "--interval", str(interval), "--workers", str(workers), "--variant", variant, "--calib", calib,
+           f"--in-flight={in_flight}"]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         return {"mode": mode, "streams": n, "error": (r.stderr.strip().splitlines() or ["failed"])[-1][:120]}
@@ -444,6 +446,9 @@ def main(argv=None):
                          "(ort/ov - fp32/int8/fp16); default " + VARIANTS)
     ap.add_argument("--interval", type=int, default=0, help="nvinfer interval for the estuary run")
     ap.add_argument("--workers", type=int, default=0, help="nvinfer infer-workers for the estuary run (0: auto)")
+    ap.add_argument("--in-flight", default="-1",
+                    help="nvstreammux max-frames-in-flight of the estuary runs, comma-separated: each variant "
+                         "runs at each (-1: the default, unbounded for files; e.g. -1,3)")
     ap.add_argument("--repeat", type=int, default=2, help="runs of each configuration, best kept (the VM is noisy)")
     ap.add_argument("--json", help="also write the rows to this file")
     ap.add_argument("--one", choices=MODES, help=argparse.SUPPRESS)
@@ -455,7 +460,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if args.one:
         print(json.dumps(one(args.one, args.n, args.clip, args.model, args.interval, args.workers,
-                             args.variant, args.calib)))
+                             args.variant, args.calib, int(args.in_flight))))
         return 0
     import tempfile
     from estuary import data
@@ -466,6 +471,7 @@ def main(argv=None):
         if v.split("-")[0] not in ("ov", "ort") or v.split("-")[-1] not in ("fp32", "int8", "fp16"):
             ap.error(f"unknown variant {v!r}")
     counts = [int(s) for s in args.streams.split(",") if s]
+    bounds = [int(s) for s in args.in_flight.split(",") if s]
     rows = []
     print(f"clip {os.path.basename(clip)} (640x272 H.264, 250 frames), model {os.path.basename(model)}, "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[1]:.1f} (other processes share them)", flush=True)
@@ -485,7 +491,7 @@ def main(argv=None):
             print(f"model ceiling: {v:<9} {r.get('fps', r.get('error'))} fps", flush=True)
         print("(each runtime alone, batch 1: the better of one request on every core and one single-threaded "
               "request per core side by side; ov = OpenVINO, ort = ONNX Runtime)", flush=True)
-    hdr = (f"{'run':<17} {'streams':>7} {'frames':>6} {'fps':>7} {'p50 ms':>7} {'p99 ms':>7} {'CPU %':>6} "
+    hdr = (f"{'run':<20} {'streams':>7} {'frames':>6} {'fps':>7} {'p50 ms':>7} {'p99 ms':>7} {'CPU %':>6} "
            f"{'RSS MB':>7} {'objects':>8} {'/naive':>7} {'/ceiling':>8} {'agree R/P':>11}")
     print(hdr, flush=True)
     for n in counts:
@@ -493,10 +499,10 @@ def main(argv=None):
         for mode in modes:
             if mode == "model":
                 continue
-            for v in (variants if mode == "estuary" else [""]):
-                name = f"{mode} {v}".strip()
+            for v, fl in ([(v, f) for v in variants for f in bounds] if mode == "estuary" else [("", -1)]):
+                name = f"{mode} {v}".strip() + (f" f{fl}" if fl >= 0 else "")
                 t = time.perf_counter()
-                runs = [spawn(mode, n, clip, model, args.interval, args.workers, v, calib_dir.name)
+                runs = [spawn(mode, n, clip, model, args.interval, args.workers, v, calib_dir.name, fl)
                         for _ in range(args.repeat)]
                 ok = [x for x in runs if "error" not in x]
                 r = max(ok, key=lambda x: x["fps"]) if ok else runs[0]
@@ -505,7 +511,7 @@ def main(argv=None):
                 rows.append(r)
                 found[name] = (r, boxes)
                 if "error" in r:
-                    print(f"{name:<17} {n:>7} {r['error']}", flush=True)
+                    print(f"{name:<20} {n:>7} {r['error']}", flush=True)
                     continue
                 naive = found.get("naive", ({}, {}))[0].get("fps")
                 cands = [x for x in (found.get("decode", ({}, {}))[0].get("fps"),
@@ -515,12 +521,12 @@ def main(argv=None):
                 ratio_ceiling = f"{r['fps'] / ceiling:.2f}" if ceiling and mode != "decode" else "-"
                 r["vs_naive"], r["vs_ceiling"] = ratio_naive, ratio_ceiling
                 agree = "-"
-                ref = found.get(f"estuary {v.split('-')[0]}-fp32") if v.endswith("int8") else None
+                ref = found.get(f"estuary {v.split('-')[0]}-fp32" + (f" f{fl}" if fl >= 0 else "")) if v.endswith("int8") else None
                 if ref is not None and "error" not in ref[0]:
                     rec, prec = box_agreement(ref[1], boxes)
                     r["agree_recall"], r["agree_precision"] = round(rec, 3), round(prec, 3)
                     agree = f"{rec:.2f}/{prec:.2f}"
-                print(f"{name:<17} {n:>7} {r['frames']:>6} {r['fps']:>7} {r['p50_ms'] or '-':>7} {r['p99_ms'] or '-':>7} "
+                print(f"{name:<20} {n:>7} {r['frames']:>6} {r['fps']:>7} {r['p50_ms'] or '-':>7} {r['p99_ms'] or '-':>7} "
                       f"{r['cpu_pct']:>6} {r['rss_mb']:>7} {r['objects']:>8} {ratio_naive:>7} {ratio_ceiling:>8} "
                       f"{agree:>11}   ({time.perf_counter() - t:.0f} s)", flush=True)
     print("/ceiling: against the slower of decoding and the model ceiling of the same runtime and precision "

@@ -27,10 +27,12 @@ from conftest import run_pipeline
 openvino = pytest.importorskip("openvino", reason="OpenVINO is a dependency on x86-64 only")
 
 #: INT8 against FP32 detections on the bundled clip, recall and precision at IoU 0.5. The issue's
-#: target is 0.95; measured here 0.84-0.94 depending on the recipe and calibration frames (BF16 alone
-#: gives 0.91: most disagreements are boxes scored near the 0.4 threshold), so this is the floor
-#: the current recipe keeps, not the target (docs/benchmarks.md).
-INT8_AGREEMENT = 0.8
+#: target is 0.95. This test (8 calibration images, every 2nd frame, 49 FP32 boxes) measured
+#: 0.90 / 0.94 with the current recipe (heads and first two convolutions in FP32) against
+#: 0.84 / 0.91 with the heads alone; most remaining disagreements are boxes scored near the 0.4
+#: threshold. The floor is what is achieved less two boxes (INT8 kernels differ between CPUs),
+#: not the target (docs/cpu.md).
+INT8_AGREEMENT = 0.85
 SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
 
 
@@ -358,6 +360,7 @@ def test_int8_detections_agree_with_fp32_on_the_bundled_clip(tmp_path):
     ref = [fp32.detect([f])[0] for f in frames]
     got = [int8.detect([f])[0] for f in frames]
     recall, precision, n = agreement(ref, got)
+    print(f"INT8 vs FP32: recall {recall:.3f} precision {precision:.3f} ({n} FP32 boxes)")
     assert n >= 40, n
     assert recall >= INT8_AGREEMENT and precision >= INT8_AGREEMENT, (recall, precision, n)
 

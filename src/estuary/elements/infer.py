@@ -167,6 +167,8 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
                 self._engines.put(e)
             self._pool = ThreadPoolExecutor(workers, thread_name_prefix=f"{self.get_name()}-worker")
             self._inflight = collections.deque()
+            self._out_lock = threading.Lock()
+            self._push_ret = Gst.FlowReturn.OK
         self._calibration = None
         if self._engine.int8_pending:
             from estuary.infer.int8 import CALIB_FRAMES, CALIB_STRIDE
@@ -265,21 +267,50 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
 
     # -- several batches in flight (CPU, primary) -----------------------------------------------
     def _submit(self, buf, batch):
-        """Queue ``batch`` for a worker; return the buffers whose inference is done, in order
-        (blocking on the oldest while every worker is busy)."""
-        from concurrent.futures import Future
+        """Queue ``batch`` for a worker (blocking while every worker is busy). Batches are pushed
+        in order as soon as they are done, by the worker that finishes them (not when the next
+        batch comes: with frames in flight bounded upstream, none may come until they are out,
+        and a live stream would hold each result one frame longer)."""
+        from concurrent.futures import Future, wait
         if batch is None:
             fut = Future()
             fut.set_result(None)
         else:
             fut = self._pool.submit(self._work, batch)
-        self._inflight.append((buf, fut))
-        out = []
-        while self._inflight and (self._inflight[0][1].done() or len(self._inflight) > self._engines.maxsize):
-            b, f = self._inflight.popleft()
-            f.result()  # re-raises a worker's exception here, in the streaming thread
-            out.append(b)
-        return out
+        with self._out_lock:
+            self._inflight.append((buf, fut))
+        fut.add_done_callback(self._on_done)
+        while True:
+            with self._out_lock:
+                if len(self._inflight) <= self._engines.maxsize or not self._inflight:
+                    break
+                head = self._inflight[0][1]
+            wait([head])
+            self._push_done(in_chain=True)
+        self._push_done(in_chain=True)  # a worker's exception is raised here, in the streaming thread
+        ret = self._push_ret
+        return [] if ret == Gst.FlowReturn.OK else ret
+
+    def _on_done(self, _fut):
+        try:
+            self._push_done()
+        except Exception as exc:  # noqa: BLE001 - a worker thread: the error goes to the bus
+            self._fail(exc, "push")
+
+    def _push_done(self, in_chain: bool = False) -> None:
+        """Push the leading done batches, in order. A failed batch is left for the streaming
+        thread (``in_chain``), which raises its exception."""
+        with self._out_lock:
+            q = self._inflight
+            while q and q[0][1].done():
+                b, f = q[0]
+                if f.exception() is not None and not in_chain:
+                    return
+                q.popleft()
+                f.result()
+                ret = self.srcpad.push(b)
+                if ret != Gst.FlowReturn.OK and self._push_ret == Gst.FlowReturn.OK:
+                    self._push_ret = ret
 
     # -- one batch in flight on the GPU (primary) -------------------------------------------
     def _gpu_pipelined(self, batch) -> bool:
@@ -327,22 +358,25 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
 
     def _drain(self) -> Gst.FlowReturn:
         """Push every buffer still in flight (before a serialized event, at EOS)."""
-        ret = Gst.FlowReturn.OK
-        while self._inflight:
-            b, f = self._inflight.popleft()
-            f.result()
-            if ret == Gst.FlowReturn.OK:
-                ret = self.srcpad.push(b)
-        return ret
+        from concurrent.futures import wait
+        while True:
+            with self._out_lock:
+                if not self._inflight:
+                    break
+                head = self._inflight[0][1]
+            wait([head])
+            self._push_done(in_chain=True)
+        return self._push_ret
 
     def handle_sink_event(self, event) -> bool:
-        if self._inflight:
-            if event.type == Gst.EventType.FLUSH_STOP:
+        if self._pool is not None and event.type == Gst.EventType.FLUSH_STOP:
+            with self._out_lock:
                 for _b, f in self._inflight:
                     f.result()
                 self._inflight.clear()
-            elif Gst.event_type_get_flags(event.type) & Gst.EventTypeFlags.SERIALIZED:
-                self._drain()
+                self._push_ret = Gst.FlowReturn.OK
+        elif self._inflight and Gst.event_type_get_flags(event.type) & Gst.EventTypeFlags.SERIALIZED:
+            self._drain()
         return self.sinkpad.event_default(self, event)
 
     def _stop_pool(self):

@@ -13,11 +13,12 @@ import threading
 import time
 
 from estuary.errors import ConfigError, StreamError
-from estuary.gst import Gst, GstBase, batchmeta, capi
+from estuary.gst import Gst, GstBase, batchmeta, capi, flight
 from estuary.gst.element import ElementBase, Prop
 from estuary.gst.video import mapped_planes, meta_layout, video_format
 from estuary.meta.core import NvDsBatchMeta
 from estuary.gst.events import STREAM_EOS, stream_event
+from estuary.inflight import FlightLimiter
 from estuary.meta.enums import NvBufSurfaceMemType
 from estuary.gst.batchsurface import BatchSurface, FrameSurface, new_rgba_buffer
 from estuary.surface.convert import SUPPORTED_FORMATS, frame_to_rgba, resize_into
@@ -34,6 +35,9 @@ BATCH_CAPS = "video/x-raw(memory:NVMM), format=(string)RGBA"
 
 DEFAULT_BATCH_SIZE = 1
 DEFAULT_TIMEOUT_US = 40000
+#: max-frames-in-flight=-1 (auto): a live source's bound is this many frames more than its
+#: frames that wait in the muxer for the pipeline latency (a file source gets none)
+LIVE_IN_FLIGHT = 4
 
 
 
@@ -57,7 +61,8 @@ def _running_time(segment, pts):
 
 
 class _SourceState:
-    __slots__ = ("index", "frame_num", "eos_posted", "fmt", "segment", "new_caps", "colorimetry", "siting")
+    __slots__ = ("index", "frame_num", "eos_posted", "fmt", "segment", "new_caps", "colorimetry", "siting",
+                 "live", "gated", "gate_pad")
 
     def __init__(self, index: int):
         self.index = index
@@ -68,6 +73,9 @@ class _SourceState:
         self.new_caps = None  # caps from the last CAPS event, parsed by the next aggregate
         self.colorimetry = None  # GPU path: YUV matrix/range and chroma siting from the caps
         self.siting = (0.5, 0.5)
+        self.live = None  # max-frames-in-flight: the source is live (None: not asked yet)
+        self.gated = None  # looked for the decoder to hold this stream back (None: not yet)
+        self.gate_pad = None  # that decoder's sink pad (kept: it has our probe)
 
 
 class EsMux(ElementBase, GstBase.Aggregator):
@@ -99,6 +107,10 @@ class EsMux(ElementBase, GstBase.Aggregator):
         Prop("sync-inputs", bool, False, "Accepted for compatibility"),
         Prop("max-latency", int, 0, "Accepted for compatibility", 0, 2**31 - 1),
         Prop("frame-duration", int, -1, "Accepted for compatibility", -1, 2**31 - 1),
+        Prop("max-frames-in-flight", int, -1,
+             "Frames of one stream between this muxer's input and the end of the pipeline: a file "
+             "source is held back before its decoder, a live source's extra frames are dropped "
+             f"(0: unbounded; -1: live sources {LIVE_IN_FLIGHT} more than the frames of the pipeline latency, files unbounded; 1 counts as 2)", -1, 1024),
     )
 
     def __init__(self):
@@ -110,12 +122,60 @@ class EsMux(ElementBase, GstBase.Aggregator):
         self._rr = 0
         self._gpu = None  # GPU path: (torch device, Nv12BatchConverter or None)
         self._gpu_inflight = collections.deque()  # (CUDA event, input buffers the kernel reads)
+        self._flight = FlightLimiter()
         self._apply_latency()
+        self.connect("pad-added", self._on_pad_added)
 
     # -- properties -------------------------------------------------------------------------
     def property_changed(self, key, value):
         if key in ("batched_push_timeout", "live_source"):
             self._apply_latency()
+        if key == "max_frames_in_flight":
+            for st in list(self._sources.values()):
+                if st.live is not None:
+                    fps = st.fmt.fps_n / st.fmt.fps_d if st.fmt is not None and st.fmt.fps_d else 0.0
+                    self._flight.budget(st.index).limit = self._in_flight_limit(st.live, fps)
+
+    # -- frames in flight (estuary.inflight, estuary.gst.flight) --------------------------------
+    def _in_flight_limit(self, live: bool, fps: float = 0.0) -> int:
+        n = self.settings.max_frames_in_flight
+        # 1 is taken as 2: a sink keeps the last buffer it rendered (GstBaseSink's last-sample),
+        # so one frame stays "in flight" after it is done and a bound of 1 would stop the stream
+        if n > 0:
+            return max(2, n)
+        if n == 0 or not live:
+            return 0
+        # live: frames wait here for the pipeline latency (a slow source's frame period, the
+        # push timeout) before they are batched; only frames beyond those are too many
+        lat = self.get_latency()
+        lat_s = lat / Gst.SECOND if lat not in (None, Gst.CLOCK_TIME_NONE) else 0.0
+        return LIVE_IN_FLIGHT + int(lat_s * (fps or 30.0) + 0.999)
+
+    def _on_pad_added(self, _el, pad):
+        if pad.get_direction() != Gst.PadDirection.SINK:
+            return
+        state = self._state(pad)
+        budget = self._flight.budget(state.index)
+        hold = flight.hold_probe(budget, lambda: bool(state.live))
+
+        def probe(p, info):
+            if state.live is None:
+                q = Gst.Query.new_latency()
+                # what upstream says, not live-source: DeepStream apps set live-source=1 for files
+                # too, and a file's frames must be held back, never dropped
+                state.live = bool(p.peer_query(q) and q.parse_latency()[0])
+                caps = p.get_current_caps()
+                ok, num, den = caps.get_structure(0).get_fraction("framerate") if caps else (False, 0, 1)
+                budget.limit = self._in_flight_limit(state.live, num / den if ok and den else 0.0)
+            if state.gated is None:
+                # looked for once per stream start: a reconnecting source brings a new decoder
+                dec = flight.find_decoder_sink(p) if not state.live else None
+                state.gated = True
+                if dec is not None and dec != state.gate_pad:
+                    state.gate_pad = dec
+                    dec.add_probe(Gst.PadProbeType.BUFFER, flight.gate_probe(budget))
+            return hold(p, info)
+        pad.add_probe(Gst.PadProbeType.BUFFER, probe)
 
     def _apply_latency(self):
         t = self.settings.batched_push_timeout
@@ -345,6 +405,7 @@ class EsMux(ElementBase, GstBase.Aggregator):
         out.dts = out.pts
         out.duration = first.duration
         batchmeta.attach(out, batch)
+        flight.release_when_freed(out, self._flight, self._flight.batched(st.index for _, st, _ in taken))
         return self.finish_buffer(out)
 
     def do_sink_event(self, pad, event):
@@ -352,6 +413,9 @@ class EsMux(ElementBase, GstBase.Aggregator):
             self._state(pad).new_caps = event.parse_caps()
         elif event.type == Gst.EventType.STREAM_START:
             self._state(pad).eos_posted = False
+            self._state(pad).gated = None
+        elif event.type in (Gst.EventType.FLUSH_START, Gst.EventType.FLUSH_STOP):
+            self._flight.budget(self._state(pad).index).set_flushing(event.type == Gst.EventType.FLUSH_START)
         elif event.type == Gst.EventType.SEGMENT:
             seg = event.parse_segment()
             self._state(pad).segment = seg if seg.format == Gst.Format.TIME else None
@@ -360,7 +424,9 @@ class EsMux(ElementBase, GstBase.Aggregator):
     def do_stop(self):
         self._caps_sent = None
         self._release_gpu_inputs(wait=True)
+        self._flight.reset()  # wakes every held thread; batches still out no longer count
         for st in self._sources.values():
+            st.live = st.gated = None
             st.frame_num = 0
             st.eos_posted = False
         return True

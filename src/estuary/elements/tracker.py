@@ -59,6 +59,8 @@ class EsTracker(ElementBase, ChainElement, Gst.Element):
         self._trackers: dict[int, MultiObjectTracker] = {}
         self._cfg = None
         self._ids = _Counter()
+        self._inferred: set[int] = set()  # sources whose frames a detector has marked bInferDone
+        self._styles: dict[int, dict] = {}  # per source: target id -> how its detections looked
 
     def _config(self) -> TrackerConfig:
         if self._cfg is None:
@@ -77,6 +79,8 @@ class EsTracker(ElementBase, ChainElement, Gst.Element):
             self._config()
         elif transition == Gst.StateChange.READY_TO_NULL:
             self._trackers.clear()
+            self._inferred.clear()
+            self._styles.clear()
         return Gst.Element.do_change_state(self, transition)
 
     def tracker_for(self, source_id: int) -> MultiObjectTracker:
@@ -111,6 +115,14 @@ class EsTracker(ElementBase, ChainElement, Gst.Element):
             fo = FrameObjects.from_frame(f)
             objs = fo.objects
             t = self.tracker_for(f.source_id)
+            styles = self._styles.setdefault(f.source_id, {})
+            if f.bInferDone:
+                self._inferred.add(f.source_id)
+            elif not objs and f.source_id in self._inferred:
+                # the detector skipped this frame (nvinfer interval): the targets' predictions
+                # are the frame's objects, as DeepStream's trackers output on such frames
+                self._predicted_objects(batch, f, t.predict(predicted=predicted), styles)
+                continue
             out = t.update(fo.boxes, fo.scores(), fo.class_id, predicted=predicted)
             for o, tid, box, conf in zip(objs, out.det_track_ids, out.det_boxes, out.det_confidence):
                 if tid <= 0:
@@ -127,6 +139,11 @@ class EsTracker(ElementBase, ChainElement, Gst.Element):
                     label = o.obj_label or str(o.class_id)
                     o.text_params.display_text_str = f"{label} {tid}"
                     o.text_params.x_offset, o.text_params.y_offset = int(max(x1, 0)), int(max(y1 - 20, 0))
+                styles[int(tid)] = _style_of(o)
+            if len(styles) > 2 * len(t) + 16:  # forget ended targets now and then
+                alive = set(int(i) for i in t.ids)
+                for k in [k for k in styles if k not in alive]:
+                    del styles[k]
             if past is not None and out.recovered:
                 stream = NvDsPastFrameObjStream(streamID=f.source_id, surfaceStreamID=f.source_id)
                 for tid, cid, frames in out.recovered:
@@ -145,3 +162,42 @@ class EsTracker(ElementBase, ChainElement, Gst.Element):
             um.user_meta_data = past
             batch.add_user_meta(um)
         return [buf]
+
+    def _predicted_objects(self, batch, frame, out, styles) -> None:
+        """Object metas for the targets ``out`` (MultiObjectTracker.predict) on a skipped frame:
+        tracker boxes, the target's id and class, the look of its last detection, and detector
+        confidence -0.1 (DeepStream's value for objects the tracker found, not the detector)."""
+        show_id = self.settings.display_tracking_id
+        for (tid, cid), box, conf in zip(out.shadow, out.det_boxes, out.det_confidence):
+            label, uid, width, color = styles.get(tid, ("", 1, 3, (0.0, 1.0, 0.0, 1.0)))
+            o = batch.acquire_object()
+            o.unique_component_id = uid
+            o.class_id = cid
+            o.confidence = -0.1
+            o.object_id = tid
+            o.tracker_confidence = float(conf)
+            x1, y1, x2, y2 = (float(v) for v in box)
+            tb = o.tracker_bbox_info.org_bbox_coords
+            tb.left, tb.top, tb.width, tb.height = x1, y1, x2 - x1, y2 - y1
+            r = o.rect_params
+            r.left, r.top, r.width, r.height = x1, y1, x2 - x1, y2 - y1
+            r.border_width = width
+            r.border_color.set(*color)
+            o.obj_label = label
+            t = o.text_params
+            t.display_text_str = f"{label or cid} {tid}" if show_id else label
+            t.x_offset, t.y_offset = int(max(x1, 0)), int(max(y1 - 20, 0))
+            t.font_params.font_name_str = "Serif"
+            t.font_params.font_size = 11
+            t.font_params.font_color.set(1.0, 1.0, 1.0, 1.0)
+            t.set_bg_clr = 1
+            t.text_bg_clr.set(0.0, 0.0, 0.0, 1.0)
+            frame.add_object(o)
+
+
+def _style_of(o) -> tuple:
+    """(label, component id, border width, border RGBA) of a detected object, reused for its
+    target on skipped frames. The one place this module reads a string field of metadata."""
+    c = o.rect_params.border_color
+    return (str(o.obj_label or ""), int(o.unique_component_id), int(o.rect_params.border_width),
+            (float(c.red), float(c.green), float(c.blue), float(c.alpha)))

@@ -68,6 +68,9 @@ gst_structure_get_value = _fn(lib, "gst_structure_get_value", _vp, _vp, ctypes.c
 gst_structure_take_value = _fn(lib, "gst_structure_take_value", None, _vp, ctypes.c_char_p,
                                ctypes.POINTER(GValue))
 gst_mini_object_is_writable = _fn(lib, "gst_mini_object_is_writable", ctypes.c_int, _vp)
+#: GstMiniObjectNotify(user_data, object): called when a (non-pooled) buffer is finalized
+MINI_OBJECT_NOTIFY = ctypes.CFUNCTYPE(None, _vp, _vp)
+gst_mini_object_weak_ref = _fn(lib, "gst_mini_object_weak_ref", None, _vp, MINI_OBJECT_NOTIFY, _vp)
 g_value_init = _fn(gobject, "g_value_init", _vp, ctypes.POINTER(GValue), _sz)
 g_value_set_boxed = _fn(gobject, "g_value_set_boxed", None, ctypes.POINTER(GValue), _vp)
 g_value_get_boxed = _fn(gobject, "g_value_get_boxed", _vp, _vp)

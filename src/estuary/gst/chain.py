@@ -59,6 +59,8 @@ class ChainElement:
         try:
             self.gst_log("buffer pts %d", buf.pts)
             outs = self.process(buf)
+            if isinstance(outs, Gst.FlowReturn):  # pushed elsewhere; this is how that went
+                return outs
             ret = Gst.FlowReturn.OK
             for out in outs or ():
                 ret = self.srcpad.push(out)

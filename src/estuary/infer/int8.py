@@ -44,7 +44,7 @@ MAX_CALIB_IMAGES = 64
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
 #: the quantization recipe; part of the cache key, so that a change of recipe rebuilds
 RECIPE = {"format": "QDQ", "weights": "int8-per-channel", "activations": "uint8", "calibration": "minmax",
-          "ops": ["Conv", "MatMul", "Gemm"], "keep_fp32": "heads", "version": 1}
+          "ops": ["Conv", "MatMul", "Gemm"], "keep_fp32": "heads+first-2-convs", "version": 2}
 #: the config keys that change what the network sees
 _PREPROCESS_KEYS = ("net-scale-factor", "offsets", "model-color-format", "infer-dims", "maintain-aspect-ratio",
                     "symmetric-padding", "scaling-filter", "network-input-order")
@@ -149,8 +149,18 @@ def load_calibration(plan: Int8Plan, net) -> list[np.ndarray]:
     return out
 
 
+#: convolutions nearest the input kept in FP32. Measured on the bundled clip (OpenVINO, all 250
+#: frames, 97 FP32 boxes, 16 calibration frames): agreement with FP32 0.89/0.89 (recall/precision)
+#: with the heads alone, 0.94/0.93 with the heads and the first two convolutions, at no
+#: measurable speed cost (a 3- or 16-channel input makes poor use of INT8 arithmetic); also
+#: keeping the 3x3 convolutions before the heads reached 0.96/0.94 but ran 1.35x slower.
+FP32_FIRST_CONVS = 2
+
+
 def _fp32_nodes(model) -> list[str]:
-    """Names of the convolutions kept in FP32: those feeding no activation (detector heads)."""
+    """Names of the convolutions kept in FP32: those feeding no activation (detector heads) and
+    the first :data:`FP32_FIRST_CONVS` in graph order (the stem, where quantization error
+    starts and then propagates through the whole network)."""
     consumers: dict[str, list[str]] = {}
     for n in model.graph.node:
         for i in n.input:
@@ -158,7 +168,9 @@ def _fp32_nodes(model) -> list[str]:
     acts = {"Relu", "LeakyRelu", "Sigmoid", "HardSigmoid", "HardSwish", "Clip", "PRelu", "Elu", "Mish",
             "Tanh", "Mul", "BatchNormalization"}
     convs = [n for n in model.graph.node if n.op_type == "Conv"]
-    return [n.name for n in convs if not acts & set(consumers.get(n.output[0], []))]
+    heads = [n.name for n in convs if not acts & set(consumers.get(n.output[0], []))]
+    stem = [n.name for n in convs[:FP32_FIRST_CONVS] if n.name not in heads]
+    return heads + stem
 
 
 def quantize(onnx_file: str, out_path: str, calibration: list[np.ndarray], input_name: str) -> None:

@@ -67,11 +67,17 @@ def make_sequence(n_objects=12, n_frames=200, width=1280, height=720, miss_rate=
     return Sequence(gt, dets, width, height)
 
 
-def track_sequence(seq: Sequence, tracker) -> list:
+def track_sequence(seq: Sequence, tracker, interval: int = 0) -> list:
     """Run ``tracker`` (a MultiObjectTracker) over a sequence's detections; returns the
-    hypotheses ``evaluate`` takes: per frame (ids, boxes xyxy) of confirmed targets."""
+    hypotheses ``evaluate`` takes: per frame (ids, boxes xyxy) of confirmed targets.
+    ``interval``: as nvinfer's, the detector runs on one frame in ``interval + 1`` (the first
+    included) and the tracker's predictions are the output on the others."""
     hyps = []
-    for boxes, scores, cls in seq.dets:
+    for f, (boxes, scores, cls) in enumerate(seq.dets):
+        if interval and f % (interval + 1):
+            out = tracker.predict()
+            hyps.append((out.det_track_ids, out.det_boxes))
+            continue
         out = tracker.update(boxes, scores, cls)
         m = out.det_track_ids > 0
         hyps.append((out.det_track_ids[m], out.det_boxes[m]))

@@ -199,6 +199,31 @@ class MultiObjectTracker:
             self.ids = np.concatenate([self.ids, ids])
         return TrackOutput(out_ids, out_boxes, out_conf, shadow, recovered)
 
+    def predict(self, predicted: bool = False) -> TrackOutput:
+        """A frame the detector skipped (nvinfer ``interval``): every target moves by its motion
+        model (the IOU tracker, which has none, keeps its last box) and the confirmed active
+        targets are reported at their predicted boxes, as
+        DeepStream's trackers report their active targets on such frames. A skipped frame is
+        no miss: shadow ages and probation only advance on frames the detector saw.
+
+        Returns a TrackOutput whose "detections" are the reported targets (``det_track_ids``,
+        ``det_boxes``, ``det_confidence`` = the score of the detection that last matched) and
+        whose ``shadow`` lists their class ids as (id, class_id) pairs. ``predicted``: as for
+        :meth:`update`."""
+        self.frame += 1
+        if self.uses_motion and len(self.ids):
+            if not predicted:  # else done for this frame already (predict_all)
+                self.mean, self.cov = self.kf.predict(self.mean, self.cov)
+            self.boxes = self._predicted().copy()
+        # reported: confirmed targets the last detected frame matched, and with a motion model
+        # also those it missed once (their prediction is still fresh; measured on MOT15 TUD:
+        # interval=1 MOTA went from 0.94-1.00x to 0.97-1.03x of interval=0). Without one (IOU)
+        # a missed target's box is stale: it is not reported.
+        stale = 1 if self.uses_motion else 0
+        live = np.nonzero((self.ids > 0) & (self.misses <= stale))[0]
+        return TrackOutput(self.ids[live].copy(), self.boxes[live].copy(), self.score[live].copy(),
+                           [(int(self.ids[t]), int(self.cls[t])) for t in live])
+
     def _keep(self, keep):
         if keep.all():
             return
