@@ -75,7 +75,7 @@ def _infer_pipeline(config: str = "{tmp}/pgie.txt", element: str = "nvinfer") ->
 
 def _inferserver_files(model: bytes | None, labels: bytes | None) -> dict:
     files = {"cfg.txt": INFERSERVER_CONFIG}
-    files["repo/yolo/1/model.onnx"] = model if model is not None else (lambda _t: Path(ONNX).read_bytes())
+    files["trtis_model_repo/ssd_yolov3_tiny/1/model.onnx"] = model if model is not None else (lambda _t: Path(ONNX).read_bytes())
     files["labels.txt"] = labels if labels is not None else (lambda _t: Path(LABELS).read_bytes())
     return files
 
