@@ -59,7 +59,6 @@ def test_plain_model_without_pyds():
             pass
         else:
             raise AssertionError("a text field took an int")
-        assert "ctypes" not in sys.modules or "estuary.pyds" not in sys.modules
         assert "estuary.pyds" not in sys.modules and "estuary.pyds.cmem" not in sys.modules
         print("ok")
     """)
@@ -144,3 +143,22 @@ def test_plain_writes_cost_no_c_memory():
         frame.add_object(o)
     assert cmem.live_buffers() == before
     batch.release()
+
+
+def test_a_struct_class_defined_after_import_pyds_gets_the_c_shapes():
+    import pyds
+    from estuary.meta.struct import Items, Pointer, Struct, Text
+
+    class Late(Struct):
+        note = Text()
+        target = Pointer()
+        part_list = Items("parts")
+
+    s = Late()
+    s.note = "late"
+    assert s.note_str == "late" and pyds.get_string(s.note) == "late"
+    other = Late()
+    s.target = pyds.get_ptr(other)  # an int address, as DeepStream apps may assign
+    assert s.target is other
+    s.parts.append(other)
+    assert Late.cast(pyds.get_ptr(s)).part_list.data is other

@@ -21,8 +21,12 @@ import numpy as np
 
 __all__ = [
     "Struct", "StructType", "Scalar", "Embedded", "Text", "CharArray", "IntArray",
-    "Items", "Pointer", "WeakPointer", "index_of", "plain_name", "text_fields",
+    "Items", "Pointer", "WeakPointer", "index_of", "plain_name", "class_hooks",
 ]
+
+#: Called with each struct class when it is created: the pyds facade adds DeepStream's C shapes
+#: to classes defined after ``import pyds`` too.
+class_hooks: list = []
 
 
 def index_of(lst: list, item) -> int:
@@ -280,6 +284,8 @@ class StructType(type):
         cls._init = tuple((slot, spec) for _, slot, spec in fields
                           if not spec.lazy and not isinstance(spec, WeakPointer))
         cls._zero_fields = staticmethod(_make_zero(cls._init))
+        for hook in class_hooks:
+            hook(cls)
         return cls
 
 
@@ -303,11 +309,6 @@ def _make_zero(init) -> "callable":
         lines.append("    pass")
     exec("\n".join(lines), env)  # noqa: S102 - the source is made from slot names, not input
     return env["zero"]
-
-
-def text_fields(struct) -> list[tuple[str, str, Text]]:
-    """``(name, slot, spec)`` of the text fields of ``struct``'s class."""
-    return [f for f in getattr(struct, "_fields", ()) if isinstance(f[2], Text)]
 
 
 class Struct(metaclass=StructType):

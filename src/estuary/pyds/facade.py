@@ -28,7 +28,8 @@ import threading
 import weakref
 
 from estuary.meta import core as _core
-from estuary.meta.struct import Embedded, Items, Pointer, Struct, Text, index_of, plain_name
+from estuary.meta.struct import (Embedded, Items, Pointer, Struct, Text, class_hooks, index_of,
+                                 plain_name)
 import estuary.pyds.cmem as cmem
 
 __all__ = ["GList", "CBuffer", "install", "install_all", "free_strings", "free_owned"]
@@ -150,12 +151,17 @@ def _entry(struct) -> dict[str, tuple[object, int]]:
     return entry[1]
 
 
-def _free_cached(struct, name: str) -> None:
+def _cached(struct) -> dict[str, tuple[object, int]] | None:
+    """The C strings made for ``struct`` (None if none were, or only for a dead struct of the
+    same id)."""
     entry = _strings.get(id(struct))
-    if entry is not None and entry[0]() is struct:
-        old = entry[1].pop(name, None)
-        if old is not None:
-            cmem.free(old[1])
+    return entry[1] if entry is not None and entry[0]() is struct else None
+
+
+def _free_cached(struct, name: str) -> None:
+    old = (_cached(struct) or {}).pop(name, None)
+    if old is not None:
+        cmem.free(old[1])
 
 
 class _TextFace:
@@ -210,8 +216,7 @@ class _ListFace:
     def __get__(self, obj, owner=None):
         if obj is None:
             return self
-        lst = getattr(obj, self.plain)
-        return GList(lst, 0) if lst else None
+        return _glist(getattr(obj, self.plain))
 
     def __set__(self, obj, value):
         getattr(obj, self.plain)[:] = [] if value is None else list(value)
@@ -276,13 +281,18 @@ def install_all() -> None:
         install(cls)
     pool = _core.NvDsMetaPool
     if "empty_list" not in pool.__dict__:
-        pool.empty_list = property(lambda self: GList(self._empty, 0) if self._empty else None,
+        pool.empty_list = property(lambda self: _glist(self._empty),
                                    doc="GList view of the free elements.")
-        pool.full_list = property(
-            lambda self: (lambda items: GList(items, 0) if items else None)(list(self._full.values())),
-            doc="GList view of the acquired elements.")
+        pool.full_list = property(lambda self: _glist(list(self._full.values())),
+                                  doc="GList view of the acquired elements.")
     if _on_release not in _core.release_hooks:
         _core.release_hooks.append(_on_release)
+    if install not in class_hooks:  # classes defined later get the faces too
+        class_hooks.append(install)
+
+
+def _glist(items: list) -> GList | None:
+    return GList(items, 0) if items else None
 
 
 # -- ownership ----------------------------------------------------------------------------------
@@ -292,8 +302,7 @@ def free_strings(struct) -> None:
     ``text_params.display_text``): the batch owns them and frees them when it is released."""
     if not _strings:  # no app has read a char* field: nothing was made (the common case)
         return
-    entry = _strings.get(id(struct))
-    if entry is not None and entry[0]() is struct:
+    if _cached(struct) is not None:
         _forget(id(struct))
     for slot in _text_slots(type(struct)):
         try:
