@@ -1,9 +1,11 @@
 """Per-object metadata cost: this tree against an earlier revision, in one run.
 
-100 objects a frame are written the way nvinfer's writer writes them (box, ids, confidence,
-label, display text, font and colours) and read back by a DeepStream-style pyds probe (GList
-walk, ``cast``, box, class, confidence, ``obj_label``, and optionally
-``pyds.get_string(text_params.display_text)``). The baseline revision (default: the last one
+100 objects a frame are written by nvinfer's writer (``infer.writer.write_detections``; trees
+older than it get its per-object code: box, ids, confidence, label, display text, font and
+colours), then updated in bulk as a tracker does (``FrameObjects``: ids and boxes written back),
+then read by a DeepStream-style pyds probe (GList walk, ``cast``, box, class, confidence,
+``obj_label``, and optionally ``pyds.get_string(text_params.display_text)``). "no probe" is
+the cost of a pipeline whose elements alone touch the objects (write + element). The baseline revision (default: the last one
 whose model kept DeepStream's C shapes inside) is extracted with ``git archive`` and timed in a
 child process beside the current tree, so both run on the same machine at the same time.
 
@@ -26,43 +28,79 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-BASELINE = "594af76"  # main before the plain model (session 4): char* fields as C strings
+BASELINE = "72cd769"  # main before objects were stored as arrays (session 5)
+# 594af76: main before the plain model (session 4): char* fields as C strings
 
 
 def _worker(frames: int, objects: int, read_text: bool) -> dict:
+    import numpy as np
     import pyds
     from estuary.meta.core import NvDsBatchMeta
 
+    try:  # nvinfer's own writer (trees from session 4 on); older trees get its per-object code
+        from estuary.infer.writer import DetectionStyle, write_detections
+    except ImportError:
+        write_detections = None
+    try:
+        from estuary.meta.arrays import FrameObjects
+    except ImportError:
+        FrameObjects = None
     tp_cls = pyds.NvOSD_TextParams
     plain = hasattr(tp_cls, "display_text_str")  # the plain model keeps the str here
     text_attr = "display_text_str" if plain else "display_text"
     font_attr = "font_name_str" if plain else "font_name"
     labels = [f"car {i}" for i in range(objects)]
-    write = read = 0.0
+
+    class _Det:  # what a detector's decode gives the writer
+        boxes = np.array([[10.0 + i, 20.0, 40.0 + i, 60.0] for i in range(objects)])
+        scores = np.full(objects, 0.5)
+        class_ids = np.arange(objects) % 4
+
+    class _Attrs:
+        border_color = (1.0, 0.0, 0.0, 1.0)
+        bg_color = None
+
+    style = (DetectionStyle(1, lambda c: labels[c], lambda c: _Attrs())
+             if write_detections is not None else None)
+    ids = np.arange(1, objects + 1)
+    write = track = read = 0.0
     seen = 0
     for _ in range(frames):
         batch = NvDsBatchMeta(1)
         frame = batch.acquire_frame()
         batch.add_frame(frame)
         t0 = time.perf_counter()
-        for i in range(objects):  # what nvinfer's writer does per detection
-            o = batch.acquire_object()
-            o.unique_component_id, o.class_id, o.confidence = 1, i % 4, 0.5
-            r = o.rect_params
-            r.left, r.top, r.width, r.height = 10.0 + i, 20.0, 30.0, 40.0
-            r.border_width = 3
-            r.border_color.set(1.0, 0.0, 0.0, 1.0)
-            o.obj_label = labels[i]
-            t = o.text_params
-            setattr(t, text_attr, labels[i])
-            t.x_offset, t.y_offset = 10 + i, 0
-            setattr(t.font_params, font_attr, "Serif")
-            t.font_params.font_size = 11
-            t.font_params.font_color.set(1.0, 1.0, 1.0, 1.0)
-            t.set_bg_clr = 1
-            t.text_bg_clr.set(0.0, 0.0, 0.0, 1.0)
-            frame.add_object(o)
+        if write_detections is not None:
+            write_detections(batch, frame, _Det, style)
+        else:
+            for i in range(objects):  # what nvinfer's writer did per detection
+                o = batch.acquire_object()
+                o.unique_component_id, o.class_id, o.confidence = 1, i % 4, 0.5
+                r = o.rect_params
+                r.left, r.top, r.width, r.height = 10.0 + i, 20.0, 30.0, 40.0
+                r.border_width = 3
+                r.border_color.set(1.0, 0.0, 0.0, 1.0)
+                o.obj_label = labels[i]
+                t = o.text_params
+                setattr(t, text_attr, labels[i])
+                t.x_offset, t.y_offset = 10 + i, 0
+                setattr(t.font_params, font_attr, "Serif")
+                t.font_params.font_size = 11
+                t.font_params.font_color.set(1.0, 1.0, 1.0, 1.0)
+                t.set_bg_clr = 1
+                t.text_bg_clr.set(0.0, 0.0, 0.0, 1.0)
+                frame.add_object(o)
         t1 = time.perf_counter()
+        # an element working on all objects (a tracker writing ids and boxes back)
+        if FrameObjects is not None:
+            fo = FrameObjects.from_frame(frame)
+            if hasattr(fo, "set"):
+                fo.set(tracker_id=ids, boxes=fo.boxes + 1.0)
+            else:
+                for o, tid in zip(fo.objects, ids.tolist()):
+                    o.object_id = tid
+                fo.write_boxes(fo.boxes + 1.0)
+        t2 = time.perf_counter()
         l_frame = batch.frame_meta_list  # a DeepStream app's probe
         while l_frame is not None:
             fm = pyds.NvDsFrameMeta.cast(l_frame.data)
@@ -76,14 +114,16 @@ def _worker(frames: int, objects: int, read_text: bool) -> dict:
                 seen += 1
                 l_obj = l_obj.next
             l_frame = l_frame.next
-        t2 = time.perf_counter()
+        t3 = time.perf_counter()
         batch.release()
         write += t1 - t0
-        read += t2 - t1
+        track += t2 - t1
+        read += t3 - t2
     n = frames * objects
     assert seen == n, (seen, n)
-    return {"write_us_per_object": 1e6 * write / n, "read_us_per_object": 1e6 * read / n,
-            "plain_model": plain}
+    return {"write_us_per_object": 1e6 * write / n, "track_us_per_object": 1e6 * track / n,
+            "read_us_per_object": 1e6 * read / n, "plain_model": plain,
+            "nvinfer_writer": write_detections is not None}
 
 
 def _run(src: Path, args, read_text: bool) -> dict:
@@ -155,13 +195,15 @@ def main() -> int:
                 pipes[name]["all_fps"] = runs
     print(f"{args.objects} objects a frame, {args.frames} frames, best of {args.repeats}; "
           f"load {os.getloadavg()[0]:.1f}")
-    print(f"{'tree':<22} {'probe reads text':<17} {'write µs/obj':>13} {'read µs/obj':>12} "
-          f"{'frame ms':>9}")
+    print(f"{'tree':<22} {'probe reads text':<17} {'write µs/obj':>13} {'element µs/obj':>15} "
+          f"{'probe µs/obj':>13} {'no probe ms/frame':>18} {'frame ms':>9}")
     rows = []
     for (name, read_text), r in results.items():
-        frame_ms = (r["write_us_per_object"] + r["read_us_per_object"]) * args.objects / 1000
+        tr = r.get("track_us_per_object", 0.0)
+        bare_ms = (r["write_us_per_object"] + tr) * args.objects / 1000
+        frame_ms = (r["write_us_per_object"] + tr + r["read_us_per_object"]) * args.objects / 1000
         print(f"{name:<22} {'yes' if read_text else 'no':<17} {r['write_us_per_object']:>13.2f} "
-              f"{r['read_us_per_object']:>12.2f} {frame_ms:>9.2f}")
+              f"{tr:>15.2f} {r['read_us_per_object']:>13.2f} {bare_ms:>18.2f} {frame_ms:>9.2f}")
         rows.append(dict(r, tree=name, read_text=read_text, frame_ms=frame_ms))
     for name, row in pipes.items():
         print(f"pipeline, {args.pipeline} streams, {name}: {row['fps']:.1f} fps best, "

@@ -40,7 +40,12 @@ def test_detections_become_styled_untracked_objects():
     f = b.frames[0]
     det = Detections([[10, 30, 50, 90], [0, 5, 20, 25]], [0.9, 0.4], [2, 0])
     added = write_detections(b, f, det, _style())
-    assert [o.class_id for o in f.objects] == [2, 0] and added == f.objects
+    # written as arrays: no object struct exists until something reads the objects as structs
+    assert added.live and len(added) == 2 and f.num_obj_meta == 2
+    assert b.obj_meta_pool.num_full_elements == 0
+    assert added.labels == ["car", "person"] and added.texts == ["car", "person"]
+    assert [o.class_id for o in f.objects] == [2, 0] and added.objects == f.objects
+    assert b.obj_meta_pool.num_full_elements == 2 and not added.live
     o = f.objects[0]
     assert o.unique_component_id == 7 and o.object_id == UNTRACKED_OBJECT_ID
     assert o.confidence == pytest.approx(0.9) and o.obj_label == "car"

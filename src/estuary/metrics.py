@@ -24,9 +24,11 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import numpy as np
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
 
+from estuary.meta.arrays import FrameObjects
 from estuary.redact import redact
 
 __all__ = ["PipelineMetrics", "serve"]
@@ -116,10 +118,10 @@ class PipelineMetrics:
         uid, name = cfg.gie_unique_id, element.get_name()
         counts: dict[str, int] = {}
         for f in batch.frames:
-            for o in f.objects:
-                if o.unique_component_id == uid:
-                    label = o.obj_label or str(o.class_id)
-                    counts[label] = counts.get(label, 0) + 1
+            fo = FrameObjects.from_frame(f)  # arrays: counting makes no object structs
+            for k in np.flatnonzero(fo.component_id == uid).tolist():
+                label = fo.labels[k] or str(int(fo.class_id[k]))
+                counts[label] = counts.get(label, 0) + 1
         if counts:
             with self._lock:
                 for label, n in counts.items():

@@ -263,7 +263,7 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
             self.infer_time[1] += seconds
         if self.gst_enabled(Gst.DebugLevel.LOG):
             self.gst_log("batch of %d frames: %d objects, inference %.2f ms", len(batch.frames),
-                         sum(len(f.objects) for f in batch.frames), seconds * 1e3)
+                         sum(f.num_obj_meta for f in batch.frames), seconds * 1e3)
 
     # -- several batches in flight (CPU, primary) -----------------------------------------------
     def _submit(self, buf, batch):

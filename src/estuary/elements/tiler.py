@@ -19,6 +19,7 @@ from estuary.gst.element import ElementBase, Prop
 from estuary.gst.video import video_format
 from estuary.elements.mux import BATCH_CAPS
 from estuary.gst.batchsurface import BatchSurface, FrameSurface, new_rgba_buffer
+from estuary.meta.arrays import FrameObjects
 
 __all__ = ["EsTiler", "tile_layout", "compose_tiles", "scale_frame_meta"]
 
@@ -50,12 +51,14 @@ def compose_tiles(frames: list[np.ndarray], slots: list[int], dst: np.ndarray, c
 
 def scale_frame_meta(frame, sx: float, sy: float, ox: float, oy: float) -> None:
     """Map a frame's object boxes, labels and display meta into tile coordinates."""
-    for o in frame.objects:
-        r = o.rect_params
-        r.left, r.top = r.left * sx + ox, r.top * sy + oy
-        r.width, r.height = r.width * sx, r.height * sy
-        t = o.text_params
-        t.x_offset, t.y_offset = int(t.x_offset * sx + ox), int(t.y_offset * sy + oy)
+    fo = FrameObjects.from_frame(frame)  # in bulk: objects stored as arrays stay arrays
+    if len(fo):
+        b = fo.boxes
+        left, top = b[:, 0] * sx + ox, b[:, 1] * sy + oy
+        boxes = np.column_stack([left, top, left + (b[:, 2] - b[:, 0]) * sx, top + (b[:, 3] - b[:, 1]) * sy])
+        off = fo.text_offsets
+        offsets = np.column_stack([off[:, 0] * sx + ox, off[:, 1] * sy + oy]).astype(np.int64)
+        fo.set(boxes=boxes, text_offsets=offsets)
     for d in frame.display_metas:
         for r in d.rect_params[: d.num_rects]:
             r.left, r.top = r.left * sx + ox, r.top * sy + oy

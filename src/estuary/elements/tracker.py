@@ -15,11 +15,12 @@ from estuary.gst.element import ElementBase, Prop
 from estuary.gst.events import STREAM_EOS, STREAM_RESET, stream_event_source  # noqa: F401 - re-exported
 from estuary.elements.mux import BATCH_CAPS
 from estuary.meta.arrays import FrameObjects
-from estuary.meta.enums import NvDsMetaType, UNTRACKED_OBJECT_ID
+from estuary.meta.enums import NvDsMetaType
 from estuary.meta.tracker import (NvDsPastFrameObj, NvDsPastFrameObjBatch, NvDsPastFrameObjList,
                                   NvDsPastFrameObjStream)
 from estuary.track import MultiObjectTracker, TrackerConfig
 from estuary.track.config import element_config
+from estuary.track.meta import predicted_objects, remember_looks, write_tracking
 from estuary.track.tracker import _Counter, predict_all
 
 __all__ = ["EsTracker", "STREAM_RESET", "STREAM_EOS"]
@@ -113,42 +114,27 @@ class EsTracker(ElementBase, ChainElement, Gst.Element):
             predict_all([self.tracker_for(sid) for sid in sources])
         for f in frames:
             fo = FrameObjects.from_frame(f)
-            objs = fo.objects
             t = self.tracker_for(f.source_id)
-            styles = self._styles.setdefault(f.source_id, {})
+            looks = self._styles.setdefault(f.source_id, {})
             if f.bInferDone:
                 self._inferred.add(f.source_id)
-            elif not objs and f.source_id in self._inferred:
+            elif not len(fo) and f.source_id in self._inferred:
                 # the detector skipped this frame (nvinfer interval): the targets' predictions
                 # are the frame's objects, as DeepStream's trackers output on such frames
-                self._predicted_objects(batch, f, t.predict(predicted=predicted), styles)
+                f.append_objects(predicted_objects(t.predict(predicted=predicted), looks,
+                                                   s.display_tracking_id))
                 continue
             out = t.update(fo.boxes, fo.scores(), fo.class_id, predicted=predicted)
-            for o, tid, box, conf in zip(objs, out.det_track_ids, out.det_boxes, out.det_confidence):
-                if tid <= 0:
-                    o.object_id = UNTRACKED_OBJECT_ID
-                    continue
-                o.object_id = int(tid)
-                o.tracker_confidence = float(conf)
-                x1, y1, x2, y2 = (float(v) for v in box)
-                tb = o.tracker_bbox_info.org_bbox_coords
-                tb.left, tb.top, tb.width, tb.height = x1, y1, x2 - x1, y2 - y1
-                r = o.rect_params
-                r.left, r.top, r.width, r.height = x1, y1, x2 - x1, y2 - y1
-                if s.display_tracking_id:
-                    label = o.obj_label or str(o.class_id)
-                    o.text_params.display_text_str = f"{label} {tid}"
-                    o.text_params.x_offset, o.text_params.y_offset = int(max(x1, 0)), int(max(y1 - 20, 0))
-                styles[int(tid)] = _style_of(o)
-            if len(styles) > 2 * len(t) + 16:  # forget ended targets now and then
+            remember_looks(looks, fo, write_tracking(fo, out, s.display_tracking_id))
+            if len(looks) > 2 * len(t) + 16:  # forget ended targets now and then
                 alive = set(int(i) for i in t.ids)
-                for k in [k for k in styles if k not in alive]:
-                    del styles[k]
+                for k in [k for k in looks if k not in alive]:
+                    del looks[k]
             if past is not None and out.recovered:
                 stream = NvDsPastFrameObjStream(streamID=f.source_id, surfaceStreamID=f.source_id)
                 for tid, cid, frames in out.recovered:
                     lst = NvDsPastFrameObjList(uniqueId=tid, classId=cid)
-                    lst.objLabel = next((o.obj_label for o in objs if o.object_id == tid), "")
+                    lst.objLabel = next((lab for lab, i in zip(fo.labels, fo.tracker_id) if i == tid), "")
                     for fn, box, conf, age in frames:
                         pf = NvDsPastFrameObj(frameNum=f.frame_num - (t.frame - fn), confidence=conf, age=age)
                         pf.tBbox.left, pf.tBbox.top = float(box[0]), float(box[1])
@@ -162,42 +148,3 @@ class EsTracker(ElementBase, ChainElement, Gst.Element):
             um.user_meta_data = past
             batch.add_user_meta(um)
         return [buf]
-
-    def _predicted_objects(self, batch, frame, out, styles) -> None:
-        """Object metas for the targets ``out`` (MultiObjectTracker.predict) on a skipped frame:
-        tracker boxes, the target's id and class, the look of its last detection, and detector
-        confidence -0.1 (DeepStream's value for objects the tracker found, not the detector)."""
-        show_id = self.settings.display_tracking_id
-        for (tid, cid), box, conf in zip(out.shadow, out.det_boxes, out.det_confidence):
-            label, uid, width, color = styles.get(tid, ("", 1, 3, (0.0, 1.0, 0.0, 1.0)))
-            o = batch.acquire_object()
-            o.unique_component_id = uid
-            o.class_id = cid
-            o.confidence = -0.1
-            o.object_id = tid
-            o.tracker_confidence = float(conf)
-            x1, y1, x2, y2 = (float(v) for v in box)
-            tb = o.tracker_bbox_info.org_bbox_coords
-            tb.left, tb.top, tb.width, tb.height = x1, y1, x2 - x1, y2 - y1
-            r = o.rect_params
-            r.left, r.top, r.width, r.height = x1, y1, x2 - x1, y2 - y1
-            r.border_width = width
-            r.border_color.set(*color)
-            o.obj_label = label
-            t = o.text_params
-            t.display_text_str = f"{label or cid} {tid}" if show_id else label
-            t.x_offset, t.y_offset = int(max(x1, 0)), int(max(y1 - 20, 0))
-            t.font_params.font_name_str = "Serif"
-            t.font_params.font_size = 11
-            t.font_params.font_color.set(1.0, 1.0, 1.0, 1.0)
-            t.set_bg_clr = 1
-            t.text_bg_clr.set(0.0, 0.0, 0.0, 1.0)
-            frame.add_object(o)
-
-
-def _style_of(o) -> tuple:
-    """(label, component id, border width, border RGBA) of a detected object, reused for its
-    target on skipped frames. The one place this module reads a string field of metadata."""
-    c = o.rect_params.border_color
-    return (str(o.obj_label or ""), int(o.unique_component_id), int(o.rect_params.border_width),
-            (float(c.red), float(c.green), float(c.blue), float(c.alpha)))

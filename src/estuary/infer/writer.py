@@ -12,10 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from estuary.meta.enums import NvDsMetaType, UNTRACKED_OBJECT_ID
+from estuary.meta.arrays import FrameObjects, ObjectStyle
+from estuary.meta.enums import NvDsMetaType
 from estuary.meta.infer import NvDsInferSegmentationMeta, NvDsInferTensorMeta
 
-__all__ = ["class_color", "DetectionStyle", "write_detections", "write_classification",
+__all__ = ["class_color", "DetectionStyle", "detection_style", "write_detections", "write_classification",
            "write_frame_classification", "write_segmentation", "write_tensor_meta", "clip_to_roi",
            "display_text_of"]
 
@@ -54,51 +55,50 @@ def display_text_of(obj) -> str | None:
     return obj.text_params.display_text_str
 
 
-def write_detections(batch, frame, det, style: DetectionStyle) -> list:
-    """Add one object meta per detection (``det``: boxes xyxy in frame pixels, scores, class ids,
-    optional ``masks``) to ``frame``, styled as nvinfer does: a 3 px border in the class colour,
-    an optional background, the label in white 11 pt Serif on black above the box. Untracked
-    (``object_id`` = UNTRACKED_OBJECT_ID); ``detector_bbox_info`` holds the box as detected.
-    Returns the objects added."""
+def detection_style(style: DetectionStyle, class_id: int) -> ObjectStyle:
+    """The look nvinfer gives a detection of ``class_id``: a 3 px border in the class colour,
+    an optional background, the label in white 11 pt Serif on black."""
+    attrs = style.attrs_for(class_id)
+    rgb = attrs.border_color[:3] if attrs.border_color else class_color(class_id)
+    bg = tuple((list(attrs.bg_color) + [1.0] * 4)[:4]) if attrs.bg_color else None
+    return ObjectStyle(BORDER_WIDTH, (*(float(v) for v in rgb), 1.0), bg, FONT_NAME, FONT_SIZE,
+                       (1.0, 1.0, 1.0, 1.0), (0.0, 0.0, 0.0, 1.0))
+
+
+def write_detections(batch, frame, det, style: DetectionStyle) -> FrameObjects:
+    """Add the detections (``det``: boxes xyxy in frame pixels, scores, class ids, optional
+    ``masks``) to ``frame`` as objects styled as nvinfer does (:func:`detection_style`), the
+    label above the box. Untracked (``object_id`` = UNTRACKED_OBJECT_ID); ``detector_bbox_info``
+    holds the box as detected.
+
+    Written as arrays (one call per frame, no struct per object): the objects become structs
+    only if something reads them as such (a pyds probe, an element that works per object).
+    Returns the frame's objects as arrays."""
+    cids = np.asarray(det.class_ids, np.int64).reshape(-1)
+    looks: dict[int, ObjectStyle] = {}
+    labels = []
+    styles = []
+    for c in cids.tolist():
+        look = looks.get(c)
+        if look is None:
+            look = looks[c] = detection_style(style, c)
+        styles.append(look)
+        labels.append(style.label_of(c))
+    rows = FrameObjects.detections(det.boxes, det.scores, cids, component_id=style.unique_id,
+                                   labels=labels, style=styles, label_raise=LABEL_RAISE)
     masks = getattr(det, "masks", None)
-    added = []
-    for k, (box, score, cid) in enumerate(zip(det.boxes, det.scores, det.class_ids)):
-        o = batch.acquire_object()
-        cid = int(cid)
-        o.unique_component_id = style.unique_id
-        o.class_id = cid
-        o.confidence = float(score)
-        o.object_id = UNTRACKED_OBJECT_ID
-        x1, y1, x2, y2 = (float(v) for v in box)
-        r = o.rect_params
-        r.left, r.top, r.width, r.height = x1, y1, x2 - x1, y2 - y1
-        bb = o.detector_bbox_info.org_bbox_coords
-        bb.left, bb.top, bb.width, bb.height = r.left, r.top, r.width, r.height
-        r.border_width = BORDER_WIDTH
-        attrs = style.attrs_for(cid)
-        rgb = attrs.border_color[:3] if attrs.border_color else class_color(cid)
-        r.border_color.set(*rgb, 1.0)
-        if attrs.bg_color:
-            r.has_bg_color = 1
-            r.bg_color.set(*(list(attrs.bg_color) + [1.0] * 4)[:4])
-        if masks is not None:  # instance segmentation: a box-relative mask, as nvinfer gives
-            mp = o.mask_params
-            mp.height, mp.width = masks[k].shape
-            mp.threshold = float(style.mask_threshold)
-            mp.alloc_mask_array()[:] = masks[k].reshape(-1)
-        label = style.label_of(cid)
-        o.obj_label = label
-        t = o.text_params
-        t.display_text_str = label
-        t.x_offset, t.y_offset = int(max(x1, 0)), int(max(y1 - LABEL_RAISE, 0))
-        t.font_params.font_name_str = FONT_NAME
-        t.font_params.font_size = FONT_SIZE
-        t.font_params.font_color.set(1.0, 1.0, 1.0, 1.0)
-        t.set_bg_clr = 1
-        t.text_bg_clr.set(0.0, 0.0, 0.0, 1.0)
-        frame.add_object(o)
-        added.append(o)
-    return added
+    if masks is None:
+        return frame.append_objects(rows)
+    # instance segmentation: a box-relative mask per object, as nvinfer gives (struct fields)
+    before = frame.num_obj_meta
+    frame.append_objects(rows)
+    objs = frame.objects[before:]
+    for o, m in zip(objs, masks):
+        mp = o.mask_params
+        mp.height, mp.width = m.shape
+        mp.threshold = float(style.mask_threshold)
+        mp.alloc_mask_array()[:] = m.reshape(-1)
+    return FrameObjects.from_frame(frame)[before:]
 
 
 def _classifier_meta(batch, c, unique_id: int, num_classes: int):

@@ -19,6 +19,7 @@ import threading
 from typing import Callable, Iterator
 
 from estuary.errors import MetaError
+from estuary.meta.arrays import FrameObjects
 from estuary.meta.enums import MAX_ELEMENTS_IN_DISPLAY_META, NvDsMetaType, UNTRACKED_OBJECT_ID
 from estuary.meta.osd import (NvBbox_Coords, NvOSD_ArrowParams, NvOSD_CircleParams,
                               NvOSD_LineParams, NvOSD_MaskParams, NvOSD_RectParams,
@@ -234,10 +235,21 @@ class NvDsFrameMeta(NvDsBaseMeta):
     misc_frame_info = IntArray(4)
     reserved = IntArray(4)
 
+    __slots__ = ("_table",)
+
+    def __init__(self, **fields):
+        self._table = None
+        super().__init__(**fields)
+
+    def _reset(self):
+        self._table = None
+        super()._reset()
+
     @property
     def num_obj_meta(self) -> int:
-        """Number of objects in ``obj_meta_list``."""
-        return len(self._objects)
+        """Number of objects in ``obj_meta_list`` (rows stored as arrays included)."""
+        t = self._table
+        return len(self._objects) + (len(t) if t is not None else 0)
 
     @num_obj_meta.setter
     def num_obj_meta(self, value):
@@ -249,10 +261,42 @@ class NvDsFrameMeta(NvDsBaseMeta):
     def add_object(self, obj: NvDsObjectMeta, parent: NvDsObjectMeta | None = None) -> None:
         """Append ``obj`` (from the batch's object pool) to this frame."""
         obj.parent = parent
+        if self._table is not None:
+            self._materialise()
         self._objects.append(obj)
+
+    def append_objects(self, rows: FrameObjects) -> FrameObjects:
+        """Append objects given as arrays (:meth:`FrameObjects.detections`). They stay arrays
+        until something asks for them as structs; returns the frame's table (live) or, when the
+        frame's objects are structs already, a snapshot of the structs made for ``rows``."""
+        if rows._frame is not None or rows._objects is not None:
+            rows = rows.copy()
+        if self._objects:
+            made = rows.make_objects(self.batch_meta)
+            self._objects.extend(made)
+            rows._objects = made
+            return rows
+        if self._table is None:
+            self._table = rows
+            rows._frame = self
+        else:
+            self._table.append(rows)
+        return self._table
+
+    def _materialise(self) -> None:
+        """Make object structs of the rows stored as arrays (once; they are the objects then)."""
+        t = self._table
+        if t is None:
+            return
+        self._table = None
+        made = t.make_objects(self.batch_meta)
+        self._objects.extend(made)
+        t._objects = made  # the old table now writes through to the structs
+        t._frame = None
 
     def remove_object(self, obj: NvDsObjectMeta) -> None:
         """Detach ``obj`` and give it back to its pool."""
+        self._materialise()
         _detach(self._objects, obj, "object", "frame")
         _release_object(obj)
         _give_back(obj, "obj_meta_pool")
@@ -268,6 +312,27 @@ class NvDsFrameMeta(NvDsBaseMeta):
     def user_meta_of_type(self, meta_type) -> Iterator[NvDsUserMeta]:
         """Frame user metas whose ``meta_type`` equals ``meta_type``."""
         return (u for u in self._user_meta if u.meta_type == meta_type)
+
+
+class _FrameObjectsDesc:
+    """``frame.objects``: the list of object structs, made from rows stored as arrays first."""
+
+    def __init__(self, plain):
+        self.plain = plain
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self
+        if obj._table is not None:
+            obj._materialise()
+        return self.plain.__get__(obj, owner)
+
+    def __set__(self, obj, value):
+        obj._table = None
+        self.plain.__set__(obj, value)
+
+
+NvDsFrameMeta.objects = _FrameObjectsDesc(NvDsFrameMeta.__dict__["objects"])
 
 
 class NvDsMetaPool(Struct):
@@ -498,6 +563,7 @@ def _release_frame(f: NvDsFrameMeta) -> None:
         _release_display(d)
     f._user_meta.clear()
     f._objects.clear()
+    f._table = None
 
 
 def copy_user_meta(src: NvDsUserMeta, dst_batch: NvDsBatchMeta) -> NvDsUserMeta:
@@ -560,6 +626,7 @@ def copy_display_meta(src: NvDsDisplayMeta, dst_batch: NvDsBatchMeta) -> NvDsDis
 
 
 def copy_objects(src_list, dst_frame: NvDsFrameMeta, dst_batch: NvDsBatchMeta) -> None:
+    dst_frame._materialise()  # the copies go after the frame's objects, also those held as arrays
     mapping = {}
     for o in src_list:
         n = copy_object(o, dst_batch)
@@ -575,6 +642,8 @@ def copy_frame(src: NvDsFrameMeta, dst_batch: NvDsBatchMeta) -> NvDsFrameMeta:
     f = dst_batch.acquire_frame()
     _copy_into(src, f, skip=("meta_type",))
     copy_objects(src._objects, f, dst_batch)
+    if src._table is not None:
+        f.append_objects(src._table.copy())
     for d in src._display_metas:
         f._display_metas.append(copy_display_meta(d, dst_batch))
     copy_user_meta_list(src._user_meta, dst_batch, f._user_meta)

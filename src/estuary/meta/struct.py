@@ -152,7 +152,11 @@ class _EmbeddedDesc(_SlotDesc):
         try:
             return self.member.__get__(obj, owner)
         except AttributeError:
-            v = self.cls()
+            # made on first access, without __init__'s keyword handling: an object meta makes
+            # about nine of these, so this path is a large part of writing one
+            cls = self.cls
+            v = cls.__new__(cls)
+            cls._zero_fields(v)
             self.member.__set__(obj, v)
             return v
 
@@ -321,8 +325,9 @@ class Struct(metaclass=StructType):
 
     def __init__(self, **fields):
         self._zero_fields(self)
-        for k, v in fields.items():
-            setattr(self, k, v)
+        if fields:
+            for k, v in fields.items():
+                setattr(self, k, v)
 
     @classmethod
     def cast(cls, x):

@@ -291,7 +291,7 @@ def nvds_clear_frame_meta_list(batch_meta, meta_list=None):
 
 
 def nvds_clear_obj_meta_list(frame_meta, meta_list=None):
-    return _clear(frame_meta, "_objects", nvds_remove_obj_meta_from_frame)
+    return _clear(frame_meta, "objects", nvds_remove_obj_meta_from_frame)
 
 
 def nvds_clear_display_meta_list(frame_meta, meta_list=None):
