@@ -226,3 +226,64 @@ def test_element_meta_read_like_the_sample(tmp_path):
     assert lines.count("Object 11 line crossing status: ['Gate']") == 1
     assert "Objs in ROI: {'A': 1}" in lines and "Linecrossing Cumulative: {'Gate': 1}" in lines
     assert "Object 11 roi status: ['A']" in lines
+
+
+# -- results → metadata and overlay, without GStreamer -------------------------------------------
+
+def _engine_after_crossing(tmp_path):
+    from estuary.meta.arrays import FrameObjects
+    from estuary.meta.core import NvDsBatchMeta
+    eng = AnalyticsEngine(cfg_from(tmp_path, SIMPLE))
+    batch = NvDsBatchMeta(1)
+    res = None
+    for k in range(12):  # one object walking down through ROI A and across the Gate
+        f = batch.acquire_frame()
+        rows = FrameObjects.detections([[38.0, 26 + 4 * k, 42.0, 30 + 4 * k]], [0.9], [0],
+                                       tracker_ids=[11])
+        f.append_objects(rows)
+        fo = FrameObjects.from_frame(f)
+        res = eng.process(0, 100, 100, fo.xywh(), list(fo.class_id), fo.tracker_id, k * 33_000_000)
+    return eng, batch, f, fo, res
+
+
+def test_results_become_object_and_frame_user_meta(tmp_path):
+    from estuary.analytics.meta import write_results
+    eng, batch, f, fo, res = _engine_after_crossing(tmp_path)
+    batch.add_frame(f)
+    write_results(batch, f, fo, res, 5, "obj-type", "frame-type")
+    (o,) = f.objects
+    (um,) = o.user_meta
+    assert um.meta_type == "obj-type" and um.user_meta_data.unique_id == 5
+    assert um.user_meta_data.dirStatus == "DIR:Down"
+    (fm,) = list(f.user_meta_of_type("frame-type"))
+    assert fm.user_meta_data.objLCCumCnt == {"Gate": 1} and fm.user_meta_data.objCnt == res.obj_count
+
+
+@pytest.mark.parametrize("mode,counts", [(1, 0), (2, 3)])
+def test_overlay_lists_regions_lines_and_counts(tmp_path, mode, counts):
+    from estuary.analytics.meta import LINE_COLOR, REGION_COLOR, overlay
+    eng, _, _, _, res = _engine_after_crossing(tmp_path)
+    ov = overlay(eng.scaled_rules(0, 100, 100), res, mode)
+    # ROI A and overcrowding C are 4-sided: 8 outline segments; one crossing line with its arrow
+    assert [c for _, _, c in ov.lines].count(REGION_COLOR) == 8
+    assert [c for _, _, c in ov.lines].count(LINE_COLOR) == 1 and len(ov.arrows) == 1
+    texts = [t for t, _ in ov.labels]
+    assert texts[:3] == ["A", "C", "Gate"] and len(texts) == 3 + counts
+    if mode == 2:
+        assert texts[3:] == ["ROI A: 0", "LC Gate: 1", "OC C: no"]
+
+
+def test_overlay_spills_into_new_display_metas_at_16():
+    from estuary.analytics.meta import Overlay, write_overlay
+    from estuary.meta.core import NvDsBatchMeta
+    batch = NvDsBatchMeta(1)
+    f = batch.acquire_frame()
+    ov = Overlay()
+    ov.lines = [((0, i), (10, i), (1.0, 0.0, 0.0, 1.0)) for i in range(20)]
+    ov.labels = [(f"t{i}", np.array([5, 3])) for i in range(17)]
+    metas = write_overlay(batch, f, ov, 12)
+    assert [d.num_lines for d in metas] == [16, 4, 0] and [d.num_labels for d in metas] == [0, 16, 1]
+    assert f.display_metas == metas
+    tp = metas[1].text_params[0]
+    assert tp.display_text_str == "t0" and (tp.x_offset, tp.y_offset) == (5, 0)
+    assert tp.font_params.font_size == 12 and metas[0].line_params[3].y1 == 3
