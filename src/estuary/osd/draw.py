@@ -1,5 +1,15 @@
-"""Drawing of boxes, fills, labels, lines, arrows, circles and masks into RGBA numpy frames,
-with correct alpha blending (``out = src·(1−α) + colour·α``). OpenCV does the rasterising."""
+"""Drawing of boxes, fills, labels, lines, arrows, circles and masks into RGBA numpy frames.
+
+A frame is drawn in the order of DeepStream's nvdsosd: every rectangle (the objects', then the
+display metas'), then instance masks, then every label, then lines, arrows and circles, so that
+labels stay on top of all boxes. Colours composite *over* the frame: ``out = src·(1−α) + colour·α``
+on the colour channels and ``α_out = α_src·(1−α) + α`` on the frame's alpha, so opaque drawing
+leaves alpha 255 (a video frame, opaque already, stays 255 everywhere).
+
+The work per object is a few whole-pixel writes, with everything that depends only on the
+metadata's values computed once and cached: an opaque border is four 32-bit fills, an opaque
+label one copy of a block composited once per text, font and colours, a translucent fill one
+``cv2.transform`` over the covered pixels. OpenCV rasterises lines, arrows and circles."""
 
 from __future__ import annotations
 
@@ -33,6 +43,79 @@ class DrawOptions:
     default_border_width: int = 3
 
 
+# -- user values ------------------------------------------------------------------------------
+# Coordinates are clamped to ±_LIMIT and line widths to OpenCV's MAX_THICKNESS: a wild value
+# from user metadata (1e30, 2**40) draws clipped instead of failing inside OpenCV; NaN and inf
+# cannot be placed at all, so that one shape is skipped with a warning (once per kind).
+_LIMIT = 1 << 20
+_MAX_THICKNESS = 32767
+_MAX_FONT = 512
+_warned: set = set()
+_PLAIN = (int, float)
+
+
+class InvalidShape(ValueError):
+    """A shape whose geometry cannot be drawn (NaN or infinite coordinates, not a number)."""
+
+
+def _px(v) -> int:
+    """A pixel coordinate from user metadata: rounded, clamped; NaN/inf raise InvalidShape."""
+    if type(v) in _PLAIN and -_LIMIT <= v <= _LIMIT:  # the common case (False for NaN and inf)
+        return round(v)
+    try:
+        v = float(v)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise InvalidShape(f"coordinate {v!r} is not a number") from exc
+    if not math.isfinite(v):
+        raise InvalidShape(f"non-finite coordinate {v}")
+    return int(round(min(max(v, -_LIMIT), _LIMIT)))
+
+
+def _end(start, length) -> int:
+    """The far edge ``start + length`` of a box, summed in floats as DeepStream's C does."""
+    try:
+        return _px(float(start) + float(length))
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise InvalidShape(f"box edge {start!r} + {length!r} is not a number") from exc
+
+
+def _width(v, minimum: int = 1) -> int:
+    return min(max(_px(v), minimum), _MAX_THICKNESS)
+
+
+def _warn_skipped(kind: str, exc: Exception) -> None:
+    if kind not in _warned:
+        _warned.add(kind)
+        log.warning("nvdsosd: skipped a %s that cannot be drawn (%s); further ones are "
+                    "skipped silently", kind, exc)
+
+
+def draw_safely(draw, frame, item) -> None:
+    """Draw one shape; a shape that cannot be placed is skipped (warned once per kind).
+
+    Shared by the CPU :class:`Drawer` and the GPU drawing in :mod:`estuary.osd.gpu`."""
+    try:
+        draw(frame, item)
+    except InvalidShape as exc:
+        _warn_skipped(draw.__name__.strip("_"), exc)
+
+
+def font_pixels(font_size) -> int:
+    """Pixel height of a font size in points (96 dpi), 12 pt when unset, clamped."""
+    try:
+        size = min(max(int(font_size), 0), _MAX_FONT) or 12
+    except (TypeError, ValueError, OverflowError) as exc:  # NaN, inf, not a number
+        raise InvalidShape(f"font size {font_size!r} is not a number") from exc
+    return int(round(size * 1.33))
+
+
+def _unit(v) -> float:
+    """A colour channel or alpha from user metadata as 0..1 (clamped; NaN is 0)."""
+    v = float(v)
+    return min(max(v, 0.0), 1.0) if v == v else 0.0
+
+
+# -- colours and labels, composited once per value (cached) ------------------------------------
 @functools.lru_cache(maxsize=256)
 def _colour(r: float, g: float, b: float) -> np.ndarray:
     c = np.array([r, g, b], np.float32) * 255.0
@@ -42,63 +125,124 @@ def _colour(r: float, g: float, b: float) -> np.ndarray:
 
 def _rgb(c) -> tuple[np.ndarray, float]:
     """(RGB as float32 0..255, alpha) of a ColorParams; arrays shared per colour (read-only)."""
-    return _colour(float(c.red), float(c.green), float(c.blue)), float(c.alpha)
+    return _colour(_unit(c.red), _unit(c.green), _unit(c.blue)), _unit(c.alpha)
+
+
+def _rgba(rgb: np.ndarray) -> np.ndarray:
+    """A colour as float32 RGBA 0..255 with alpha 255: the alpha channel composites over too."""
+    return np.append(rgb, np.float32(255.0))
+
+
+@functools.lru_cache(maxsize=256)
+def _paint(r, g, b, a):
+    """How a ColorParams' values fill an area: None (invisible), an int (an opaque pixel as the
+    frame's uint32, its colour in the whole levels a fill always left: truncated) or a 4×5
+    ``cv2.transform`` matrix (translucent: ``out = src·(1−α) + colour·α``)."""
+    rgb, a = _colour(_unit(r), _unit(g), _unit(b)), _unit(a)
+    if a <= 0.0:
+        return None
+    if a >= 1.0:
+        px = np.full(4, 255, np.uint8)
+        px[:3] = rgb  # numpy truncates float32 to whole levels here, as fills always did
+        return int(px.view(np.uint32)[0])
+    m = np.zeros((4, 5), np.float32)
+    m[np.arange(4), np.arange(4)] = 1.0 - a
+    m[:, 4] = _rgba(rgb) * np.float32(a)
+    return m
+
+
+def _paint_of(c):
+    return _paint(c.red, c.green, c.blue, c.alpha)
+
+
+class _Label:
+    """A label as drawn: ``block`` (opaque uint32 pixels, copied) or ``keep``/``add`` (float32,
+    ``out = frame·keep + add`` rounded: text blended through its coverage)."""
+
+    __slots__ = ("h", "w", "block", "keep", "add")
+
+    def __init__(self, h, w, block=None, keep=None, add=None):
+        self.h, self.w, self.block, self.keep, self.add = h, w, block, keep, add
 
 
 @functools.lru_cache(maxsize=1024)
-def _label_block(text: str, font: str, px: int, fg: tuple, bg: tuple) -> np.ndarray:
-    """An opaque label — text of colour ``fg`` on background ``bg`` — composited once (uint8).
+def _label(text: str, font: str, size, fg: tuple, bg: tuple | None) -> _Label | None:
+    """Composite a label once: text of colour ``fg`` (r, g, b, a in 0..1) on background ``bg``
+    (same, or None). Labels are drawn with the pixels of a background fill followed by the text
+    blended through its coverage mask: exactly when the background is opaque (the block is
+    those pixels) or absent (the same float operations per pixel), within one level when it is
+    translucent (one blend instead of two roundings)."""
+    mask = text_mask(text, font, font_pixels(size))
+    h, w = mask.shape
+    fg_rgb, fa = _colour(*(_unit(v) for v in fg[:3])), _unit(fg[3])
+    m = (mask * np.float32(fa))[..., None]  # the text's coverage × its alpha, (h, w, 1)
+    ba = _unit(bg[3]) if bg is not None else 0.0
+    bg_rgb = _colour(*(_unit(v) for v in bg[:3])) if bg is not None else None
+    if ba >= 1.0:
+        # the background as a fill leaves it (whole levels), then the text blended over it
+        levels = bg_rgb.astype(np.uint8).astype(np.float32)
+        block = np.full((h, w, 4), 255, np.uint8)
+        block[..., :3] = levels * (1.0 - m) + fg_rgb * m + 0.5
+        block = block.view(np.uint32)[..., 0]
+        block.setflags(write=False)
+        return _Label(h, w, block=block)
+    if fa <= 0.0 and ba <= 0.0:
+        return None
+    keep = 1.0 - m
+    add = _rgba(fg_rgb) * m
+    if ba > 0.0:  # translucent background: fill and text folded into one blend
+        add = add + _rgba(bg_rgb) * np.float32(ba) * keep
+        keep = keep * np.float32(1.0 - ba)
+    keep, add = np.ascontiguousarray(keep), np.ascontiguousarray(add)
+    keep.setflags(write=False)
+    add.setflags(write=False)
+    return _Label(h, w, keep=keep, add=add)
 
-    DeepStream-style labels (opaque text on an opaque background) are the common case: drawing
-    one becomes a single copy instead of a fill and a per-pixel blend."""
-    mask = text_mask(text, font, px)[..., None]
-    # the background as a fill would leave it (whole levels), then the text blended over it
-    bg_levels = (np.asarray(bg, np.float32) * 255.0).astype(np.uint8).astype(np.float32)
-    block = bg_levels * (1.0 - mask) + np.asarray(fg, np.float32) * 255.0 * mask + 0.5
-    block = block.astype(np.uint8)
-    block.setflags(write=False)
-    return block
 
-
-def _opaque_border(frame: np.ndarray, x1: int, y1: int, x2: int, y2: int, bw: int, rgb) -> None:
-    """The four bands of an opaque border of width ``bw`` inside (x1, y1)-(x2, y2), clipped once
-    (the same pixels as four :func:`blend_fill` calls at alpha 1, with less work per box)."""
-    h, w = frame.shape[:2]
-    cx1, cx2 = max(x1, 0), min(x2, w)
+# -- primitives ---------------------------------------------------------------------------------
+def _bands(x1: int, y1: int, x2: int, y2: int, bw: int, w: int, h: int) -> list:
+    """The four bands (top, bottom, left, right) of a border of width ``bw`` inside
+    (x1, y1)-(x2, y2), clipped to a w×h frame, as (y_from, y_to, x_from, x_to); empty ones left
+    out."""
+    out = []
+    cx1, cx2 = (x1 if x1 > 0 else 0), (x2 if x2 < w else w)
     if cx2 <= cx1:
-        return
+        return out
     for ya, yb in ((y1, y1 + bw), (y2 - bw, y2)):
-        ya, yb = max(ya, 0), min(yb, h)
+        ya, yb = (ya if ya > 0 else 0), (yb if yb < h else h)
         if yb > ya:
-            frame[ya:yb, cx1:cx2, :3] = rgb
-    ya, yb = max(y1 + bw, 0), min(y2 - bw, h)
+            out.append((ya, yb, cx1, cx2))
+    ya, yb = y1 + bw, y2 - bw
+    ya, yb = (ya if ya > 0 else 0), (yb if yb < h else h)
     if yb > ya:
         for xa, xb in ((x1, x1 + bw), (x2 - bw, x2)):
-            xa, xb = max(xa, 0), min(xb, w)
+            xa, xb = (xa if xa > 0 else 0), (xb if xb < w else w)
             if xb > xa:
-                frame[ya:yb, xa:xb, :3] = rgb
+                out.append((ya, yb, xa, xb))
+    return out
 
 
-def paste(frame: np.ndarray, x: int, y: int, block: np.ndarray) -> None:
-    """Copy an (h, w, 3) uint8 block into the frame's RGB at (x, y), clipped."""
-    h, w = frame.shape[:2]
-    bh, bw = block.shape[:2]
-    x1, y1, x2, y2 = max(x, 0), max(y, 0), min(x + bw, w), min(y + bh, h)
-    if x2 > x1 and y2 > y1:
-        frame[y1:y2, x1:x2, :3] = block[y1 - y: y2 - y, x1 - x: x2 - x]
+def _fill(frame: np.ndarray, px32: np.ndarray, ya: int, yb: int, xa: int, xb: int, paint) -> None:
+    """Fill frame rows ya:yb, columns xa:xb (already clipped) with a :func:`_paint`."""
+    if type(paint) is int:
+        px32[ya:yb, xa:xb] = paint
+    else:
+        roi = frame[ya:yb, xa:xb]
+        cv2.transform(roi, paint, dst=roi)
 
 
 def blend_fill(frame: np.ndarray, x1: int, y1: int, x2: int, y2: int, rgb: np.ndarray, alpha: float) -> None:
-    """Fill a rectangle with a colour at ``alpha``."""
+    """Fill a rectangle with a colour at ``alpha`` (the frame's alpha composited over too)."""
     h, w = frame.shape[:2]
     x1, y1, x2, y2 = max(x1, 0), max(y1, 0), min(x2, w), min(y2, h)
     if x2 <= x1 or y2 <= y1 or alpha <= 0:
         return
-    roi = frame[y1:y2, x1:x2, :3]
+    c = _rgba(rgb)[: frame.shape[2]]
+    roi = frame[y1:y2, x1:x2]
     if alpha >= 1.0:
-        roi[...] = rgb  # numpy rounds nothing here: colours are whole levels or truncated as before
+        roi[...] = c  # numpy truncates to whole levels here, as fills always did
     else:
-        roi[...] = (roi.astype(np.float32) * (1 - alpha) + rgb * alpha + 0.5).astype(np.uint8)
+        roi[...] = (roi.astype(np.float32) * (1 - alpha) + c * alpha + 0.5).astype(np.uint8)
 
 
 def blend_mask(frame: np.ndarray, x: int, y: int, mask: np.ndarray, rgb: np.ndarray, alpha: float) -> None:
@@ -109,14 +253,17 @@ def blend_mask(frame: np.ndarray, x: int, y: int, mask: np.ndarray, rgb: np.ndar
     if x2 <= x1 or y2 <= y1:
         return
     m = mask[y1 - y: y2 - y, x1 - x: x2 - x, None] * np.float32(alpha)
-    roi = frame[y1:y2, x1:x2, :3]
-    roi[...] = (roi.astype(np.float32) * (1 - m) + rgb * m + 0.5).astype(np.uint8)
+    c = _rgba(rgb)[: frame.shape[2]]
+    roi = frame[y1:y2, x1:x2]
+    roi[...] = (roi.astype(np.float32) * (1 - m) + c * m + 0.5).astype(np.uint8)
 
 
 def _shape(frame, draw_fn, rgb, alpha, bbox):
     """Rasterise with OpenCV; blend through a coverage mask when the colour is translucent."""
     if alpha >= 1.0:
         draw_fn(frame, tuple(int(v) for v in rgb) + (255,))
+        return
+    if alpha <= 0.0:
         return
     h, w = frame.shape[:2]
     x1, y1, x2, y2 = (max(int(bbox[0]), 0), max(int(bbox[1]), 0), min(int(bbox[2]) + 1, w), min(int(bbox[3]) + 1, h))
@@ -127,98 +274,138 @@ def _shape(frame, draw_fn, rgb, alpha, bbox):
     blend_mask(frame, x1, y1, mask.astype(np.float32) / 255.0, rgb, alpha)
 
 
-# Coordinates are clamped to ±_LIMIT and line widths to OpenCV's MAX_THICKNESS: a wild value
-# from user metadata (1e30, 2**40) draws clipped instead of failing inside OpenCV; NaN and inf
-# cannot be placed at all, so that one shape is skipped with a warning (once per kind).
-_LIMIT = 1 << 20
-_MAX_THICKNESS = 32767
-_MAX_FONT = 512
-_warned: set = set()
+def _pixels32(frame: np.ndarray) -> np.ndarray | None:
+    """The frame's pixels as one uint32 each (H, W), a view; None when the layout has no such view."""
+    if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 4 or frame.strides[2] != 1 \
+            or frame.strides[1] != 4:
+        return None
+    return frame.view(np.uint32)[..., 0]
 
 
-class InvalidShape(ValueError):
-    """A shape whose geometry cannot be drawn (NaN or infinite coordinates)."""
-
-
-def _px(v) -> int:
-    """A pixel coordinate from user metadata: rounded, clamped; NaN/inf raise InvalidShape."""
-    v = float(v)
-    if not math.isfinite(v):
-        raise InvalidShape(f"non-finite coordinate {v}")
-    return int(round(min(max(v, -_LIMIT), _LIMIT)))
-
-
-def _width(v, minimum: int = 1) -> int:
-    return min(max(_px(v), minimum), _MAX_THICKNESS)
-
-
-def draw_safely(draw, frame, item) -> None:
-    """Draw one shape; a shape that cannot be placed is skipped (warned once per kind).
-
-    Shared by the CPU :class:`Drawer` and the GPU drawing in :mod:`estuary.osd.gpu`."""
-    try:
-        draw(frame, item)
-    except InvalidShape as exc:
-        kind = draw.__name__.strip("_")
-        if kind not in _warned:
-            _warned.add(kind)
-            log.warning("nvdsosd: skipped a %s that cannot be drawn (%s); further ones are "
-                        "skipped silently", kind, exc)
-
-
-def font_pixels(font_size) -> int:
-    """Pixel height of a font size in points (96 dpi), 12 pt when unset, clamped."""
-    size = min(max(int(font_size), 0), _MAX_FONT) or 12
-    return int(round(size * 1.33))
-
-
+# -- a frame ------------------------------------------------------------------------------------
 class Drawer:
     """Draws the metadata of one frame into its RGBA pixels."""
 
     def __init__(self, options: DrawOptions | None = None):
         self.opt = options or DrawOptions()
 
-    _safely = staticmethod(lambda draw, frame, item: draw_safely(draw, frame, item))
-
-    # -- primitives -------------------------------------------------------------------------
-    def rect(self, frame, r) -> None:
-        x1, y1 = _px(r.left), _px(r.top)
-        x2, y2 = _px(float(r.left) + float(r.width)), _px(float(r.top) + float(r.height))
-        if r.has_bg_color:
-            rgb, a = _rgb(r.bg_color)
-            blend_fill(frame, x1, y1, x2, y2, rgb, a)
-        bw = min(_width(r.border_width, 0), max(x2 - x1, y2 - y1, 0))
-        if bw > 0:
-            rgb, a = _rgb(r.border_color)
-            if a >= 1.0:
-                _opaque_border(frame, x1, y1, x2, y2, bw, rgb)
-                return
-            # four filled bands: exact pixels, no double blending at the corners
-            for bx1, by1, bx2, by2 in ((x1, y1, x2, y1 + bw), (x1, y2 - bw, x2, y2),
-                                       (x1, y1 + bw, x1 + bw, y2 - bw), (x2 - bw, y1 + bw, x2, y2 - bw)):
-                blend_fill(frame, bx1, by1, bx2, by2, rgb, a)
-
-    def text(self, frame, t) -> None:
-        s = t.display_text_str
-        if not s:
+    def draw(self, frame: np.ndarray, frame_meta) -> None:
+        """Draw ``frame_meta``'s objects and display metas into ``frame`` ((H, W, 4) uint8 RGBA;
+        (H, W, 3) RGB frames are drawn through an RGBA copy)."""
+        px32 = _pixels32(frame)
+        if px32 is None:
+            work = np.full(frame.shape[:2] + (4,), 255, np.uint8)
+            work[..., : frame.shape[2]] = frame
+            self._draw(work, _pixels32(work), frame_meta)
+            frame[...] = work[..., : frame.shape[2]]
             return
-        fp = t.font_params
-        name = fp.font_name_str or "Serif"
-        x, y = _px(t.x_offset), _px(t.y_offset)
-        px = font_pixels(fp.font_size)
-        fc = fp.font_color
-        if t.set_bg_clr:
-            bc = t.text_bg_clr
-            if bc.alpha >= 1.0 and fc.alpha >= 1.0:
-                paste(frame, x, y, _label_block(s, name, px, (fc.red, fc.green, fc.blue),
-                                                (bc.red, bc.green, bc.blue)))
-                return
-            bg, ba = _rgb(bc)
-        fg, fa = _rgb(fc)
-        mask = text_mask(s, name, px)
-        if t.set_bg_clr:
-            blend_fill(frame, x, y, x + mask.shape[1], y + mask.shape[0], bg, ba)
-        blend_mask(frame, x, y, mask, fg, fa)
+        self._draw(frame, px32, frame_meta)
+
+    def _draw(self, frame: np.ndarray, px32: np.ndarray, frame_meta) -> None:
+        o = self.opt
+        objects = frame_meta.objects
+        dms = frame_meta.display_metas
+        # DeepStream's order: all rectangles, masks, all labels, then lines, arrows, circles
+        rects = [obj.rect_params for obj in objects] if o.display_bbox else []
+        for dm in dms:
+            if dm.num_rects:
+                rects.extend(dm.rect_params[: dm.num_rects])
+        if rects:
+            self.rects(frame, px32, rects)
+        if o.display_mask:
+            for obj in objects:
+                if obj.mask_params.data is not None:
+                    draw_safely(self.mask, frame, obj)
+        texts = [obj.text_params for obj in objects] if o.display_text else []
+        for dm in dms:
+            if dm.num_labels:
+                texts.extend(dm.text_params[: dm.num_labels])
+        if texts:
+            self.texts(frame, px32, texts)
+        for dm in dms:
+            for ln in dm.line_params[: dm.num_lines]:
+                draw_safely(self.line, frame, ln)
+        for dm in dms:
+            for ar in dm.arrow_params[: dm.num_arrows]:
+                draw_safely(self.arrow, frame, ar)
+        for dm in dms:
+            for c in dm.circle_params[: dm.num_circles]:
+                draw_safely(self.circle, frame, c)
+        if o.display_clock:
+            self.clock(frame)
+
+    @staticmethod
+    def rects(frame: np.ndarray, px32: np.ndarray, rects: list) -> None:
+        """Draw rectangles (NvOSD_RectParams): the fill if any, then the border inside the box."""
+        h, w = px32.shape
+        for r in rects:
+            try:
+                left, top = r.left, r.top
+                x1, y1, x2, y2 = _px(left), _px(top), _end(left, r.width), _end(top, r.height)
+                bw = r.border_width
+                bw = bw if type(bw) is int and 0 <= bw <= _MAX_THICKNESS else _width(bw, 0)
+            except InvalidShape as exc:
+                _warn_skipped("rect", exc)
+                continue
+            if r.has_bg_color:
+                paint = _paint_of(r.bg_color)
+                if paint is not None:
+                    xa, ya, xb, yb = max(x1, 0), max(y1, 0), min(x2, w), min(y2, h)
+                    if xb > xa and yb > ya:
+                        _fill(frame, px32, ya, yb, xa, xb, paint)
+            if bw <= 0:
+                continue
+            bw = min(bw, max(x2 - x1, y2 - y1, 0))
+            bc = r.border_color
+            paint = _paint(bc.red, bc.green, bc.blue, bc.alpha)
+            if paint is None:
+                continue
+            if type(paint) is int:
+                for ya, yb, xa, xb in _bands(x1, y1, x2, y2, bw, w, h):
+                    px32[ya:yb, xa:xb] = paint
+            else:
+                for ya, yb, xa, xb in _bands(x1, y1, x2, y2, bw, w, h):
+                    roi = frame[ya:yb, xa:xb]
+                    cv2.transform(roi, paint, dst=roi)
+
+    @staticmethod
+    def texts(frame: np.ndarray, px32: np.ndarray, texts: list) -> None:
+        """Draw labels (NvOSD_TextParams) at their offsets, each from its cached composite."""
+        h, w = px32.shape
+        for t in texts:
+            s = t.display_text_str
+            if not s:
+                continue
+            fp = t.font_params
+            fc = fp.font_color
+            if t.set_bg_clr:
+                bc = t.text_bg_clr
+                bg = (bc.red, bc.green, bc.blue, bc.alpha)
+            else:
+                bg = None
+            try:
+                x, y = _px(t.x_offset), _px(t.y_offset)
+                lab = _label(s, fp.font_name_str or "Serif", fp.font_size,
+                             (fc.red, fc.green, fc.blue, fc.alpha), bg)
+            except InvalidShape as exc:
+                _warn_skipped("text", exc)
+                continue
+            if lab is None:
+                continue
+            xa, ya = (x if x > 0 else 0), (y if y > 0 else 0)
+            xb, yb = x + lab.w, y + lab.h
+            xb, yb = (xb if xb < w else w), (yb if yb < h else h)
+            if xb <= xa or yb <= ya:
+                continue
+            if lab.block is not None:
+                px32[ya:yb, xa:xb] = lab.block[ya - y: yb - y, xa - x: xb - x]
+            else:
+                roi = frame[ya:yb, xa:xb]
+                acc = roi.astype(np.float32)
+                acc *= lab.keep[ya - y: yb - y, xa - x: xb - x]
+                acc += lab.add[ya - y: yb - y, xa - x: xb - x]
+                acc += 0.5
+                roi[...] = acc
 
     def line(self, frame, ln) -> None:
         rgb, a = _rgb(ln.line_color)
@@ -283,27 +470,3 @@ class Drawer:
         mask = text_mask(text, o.clock_font, int(o.clock_font_size * 1.33))
         rgb = np.array(o.clock_color[:3], np.float32) * 255
         blend_mask(frame, o.clock_x, o.clock_y, mask, rgb, o.clock_color[3])
-
-    # -- a frame ------------------------------------------------------------------------------
-    def draw(self, frame: np.ndarray, frame_meta) -> None:
-        o = self.opt
-        for obj in frame_meta.objects:
-            if o.display_mask:
-                self._safely(self.mask, frame, obj)
-            if o.display_bbox:
-                self._safely(self.rect, frame, obj.rect_params)
-            if o.display_text:
-                self._safely(self.text, frame, obj.text_params)
-        for dm in frame_meta.display_metas:
-            for r in dm.rect_params[: dm.num_rects]:
-                self._safely(self.rect, frame, r)
-            for ln in dm.line_params[: dm.num_lines]:
-                self._safely(self.line, frame, ln)
-            for ar in dm.arrow_params[: dm.num_arrows]:
-                self._safely(self.arrow, frame, ar)
-            for c in dm.circle_params[: dm.num_circles]:
-                self._safely(self.circle, frame, c)
-            for t in dm.text_params[: dm.num_labels]:
-                self._safely(self.text, frame, t)
-        if o.display_clock:
-            self.clock(frame)
