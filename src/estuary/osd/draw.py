@@ -361,8 +361,22 @@ class Drawer:
             if paint is None:
                 continue
             if type(paint) is int:
-                for ya, yb, xa, xb in _bands(x1, y1, x2, y2, bw, w, h):
-                    px32[ya:yb, xa:xb] = paint
+                # _bands inlined (the hot path): each test keeps one band's slice non-empty and
+                # its start >= 0 (numpy clips a stop past the end itself)
+                if x2 <= x1 or x2 <= 0 or x1 >= w:
+                    continue
+                cx1 = x1 if x1 > 0 else 0
+                if y1 + bw > 0 and y1 < h:
+                    px32[(y1 if y1 > 0 else 0):y1 + bw, cx1:x2] = paint
+                if y2 > 0 and y2 - bw < h:
+                    px32[(y2 - bw if y2 > bw else 0):y2, cx1:x2] = paint
+                ya, yb = y1 + bw, y2 - bw
+                if yb > ya and yb > 0 and ya < h:
+                    ya = ya if ya > 0 else 0
+                    if x1 + bw > 0:
+                        px32[ya:yb, cx1:x1 + bw] = paint
+                    if x2 - bw < w:
+                        px32[ya:yb, (x2 - bw if x2 > bw else 0):x2] = paint
             else:
                 for ya, yb, xa, xb in _bands(x1, y1, x2, y2, bw, w, h):
                     roi = frame[ya:yb, xa:xb]
