@@ -8,8 +8,14 @@ leaves alpha 255 (a video frame, opaque already, stays 255 everywhere).
 
 The work per object is a few whole-pixel writes, with everything that depends only on the
 metadata's values computed once and cached: an opaque border is four 32-bit fills, an opaque
-label one copy of a block composited once per text, font and colours, a translucent fill one
-``cv2.transform`` over the covered pixels. OpenCV rasterises lines, arrows and circles."""
+label one copy of a block composited once per text, font and colours; a translucent fill is one
+``cv2.addWeighted`` and a label over the frame (translucent background or none) one
+``cv2.blendLinear``, over the covered pixels only. OpenCV rasterises lines, arrows and circles.
+
+Pixels: opaque borders, fills and labels on an opaque background are those of the reference
+primitives :func:`blend_fill` and :func:`blend_mask` exactly; a translucent fill or a label over
+the frame is within one level of them per channel (OpenCV blends the colour in whole levels and
+rounds to nearest; the reference blends the exact colour and rounds half up)."""
 
 from __future__ import annotations
 
@@ -133,22 +139,26 @@ def _rgba(rgb: np.ndarray) -> np.ndarray:
     return np.append(rgb, np.float32(255.0))
 
 
+def _pixel(levels) -> int:
+    """RGBA uint8 levels as one pixel of the frame's uint32 view (native byte order)."""
+    return int(np.asarray(levels, np.uint8).view(np.uint32)[0])
+
+
 @functools.lru_cache(maxsize=256)
 def _paint(r, g, b, a):
     """How a ColorParams' values fill an area: None (invisible), an int (an opaque pixel as the
-    frame's uint32, its colour in the whole levels a fill always left: truncated) or a 4×5
-    ``cv2.transform`` matrix (translucent: ``out = src·(1−α) + colour·α``)."""
+    frame's uint32, its colour in the whole levels a fill always left: truncated) or
+    ``(pixel, alpha)`` (translucent: ``out = src·(1−α) + pixel·α``, the colour rounded to whole
+    levels, alpha 255 so that the frame's alpha composites over)."""
     rgb, a = _colour(_unit(r), _unit(g), _unit(b)), _unit(a)
     if a <= 0.0:
         return None
+    px = np.full(4, 255, np.uint8)
     if a >= 1.0:
-        px = np.full(4, 255, np.uint8)
         px[:3] = rgb  # numpy truncates float32 to whole levels here, as fills always did
-        return int(px.view(np.uint32)[0])
-    m = np.zeros((4, 5), np.float32)
-    m[np.arange(4), np.arange(4)] = 1.0 - a
-    m[:, 4] = _rgba(rgb) * np.float32(a)
-    return m
+        return _pixel(px)
+    px[:3] = np.rint(rgb)
+    return _pixel(px), a
 
 
 def _paint_of(c):
@@ -156,13 +166,15 @@ def _paint_of(c):
 
 
 class _Label:
-    """A label as drawn: ``block`` (opaque uint32 pixels, copied) or ``keep``/``add`` (float32,
-    ``out = frame·keep + add`` rounded: text blended through its coverage)."""
+    """A label as drawn: ``block`` (opaque uint32 pixels, copied), or ``colour`` (uint8 RGBA)
+    blended over the frame with the float32 weights ``keep`` (the frame's) and ``cover``
+    (the colour's, ``1 − keep``): text through its coverage, a translucent background."""
 
-    __slots__ = ("h", "w", "block", "keep", "add")
+    __slots__ = ("h", "w", "block", "colour", "keep", "cover")
 
-    def __init__(self, h, w, block=None, keep=None, add=None):
-        self.h, self.w, self.block, self.keep, self.add = h, w, block, keep, add
+    def __init__(self, h, w, block=None, colour=None, keep=None, cover=None):
+        self.h, self.w, self.block = h, w, block
+        self.colour, self.keep, self.cover = colour, keep, cover
 
 
 @functools.lru_cache(maxsize=1024)
@@ -188,15 +200,21 @@ def _label(text: str, font: str, size, fg: tuple, bg: tuple | None) -> _Label | 
         return _Label(h, w, block=block)
     if fa <= 0.0 and ba <= 0.0:
         return None
+    # out = frame·keep + add: the text over the frame, or over the translucent background
+    # (fill and text folded into one blend)
     keep = 1.0 - m
     add = _rgba(fg_rgb) * m
-    if ba > 0.0:  # translucent background: fill and text folded into one blend
+    if ba > 0.0:
         add = add + _rgba(bg_rgb) * np.float32(ba) * keep
         keep = keep * np.float32(1.0 - ba)
-    keep, add = np.ascontiguousarray(keep), np.ascontiguousarray(add)
-    keep.setflags(write=False)
-    add.setflags(write=False)
-    return _Label(h, w, keep=keep, add=add)
+    cover = 1.0 - keep
+    # as blendLinear takes it: the colour that ``add`` is ``cover`` of, in whole levels
+    colour = np.rint(np.divide(add, cover, out=np.zeros_like(add), where=cover > 0))
+    colour = np.clip(colour, 0, 255).astype(np.uint8)
+    keep, cover = np.ascontiguousarray(keep[..., 0]), np.ascontiguousarray(cover[..., 0])
+    for a in (colour, keep, cover):
+        a.setflags(write=False)
+    return _Label(h, w, colour=colour, keep=keep, cover=cover)
 
 
 # -- primitives ---------------------------------------------------------------------------------
@@ -220,15 +238,6 @@ def _bands(x1: int, y1: int, x2: int, y2: int, bw: int, w: int, h: int) -> list:
             if xb > xa:
                 out.append((ya, yb, xa, xb))
     return out
-
-
-def _fill(frame: np.ndarray, px32: np.ndarray, ya: int, yb: int, xa: int, xb: int, paint) -> None:
-    """Fill frame rows ya:yb, columns xa:xb (already clipped) with a :func:`_paint`."""
-    if type(paint) is int:
-        px32[ya:yb, xa:xb] = paint
-    else:
-        roi = frame[ya:yb, xa:xb]
-        cv2.transform(roi, paint, dst=roi)
 
 
 def blend_fill(frame: np.ndarray, x1: int, y1: int, x2: int, y2: int, rgb: np.ndarray, alpha: float) -> None:
@@ -288,6 +297,28 @@ class Drawer:
 
     def __init__(self, options: DrawOptions | None = None):
         self.opt = options or DrawOptions()
+        # one uniform colour block, reused by every translucent fill (cv2.addWeighted takes
+        # an array): _solid_n pixels of it hold _solid_px
+        self._solid = np.empty(0, np.uint32)
+        self._solid_px, self._solid_n = None, 0
+
+    def _fill(self, frame: np.ndarray, px32: np.ndarray, ya: int, yb: int, xa: int, xb: int, paint) -> None:
+        """Fill rows ya:yb, columns xa:xb (clipped, not empty) with a :func:`_paint`."""
+        if type(paint) is int:
+            px32[ya:yb, xa:xb] = paint
+            return
+        pixel, alpha = paint
+        h, w = yb - ya, xb - xa
+        n = h * w
+        if n > self._solid.size:
+            self._solid = np.empty(max(n, 2 * self._solid.size), np.uint32)
+            self._solid_n = 0
+        if pixel != self._solid_px or n > self._solid_n:
+            self._solid[:n] = pixel
+            self._solid_px, self._solid_n = pixel, n
+        roi = frame[ya:yb, xa:xb]
+        cv2.addWeighted(roi, 1.0 - alpha, self._solid[:n].view(np.uint8).reshape(h, w, 4), alpha, 0.0,
+                        dst=roi)
 
     def draw(self, frame: np.ndarray, frame_meta) -> None:
         """Draw ``frame_meta``'s objects and display metas into ``frame`` ((H, W, 4) uint8 RGBA;
@@ -334,8 +365,7 @@ class Drawer:
         if o.display_clock:
             self.clock(frame)
 
-    @staticmethod
-    def rects(frame: np.ndarray, px32: np.ndarray, rects: list) -> None:
+    def rects(self, frame: np.ndarray, px32: np.ndarray, rects: list) -> None:
         """Draw rectangles (NvOSD_RectParams): the fill if any, then the border inside the box."""
         h, w = px32.shape
         for r in rects:
@@ -347,17 +377,17 @@ class Drawer:
             except InvalidShape as exc:
                 _warn_skipped("rect", exc)
                 continue
-            if r.has_bg_color:
-                paint = _paint_of(r.bg_color)
-                if paint is not None:
-                    xa, ya, xb, yb = max(x1, 0), max(y1, 0), min(x2, w), min(y2, h)
-                    if xb > xa and yb > ya:
-                        _fill(frame, px32, ya, yb, xa, xb, paint)
-            if bw <= 0:
-                continue
             bw = min(bw, max(x2 - x1, y2 - y1, 0))
             bc = r.border_color
-            paint = _paint(bc.red, bc.green, bc.blue, bc.alpha)
+            paint = _paint(bc.red, bc.green, bc.blue, bc.alpha) if bw > 0 else None
+            if r.has_bg_color:
+                fill = _paint_of(r.bg_color)
+                # an opaque border covers its pixels: a fill under it only needs the inside
+                inset = bw if type(paint) is int else 0
+                xa, ya = max(x1 + inset, 0), max(y1 + inset, 0)
+                xb, yb = min(x2 - inset, w), min(y2 - inset, h)
+                if fill is not None and xb > xa and yb > ya:
+                    self._fill(frame, px32, ya, yb, xa, xb, fill)
             if paint is None:
                 continue
             if type(paint) is int:
@@ -379,11 +409,9 @@ class Drawer:
                         px32[ya:yb, (x2 - bw if x2 > bw else 0):x2] = paint
             else:
                 for ya, yb, xa, xb in _bands(x1, y1, x2, y2, bw, w, h):
-                    roi = frame[ya:yb, xa:xb]
-                    cv2.transform(roi, paint, dst=roi)
+                    self._fill(frame, px32, ya, yb, xa, xb, paint)
 
-    @staticmethod
-    def texts(frame: np.ndarray, px32: np.ndarray, texts: list) -> None:
+    def texts(self, frame: np.ndarray, px32: np.ndarray, texts: list) -> None:
         """Draw labels (NvOSD_TextParams) at their offsets, each from its cached composite."""
         h, w = px32.shape
         for t in texts:
@@ -415,11 +443,8 @@ class Drawer:
                 px32[ya:yb, xa:xb] = lab.block[ya - y: yb - y, xa - x: xb - x]
             else:
                 roi = frame[ya:yb, xa:xb]
-                acc = roi.astype(np.float32)
-                acc *= lab.keep[ya - y: yb - y, xa - x: xb - x]
-                acc += lab.add[ya - y: yb - y, xa - x: xb - x]
-                acc += 0.5
-                roi[...] = acc
+                sy, sx = slice(ya - y, yb - y), slice(xa - x, xb - x)
+                cv2.blendLinear(roi, lab.colour[sy, sx], lab.keep[sy, sx], lab.cover[sy, sx], dst=roi)
 
     def line(self, frame, ln) -> None:
         rgb, a = _rgb(ln.line_color)
