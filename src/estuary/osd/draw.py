@@ -180,10 +180,10 @@ class _Label:
 @functools.lru_cache(maxsize=1024)
 def _label(text: str, font: str, size, fg: tuple, bg: tuple | None) -> _Label | None:
     """Composite a label once: text of colour ``fg`` (r, g, b, a in 0..1) on background ``bg``
-    (same, or None). Labels are drawn with the pixels of a background fill followed by the text
-    blended through its coverage mask: exactly when the background is opaque (the block is
-    those pixels) or absent (the same float operations per pixel), within one level when it is
-    translucent (one blend instead of two roundings)."""
+    (same, or None). The pixels are those of a background fill followed by the text blended
+    through its coverage mask (:func:`blend_fill`, :func:`blend_mask`): exactly when the
+    background is opaque (the block is those pixels), within one level otherwise (one
+    ``cv2.blendLinear`` of a colour in whole levels, the fill and the text folded into it)."""
     mask = text_mask(text, font, font_pixels(size))
     h, w = mask.shape
     fg_rgb, fa = _colour(*(_unit(v) for v in fg[:3])), _unit(fg[3])
