@@ -492,3 +492,36 @@ def test_values_that_are_not_numbers_are_skipped_with_one_warning(caplog):
     warnings = [r.getMessage() for r in caplog.records]
     assert sum("skipped a rect" in m for m in warnings) == 1, warnings
     assert sum("skipped a text" in m for m in warnings) == 1, warnings
+
+
+@pytest.mark.parametrize("big", [False, True])  # per-row Python and numpy geometry
+def test_objects_stored_as_arrays_are_drawn_without_making_structs(caplog, big):
+    """nvinfer writes a frame's objects as a table; the OSD draws it as it draws the structs made
+    from it (same pixels), without making them; a non-finite box is skipped with a warning."""
+    from estuary.meta.arrays import FrameObjects, ObjectStyle
+    from estuary.osd import draw as D
+    D._warned.clear()
+    styles = [ObjectStyle(3, (1, 0, 0, 1), None, "Serif", 11, (1, 1, 1, 1), (0, 0, 0, 1)),
+              ObjectStyle(2, (0, 1, 0, 0.5), (0, 0, 1, 0.3), "Sans", 9, (1, 1, 0, 1), None),
+              ObjectStyle(5, (0.2, 0.3, 0.9, 1), (1, 1, 1, 1), None, 0, (0, 0, 0, 1), (1, 1, 1, 0.5)), None]
+    rng = np.random.default_rng(3)
+    n = 60 if big else 12
+    xy = rng.uniform(-50, 600, (n, 2))
+    boxes = np.concatenate([xy, xy + rng.uniform(0.3, 150, (n, 2))], 1)
+    batch = NvDsBatchMeta(1)
+    f = batch.acquire_frame()
+    batch.add_frame(f)
+    table = f.append_objects(FrameObjects.detections(
+        boxes, rng.random(n), rng.integers(0, 4, n), labels=[f"car {i}" for i in range(n)],
+        style=[styles[i] for i in rng.integers(0, 4, n)], label_raise=20))
+    table.boxes[7] = (np.nan, 10, 50, 60)  # a user's write into the live table
+    img = rng.integers(0, 256, (480, 640, 4), dtype=np.uint8)
+    img[..., 3] = 255
+    from_arrays, from_structs = img.copy(), img.copy()
+    with caplog.at_level("WARNING", logger="estuary.osd"):
+        Drawer().draw(from_arrays, f)
+    assert FrameObjects.from_frame(f).live  # still arrays: no struct was made
+    assert sum("skipped a rect" in r.getMessage() for r in caplog.records) == 1
+    assert len(f.objects) == n  # now the structs
+    Drawer().draw(from_structs, f)
+    assert (from_arrays != img).mean() > 0.02 and np.array_equal(from_arrays, from_structs)

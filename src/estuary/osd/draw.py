@@ -291,6 +291,16 @@ def _pixels32(frame: np.ndarray) -> np.ndarray | None:
     return frame.view(np.uint32)[..., 0]
 
 
+def _object_table(frame_meta):
+    """The frame's objects as a live table (:class:`estuary.meta.arrays.FrameObjects`) when they
+    are stored as arrays and no struct was made yet, else None; the test is that of
+    ``FrameObjects.from_frame``, made here without gathering a snapshot of structs."""
+    table = getattr(frame_meta, "_table", None)
+    if table is None or frame_meta._objects:
+        return None
+    return table
+
+
 # -- a frame ------------------------------------------------------------------------------------
 class Drawer:
     """Draws the metadata of one frame into its RGBA pixels."""
@@ -334,9 +344,12 @@ class Drawer:
 
     def _draw(self, frame: np.ndarray, px32: np.ndarray, frame_meta) -> None:
         o = self.opt
-        objects = frame_meta.objects
+        table = _object_table(frame_meta)
+        objects = frame_meta.objects if table is None else ()
         dms = frame_meta.display_metas
         # DeepStream's order: all rectangles, masks, all labels, then lines, arrows, circles
+        if table is not None and o.display_bbox:
+            self.table_rects(frame, px32, table)
         rects = [obj.rect_params for obj in objects] if o.display_bbox else []
         for dm in dms:
             if dm.num_rects:
@@ -347,6 +360,8 @@ class Drawer:
             for obj in objects:
                 if obj.mask_params.data is not None:
                     draw_safely(self.mask, frame, obj)
+        if table is not None and o.display_text:
+            self.table_texts(frame, px32, table)
         texts = [obj.text_params for obj in objects] if o.display_text else []
         for dm in dms:
             if dm.num_labels:
@@ -367,7 +382,7 @@ class Drawer:
 
     def rects(self, frame: np.ndarray, px32: np.ndarray, rects: list) -> None:
         """Draw rectangles (NvOSD_RectParams): the fill if any, then the border inside the box."""
-        h, w = px32.shape
+        box = self._box
         for r in rects:
             try:
                 left, top = r.left, r.top
@@ -379,41 +394,46 @@ class Drawer:
                 continue
             bw = min(bw, max(x2 - x1, y2 - y1, 0))
             bc = r.border_color
-            paint = _paint(bc.red, bc.green, bc.blue, bc.alpha) if bw > 0 else None
-            if r.has_bg_color:
-                fill = _paint_of(r.bg_color)
-                # an opaque border covers its pixels: a fill under it only needs the inside
-                inset = bw if type(paint) is int else 0
-                xa, ya = max(x1 + inset, 0), max(y1 + inset, 0)
-                xb, yb = min(x2 - inset, w), min(y2 - inset, h)
-                if fill is not None and xb > xa and yb > ya:
-                    self._fill(frame, px32, ya, yb, xa, xb, fill)
-            if paint is None:
-                continue
-            if type(paint) is int:
-                # _bands inlined (the hot path): each test keeps one band's slice non-empty and
-                # its start >= 0 (numpy clips a stop past the end itself)
-                if x2 <= x1 or x2 <= 0 or x1 >= w:
-                    continue
-                cx1 = x1 if x1 > 0 else 0
-                if y1 + bw > 0 and y1 < h:
-                    px32[(y1 if y1 > 0 else 0):y1 + bw, cx1:x2] = paint
-                if y2 > 0 and y2 - bw < h:
-                    px32[(y2 - bw if y2 > bw else 0):y2, cx1:x2] = paint
-                ya, yb = y1 + bw, y2 - bw
-                if yb > ya and yb > 0 and ya < h:
-                    ya = ya if ya > 0 else 0
-                    if x1 + bw > 0:
-                        px32[ya:yb, cx1:x1 + bw] = paint
-                    if x2 - bw < w:
-                        px32[ya:yb, (x2 - bw if x2 > bw else 0):x2] = paint
-            else:
-                for ya, yb, xa, xb in _bands(x1, y1, x2, y2, bw, w, h):
-                    self._fill(frame, px32, ya, yb, xa, xb, paint)
+            box(frame, px32, x1, y1, x2, y2, bw, _paint(bc.red, bc.green, bc.blue, bc.alpha) if bw > 0 else None,
+                _paint_of(r.bg_color) if r.has_bg_color else None)
+
+    def _box(self, frame, px32, x1: int, y1: int, x2: int, y2: int, bw: int, paint, fill) -> None:
+        """One rectangle in pixels: ``fill`` (a :func:`_paint` or None) over the box, then the
+        border of width ``bw`` (> 0 when ``paint`` is not None) inside it."""
+        h, w = px32.shape
+        if fill is not None:
+            # an opaque border covers its pixels: a fill under it only needs the inside
+            inset = bw if type(paint) is int else 0
+            xa, ya = max(x1 + inset, 0), max(y1 + inset, 0)
+            xb, yb = min(x2 - inset, w), min(y2 - inset, h)
+            if xb > xa and yb > ya:
+                self._fill(frame, px32, ya, yb, xa, xb, fill)
+        if paint is None:
+            return
+        if type(paint) is int:
+            # _bands inlined (the hot path): each test keeps one band's slice non-empty and its
+            # start >= 0 (numpy clips a stop past the end itself)
+            if x2 <= x1 or x2 <= 0 or x1 >= w:
+                return
+            cx1 = x1 if x1 > 0 else 0
+            if y1 + bw > 0 and y1 < h:
+                px32[(y1 if y1 > 0 else 0):y1 + bw, cx1:x2] = paint
+            if y2 > 0 and y2 - bw < h:
+                px32[(y2 - bw if y2 > bw else 0):y2, cx1:x2] = paint
+            ya, yb = y1 + bw, y2 - bw
+            if yb > ya and yb > 0 and ya < h:
+                ya = ya if ya > 0 else 0
+                if x1 + bw > 0:
+                    px32[ya:yb, cx1:x1 + bw] = paint
+                if x2 - bw < w:
+                    px32[ya:yb, (x2 - bw if x2 > bw else 0):x2] = paint
+        else:
+            for ya, yb, xa, xb in _bands(x1, y1, x2, y2, bw, w, h):
+                self._fill(frame, px32, ya, yb, xa, xb, paint)
 
     def texts(self, frame: np.ndarray, px32: np.ndarray, texts: list) -> None:
         """Draw labels (NvOSD_TextParams) at their offsets, each from its cached composite."""
-        h, w = px32.shape
+        paste = self._paste
         for t in texts:
             s = t.display_text_str
             if not s:
@@ -432,19 +452,81 @@ class Drawer:
             except InvalidShape as exc:
                 _warn_skipped("text", exc)
                 continue
-            if lab is None:
+            if lab is not None:
+                paste(frame, px32, x, y, lab)
+
+    @staticmethod
+    def _paste(frame, px32, x: int, y: int, lab: _Label) -> None:
+        """Draw a composited label with its top-left at (x, y), clipped."""
+        h, w = px32.shape
+        xa, ya = (x if x > 0 else 0), (y if y > 0 else 0)
+        xb, yb = x + lab.w, y + lab.h
+        xb, yb = (xb if xb < w else w), (yb if yb < h else h)
+        if xb <= xa or yb <= ya:
+            return
+        if lab.block is not None:
+            px32[ya:yb, xa:xb] = lab.block[ya - y: yb - y, xa - x: xb - x]
+        else:
+            roi = frame[ya:yb, xa:xb]
+            sy, sx = slice(ya - y, yb - y), slice(xa - x, xb - x)
+            cv2.blendLinear(roi, lab.colour[sy, sx], lab.keep[sy, sx], lab.cover[sy, sx], dst=roi)
+
+    # -- objects stored as arrays (estuary.meta.arrays): drawn without making their structs --
+    def table_rects(self, frame: np.ndarray, px32: np.ndarray, table) -> None:
+        """Draw the boxes of a frame's object table (as :meth:`rects` draws their structs)."""
+        b = table.boxes
+        n = len(b)
+        if not n:
+            return
+        # pixels as the structs give them: left/top/width/height and the far edges summed in
+        # the same float arithmetic, clamped, rounded half to even (as _px)
+        if n < 32:  # numpy's fixed cost per call is more than a few rows' Python
+            px, ok = [], []
+            for x1, y1, x2, y2 in b.tolist():
+                try:
+                    px.append((_px(x1), _px(y1), _px(x1 + (x2 - x1)), _px(y1 + (y2 - y1))))
+                    ok.append(True)
+                except InvalidShape as exc:
+                    px.append(None)
+                    ok.append(False)
+                    _warn_skipped("rect", exc)
+        else:
+            left, top = b[:, 0], b[:, 1]
+            xyxy = np.stack((left, top, left + (b[:, 2] - left), top + (b[:, 3] - top)), 1)
+            good = np.isfinite(xyxy).all(1)
+            px = np.rint(np.clip(np.where(good[:, None], xyxy, 0.0), -_LIMIT, _LIMIT)).astype(np.int64).tolist()
+            ok = good.tolist()
+            if not good.all():
+                _warn_skipped("rect", InvalidShape("non-finite box coordinates"))
+        looks: dict = {}
+        box = self._box
+        for xyxy, good, style in zip(px, ok, table.styles):
+            if not good or style is None:
                 continue
-            xa, ya = (x if x > 0 else 0), (y if y > 0 else 0)
-            xb, yb = x + lab.w, y + lab.h
-            xb, yb = (xb if xb < w else w), (yb if yb < h else h)
-            if xb <= xa or yb <= ya:
+            x1, y1, x2, y2 = xyxy
+            look = looks.get(style)
+            if look is None:
+                bw = min(max(int(style.border_width), 0), _MAX_THICKNESS)
+                look = looks[style] = (bw, _paint(*style.border_color) if bw > 0 else None,
+                                       _paint(*style.bg_color) if style.bg_color is not None else None)
+            bw = min(look[0], max(x2 - x1, y2 - y1, 0))
+            box(frame, px32, x1, y1, x2, y2, bw, look[1] if bw > 0 else None, look[2])
+
+    def table_texts(self, frame: np.ndarray, px32: np.ndarray, table) -> None:
+        """Draw the labels of a frame's object table (as :meth:`texts` draws their structs)."""
+        paste = self._paste
+        offsets = table.text_offsets.tolist()
+        for s, (x, y), style in zip(table.texts, offsets, table.styles):
+            if not s or style is None:
                 continue
-            if lab.block is not None:
-                px32[ya:yb, xa:xb] = lab.block[ya - y: yb - y, xa - x: xb - x]
-            else:
-                roi = frame[ya:yb, xa:xb]
-                sy, sx = slice(ya - y, yb - y), slice(xa - x, xb - x)
-                cv2.blendLinear(roi, lab.colour[sy, sx], lab.keep[sy, sx], lab.cover[sy, sx], dst=roi)
+            try:
+                lab = _label(s, style.font_name or "Serif", style.font_size, tuple(style.font_color),
+                             tuple(style.text_bg_color) if style.text_bg_color is not None else None)
+            except InvalidShape as exc:
+                _warn_skipped("text", exc)
+                continue
+            if lab is not None:
+                paste(frame, px32, _px(x), _px(y), lab)
 
     def line(self, frame, ln) -> None:
         rgb, a = _rgb(ln.line_color)
