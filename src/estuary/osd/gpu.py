@@ -10,8 +10,9 @@ from collections import OrderedDict
 
 import numpy as np
 
-from estuary.osd.draw import DrawOptions, _bands, _px, _width, draw_safely, font_pixels
+from estuary.osd.draw import DrawOptions, _bands
 from estuary.osd.fonts import text_mask
+from estuary.osd.paint import _px, _width, draw_safely, font_pixels
 
 __all__ = ["draw_gpu"]
 
