@@ -339,10 +339,10 @@ class Drawer:
             if not good or style is None:
                 continue
             x1, y1, x2, y2 = xyxy
-            look = looks.get(style)
+            look = looks.get(id(style))  # styles are shared (one per class): resolved once a frame
             if look is None:
                 bw = min(max(int(style.border_width), 0), _MAX_THICKNESS)
-                look = looks[style] = (bw, _paint(*style.border_color) if bw > 0 else None,
+                look = looks[id(style)] = (bw, _paint(*style.border_color) if bw > 0 else None,
                                        _paint(*style.bg_color) if style.bg_color is not None else None)
             bw = min(look[0], max(x2 - x1, y2 - y1, 0))
             box(frame, px32, x1, y1, x2, y2, bw, look[1] if bw > 0 else None, look[2])
