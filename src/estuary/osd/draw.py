@@ -341,9 +341,13 @@ class Drawer:
             x1, y1, x2, y2 = xyxy
             look = looks.get(id(style))  # styles are shared (one per class): resolved once a frame
             if look is None:
-                bw = min(max(int(style.border_width), 0), _MAX_THICKNESS)
+                try:
+                    bw = _width(style.border_width, 0)
+                except InvalidShape as exc:
+                    _warn_skipped("rect", exc)
+                    bw = 0
                 look = looks[id(style)] = (bw, _paint(*style.border_color) if bw > 0 else None,
-                                       _paint(*style.bg_color) if style.bg_color is not None else None)
+                                           _paint(*style.bg_color) if style.bg_color is not None else None)
             bw = min(look[0], max(x2 - x1, y2 - y1, 0))
             box(frame, px32, x1, y1, x2, y2, bw, look[1] if bw > 0 else None, look[2])
 
