@@ -525,3 +525,13 @@ def test_objects_stored_as_arrays_are_drawn_without_making_structs(caplog, big):
     assert len(f.objects) == n  # now the structs
     Drawer().draw(from_structs, f)
     assert (from_arrays != img).mean() > 0.02 and np.array_equal(from_arrays, from_structs)
+
+
+def test_a_frame_the_osd_cannot_draw_on_is_a_clear_error():
+    from estuary.errors import SurfaceError
+    batch = NvDsBatchMeta(1)
+    f = batch.acquire_frame()
+    batch.add_frame(f)
+    f.add_object(batch.acquire_object())
+    with pytest.raises(SurfaceError, match="RGBA"):
+        Drawer().draw(np.zeros((8, 8, 4), np.float32), f)

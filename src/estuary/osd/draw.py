@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from estuary.errors import SurfaceError
 from estuary.osd.fonts import text_mask
 # _colour, _warned and font_pixels are also re-exported, for code that knew them here
 from estuary.osd.paint import (  # noqa: F401
@@ -169,13 +170,19 @@ class Drawer:
         """Draw ``frame_meta``'s objects and display metas into ``frame`` ((H, W, 4) uint8 RGBA;
         (H, W, 3) RGB frames are drawn through an RGBA copy)."""
         px32 = _pixels32(frame)
-        if px32 is None:
-            work = np.full(frame.shape[:2] + (4,), 255, np.uint8)
-            work[..., : frame.shape[2]] = frame
-            self._draw(work, _pixels32(work), frame_meta)
-            frame[...] = work[..., : frame.shape[2]]
+        if px32 is not None:
+            self._draw(frame, px32, frame_meta)
             return
-        self._draw(frame, px32, frame_meta)
+        if not (getattr(frame_meta, "num_obj_meta", 1) or frame_meta.display_metas or self.opt.display_clock):
+            return  # nothing to draw: spare the copies
+        rgb = frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3
+        work = cv2.cvtColor(frame, cv2.COLOR_RGB2RGBA) if rgb else np.ascontiguousarray(frame)
+        px32 = _pixels32(work)
+        if px32 is None:
+            raise SurfaceError(f"the OSD draws on (H, W, 4) RGBA or (H, W, 3) RGB uint8 frames, not "
+                               f"{frame.dtype} {frame.shape}")
+        self._draw(work, px32, frame_meta)
+        frame[...] = cv2.cvtColor(work, cv2.COLOR_RGBA2RGB) if rgb else work
 
     def _draw(self, frame: np.ndarray, px32: np.ndarray, frame_meta) -> None:
         o = self.opt
