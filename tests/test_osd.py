@@ -314,3 +314,224 @@ def test_opaque_label_fast_path_gives_the_same_pixels_as_fill_and_blend():
     D.blend_fill(slow, 300, 230, 300 + mask.shape[1], 230 + mask.shape[0], bg, 1.0)
     D.blend_mask(slow, 300, 230, mask, fg, 1.0)
     assert (fast != 7).any() and np.array_equal(fast, slow)
+
+
+def _reference_draw(img, frame):
+    """The drawer's contract in plain primitives: every rectangle (fill, then the four bands of
+    its border), then every label (background fill, then the text blended through its mask)."""
+    from estuary.osd import draw as D
+    h, w = img.shape[:2]
+    for o in frame.objects:
+        r = o.rect_params
+        x1, y1 = round(r.left), round(r.top)
+        x2, y2 = round(r.left + r.width), round(r.top + r.height)
+        if r.has_bg_color:
+            c = r.bg_color
+            D.blend_fill(img, x1, y1, x2, y2, D._colour(c.red, c.green, c.blue), c.alpha)
+        bw = min(r.border_width, max(x2 - x1, y2 - y1, 0))
+        c = r.border_color
+        for ya, yb, xa, xb in D._bands(x1, y1, x2, y2, bw, w, h) if bw > 0 else ():
+            D.blend_fill(img, xa, ya, xb, yb, D._colour(c.red, c.green, c.blue), c.alpha)
+    for o in frame.objects:
+        t = o.text_params
+        if not t.display_text_str:
+            continue
+        fp = t.font_params
+        mask = D.text_mask(t.display_text_str, fp.font_name_str, D.font_pixels(fp.font_size))
+        if t.set_bg_clr:
+            c = t.text_bg_clr
+            D.blend_fill(img, t.x_offset, t.y_offset, t.x_offset + mask.shape[1], t.y_offset + mask.shape[0],
+                         D._colour(c.red, c.green, c.blue), c.alpha)
+        c = fp.font_color
+        D.blend_mask(img, t.x_offset, t.y_offset, mask, D._colour(c.red, c.green, c.blue), c.alpha)
+
+
+def _random_scene(batch, f, rng, translucent, grid):
+    """Objects at random (overlapping, partly outside the frame) or one per grid cell (apart);
+    opaque colours and labels on a background, or translucent colours and some labels without."""
+    def colour(c):
+        a = float(rng.choice([0.0, rng.uniform(0.05, 0.95)])) if translucent else 1.0
+        c.set(*(float(v) for v in rng.random(3)), a)
+
+    for i in range(48):
+        o = batch.acquire_object()
+        r = o.rect_params
+        if grid:
+            r.left, r.top = 10 + (i % 8) * 78 + rng.uniform(0, 4), 30 + (i // 8) * 75 + rng.uniform(0, 4)
+            r.width, r.height = rng.uniform(20, 70), rng.uniform(10, 40)
+        else:
+            r.left, r.top = rng.uniform(-60, 640), rng.uniform(-40, 480)
+            r.width, r.height = rng.uniform(1.5, 160), rng.uniform(0, 120)
+        r.border_width = int(rng.integers(0, 7))
+        colour(r.border_color)
+        r.has_bg_color = int(rng.random() < 0.5)
+        colour(r.bg_color)
+        t = o.text_params
+        t.display_text = f"id {i} Åg"
+        t.x_offset = int(r.left) if grid else int(rng.integers(-40, 640))
+        t.y_offset = int(r.top) - 22 if grid else int(rng.integers(-20, 480))
+        t.font_params.font_name = str(rng.choice(["Serif", "Sans", "Mono"]))
+        t.font_params.font_size = int(rng.integers(7, 11) if grid else rng.integers(6, 22))
+        colour(t.font_params.font_color)
+        t.set_bg_clr = int(rng.random() < 0.7) if translucent else 1
+        colour(t.text_bg_clr)
+        f.add_object(o)
+
+
+@pytest.mark.parametrize("translucent,grid", [(False, False), (True, True)])
+def test_drawer_pixels_are_those_of_the_reference_primitives(translucent, grid):
+    """Opaque borders, fills and labels on an opaque background are exactly the plain fill +
+    blend primitives, overlaps and clipping included; translucent fills and labels over the
+    frame (blended by OpenCV in whole levels) are within one level of them."""
+    for seed in range(6):
+        rng = np.random.default_rng(seed)
+        batch = NvDsBatchMeta(1)
+        f = batch.acquire_frame()
+        batch.add_frame(f)
+        _random_scene(batch, f, rng, translucent, grid)
+        img = rng.integers(0, 256, (480, 640, 4), dtype=np.uint8)
+        img[..., 3] = 255
+        ours, ref = img.copy(), img.copy()
+        Drawer().draw(ours, f)
+        _reference_draw(ref, f)
+        diff = np.abs(ours.astype(int) - ref.astype(int))
+        assert (ours != img).mean() > 0.05  # the scene draws a good part of the frame
+        assert diff.max() <= (1 if translucent else 0), (seed, diff.max())
+        assert (ours[..., 3] == 255).all()  # an opaque frame stays opaque
+
+
+def test_labels_are_drawn_over_every_box():
+    """DeepStream's order: all boxes first, then all labels, so a later object's box does not
+    cover an earlier object's label."""
+    def setup(batch, f):
+        for left, top, label in ((20, 50, "first"), (10, 40, None)):
+            o = batch.acquire_object()
+            r = o.rect_params
+            r.left, r.top, r.width, r.height, r.border_width = left, top, 120, 80, 6
+            r.border_color.set(1.0, 0.0, 0.0, 1.0)
+            if label:
+                t = o.text_params
+                t.display_text = label
+                t.x_offset, t.y_offset = 5, 38  # across the second box's top border
+                t.font_params.font_size = 12
+                t.font_params.font_color.set(0.0, 0.0, 0.0, 1.0)
+                t.set_bg_clr = 1
+                t.text_bg_clr.set(1.0, 1.0, 1.0, 1.0)
+            f.add_object(o)
+
+    from estuary.osd.draw import font_pixels, text_mask
+    lh, lw = text_mask("first", "Serif", font_pixels(12)).shape
+    img = frame_with(setup)
+    label = img[40:46, 10:5 + lw, :3].reshape(-1, 3)  # where the second box's top border crosses it
+    assert not (label == (255, 0, 0)).all(axis=1).any()  # the label, not the border, is there
+    assert tuple(img[41, 10 + lw, :3]) == (255, 0, 0)  # that border beside the label
+
+
+def test_colours_composite_over_the_frames_alpha():
+    def setup(batch, f):
+        o = batch.acquire_object()
+        r = o.rect_params
+        r.left, r.top, r.width, r.height, r.border_width = 20, 20, 100, 60, 2
+        r.border_color.set(0.0, 1.0, 0.0, 1.0)
+        r.has_bg_color = 1
+        r.bg_color.set(0.0, 0.0, 1.0, 0.25)
+        f.add_object(o)
+
+    img = np.zeros((120, 160, 4), np.uint8)  # fully transparent
+    batch = NvDsBatchMeta(1)
+    f = batch.acquire_frame()
+    batch.add_frame(f)
+    setup(batch, f)
+    Drawer().draw(img, f)
+    assert tuple(img[20, 50]) == (0, 255, 0, 255)  # opaque border: opaque pixel
+    assert abs(int(img[50, 50, 3]) - 64) <= 1 and abs(int(img[50, 50, 2]) - 64) <= 1  # 25 % over nothing
+    assert tuple(img[5, 5]) == (0, 0, 0, 0)  # nothing drawn: untouched
+
+
+def test_rgb_frames_are_drawn_too():
+    def setup(batch, f):
+        o = batch.acquire_object()
+        r = o.rect_params
+        r.left, r.top, r.width, r.height, r.border_width = 10, 10, 40, 30, 2
+        r.border_color.set(1.0, 1.0, 0.0, 1.0)
+        f.add_object(o)
+
+    img = np.zeros((64, 64, 3), np.uint8)
+    batch = NvDsBatchMeta(1)
+    f = batch.acquire_frame()
+    batch.add_frame(f)
+    setup(batch, f)
+    Drawer().draw(img, f)
+    assert tuple(img[10, 20]) == (255, 255, 0) and tuple(img[20, 20]) == (0, 0, 0)
+
+
+def test_values_that_are_not_numbers_are_skipped_with_one_warning(caplog):
+    from estuary.osd import draw as D
+    D._warned.clear()
+
+    def setup(batch, f):
+        for left, font_size in ((10 ** 400, 10), ("left", 10), (5, float("nan"))):
+            o = batch.acquire_object()
+            o.rect_params.left, o.rect_params.top = left, 5
+            o.rect_params.width = o.rect_params.height = 20
+            o.rect_params.border_width = 2
+            o.rect_params.border_color.set(1, 1, 1, 1)
+            o.text_params.display_text = "x"
+            o.text_params.font_params.font_size = font_size
+            f.add_object(o)
+        good = batch.acquire_object()
+        g = good.rect_params
+        g.left, g.top, g.width, g.height, g.border_width = 100, 100, 40, 40, 2
+        g.border_color.set(0.0, 1.0, 0.0, 1.0)
+        f.add_object(good)
+
+    with caplog.at_level("WARNING", logger="estuary.osd"):
+        img = frame_with(setup)
+    assert tuple(img[100, 120, :3]) == (0, 255, 0)
+    assert tuple(img[5, 10, :3]) == (255, 255, 255)  # the box at left=5 is drawn, its label skipped
+    warnings = [r.getMessage() for r in caplog.records]
+    assert sum("skipped a rect" in m for m in warnings) == 1, warnings
+    assert sum("skipped a text" in m for m in warnings) == 1, warnings
+
+
+@pytest.mark.parametrize("big", [False, True])  # per-row Python and numpy geometry
+def test_objects_stored_as_arrays_are_drawn_without_making_structs(caplog, big):
+    """nvinfer writes a frame's objects as a table; the OSD draws it as it draws the structs made
+    from it (same pixels), without making them; a non-finite box is skipped with a warning."""
+    from estuary.meta.arrays import FrameObjects, ObjectStyle
+    from estuary.osd import draw as D
+    D._warned.clear()
+    styles = [ObjectStyle(3, (1, 0, 0, 1), None, "Serif", 11, (1, 1, 1, 1), (0, 0, 0, 1)),
+              ObjectStyle(2, (0, 1, 0, 0.5), (0, 0, 1, 0.3), "Sans", 9, (1, 1, 0, 1), None),
+              ObjectStyle(5, (0.2, 0.3, 0.9, 1), (1, 1, 1, 1), None, 0, (0, 0, 0, 1), (1, 1, 1, 0.5)), None]
+    rng = np.random.default_rng(3)
+    n = 60 if big else 12
+    xy = rng.uniform(-50, 600, (n, 2))
+    boxes = np.concatenate([xy, xy + rng.uniform(0.3, 150, (n, 2))], 1)
+    batch = NvDsBatchMeta(1)
+    f = batch.acquire_frame()
+    batch.add_frame(f)
+    table = f.append_objects(FrameObjects.detections(
+        boxes, rng.random(n), rng.integers(0, 4, n), labels=[f"car {i}" for i in range(n)],
+        style=[styles[i] for i in rng.integers(0, 4, n)], label_raise=20))
+    table.boxes[7] = (np.nan, 10, 50, 60)  # a user's write into the live table
+    img = rng.integers(0, 256, (480, 640, 4), dtype=np.uint8)
+    img[..., 3] = 255
+    from_arrays, from_structs = img.copy(), img.copy()
+    with caplog.at_level("WARNING", logger="estuary.osd"):
+        Drawer().draw(from_arrays, f)
+    assert FrameObjects.from_frame(f).live  # still arrays: no struct was made
+    assert sum("skipped a rect" in r.getMessage() for r in caplog.records) == 1
+    assert len(f.objects) == n  # now the structs
+    Drawer().draw(from_structs, f)
+    assert (from_arrays != img).mean() > 0.02 and np.array_equal(from_arrays, from_structs)
+
+
+def test_a_frame_the_osd_cannot_draw_on_is_a_clear_error():
+    from estuary.errors import SurfaceError
+    batch = NvDsBatchMeta(1)
+    f = batch.acquire_frame()
+    batch.add_frame(f)
+    f.add_object(batch.acquire_object())
+    with pytest.raises(SurfaceError, match="RGBA"):
+        Drawer().draw(np.zeros((8, 8, 4), np.float32), f)

@@ -1,6 +1,8 @@
 """On-screen display on GPU surfaces (torch CUDA tensors), without downloading the frame:
 fills and borders are tensor blends; text uses glyph-run masks rendered once on the CPU and
-cached on the GPU; lines, arrows and circles are rasterised as small masks and blended."""
+cached on the GPU; lines, arrows and circles are rasterised as small masks and blended. The order
+and the compositing (colours *over* the frame, its alpha included) are those of the CPU drawer
+(:mod:`estuary.osd.draw`)."""
 
 from __future__ import annotations
 
@@ -8,8 +10,9 @@ from collections import OrderedDict
 
 import numpy as np
 
-from estuary.osd.draw import DrawOptions, _px, _width, draw_safely, font_pixels
+from estuary.osd.draw import DrawOptions, _bands
 from estuary.osd.fonts import text_mask
+from estuary.osd.paint import _px, _width, draw_safely, font_pixels
 
 __all__ = ["draw_gpu"]
 
@@ -24,7 +27,7 @@ def _blend_fill(t, x1, y1, x2, y2, color, alpha):
     x1, y1, x2, y2 = max(int(x1), 0), max(int(y1), 0), min(int(x2), w), min(int(y2), h)
     if x2 <= x1 or y2 <= y1 or alpha <= 0:
         return
-    roi = t[y1:y2, x1:x2, :3]
+    roi = t[y1:y2, x1:x2]
     c = _color_tensor(t, color)
     if alpha >= 1.0:
         roi.copy_(c.round().to(roi.dtype).expand_as(roi))
@@ -33,8 +36,10 @@ def _blend_fill(t, x1, y1, x2, y2, color, alpha):
 
 
 def _color_tensor(t, color):
+    """The colour as 0..255 per channel of ``t``; alpha 255, so that the frame's alpha composites over."""
     import torch
-    return torch.tensor([color[0] * 255.0, color[1] * 255.0, color[2] * 255.0], device=t.device)
+    c = [color[0] * 255.0, color[1] * 255.0, color[2] * 255.0, 255.0]
+    return torch.tensor(c[: t.shape[-1]], device=t.device)
 
 
 def _blend_mask(t, x, y, mask, color, alpha):
@@ -55,7 +60,7 @@ def _blend_mask(t, x, y, mask, color, alpha):
     if x2 <= x1 or y2 <= y1:
         return
     mm = (mt[y1 - y: y2 - y, x1 - x: x2 - x] * alpha).unsqueeze(-1)
-    roi = t[y1:y2, x1:x2, :3]
+    roi = t[y1:y2, x1:x2]
     c = _color_tensor(t, color)
     roi.copy_((roi.float() * (1 - mm) + c * mm + 0.5).to(roi.dtype))
 
@@ -73,9 +78,8 @@ def _rect(t, r):
     bw = min(_width(r.border_width, 0), max(x2 - x1, y2 - y1, 0))
     if bw > 0:
         c, a = _rgba(r.border_color)
-        for bx1, by1, bx2, by2 in ((x1, y1, x2, y1 + bw), (x1, y2 - bw, x2, y2),
-                                   (x1, y1 + bw, x1 + bw, y2 - bw), (x2 - bw, y1 + bw, x2, y2 - bw)):
-            _blend_fill(t, bx1, by1, bx2, by2, c, a)
+        for ya, yb, xa, xb in _bands(x1, y1, x2, y2, bw, t.shape[1], t.shape[0]):
+            _blend_fill(t, xa, ya, xb, yb, c, a)
 
 
 def _text(t, tp):
@@ -123,18 +127,24 @@ def _circle(t, cp):
 
 
 def draw_gpu(t, frame_meta, opt: DrawOptions) -> None:
-    """Draw one frame's metadata into an (H, W, 4) uint8 CUDA tensor."""
-    for obj in frame_meta.objects:
-        if opt.display_bbox:
+    """Draw one frame's metadata into an (H, W, 4) uint8 CUDA tensor: all rectangles, then all
+    labels, lines and circles (DeepStream's order, as the CPU drawer)."""
+    objects, dms = frame_meta.objects, frame_meta.display_metas
+    if opt.display_bbox:
+        for obj in objects:
             draw_safely(_rect, t, obj.rect_params)
-        if opt.display_text:
-            draw_safely(_text, t, obj.text_params)
-    for dm in frame_meta.display_metas:
+    for dm in dms:
         for r in dm.rect_params[: dm.num_rects]:
             draw_safely(_rect, t, r)
-        for ln in dm.line_params[: dm.num_lines]:
-            draw_safely(_line, t, ln)
-        for cp in dm.circle_params[: dm.num_circles]:
-            draw_safely(_circle, t, cp)
+    if opt.display_text:
+        for obj in objects:
+            draw_safely(_text, t, obj.text_params)
+    for dm in dms:
         for tp in dm.text_params[: dm.num_labels]:
             draw_safely(_text, t, tp)
+    for dm in dms:
+        for ln in dm.line_params[: dm.num_lines]:
+            draw_safely(_line, t, ln)
+    for dm in dms:
+        for cp in dm.circle_params[: dm.num_circles]:
+            draw_safely(_circle, t, cp)

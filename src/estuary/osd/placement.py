@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from estuary.errors import ConfigError
-from estuary.osd.draw import font_pixels
 from estuary.osd.fonts import text_mask
+from estuary.osd.paint import font_pixels
 
 __all__ = ["place_labels", "label_size", "label_font_size", "rects_intersect"]
 
