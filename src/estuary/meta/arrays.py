@@ -235,8 +235,8 @@ class FrameObjects:
 
         The frame's own table (live) when its objects are stored as arrays; otherwise a snapshot
         gathered from its object structs, whose :meth:`set` writes through to them."""
-        table = getattr(frame_meta, "_table", None)
-        if table is not None and not frame_meta._objects:
+        table = frame_meta.object_table()
+        if table is not None:
             return table
         objs = list(frame_meta.objects)  # makes structs of any rows appended after them
         n = len(objs)

@@ -283,6 +283,13 @@ class NvDsFrameMeta(NvDsBaseMeta):
             self._table.append(rows)
         return self._table
 
+    def object_table(self) -> FrameObjects | None:
+        """The frame's objects as its live table (arrays, no struct made yet), else None:
+        an element with a fast path for arrays asks this without making structs or gathering
+        a snapshot."""
+        t = self._table
+        return t if t is not None and not self._objects else None
+
     def _materialise(self) -> None:
         """Make object structs of the rows stored as arrays (once; they are the objects then)."""
         t = self._table

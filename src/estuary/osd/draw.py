@@ -128,13 +128,10 @@ def _pixels32(frame: np.ndarray) -> np.ndarray | None:
 
 
 def _object_table(frame_meta):
-    """The frame's objects as a live table (:class:`estuary.meta.arrays.FrameObjects`) when they
-    are stored as arrays and no struct was made yet, else None; the test is that of
-    ``FrameObjects.from_frame``, made here without gathering a snapshot of structs."""
-    table = getattr(frame_meta, "_table", None)
-    if table is None or frame_meta._objects:
-        return None
-    return table
+    """The frame's objects as a live table when they are stored as arrays (no struct made yet),
+    else None (:meth:`NvDsFrameMeta.object_table`)."""
+    get = getattr(frame_meta, "object_table", None)
+    return get() if get is not None else None
 
 
 # -- a frame ------------------------------------------------------------------------------------
