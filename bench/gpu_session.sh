@@ -79,6 +79,19 @@ case $phase in
     profile 128
     tail -1 "$OUT/prof_run.log"
     ;;
+  6)  # session 5: the merged GPU path re-verified, NVIDIA's CuPy app, a short benchmark
+    timeout 200 python3 -m pytest -q -p no:cacheprovider -rfE tests/test_gpu.py tests/test_gpu_post.py \
+      tests/test_torch_backend.py > "$OUT/tests_full.log" 2>&1
+    tail -3 "$OUT/tests_full.log"; grep -E "^(FAILED|ERROR|E  )" "$OUT/tests_full.log" | head -30
+    python3 -c "import cupy; print('cupy', cupy.__version__)"
+    timeout 90 python3 scripts/nvidia_samples.py --repo build/nvapps --timeout 60 \
+      --only deepstream-imagedata-multistream-cupy > "$OUT/cupy_app.log" 2>&1
+    tail -5 "$OUT/cupy_app.log"
+    timeout 150 python3 bench/gpu_bench.py --warmup --skip-naive --streams 96 112 2>&1 | quiet > "$OUT/bench_det.log"
+    cat "$OUT/bench_det.log"
+    timeout 100 python3 bench/gpu_bench.py --warmup --skip-base --classifiers 48 64 2>&1 | quiet > "$OUT/bench_cls.log"
+    cat "$OUT/bench_cls.log"
+    ;;
   x2)  # 2 GPUs: one pipeline process per GPU (estuary.multigpu), 240 frames a stream
     timeout 400 python3 - > "$OUT/bench_x2.log" 2>&1 <<'PY'
 import sys; sys.path.insert(0, "bench")
