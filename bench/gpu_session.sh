@@ -92,6 +92,28 @@ case $phase in
     timeout 100 python3 bench/gpu_bench.py --warmup --skip-base --classifiers 48 64 2>&1 | quiet > "$OUT/bench_cls.log"
     cat "$OUT/bench_cls.log"
     ;;
+  7)  # session 5, call 2: the fixes re-verified, NVIDIA's CuPy app as a test and as the sample runner runs it
+    export ESTUARY_NVIDIA_APPS=$PWD/build/nvapps
+    timeout 240 python3 -m pytest -q -p no:cacheprovider -rfEs tests/test_gpu.py tests/test_gpu_post.py \
+      tests/test_torch_backend.py tests/test_nvidia_cupy_app.py > "$OUT/tests_full.log" 2>&1
+    tail -3 "$OUT/tests_full.log"; grep -E "^(FAILED|ERROR|E  |SKIPPED)" "$OUT/tests_full.log" | head -30
+    timeout 90 python3 scripts/nvidia_samples.py --repo build/nvapps --timeout 80 \
+      --only deepstream-imagedata-multistream-cupy > "$OUT/cupy_app.log" 2>&1
+    tail -5 "$OUT/cupy_app.log"
+    timeout 150 python3 bench/gpu_bench.py --warmup --skip-naive --streams 96 112 128 2>&1 | quiet > "$OUT/bench_det.log"
+    cat "$OUT/bench_det.log"
+    timeout 100 python3 bench/gpu_bench.py --warmup --skip-base --classifiers 48 64 2>&1 | quiet > "$OUT/bench_cls.log"
+    cat "$OUT/bench_cls.log"
+    ;;
+  8)  # NVIDIA's CuPy app only (test + sample runner), the cuda stand-in's GPU case
+    export ESTUARY_NVIDIA_APPS=$PWD/build/nvapps
+    timeout 200 python3 -m pytest -q -p no:cacheprovider -rfEs tests/test_nvidia_cupy_app.py tests/test_cuda_compat.py \
+      > "$OUT/tests_cupy.log" 2>&1
+    tail -3 "$OUT/tests_cupy.log"; grep -E "^(FAILED|ERROR|E  |SKIPPED)" "$OUT/tests_cupy.log" | head -30
+    timeout 90 python3 scripts/nvidia_samples.py --repo build/nvapps --timeout 80 \
+      --only deepstream-imagedata-multistream-cupy > "$OUT/cupy_app.log" 2>&1
+    tail -5 "$OUT/cupy_app.log"
+    ;;
   x2)  # 2 GPUs: one pipeline process per GPU (estuary.multigpu), 240 frames a stream
     timeout 400 python3 - > "$OUT/bench_x2.log" 2>&1 <<'PY'
 import sys; sys.path.insert(0, "bench")

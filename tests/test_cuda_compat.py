@@ -129,3 +129,35 @@ print(estuary_cudacompat.is_shim(cudart), "estuary" in sys.modules, "torch" in s
 """, pth_dir=tmp_path)
     # installing costs no import of estuary (GStreamer) or torch at interpreter start
     assert out.split() == ["False", "True", "False", "False"]
+
+
+def _namespace_without_legacy(root, bindings=False):
+    """A real ``cuda`` namespace package without cuda-python 12's modules: what CuPy's
+    cuda-pathfinder makes, and cuda-python 13 (``cuda.bindings`` only) when ``bindings``."""
+    (root / "cuda" / "pathfinder").mkdir(parents=True)
+    (root / "cuda" / "pathfinder" / "__init__.py").write_text("")
+    if bindings:
+        (root / "cuda" / "bindings").mkdir()
+        (root / "cuda" / "bindings" / "__init__.py").write_text("")
+        (root / "cuda" / "bindings" / "runtime.py").write_text("WHO = 'real runtime'\n")
+        (root / "cuda" / "bindings" / "driver.py").write_text("WHO = 'real driver'\n")
+
+
+def test_a_namespace_without_the_legacy_modules_gets_the_stand_ins(tmp_path):
+    _namespace_without_legacy(tmp_path)
+    out = _run("""
+import cuda.pathfinder, estuary_cudacompat
+print(estuary_cudacompat.is_shim(cuda.pathfinder))
+from cuda import cudart, cuda
+print(estuary_cudacompat.is_shim(cudart), estuary_cudacompat.is_shim(cuda), hasattr(cudart, "cudaGetDeviceProperties"))
+""", extra_path=[str(tmp_path)])
+    assert out.split() == ["False", "True", "True", "True"]
+
+
+def test_cuda_python_13_bindings_serve_the_legacy_names(tmp_path):
+    _namespace_without_legacy(tmp_path, bindings=True)
+    out = _run("""
+from cuda import cudart, cuda
+print(cudart.WHO, "|", cuda.WHO)
+""", extra_path=[str(tmp_path)])
+    assert out.strip() == "real runtime | real driver"

@@ -29,7 +29,8 @@ _FMTS = "{ " + ", ".join(SUPPORTED_FORMATS) + " }"
 #: a single (not yet batched) frame, on our surfaces or in plain system memory
 FRAME_CAPS = (f"video/x-raw(memory:NVMM), format=(string){_FMTS}; "
               f"video/x-raw, format=(string){_FMTS}; "
-              "video/x-raw(memory:CUDAMemory), format=(string)NV12")
+              "video/x-raw(memory:CUDAMemory), format=(string)NV12; "
+              "video/x-raw(memory:NVMM, memory:CUDAMemory), format=(string)NV12")
 #: batched surfaces
 BATCH_CAPS = "video/x-raw(memory:NVMM), format=(string)RGBA"
 
