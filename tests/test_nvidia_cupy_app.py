@@ -40,6 +40,17 @@ def export_app(dest: str) -> str:
         subprocess.run(f"{git} archive v1.2.0 apps/common apps/{APP} | tar -x -C {dest}", shell=True, check=True)
     app_dir = os.path.join(dest, "apps", APP)
     nvidia_samples.install_configs(app_dir)
+    models = os.path.join(data.data_dir(), "models")
+    if not os.path.exists(os.path.join(models, "yolov3-tiny-ds4.onnx")):
+        # the GPU machine carries only the COCO model (the 64 MiB limit): the app counts classes
+        # 0-3 (a KeyError on others), so keep COCO's first four, which the frames are about
+        with open(data.model_path(data.PRIMARY_CONFIG), encoding="utf-8") as f:
+            text = f.read().replace("onnx-file=", f"onnx-file={models}/").replace(
+                "labelfile-path=", f"labelfile-path={models}/")
+        text = text.replace("[class-attrs-all]", "filter-out-class-ids=" + ";".join(map(str, range(4, 80)))
+                            + "\n\n[class-attrs-all]")
+        with open(os.path.join(app_dir, "dstest_imagedata_cupy_config.txt"), "w", encoding="utf-8") as f:
+            f.write(text)
     return app_dir
 
 
