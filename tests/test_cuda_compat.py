@@ -128,7 +128,7 @@ print("cuda" in sys.modules)
 from cuda import cudart
 import estuary_cudacompat
 print(estuary_cudacompat.is_shim(cudart), "estuary" in sys.modules, "torch" in sys.modules)
-""", pth_dir=tmp_path)
+""", pth_dir=tmp_path, isolated=True)
     # installing costs no import of estuary (GStreamer) or torch at interpreter start
     assert out.split() == ["False", "True", "False", "False"]
 
