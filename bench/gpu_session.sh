@@ -114,6 +114,18 @@ case $phase in
       --only deepstream-imagedata-multistream-cupy > "$OUT/cupy_app.log" 2>&1
     tail -5 "$OUT/cupy_app.log"
     ;;
+  9)  # session 5, measurement: multi-stream tracker step and batched classifier crops, baselines in the same run
+    export ESTUARY_NVIDIA_APPS=$PWD/build/nvapps
+    timeout 240 python3 -m pytest -q -p no:cacheprovider -rfEs tests/test_gpu.py tests/test_crop_batch.py \
+      tests/test_tracker_many.py tests/test_nvidia_cupy_app.py tests/test_cuda_compat.py > "$OUT/tests_full.log" 2>&1
+    tail -2 "$OUT/tests_full.log"; grep -E "^(FAILED|ERROR|E  |SKIPPED)" "$OUT/tests_full.log" | head -20
+    timeout 150 python3 bench/gpu_bench.py --warmup --skip-naive --streams 128 144 --compare-tracker 128 144 2>&1 | quiet > "$OUT/bench_det.log"
+    cat "$OUT/bench_det.log"
+    timeout 200 python3 bench/gpu_bench.py --warmup --skip-base --classifiers 64 80 96 --compare-old 64 80 96 2>&1 | quiet > "$OUT/bench_cls.log"
+    cat "$OUT/bench_cls.log"
+    profile 128
+    tail -1 "$OUT/prof_run.log"; head -45 "$OUT/spy_summary.txt"
+    ;;
   x2)  # 2 GPUs: one pipeline process per GPU (estuary.multigpu), 240 frames a stream
     timeout 400 python3 - > "$OUT/bench_x2.log" 2>&1 <<'PY'
 import sys; sys.path.insert(0, "bench")
