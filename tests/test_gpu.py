@@ -389,11 +389,9 @@ def _uridecodebin_frames(mem_type: int, frames: int = 12):
         return Gst.PadProbeReturn.OK
 
     p.get_by_name("sink").get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, probe)
-    p.get_by_name("m").get_static_pad("sink_0").add_probe(
-        Gst.PadProbeType.EVENT_DOWNSTREAM,
-        lambda pad, info: (caps.append(info.get_event().parse_caps().to_string())
-                           if info.get_event().type == Gst.EventType.CAPS else None) or Gst.PadProbeReturn.OK)
     msg = run_pipeline(p, timeout=120)
+    pad = p.get_by_name("m").get_static_pad("sink_0")  # requested once uridecodebin's pad appeared
+    caps.append(pad.get_current_caps().to_string() if pad is not None and pad.get_current_caps() else "")
     p.set_state(Gst.State.NULL)
     assert msg.type == Gst.MessageType.EOS, msg.parse_error() if msg.type == Gst.MessageType.ERROR else msg.type
     return got, caps
@@ -410,3 +408,37 @@ def test_uridecodebin_keeps_nvdec_frames_on_the_gpu_and_unified_memory_maps_them
         assert a.shape == b.shape == (720, 1280, 4)
         assert np.array_equal(a, b)  # the same kernel's output, copied to system memory
         assert a[..., :3].std() > 10  # a real picture, not a blank surface
+
+
+def _classified(monkeypatch, side_stream: bool, frames=40):
+    """(frame, object id, class id, label, probability) of every classified object: detector,
+    tracker and two classifiers on GPU frames."""
+    monkeypatch.setenv("ESTUARY_SGIE_STREAM", "1" if side_stream else "0")
+    sgie = data.model_path(data.SECONDARY_CONFIG)
+    p = gpu_pipeline(frames, extra=f"nvtracker ! nvinfer name=s1 config-file-path={sgie} unique-id=2 "
+                                   f"infer-on-class-ids=0:1:2:3:5:7 ! nvinfer name=s2 config-file-path={sgie} "
+                                   f"unique-id=3 infer-on-class-ids=0:1:2:3:5:7 ! ")
+    got = []
+
+    def probe(pad, info):
+        bm = pyds.gst_buffer_get_nvds_batch_meta(hash(info.get_buffer()))
+        for f in bm.frames:
+            for o in f.objects:
+                for c in o.classifiers:
+                    for lab in c.labels:
+                        got.append((f.frame_num, o.object_id, c.unique_component_id, lab.result_class_id,
+                                    lab.result_label, round(float(lab.result_prob), 4)))
+        return Gst.PadProbeReturn.OK
+
+    p.get_by_name("sink").get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, probe)
+    msg = run_pipeline(p, timeout=120)
+    p.set_state(Gst.State.NULL)
+    assert msg.type == Gst.MessageType.EOS
+    return got
+
+
+def test_classifiers_on_their_own_cuda_streams_give_the_same_results(monkeypatch):
+    own = _classified(monkeypatch, True)
+    default = _classified(monkeypatch, False)
+    assert len(own) > 20 and {c[2] for c in own} == {2, 3}
+    assert own == default
