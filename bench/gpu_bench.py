@@ -124,8 +124,6 @@ def main():
                     help="detector+tracker+2 classifiers on the H.265 clip for these N")
     ap.add_argument("--compare-old", type=int, nargs="*", default=[],
                     help="--classifiers N also with the per-stream tracker update and per-object crops")
-    ap.add_argument("--compare-sgie-stream", type=int, nargs="*", default=[],
-                    help="--classifiers N also with the classifiers on the default CUDA stream")
     ap.add_argument("--compare-tracker", type=int, nargs="*", default=[],
                     help="detector+tracker for these N also with each stream's tracker update on its own")
     ap.add_argument("--skip-naive", action="store_true", help="skip the naive per-frame loop")
@@ -317,14 +315,10 @@ def classifier_runs(args, src, cfg, counts=None, prefix=""):
     for n in (counts if counts is not None else args.classifiers):
         if n in args.compare_old:
             runs.append((n, "old"))
-        if n in args.compare_sgie_stream:
-            runs.append((n, "sgie-default-stream"))
         runs.append((n, ""))
     for n, old in runs:
-        # old: each stream's tracker update on its own, one crop + interpolate per object, the
-        # classifiers on the default CUDA stream; sgie-default-stream: only the latter
-        os.environ["ESTUARY_TRACKER_MANY"] = os.environ["ESTUARY_BATCH_CROPS"] = "0" if old == "old" else "1"
-        os.environ["ESTUARY_SGIE_STREAM"] = "0" if old else "1"
+        # old: each stream's tracker update on its own and one crop + interpolate per object
+        os.environ["ESTUARY_TRACKER_MANY"] = os.environ["ESTUARY_BATCH_CROPS"] = "0" if old else "1"
         label = prefix + "detector+tracker+2 classifiers" + (f" ({old})" if old else "")
         srcs = " ".join(f"{src} ! queue ! m.sink_{i}" for i in range(n))
         q = "queue max-size-buffers=2 ! " if args.queues else ""
@@ -352,7 +346,6 @@ def classifier_runs(args, src, cfg, counts=None, prefix=""):
         print(f"    mean ms per batch of {n}: {per}; classifier results: {results[0]}", flush=True)
     os.environ.pop("ESTUARY_TRACKER_MANY", None)
     os.environ.pop("ESTUARY_BATCH_CROPS", None)
-    os.environ.pop("ESTUARY_SGIE_STREAM", None)
     print(f"{prefix}detector+tracker+2 classifiers: largest N holding 30 fps per stream (of those run): {best}")
 
 

@@ -126,13 +126,21 @@ case $phase in
     profile 128
     tail -1 "$OUT/prof_run.log"; head -45 "$OUT/spy_summary.txt"
     ;;
-  10)  # session 5, call 7: classifiers on their own CUDA streams; the uridecodebin test fixed
+  10)  # session 5, call 7 (its third bench mode, classifiers on their own CUDA streams, measured no gain and was dropped)
     export ESTUARY_NVIDIA_APPS=$PWD/build/nvapps
     timeout 200 python3 -m pytest -q -p no:cacheprovider -rfEs tests/test_gpu.py tests/test_nvidia_cupy_app.py \
       > "$OUT/tests_full.log" 2>&1
     tail -2 "$OUT/tests_full.log"; grep -E "^(FAILED|ERROR|E  |SKIPPED)" "$OUT/tests_full.log" | head -20
     timeout 300 python3 bench/gpu_bench.py --warmup --skip-base --classifiers 64 80 96 --compare-old 64 80 96 \
-      --compare-sgie-stream 64 80 96 2>&1 | quiet > "$OUT/bench_cls.log"
+      2>&1 | quiet > "$OUT/bench_cls.log"
+    cat "$OUT/bench_cls.log"
+    ;;
+  11)  # the GPU tests once more
+    export ESTUARY_NVIDIA_APPS=$PWD/build/nvapps
+    timeout 200 python3 -m pytest -q -p no:cacheprovider -rfEs tests/test_gpu.py tests/test_gpu_post.py tests/test_torch_backend.py \
+      tests/test_nvidia_cupy_app.py tests/test_cuda_compat.py tests/test_crop_batch.py tests/test_tracker_many.py > "$OUT/tests_full.log" 2>&1
+    tail -2 "$OUT/tests_full.log"; grep -E "^(FAILED|ERROR|E  |SKIPPED)" "$OUT/tests_full.log" | head -20
+    timeout 100 python3 bench/gpu_bench.py --warmup --skip-base --classifiers 80 --compare-old 80 2>&1 | quiet > "$OUT/bench_cls.log"
     cat "$OUT/bench_cls.log"
     ;;
   x2)  # 2 GPUs: one pipeline process per GPU (estuary.multigpu), 240 frames a stream

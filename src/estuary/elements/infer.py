@@ -4,7 +4,6 @@ an nvinfer config file, over the frames (primary) or objects (secondary) of each
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 
@@ -71,7 +70,6 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
         self._pool = None       # CPU primary mode: a thread pool of workers, each with its engine
         self._engines = None    # queue.Queue of the workers' engines
         self._inflight = None   # collections.deque of (buffer, future), oldest first
-        self._side_stream = None  # a secondary's CUDA stream (see _secondary)
         #: inference time: [batches inferred, seconds] (read by estuary.metrics)
         self.infer_time = [0, 0.0]
         self._time_lock = threading.Lock()
@@ -341,13 +339,6 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
                 enable()
         t0 = time.perf_counter()
         launched = self._primary_launch(batch) if batch is not None else None
-        if batch is not None:
-            # the frames are final once this batch's launch has run: secondary nvinfers read them
-            # on their own CUDA streams from there, without waiting for the next batch's network
-            import torch
-            ev = torch.cuda.Event()
-            ev.record()
-            batch.surface.ready = ev
         self._inflight.append((buf, _GpuBatch(self, batch, launched, time.perf_counter() - t0)))
         out = []
         while len(self._inflight) > 1:
@@ -501,21 +492,6 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
 
     # -- secondary ----------------------------------------------------------------------------
     def _secondary(self, batch):
-        surface = batch.surface
-        ready = getattr(surface, "ready", None)
-        if ready is None or os.environ.get("ESTUARY_SGIE_STREAM") == "0":
-            return self._secondary_run(batch)
-        # GPU frames from a pipelined primary: this classifier's work goes on its own CUDA stream,
-        # after the frames' event, so that its one wait (for its outputs) is not also a wait for
-        # the primary's next batch, queued on the default stream meanwhile
-        import torch
-        if self._side_stream is None:
-            self._side_stream = torch.cuda.Stream(device=surface.frames[0].tensor.device)
-        with torch.cuda.stream(self._side_stream):
-            self._side_stream.wait_event(ready)
-            self._secondary_run(batch)
-
-    def _secondary_run(self, batch):
         eng, cfg = self._engine, self.cfg
         todo, reuse = plan_secondary(batch.frames, self._filter.accepts, self._cache)
         for o, c in reuse:

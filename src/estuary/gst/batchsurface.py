@@ -139,7 +139,7 @@ class FrameSurface:
 class BatchSurface:
     """The NvBufSurface equivalent: ``frames[batch_id]`` are the frames of one batch."""
 
-    __slots__ = ("frames", "batch_size", "mem_type", "gpu_id", "ready")
+    __slots__ = ("frames", "batch_size", "mem_type", "gpu_id")
 
     def __init__(self, frames: list[FrameSurface], batch_size: int,
                  mem_type=NvBufSurfaceMemType.NVBUF_MEM_DEFAULT, gpu_id: int = 0):
@@ -147,9 +147,6 @@ class BatchSurface:
         self.batch_size = int(batch_size)
         self.mem_type = mem_type
         self.gpu_id = gpu_id
-        #: GPU frames: a CUDA event after which the frames are final for readers on other CUDA
-        #: streams (set by the primary nvinfer when it launches the batch; None: unknown)
-        self.ready = None
 
     def clone(self) -> "BatchSurface":
         """A surface whose frames share this one's memory, copied on write (see FrameSurface.clone)."""
