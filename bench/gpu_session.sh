@@ -143,6 +143,11 @@ case $phase in
     timeout 100 python3 bench/gpu_bench.py --warmup --skip-base --classifiers 80 --compare-old 80 2>&1 | quiet > "$OUT/bench_cls.log"
     cat "$OUT/bench_cls.log"
     ;;
+  12)  # the uridecodebin test after the ESTUARY_NVDEC_CUDA=0 fix, and the CuPy app once more
+    export ESTUARY_NVIDIA_APPS=$PWD/build/nvapps
+    timeout 150 python3 -m pytest -q -p no:cacheprovider -rfEs tests/test_gpu.py tests/test_nvidia_cupy_app.py > "$OUT/tests_full.log" 2>&1
+    tail -2 "$OUT/tests_full.log"; grep -E "^(FAILED|ERROR|E  )" "$OUT/tests_full.log" | head -20
+    ;;
   x2)  # 2 GPUs: one pipeline process per GPU (estuary.multigpu), 240 frames a stream
     timeout 400 python3 - > "$OUT/bench_x2.log" 2>&1 <<'PY'
 import sys; sys.path.insert(0, "bench")

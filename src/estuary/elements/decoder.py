@@ -87,12 +87,14 @@ class EsDecoder(ElementBase, Gst.Bin):
 
 def _on_query(dbin, pad, element, query) -> bool:
     """``decodebin`` asks this for its decoder's caps queries until the decoder's pad is exposed:
-    an NVDEC decoder is told that CUDA-memory NV12 is wanted (when CUDA surfaces are usable), so it
-    negotiates GPU output from its first frame. Other decoders and queries: decodebin's default."""
+    an NVDEC decoder is told that CUDA-memory NV12 is wanted when CUDA surfaces are usable, else
+    system memory (left alone, GStreamer 1.22's NVDEC decoders pick CUDA memory, which the
+    converter cannot read), so it negotiates that from its first frame. Other decoders and
+    queries: decodebin's default."""
     factory = element.get_factory()
-    if factory is None or factory.get_plugin_name() != "nvcodec" or not cuda_surfaces_usable():
+    if factory is None or factory.get_plugin_name() != "nvcodec":
         return False
-    want = Gst.Caps.from_string(_NVDEC_CAPS)
+    want = Gst.Caps.from_string(_NVDEC_CAPS if cuda_surfaces_usable() else "video/x-raw")
     if query.type == Gst.QueryType.CAPS:
         filt = query.parse_caps()
         query.set_caps_result(filt.intersect_full(want, Gst.CapsIntersectMode.FIRST) if filt else want)
