@@ -148,6 +148,14 @@ case $phase in
     timeout 150 python3 -m pytest -q -p no:cacheprovider -rfEs tests/test_gpu.py tests/test_nvidia_cupy_app.py > "$OUT/tests_full.log" 2>&1
     tail -2 "$OUT/tests_full.log"; grep -E "^(FAILED|ERROR|E  )" "$OUT/tests_full.log" | head -20
     ;;
+  13)  # the branch rebased on main (array metadata): GPU tests, the CuPy app, detector+tracker at 128
+    export ESTUARY_NVIDIA_APPS=$PWD/build/nvapps
+    timeout 200 python3 -m pytest -q -p no:cacheprovider -rfEs tests/test_gpu.py tests/test_gpu_post.py tests/test_torch_backend.py \
+      tests/test_nvidia_cupy_app.py tests/test_cuda_compat.py tests/test_crop_batch.py tests/test_tracker_many.py > "$OUT/tests_full.log" 2>&1
+    tail -2 "$OUT/tests_full.log"; grep -E "^(FAILED|ERROR|E  )" "$OUT/tests_full.log" | head -20
+    timeout 120 python3 bench/gpu_bench.py --warmup --skip-naive --streams 128 --compare-tracker 128 2>&1 | quiet > "$OUT/bench_det.log"
+    cat "$OUT/bench_det.log"
+    ;;
   x2)  # 2 GPUs: one pipeline process per GPU (estuary.multigpu), 240 frames a stream
     timeout 400 python3 - > "$OUT/bench_x2.log" 2>&1 <<'PY'
 import sys; sys.path.insert(0, "bench")
