@@ -156,6 +156,10 @@ case $phase in
     timeout 120 python3 bench/gpu_bench.py --warmup --skip-naive --streams 128 --compare-tracker 128 2>&1 | quiet > "$OUT/bench_det.log"
     cat "$OUT/bench_det.log"
     ;;
+  14)  # H.265 with the session-5 code: NVDEC ceiling and detector+tracker (the clip: bash bench/gpu_session.sh 14 CLIP)
+    timeout 150 python3 bench/gpu_bench.py --warmup --skip-base --h265-clip "$h265" --h265 128 144 160 2>&1 | quiet > "$OUT/bench_h265.log"
+    cat "$OUT/bench_h265.log"
+    ;;
   x2)  # 2 GPUs: one pipeline process per GPU (estuary.multigpu), 240 frames a stream
     timeout 400 python3 - > "$OUT/bench_x2.log" 2>&1 <<'PY'
 import sys; sys.path.insert(0, "bench")
