@@ -122,6 +122,10 @@ def main():
                     help="detector+tracker on the H.265 clip for these N")
     ap.add_argument("--h265-classifiers", type=int, nargs="*", default=[],
                     help="detector+tracker+2 classifiers on the H.265 clip for these N")
+    ap.add_argument("--compare-old", type=int, nargs="*", default=[],
+                    help="--classifiers N also with the per-stream tracker update and per-object crops")
+    ap.add_argument("--compare-tracker", type=int, nargs="*", default=[],
+                    help="detector+tracker for these N also with each stream's tracker update on its own")
     ap.add_argument("--skip-naive", action="store_true", help="skip the naive per-frame loop")
     ap.add_argument("--warmup", action="store_true",
                     help="one short unmeasured pipeline first (CUDA context, cuDNN, NVRTC and imports "
@@ -176,14 +180,18 @@ def main():
             modes.insert(0, "eager")
         if n in args.compare_frame_detect:
             modes.insert(0, "frame-detect")
+        if n in args.compare_tracker:
+            modes.insert(0, "tracker-single")
         for mode in modes:
             os.environ["ESTUARY_MUX_PER_FRAME"] = "1" if mode == "per-frame" else "0"
             os.environ["ESTUARY_INFER_SYNC"] = "1" if mode == "sync" else "0"
             os.environ["ESTUARY_CUDA_GRAPHS"] = "0" if mode in ("sync", "eager") else "1"
             os.environ["ESTUARY_BATCH_DETECT"] = "0" if mode in ("sync", "frame-detect") else "1"
+            os.environ["ESTUARY_TRACKER_MANY"] = "0" if mode == "tracker-single" else "1"
             label = ("pipeline detector+tracker" + (" +queues" if args.queues else "")
                      + {"per-frame": " (mux per-frame)", "sync": " (infer waits)",
-                        "eager": " (no CUDA graph)", "frame-detect": " (per-frame parse)"}.get(mode, ""))
+                        "eager": " (no CUDA graph)", "frame-detect": " (per-frame parse)",
+                        "tracker-single": " (tracker per stream)"}.get(mode, ""))
             fps = detector_tracker(n, src, cfg, label, args.queues)
             if fps / n >= 30 and mode == "batch":
                 best = n
@@ -191,6 +199,7 @@ def main():
     os.environ.pop("ESTUARY_INFER_SYNC", None)
     os.environ.pop("ESTUARY_CUDA_GRAPHS", None)
     os.environ.pop("ESTUARY_BATCH_DETECT", None)
+    os.environ.pop("ESTUARY_TRACKER_MANY", None)
     print(f"largest N holding 30 fps per stream: {best}")
     if args.osd_encode:
         osd_runs(args, src, cfg)
@@ -301,7 +310,16 @@ def classifier_runs(args, src, cfg, counts=None, prefix=""):
     # so that the classifiers see several objects a frame, as in NVIDIA's traffic benchmark
     classes = "0:1:2:3:5:7"
     best = 0
+    import os
+    runs = []
     for n in (counts if counts is not None else args.classifiers):
+        if n in args.compare_old:
+            runs.append((n, "old"))
+        runs.append((n, ""))
+    for n, old in runs:
+        # old: each stream's tracker update on its own and one crop + interpolate per object
+        os.environ["ESTUARY_TRACKER_MANY"] = os.environ["ESTUARY_BATCH_CROPS"] = "0" if old else "1"
+        label = prefix + "detector+tracker+2 classifiers" + (f" ({old})" if old else "")
         srcs = " ".join(f"{src} ! queue ! m.sink_{i}" for i in range(n))
         q = "queue max-size-buffers=2 ! " if args.queues else ""
         desc = (f"nvstreammux name=m batch-size={n} width=1280 height=720 ! {q}"
@@ -322,10 +340,12 @@ def classifier_runs(args, src, cfg, counts=None, prefix=""):
         frames, dt = run(p, count_probe="sink")
         fps = frames / dt
         per = ", ".join(f"{k} {1000 * float(np.mean(v)):.1f}" for k, v in times.items() if v)
-        best = n if fps / n >= 30 else best
-        print(f"{prefix + 'detector+tracker+2 classifiers':<34} {n:>7} {frames:>7} {dt:>8.2f} {fps:>10.1f} {fps / n:>11.1f}"
+        best = n if fps / n >= 30 and not old else best
+        print(f"{label:<34} {n:>7} {frames:>7} {dt:>8.2f} {fps:>10.1f} {fps / n:>11.1f}"
               f"   gpu util%,MiB after: {gpu_util()}", flush=True)
         print(f"    mean ms per batch of {n}: {per}; classifier results: {results[0]}", flush=True)
+    os.environ.pop("ESTUARY_TRACKER_MANY", None)
+    os.environ.pop("ESTUARY_BATCH_CROPS", None)
     print(f"{prefix}detector+tracker+2 classifiers: largest N holding 30 fps per stream (of those run): {best}")
 
 

@@ -79,6 +79,87 @@ case $phase in
     profile 128
     tail -1 "$OUT/prof_run.log"
     ;;
+  6)  # session 5: the merged GPU path re-verified, NVIDIA's CuPy app, a short benchmark
+    timeout 200 python3 -m pytest -q -p no:cacheprovider -rfE tests/test_gpu.py tests/test_gpu_post.py \
+      tests/test_torch_backend.py > "$OUT/tests_full.log" 2>&1
+    tail -3 "$OUT/tests_full.log"; grep -E "^(FAILED|ERROR|E  )" "$OUT/tests_full.log" | head -30
+    python3 -c "import cupy; print('cupy', cupy.__version__)"
+    timeout 90 python3 scripts/nvidia_samples.py --repo build/nvapps --timeout 60 \
+      --only deepstream-imagedata-multistream-cupy > "$OUT/cupy_app.log" 2>&1
+    tail -5 "$OUT/cupy_app.log"
+    timeout 150 python3 bench/gpu_bench.py --warmup --skip-naive --streams 96 112 2>&1 | quiet > "$OUT/bench_det.log"
+    cat "$OUT/bench_det.log"
+    timeout 100 python3 bench/gpu_bench.py --warmup --skip-base --classifiers 48 64 2>&1 | quiet > "$OUT/bench_cls.log"
+    cat "$OUT/bench_cls.log"
+    ;;
+  7)  # session 5, call 2: the fixes re-verified, NVIDIA's CuPy app as a test and as the sample runner runs it
+    export ESTUARY_NVIDIA_APPS=$PWD/build/nvapps
+    timeout 240 python3 -m pytest -q -p no:cacheprovider -rfEs tests/test_gpu.py tests/test_gpu_post.py \
+      tests/test_torch_backend.py tests/test_nvidia_cupy_app.py > "$OUT/tests_full.log" 2>&1
+    tail -3 "$OUT/tests_full.log"; grep -E "^(FAILED|ERROR|E  |SKIPPED)" "$OUT/tests_full.log" | head -30
+    timeout 90 python3 scripts/nvidia_samples.py --repo build/nvapps --timeout 80 \
+      --only deepstream-imagedata-multistream-cupy > "$OUT/cupy_app.log" 2>&1
+    tail -5 "$OUT/cupy_app.log"
+    timeout 150 python3 bench/gpu_bench.py --warmup --skip-naive --streams 96 112 128 2>&1 | quiet > "$OUT/bench_det.log"
+    cat "$OUT/bench_det.log"
+    timeout 100 python3 bench/gpu_bench.py --warmup --skip-base --classifiers 48 64 2>&1 | quiet > "$OUT/bench_cls.log"
+    cat "$OUT/bench_cls.log"
+    ;;
+  8)  # NVIDIA's CuPy app only (test + sample runner), the cuda stand-in's GPU case
+    export ESTUARY_NVIDIA_APPS=$PWD/build/nvapps
+    timeout 200 python3 -m pytest -q -p no:cacheprovider -rfEs tests/test_nvidia_cupy_app.py tests/test_cuda_compat.py \
+      > "$OUT/tests_cupy.log" 2>&1
+    tail -3 "$OUT/tests_cupy.log"; grep -E "^(FAILED|ERROR|E  |SKIPPED)" "$OUT/tests_cupy.log" | head -30
+    timeout 90 python3 scripts/nvidia_samples.py --repo build/nvapps --timeout 80 \
+      --only deepstream-imagedata-multistream-cupy > "$OUT/cupy_app.log" 2>&1
+    tail -5 "$OUT/cupy_app.log"
+    ;;
+  9)  # session 5, measurement: multi-stream tracker step and batched classifier crops, baselines in the same run
+    export ESTUARY_NVIDIA_APPS=$PWD/build/nvapps
+    timeout 240 python3 -m pytest -q -p no:cacheprovider -rfEs tests/test_gpu.py tests/test_crop_batch.py \
+      tests/test_tracker_many.py tests/test_nvidia_cupy_app.py tests/test_cuda_compat.py > "$OUT/tests_full.log" 2>&1
+    tail -2 "$OUT/tests_full.log"; grep -E "^(FAILED|ERROR|E  |SKIPPED)" "$OUT/tests_full.log" | head -20
+    timeout 150 python3 bench/gpu_bench.py --warmup --skip-naive --streams 128 144 --compare-tracker 128 144 2>&1 | quiet > "$OUT/bench_det.log"
+    cat "$OUT/bench_det.log"
+    timeout 200 python3 bench/gpu_bench.py --warmup --skip-base --classifiers 64 80 96 --compare-old 64 80 96 2>&1 | quiet > "$OUT/bench_cls.log"
+    cat "$OUT/bench_cls.log"
+    profile 128
+    tail -1 "$OUT/prof_run.log"; head -45 "$OUT/spy_summary.txt"
+    ;;
+  10)  # session 5, call 7 (its third bench mode, classifiers on their own CUDA streams, measured no gain and was dropped)
+    export ESTUARY_NVIDIA_APPS=$PWD/build/nvapps
+    timeout 200 python3 -m pytest -q -p no:cacheprovider -rfEs tests/test_gpu.py tests/test_nvidia_cupy_app.py \
+      > "$OUT/tests_full.log" 2>&1
+    tail -2 "$OUT/tests_full.log"; grep -E "^(FAILED|ERROR|E  |SKIPPED)" "$OUT/tests_full.log" | head -20
+    timeout 300 python3 bench/gpu_bench.py --warmup --skip-base --classifiers 64 80 96 --compare-old 64 80 96 \
+      2>&1 | quiet > "$OUT/bench_cls.log"
+    cat "$OUT/bench_cls.log"
+    ;;
+  11)  # the GPU tests once more
+    export ESTUARY_NVIDIA_APPS=$PWD/build/nvapps
+    timeout 200 python3 -m pytest -q -p no:cacheprovider -rfEs tests/test_gpu.py tests/test_gpu_post.py tests/test_torch_backend.py \
+      tests/test_nvidia_cupy_app.py tests/test_cuda_compat.py tests/test_crop_batch.py tests/test_tracker_many.py > "$OUT/tests_full.log" 2>&1
+    tail -2 "$OUT/tests_full.log"; grep -E "^(FAILED|ERROR|E  |SKIPPED)" "$OUT/tests_full.log" | head -20
+    timeout 100 python3 bench/gpu_bench.py --warmup --skip-base --classifiers 80 --compare-old 80 2>&1 | quiet > "$OUT/bench_cls.log"
+    cat "$OUT/bench_cls.log"
+    ;;
+  12)  # the uridecodebin test after the ESTUARY_NVDEC_CUDA=0 fix, and the CuPy app once more
+    export ESTUARY_NVIDIA_APPS=$PWD/build/nvapps
+    timeout 150 python3 -m pytest -q -p no:cacheprovider -rfEs tests/test_gpu.py tests/test_nvidia_cupy_app.py > "$OUT/tests_full.log" 2>&1
+    tail -2 "$OUT/tests_full.log"; grep -E "^(FAILED|ERROR|E  )" "$OUT/tests_full.log" | head -20
+    ;;
+  13)  # the branch rebased on main (array metadata): GPU tests, the CuPy app, detector+tracker at 128
+    export ESTUARY_NVIDIA_APPS=$PWD/build/nvapps
+    timeout 200 python3 -m pytest -q -p no:cacheprovider -rfEs tests/test_gpu.py tests/test_gpu_post.py tests/test_torch_backend.py \
+      tests/test_nvidia_cupy_app.py tests/test_cuda_compat.py tests/test_crop_batch.py tests/test_tracker_many.py > "$OUT/tests_full.log" 2>&1
+    tail -2 "$OUT/tests_full.log"; grep -E "^(FAILED|ERROR|E  )" "$OUT/tests_full.log" | head -20
+    timeout 120 python3 bench/gpu_bench.py --warmup --skip-naive --streams 128 --compare-tracker 128 2>&1 | quiet > "$OUT/bench_det.log"
+    cat "$OUT/bench_det.log"
+    ;;
+  14)  # H.265 with the session-5 code: NVDEC ceiling and detector+tracker (the clip: bash bench/gpu_session.sh 14 CLIP)
+    timeout 150 python3 bench/gpu_bench.py --warmup --skip-base --h265-clip "$h265" --h265 128 144 160 2>&1 | quiet > "$OUT/bench_h265.log"
+    cat "$OUT/bench_h265.log"
+    ;;
   x2)  # 2 GPUs: one pipeline process per GPU (estuary.multigpu), 240 frames a stream
     timeout 400 python3 - > "$OUT/bench_x2.log" 2>&1 <<'PY'
 import sys; sys.path.insert(0, "bench")

@@ -31,7 +31,7 @@ APPS_71 = {
     "deepstream-test1-rtsp-out": ["deepstream_test1_rtsp_out.py", "-i", "{h264}"],
     "deepstream-test1-usbcam": "needs a V4L2 camera",
     "deepstream-imagedata-multistream": ["deepstream_imagedata-multistream.py", "{uri}", "{out}"],
-    "deepstream-imagedata-multistream-cupy": "needs CuPy and an NVIDIA GPU",
+    "deepstream-imagedata-multistream-cupy": ["deepstream_imagedata-multistream_cupy.py", "-i", "{uri}"],
     "deepstream-imagedata-multistream-redaction": "needs PeopleNet (faces); no bundled face detector",
     "deepstream-nvdsanalytics": ["deepstream_nvdsanalytics.py", "{uri}"],
     "deepstream-opticalflow": ["deepstream-opticalflow.py", "{uri}", "{out}"],
@@ -53,6 +53,25 @@ APPS_51.update({
     "deepstream-test2": ["deepstream_test_2.py", "{h264}", "0"],
     "deepstream-test3": ["deepstream_test_3.py", "{uri}", "{uri}"],
 })
+
+# apps that need CuPy over CUDA surfaces (a CUDA GPU with NVDEC)
+NEEDS_GPU = {"deepstream-imagedata-multistream-cupy"}
+
+
+def gpu_missing() -> str | None:
+    """Why the GPU apps cannot run here (None: they can): CuPy, a CUDA GPU and GStreamer's NVDEC."""
+    try:
+        import cupy
+        if cupy.cuda.runtime.getDeviceCount() < 1:
+            return "needs a CUDA GPU (CuPy sees none)"
+    except Exception as exc:  # ImportError, or CUDA runtime errors without a driver
+        return f"needs CuPy and an NVIDIA GPU ({type(exc).__name__})"
+    from estuary.gst import Gst
+    Gst.init(None)
+    if Gst.ElementFactory.find("nvh264dec") is None:
+        return "needs GStreamer's NVDEC decoder (nvh264dec)"
+    return None
+
 
 # apps whose output folder must hold images afterwards (their masks)
 WRITES_IMAGES = {"deepstream-segmentation", "deepstream-segmask"}
@@ -99,21 +118,33 @@ def main(argv=None) -> int:
     from estuary import data
     apps = APPS_51 if a.tag.startswith("v1.0") else APPS_71
     work = tempfile.mkdtemp(prefix=f"ds-{a.tag}-")
-    subprocess.run(f"git -C {a.repo} archive {a.tag} apps | tar -x -C {work}", shell=True, check=True)
+    if os.path.isdir(os.path.join(a.repo, "apps")) and not os.path.exists(os.path.join(a.repo, "HEAD")):
+        shutil.copytree(os.path.join(a.repo, "apps"), os.path.join(work, "apps"))  # an exported tree
+    else:
+        # a clone (work tree) or a bare git directory (as /work/.mirror keeps them)
+        git = f"git -C {a.repo}" if os.path.exists(os.path.join(a.repo, ".git")) else f"git --git-dir={a.repo}"
+        subprocess.run(f"{git} archive {a.tag} apps | tar -x -C {work}", shell=True, check=True)
     # what scripts/setup.sh's .pth does: the cuda-python stand-in as a last-resort import
     with open(os.path.join(work, "sitecustomize.py"), "w") as f:
         f.write("import estuary_cudacompat\nestuary_cudacompat.install()\n")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([work, os.path.join(ROOT, "src")]))
     env.pop("DISPLAY", None)
     env.pop("WAYLAND_DISPLAY", None)
-    values = {"h264": data.media_path("bikes.h264"), "mp4": data.media_path("bikes.mp4"),
-              "uri": "file://" + data.media_path("bikes.mp4"), "jpg": data.media_path("zidane.jpg")}
+    def media(name: str) -> str:  # a missing clip fails only the apps that use it
+        try:
+            return data.media_path(name)
+        except OSError as exc:
+            return f"<{exc}>"
+    values = {"h264": media("bikes.h264"), "mp4": media("bikes.mp4"), "uri": "file://" + media("bikes.mp4"),
+              "jpg": media("zidane.jpg")}
     only = set(filter(None, a.only.split(",")))
     failed = 0
     for app, spec in apps.items():
         if only and app not in only:
             continue
         app_dir = os.path.join(work, "apps", app)
+        if isinstance(spec, list) and app in NEEDS_GPU and gpu_missing():
+            spec = gpu_missing()
         if isinstance(spec, str):
             print(f"{app:45s} skip  {spec}")
             continue

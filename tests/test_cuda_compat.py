@@ -26,13 +26,15 @@ if init == cuda.CUresult.CUDA_SUCCESS:
 """
 
 
-def _run(code, extra_path=(), pth_dir=None):
+def _run(code, extra_path=(), pth_dir=None, isolated=False):
+    """Run ``code`` in a fresh interpreter; ``isolated``: without site-packages (python -S), so
+    that only the fake packages of a case exist (a machine may have a real ``cuda`` namespace)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([*extra_path, SRC])
     prelude = "import estuary_cudacompat; estuary_cudacompat.install()\n"
     if pth_dir is not None:  # install it the way setup.sh does: a .pth file in a site dir
         prelude = f"import site; site.addsitedir({str(pth_dir)!r})\n"
-    r = subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(code)], env=env,
+    r = subprocess.run([sys.executable, *(["-S"] if isolated else []), "-c", prelude + textwrap.dedent(code)], env=env,
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     return r.stdout
@@ -96,7 +98,7 @@ def test_a_real_cuda_python_is_never_shadowed(tmp_path, namespace):
 from cuda import cudart, cuda
 import estuary_cudacompat
 print(cudart.WHO, cuda.WHO, estuary_cudacompat.is_shim(cudart))
-""", extra_path=[str(tmp_path)])
+""", extra_path=[str(tmp_path)], isolated=True)
     assert out.strip() == "real cudart real driver False"
 
 
@@ -112,7 +114,7 @@ class Late:
 sys.meta_path.append(Late())
 from cuda import cudart
 print(cudart.WHO)
-""")
+""", isolated=True)
     assert out.strip() == "real cudart"
 
 
@@ -126,6 +128,38 @@ print("cuda" in sys.modules)
 from cuda import cudart
 import estuary_cudacompat
 print(estuary_cudacompat.is_shim(cudart), "estuary" in sys.modules, "torch" in sys.modules)
-""", pth_dir=tmp_path)
+""", pth_dir=tmp_path, isolated=True)
     # installing costs no import of estuary (GStreamer) or torch at interpreter start
     assert out.split() == ["False", "True", "False", "False"]
+
+
+def _namespace_without_legacy(root, bindings=False):
+    """A real ``cuda`` namespace package without cuda-python 12's modules: what CuPy's
+    cuda-pathfinder makes, and cuda-python 13 (``cuda.bindings`` only) when ``bindings``."""
+    (root / "cuda" / "pathfinder").mkdir(parents=True)
+    (root / "cuda" / "pathfinder" / "__init__.py").write_text("")
+    if bindings:
+        (root / "cuda" / "bindings").mkdir()
+        (root / "cuda" / "bindings" / "__init__.py").write_text("")
+        (root / "cuda" / "bindings" / "runtime.py").write_text("WHO = 'real runtime'\n")
+        (root / "cuda" / "bindings" / "driver.py").write_text("WHO = 'real driver'\n")
+
+
+def test_a_namespace_without_the_legacy_modules_gets_the_stand_ins(tmp_path):
+    _namespace_without_legacy(tmp_path)
+    out = _run("""
+import cuda.pathfinder, estuary_cudacompat
+print(estuary_cudacompat.is_shim(cuda.pathfinder))
+from cuda import cudart, cuda
+print(estuary_cudacompat.is_shim(cudart), estuary_cudacompat.is_shim(cuda), hasattr(cudart, "cudaGetDeviceProperties"))
+""", extra_path=[str(tmp_path)], isolated=True)
+    assert out.split() == ["False", "True", "True", "True"]
+
+
+def test_cuda_python_13_bindings_serve_the_legacy_names(tmp_path):
+    _namespace_without_legacy(tmp_path, bindings=True)
+    out = _run("""
+from cuda import cudart, cuda
+print(cudart.WHO, "|", cuda.WHO)
+""", extra_path=[str(tmp_path)], isolated=True)
+    assert out.strip() == "real runtime | real driver"

@@ -366,3 +366,45 @@ def test_cuda_graph_replay_equals_the_eager_network():
                                atol=2e-3, rtol=2e-3)
     torch.testing.assert_close(again[next(iter(again))].float(), eager[0][next(iter(eager[0]))].float(),
                                atol=2e-3, rtol=2e-3)
+
+
+def _uridecodebin_frames(mem_type: int, frames: int = 12):
+    """Frames of the 1080p clip through uridecodebin (as DeepStream's samples decode) and the
+    muxer with ``nvbuf-memory-type``: [(device, RGBA array)] of the first ``frames``."""
+    from estuary.gst import batchmeta
+    clip = data.media_path("bikes_1080p.mp4")
+    p = Gst.parse_launch(f"uridecodebin uri=file://{clip} ! m.sink_0 nvstreammux name=m batch-size=1 "
+                         f"width=1280 height=720 nvbuf-memory-type={mem_type} ! fakesink name=sink")
+    got = []
+
+    def probe(pad, info):
+        batch = batchmeta.get(info.get_buffer())
+        f = batch.surface.frames[0]
+        if len(got) < frames:
+            if f.device == "cuda":
+                got.append(("cuda", f.tensor.cpu().numpy().copy()))
+            else:
+                ds_frame = pyds.get_nvds_buf_surface(hash(info.get_buffer()), 0)  # what imagedata apps call
+                got.append(("cpu", np.array(ds_frame, copy=True)))
+        return Gst.PadProbeReturn.OK
+
+    p.get_by_name("sink").get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, probe)
+    msg = run_pipeline(p, timeout=120)
+    p.set_state(Gst.State.NULL)
+    assert msg.type == Gst.MessageType.EOS, msg.parse_error() if msg.type == Gst.MessageType.ERROR else msg.type
+    return got
+
+
+def test_uridecodebin_keeps_nvdec_frames_on_the_gpu_and_unified_memory_maps_them_on_the_cpu(monkeypatch):
+    pytest.importorskip("cupy", reason="the muxer's GPU conversion needs CuPy")
+    gpu = _uridecodebin_frames(0)
+    assert [d for d, _ in gpu] == ["cuda"] * 12
+    host = _uridecodebin_frames(3)  # NVBUF_MEM_CUDA_UNIFIED, as deepstream-imagedata-multistream sets
+    assert [d for d, _ in host] == ["cpu"] * 12
+    for (_, a), (_, b) in zip(gpu, host):
+        assert a.shape == b.shape == (720, 1280, 4)
+        assert np.array_equal(a, b)  # the same kernel's output, copied to system memory
+        assert a[..., :3].std() > 10  # a real picture, not a blank surface
+    monkeypatch.setenv("ESTUARY_NVDEC_CUDA", "0")  # the switch: frames decoded into system memory
+    assert [d for d, _ in _uridecodebin_frames(0, frames=3)] == ["cpu"] * 3
+

@@ -15,7 +15,7 @@ ELEMENT_MODULES: dict[str, tuple[str, ...]] = {
     "convert": ("EsConvert",),
     "tiler": ("EsTiler",),
     "demux": ("EsDemux",),
-    "decoder": ("EsDecoder",),
+    "decoder": ("EsDecoder", "EsCudaSurfaces"),
     "urisrc": ("EsUriSrcBin",),
     "infer": ("EsInfer", "EsInferServer"),
     "postprocess": ("EsPostprocess",),

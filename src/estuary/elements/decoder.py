@@ -1,14 +1,27 @@
 """``esdecoder`` (aliases ``nvv4l2decoder``, ``nvjpegdec``-free): a decoder bin that takes
 encoded video (H.264/H.265/... elementary or parsed streams) and outputs RGBA surfaces
 (``video/x-raw(memory:NVMM)``). Inside: ``decodebin`` (software decoders by default, hardware
-NVDEC where GStreamer's nvcodec registers it) → ``esconvert``."""
+NVDEC where GStreamer's nvcodec registers it) → ``esconvert``.
+
+When ``decodebin`` picks an NVDEC decoder and CUDA surfaces can be used here (torch with CUDA and
+CuPy), the decoded NV12 frames stay in GPU memory instead: the output caps are
+``video/x-raw(memory:NVMM, memory:CUDAMemory), format=NV12`` (still "NVMM", as DeepStream apps
+check), and ``nvstreammux`` converts them on the GPU into CUDA RGBA surfaces, as DeepStream's
+decoder → muxer path does (``pyds.get_nvds_buf_surface_gpu`` then works on them).
+``ESTUARY_NVDEC_CUDA=0`` keeps the frames in system memory."""
 
 from __future__ import annotations
 
-from estuary.gst import Gst
+import functools
+
+from estuary.gst import Gst, GstBase
 from estuary.gst.element import ElementBase, Prop
 
-__all__ = ["EsDecoder", "make_source_bin"]
+__all__ = ["EsDecoder", "EsCudaSurfaces", "make_source_bin", "CUDA_NV12_CAPS"]
+
+#: NVDEC frames left in GPU memory, labelled as our surfaces as well (apps test for memory:NVMM)
+CUDA_NV12_CAPS = "video/x-raw(memory:NVMM, memory:CUDAMemory), format=(string)NV12"
+_NVDEC_CAPS = "video/x-raw(memory:CUDAMemory), format=(string)NV12"
 
 _ENCODED = ("video/x-h264, stream-format=(string){ byte-stream, avc }, alignment=(string)au; "
             "video/x-h265, stream-format=(string){ byte-stream, hvc1, hev1 }, alignment=(string)au; "
@@ -25,7 +38,7 @@ class EsDecoder(ElementBase, Gst.Bin):
                 "Decodes video to Estuary RGBA surfaces (memory:NVMM)", "Estuary")
     PAD_TEMPLATES = (("sink", Gst.PadDirection.SINK, Gst.PadPresence.ALWAYS, _ENCODED, None),
                      ("src", Gst.PadDirection.SRC, Gst.PadPresence.ALWAYS,
-                      "video/x-raw(memory:NVMM), format=(string)RGBA", None))
+                      "video/x-raw(memory:NVMM), format=(string)RGBA; " + CUDA_NV12_CAPS, None))
     PROPS = (
         Prop("gpu-id", int, 0, "GPU to use", 0, 64),
         Prop("bufapi-version", bool, True, "Accepted for compatibility (Jetson)"),
@@ -47,17 +60,102 @@ class EsDecoder(ElementBase, Gst.Bin):
         self._convert.link(self._filter)
         self.add_pad(Gst.GhostPad.new_from_template(
             "sink", self._decodebin.get_static_pad("sink"), self.get_pad_template("sink")))
-        self.add_pad(Gst.GhostPad.new_from_template(
-            "src", self._filter.get_static_pad("src"), self.get_pad_template("src")))
+        self._src = Gst.GhostPad.new_from_template(
+            "src", self._filter.get_static_pad("src"), self.get_pad_template("src"))
+        self.add_pad(self._src)
         self._decodebin.connect("pad-added", self._on_pad)
         self._decodebin.connect("autoplug-select", _skip_self)
+        self._decodebin.connect("autoplug-query", _on_query)
 
     def _on_pad(self, dbin, pad):
         caps = pad.get_current_caps() or pad.query_caps(None)
-        if caps.get_structure(0).get_name().startswith("video/"):
-            sink = self._convert.get_static_pad("sink")
-            if not sink.is_linked():
-                pad.link(sink)
+        if not caps.get_structure(0).get_name().startswith("video/"):
+            return
+        feats = caps.get_features(0)
+        if feats is not None and feats.contains("memory:CUDAMemory"):
+            # NVDEC's frames stay on the GPU (see _on_query): pass them on, labelled as surfaces
+            tag = Gst.ElementFactory.make("escudasurfaces", None)
+            self.add(tag)
+            tag.sync_state_with_parent()
+            pad.link(tag.get_static_pad("sink"))
+            self._src.set_target(tag.get_static_pad("src"))
+            return
+        sink = self._convert.get_static_pad("sink")
+        if not sink.is_linked():
+            pad.link(sink)
+
+
+def _on_query(dbin, pad, element, query) -> bool:
+    """``decodebin`` asks this for its decoder's caps queries until the decoder's pad is exposed:
+    an NVDEC decoder is told that CUDA-memory NV12 is wanted when CUDA surfaces are usable, else
+    system memory (left alone, GStreamer 1.22's NVDEC decoders pick CUDA memory, which the
+    converter cannot read), so it negotiates that from its first frame. Other decoders and
+    queries: decodebin's default."""
+    factory = element.get_factory()
+    if factory is None or factory.get_plugin_name() != "nvcodec":
+        return False
+    want = Gst.Caps.from_string(_NVDEC_CAPS if cuda_surfaces_usable() else "video/x-raw")
+    if query.type == Gst.QueryType.CAPS:
+        filt = query.parse_caps()
+        query.set_caps_result(filt.intersect_full(want, Gst.CapsIntersectMode.FIRST) if filt else want)
+        return True
+    if query.type == Gst.QueryType.ACCEPT_CAPS:
+        query.set_accept_caps_result(want.can_intersect(query.parse_accept_caps()))
+        return True
+    return False
+
+
+def cuda_surfaces_usable() -> bool:
+    """Whether NVDEC frames may stay in GPU memory: torch sees a CUDA device, CuPy is installed
+    (the muxer's conversion kernel) and ``ESTUARY_NVDEC_CUDA`` is not 0."""
+    import os
+    if os.environ.get("ESTUARY_NVDEC_CUDA", "1") == "0":
+        return False
+    return _cuda_and_cupy()
+
+
+@functools.lru_cache(maxsize=1)
+def _cuda_and_cupy() -> bool:
+    try:
+        import torch
+        if not torch.cuda.is_available():
+            return False
+    except ImportError:
+        return False
+    from estuary.gst.cuda import cupy_available
+    return cupy_available()
+
+
+def _relabel(caps: Gst.Caps, to_surfaces: bool) -> Gst.Caps:
+    """``caps`` with the CUDA-memory feature only (decoder side) or with our surface label too."""
+    text = caps.to_string()
+    if to_surfaces:
+        text = text.replace("(memory:CUDAMemory)", "(memory:NVMM, memory:CUDAMemory)")
+    else:
+        text = text.replace("(memory:NVMM, memory:CUDAMemory)", "(memory:CUDAMemory)")
+    return Gst.Caps.from_string(text)
+
+
+class EsCudaSurfaces(ElementBase, GstBase.BaseTransform):
+    """Passes NVDEC's CUDA-memory NV12 frames through unchanged, labelled ``memory:NVMM`` as well
+    (the caps DeepStream apps look for on a decoder's pad); ``nvstreammux`` converts them on the GPU."""
+
+    __gtype_name__ = "EstuaryCudaSurfaces"
+    FACTORY = "escudasurfaces"
+    ALIASES = ()
+    METADATA = ("Estuary CUDA surfaces", "Filter/Video", "Labels NVDEC CUDA frames as Estuary surfaces",
+                "Estuary")
+    PAD_TEMPLATES = (("sink", Gst.PadDirection.SINK, Gst.PadPresence.ALWAYS, _NVDEC_CAPS, None),
+                     ("src", Gst.PadDirection.SRC, Gst.PadPresence.ALWAYS, CUDA_NV12_CAPS, None))
+
+    def __init__(self):
+        super().__init__()
+        self.init_settings()
+        self.set_passthrough(True)
+
+    def do_transform_caps(self, direction, caps, filt):
+        out = _relabel(caps, to_surfaces=direction == Gst.PadDirection.SINK)
+        return out.intersect(filt) if filt is not None else out
 
 
 _AUTOPLUG_TRY, _AUTOPLUG_SKIP = 0, 2

@@ -359,6 +359,14 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
     def _drain(self) -> Gst.FlowReturn:
         """Push every buffer still in flight (before a serialized event, at EOS)."""
         from concurrent.futures import wait
+        if self._pool is None:  # the GPU path: launched batches, finished and pushed here in order
+            ret = Gst.FlowReturn.OK
+            while self._inflight:
+                b, job = self._inflight.popleft()
+                job.result()
+                if ret == Gst.FlowReturn.OK:
+                    ret = self.srcpad.push(b)
+            return ret
         while True:
             with self._out_lock:
                 if not self._inflight:
@@ -369,7 +377,11 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
         return self._push_ret
 
     def handle_sink_event(self, event) -> bool:
-        if self._pool is not None and event.type == Gst.EventType.FLUSH_STOP:
+        if self._pool is None and self._inflight and event.type == Gst.EventType.FLUSH_STOP:
+            for _b, job in self._inflight:  # the GPU path: finish what was launched, push nothing
+                job.result()
+            self._inflight.clear()
+        elif self._pool is not None and event.type == Gst.EventType.FLUSH_STOP:
             with self._out_lock:
                 for _b, f in self._inflight:
                     f.result()

@@ -29,9 +29,28 @@ _FMTS = "{ " + ", ".join(SUPPORTED_FORMATS) + " }"
 #: a single (not yet batched) frame, on our surfaces or in plain system memory
 FRAME_CAPS = (f"video/x-raw(memory:NVMM), format=(string){_FMTS}; "
               f"video/x-raw, format=(string){_FMTS}; "
-              "video/x-raw(memory:CUDAMemory), format=(string)NV12")
+              "video/x-raw(memory:CUDAMemory), format=(string)NV12; "
+              "video/x-raw(memory:NVMM, memory:CUDAMemory), format=(string)NV12")
 #: batched surfaces
 BATCH_CAPS = "video/x-raw(memory:NVMM), format=(string)RGBA"
+
+#: nvbuf-memory-type values whose surfaces the CPU can map (CUDA pinned, CUDA unified): apps
+#: that set them (imagedata-multistream: unified) read frames with get_nvds_buf_surface, so
+#: frames converted on the GPU are copied to system memory, once per batch
+_HOST_MAPPABLE = (int(NvBufSurfaceMemType.NVBUF_MEM_CUDA_PINNED), int(NvBufSurfaceMemType.NVBUF_MEM_CUDA_UNIFIED))
+
+
+def _host_surfaces(batch_tensor, w: int, h: int) -> list:
+    """System-memory surfaces of an (N, h, w, 4) CUDA batch: one device→host copy."""
+    host = batch_tensor.cpu().numpy()
+    out = []
+    for frame in host:
+        buf = new_rgba_buffer(w, h)
+        with capi.map_memory(hash(buf), 0, write=True) as info:
+            capi.as_array(info)[:] = frame.reshape(-1)
+        out.append(FrameSurface(buf, w, h))
+    return out
+
 
 DEFAULT_BATCH_SIZE = 1
 DEFAULT_TIMEOUT_US = 40000
@@ -317,6 +336,8 @@ class EsMux(ElementBase, GstBase.Aggregator):
         ev = torch.cuda.Event()
         ev.record(torch.cuda.current_stream(dev))
         self._gpu_inflight.append((ev, bufs))
+        if self.settings.nvbuf_memory_type in _HOST_MAPPABLE:
+            return [(s, geos[i]) for i, s in enumerate(_host_surfaces(out, w, h))]
         return [(FrameSurface(None, w, h, pitch=w * 4, device="cuda", tensor=out[i]), geos[i])
                 for i in range(len(items))]
 

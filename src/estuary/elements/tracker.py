@@ -8,6 +8,8 @@ NvSORT → sort, NvDCF / NvDeepSORT → bytetrack) or the DeepStream library nam
 
 from __future__ import annotations
 
+import os
+
 from estuary.errors import StreamError
 from estuary.gst import GLib, Gst, batchmeta
 from estuary.gst.chain import ChainElement
@@ -21,7 +23,7 @@ from estuary.meta.tracker import (NvDsPastFrameObj, NvDsPastFrameObjBatch, NvDsP
 from estuary.track import MultiObjectTracker, TrackerConfig
 from estuary.track.config import element_config
 from estuary.track.meta import predicted_objects, remember_looks, write_tracking
-from estuary.track.tracker import _Counter, predict_all
+from estuary.track.tracker import _Counter, predict_all, update_many
 
 __all__ = ["EsTracker", "STREAM_RESET", "STREAM_EOS"]
 
@@ -112,6 +114,7 @@ class EsTracker(ElementBase, ChainElement, Gst.Element):
         predicted = len(set(sources)) == len(sources)
         if predicted:
             predict_all([self.tracker_for(sid) for sid in sources])
+        todo = []  # (frame, its objects, tracker, looks) of the frames the detector saw
         for f in frames:
             fo = FrameObjects.from_frame(f)
             t = self.tracker_for(f.source_id)
@@ -124,7 +127,15 @@ class EsTracker(ElementBase, ChainElement, Gst.Element):
                 f.append_objects(predicted_objects(t.predict(predicted=predicted), looks,
                                                    s.display_tracking_id))
                 continue
-            out = t.update(fo.boxes, fo.scores(), fo.class_id, predicted=predicted)
+            todo.append((f, fo, t, looks))
+        # ESTUARY_TRACKER_MANY=0: each stream's update on its own (a benchmark baseline)
+        if predicted and len(todo) > 1 and os.environ.get("ESTUARY_TRACKER_MANY") != "0":
+            # all streams' association and Kalman updates together (the same results)
+            outs = update_many([t for _, _, t, _ in todo],
+                               [(fo.boxes, fo.scores(), fo.class_id) for _, fo, _, _ in todo])
+        else:
+            outs = [t.update(fo.boxes, fo.scores(), fo.class_id, predicted=predicted) for _, fo, t, _ in todo]
+        for (f, fo, t, looks), out in zip(todo, outs):
             remember_looks(looks, fo, write_tracking(fo, out, s.display_tracking_id))
             if len(looks) > 2 * len(t) + 16:  # forget ended targets now and then
                 alive = set(int(i) for i in t.ids)

@@ -21,7 +21,7 @@ from estuary.boxes import iou_matrix  # noqa: F401 - re-exported
 from estuary.track.config import TrackerConfig
 from estuary.track.kalman import BoxKalman
 
-__all__ = ["MultiObjectTracker", "TrackOutput", "iou_matrix", "predict_all"]
+__all__ = ["MultiObjectTracker", "TrackOutput", "iou_matrix", "predict_all", "update_many"]
 
 
 @dataclass
@@ -68,12 +68,15 @@ class MultiObjectTracker:
     def _predicted(self) -> np.ndarray:
         return self.kf.z_to_xyxy(self.mean[:, :4]) if self.uses_motion else self.boxes
 
-    def _match(self, trk_idx, det_idx, tboxes, dboxes, dcls, min_iou):
+    def _match(self, trk_idx, det_idx, tboxes, dboxes, dcls, min_iou, iou=None):
+        """(matches [(target, detection)], unmatched targets, unmatched detections). ``iou``: the
+        class-checked IoU of ``trk_idx`` × ``det_idx``, when computed already (update_many)."""
         if len(trk_idx) == 0 or len(det_idx) == 0:
             return [], list(trk_idx), list(det_idx)
-        iou = iou_matrix(tboxes[trk_idx], dboxes[det_idx])
-        if self.cfg.check_class:
-            iou = np.where(self.cls[trk_idx][:, None] == dcls[det_idx][None, :], iou, 0.0)
+        if iou is None:
+            iou = iou_matrix(tboxes[trk_idx], dboxes[det_idx])
+            if self.cfg.check_class:
+                iou = np.where(self.cls[trk_idx][:, None] == dcls[det_idx][None, :], iou, 0.0)
         if self.cfg.global_matching:
             r, c = linear_sum_assignment(-iou)
             pairs = [(int(a), int(b)) for a, b in zip(r, c) if iou[a, b] >= min_iou]
@@ -97,30 +100,60 @@ class MultiObjectTracker:
     def update(self, boxes, scores, class_ids, predicted: bool = False) -> TrackOutput:
         """Associate this frame's detections (xyxy boxes, scores, class ids). ``predicted``:
         the targets' motion was already predicted for this frame (:func:`predict_all`)."""
+        st = self._begin(boxes, scores, class_ids, predicted)
+        matches, new_dets = self._associate(st)
+        return self._apply(st, matches, new_dets)
+
+    def _begin(self, boxes, scores, class_ids, predicted: bool) -> "_FrameState":
+        """A frame starts: its detections as arrays, the targets' predicted boxes, the
+        detections each association stage considers."""
         cfg = self.cfg
         self.frame += 1
         boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
         scores = np.asarray(scores, np.float64).reshape(-1)
         class_ids = np.asarray(class_ids, np.int64).reshape(-1)
-        n_det = len(boxes)
         if self.uses_motion and not predicted:
             self.mean, self.cov = self.kf.predict(self.mean, self.cov)
-        pred = self._predicted()
         valid = scores >= cfg.min_detector_confidence
-        all_trk = list(range(len(self.ids)))
         if cfg.algorithm == "bytetrack":
-            high = [i for i in range(n_det) if valid[i] and scores[i] >= cfg.high_threshold]
-            low = [i for i in range(n_det) if valid[i] and scores[i] < cfg.high_threshold]
-            m1, rest_trk, rest_high = self._match(all_trk, high, pred, boxes, class_ids, cfg.min_iou)
-            confirmed_rest = [t for t in rest_trk if self.ids[t] > 0]
-            m2, _, _ = self._match(confirmed_rest, low, pred, boxes, class_ids, cfg.min_iou_low)
-            matches = m1 + m2
-            new_dets = [d for d in rest_high if scores[d] >= cfg.new_track_threshold]
+            high_mask = scores >= cfg.high_threshold
+            first = np.nonzero(valid & high_mask)[0].tolist()
+            low = np.nonzero(valid & ~high_mask)[0].tolist()
         else:
-            dets = [i for i in range(n_det) if valid[i]]
-            matches, _, rest = self._match(all_trk, dets, pred, boxes, class_ids, cfg.min_iou)
-            # low-confidence detections keep targets alive but do not start new ones
-            new_dets = [d for d in rest if scores[d] >= cfg.new_track_threshold]
+            first, low = np.nonzero(valid)[0].tolist(), []
+        return _FrameState(boxes, scores, class_ids, self._predicted(), first, low)
+
+    def _associate(self, st):
+        """The frame's matches [(target, detection)] and the detections that start targets."""
+        m1, rest_trk, rest = self._stage1(st)
+        return self._stage2(st, m1, rest, self._stage2_targets(rest_trk))
+
+    def _stage1(self, st, iou=None):
+        """Every target against ``st.first``; ``iou``: their class-checked IoU, if computed."""
+        return self._match(list(range(len(self.ids))), st.first, st.pred, st.boxes, st.class_ids,
+                           self.cfg.min_iou, iou)
+
+    def _stage2_targets(self, rest_trk) -> list:
+        """The targets bytetrack's second stage tries: confirmed ones stage 1 left unmatched."""
+        return [t for t in rest_trk if self.ids[t] > 0] if self.cfg.algorithm == "bytetrack" else []
+
+    def _stage2(self, st, m1, rest, targets, iou=None):
+        """(matches, new detections) after bytetrack's low-confidence stage (``targets`` ×
+        ``st.low``; ``iou`` if computed) or directly (sort, iou)."""
+        cfg = self.cfg
+        matches = m1
+        if cfg.algorithm == "bytetrack":
+            m2, _, _ = self._match(targets, st.low, st.pred, st.boxes, st.class_ids, cfg.min_iou_low, iou)
+            matches = m1 + m2
+        # low-confidence detections keep targets alive but do not start new ones
+        return matches, [d for d in rest if st.scores[d] >= cfg.new_track_threshold]
+
+    def _apply(self, st, matches, new_dets, kalman=None) -> TrackOutput:
+        """The frame's matches applied: filtered boxes (``kalman`` = the (mean, cov) rows of the
+        matched targets when updated already, in ``matches`` order), ids, shadows, new targets."""
+        cfg = self.cfg
+        boxes, scores, class_ids, pred = st.boxes, st.scores, st.class_ids, st.pred
+        n_det = len(boxes)
         out_ids = np.full(n_det, -1, np.int64)
         out_boxes = boxes.copy()
         out_conf = np.full(n_det, -0.1 if cfg.algorithm == "iou" else 0.0)
@@ -130,7 +163,7 @@ class MultiObjectTracker:
             di = np.array([d for _, d in matches])
             matched_trk[ti] = True
             if self.uses_motion:
-                m, c = self.kf.update(self.mean[ti], self.cov[ti], boxes[di])
+                m, c = kalman if kalman is not None else self.kf.update(self.mean[ti], self.cov[ti], boxes[di])
                 self.mean[ti], self.cov[ti] = m, c
                 self.boxes[ti] = self.kf.z_to_xyxy(m[:, :4])
             else:
@@ -251,6 +284,90 @@ def predict_all(trackers: list[MultiObjectTracker]) -> None:
         n = len(t.ids)
         t.mean, t.cov = mean[start: start + n], cov[start: start + n]
         start += n
+
+
+@dataclass
+class _FrameState:
+    """One frame of one tracker between association and its application."""
+
+    boxes: np.ndarray
+    scores: np.ndarray
+    class_ids: np.ndarray
+    pred: np.ndarray
+    first: list     # detections of the first association stage
+    low: list       # bytetrack's low-confidence detections (stage 2)
+
+
+def _iou_many(pairs) -> list:
+    """:func:`iou_matrix` of several (a, b) box pairs in one padded computation: the same
+    elementwise arithmetic, so the same values."""
+    if not pairs:
+        return []
+    S = len(pairs)
+    T = max(len(a) for a, _ in pairs)
+    D = max(len(b) for _, b in pairs)
+    A = np.zeros((S, T, 4))
+    B = np.zeros((S, D, 4))
+    for k, (a, b) in enumerate(pairs):
+        A[k, :len(a)] = a
+        B[k, :len(b)] = b
+    ix1 = np.maximum(A[:, :, None, 0], B[:, None, :, 0])
+    iy1 = np.maximum(A[:, :, None, 1], B[:, None, :, 1])
+    ix2 = np.minimum(A[:, :, None, 2], B[:, None, :, 2])
+    iy2 = np.minimum(A[:, :, None, 3], B[:, None, :, 3])
+    inter = np.clip(ix2 - ix1, 0, None) * np.clip(iy2 - iy1, 0, None)
+    area_a = (A[:, :, 2] - A[:, :, 0]) * (A[:, :, 3] - A[:, :, 1])
+    area_b = (B[:, :, 2] - B[:, :, 0]) * (B[:, :, 3] - B[:, :, 1])
+    iou = inter / np.maximum(area_a[:, :, None] + area_b[:, None, :] - inter, 1e-9)
+    return [iou[k, :len(a), :len(b)] for k, (a, b) in enumerate(pairs)]
+
+
+def _stage_ious(jobs) -> list:
+    """Class-checked IoU matrices for [(tracker, targets, detections, frame state)], at once."""
+    out = [None] * len(jobs)
+    real = [k for k, (_t, ti, di, _st) in enumerate(jobs) if len(ti) and len(di)]
+    ious = _iou_many([(jobs[k][3].pred[jobs[k][1]], jobs[k][3].boxes[jobs[k][2]]) for k in real])
+    for k, iou in zip(real, ious):
+        t, ti, di, st = jobs[k]
+        if t.cfg.check_class:
+            iou = np.where(t.cls[ti][:, None] == st.class_ids[di][None, :], iou, 0.0)
+        out[k] = iou
+    return out
+
+
+def update_many(trackers: list[MultiObjectTracker], inputs: list) -> list[TrackOutput]:
+    """``t.update(boxes, scores, class_ids, predicted=True)`` for every tracker (distinct, one per
+    stream, their motion predicted already by :func:`predict_all`) and its ``inputs`` entry, in
+    order, with the same results, but the streams' IoU matrices and Kalman updates computed
+    together: at 100+ streams a frame, numpy's per-call overhead, not the arithmetic, was the cost.
+    The assignment itself (Hungarian or greedy) stays per stream."""
+    if len({id(t) for t in trackers}) != len(trackers):
+        raise ValueError("update_many needs each tracker once")
+    states = [t._begin(b, s, c, True) for t, (b, s, c) in zip(trackers, inputs)]
+    iou1 = _stage_ious([(t, np.arange(len(t.ids)), np.asarray(st.first, np.int64), st)
+                        for t, st in zip(trackers, states)])
+    first = [t._stage1(st, iou) for t, st, iou in zip(trackers, states, iou1)]
+    targets = [t._stage2_targets(rest_trk) for t, (_m, rest_trk, _r) in zip(trackers, first)]
+    iou2 = _stage_ious([(t, np.asarray(tg, np.int64), np.asarray(st.low, np.int64), st)
+                        for t, tg, st in zip(trackers, targets, states)])
+    results = [t._stage2(st, m1, rest, tg, iou)
+               for t, st, (m1, _rt, rest), tg, iou in zip(trackers, states, first, targets, iou2)]
+    # every matched target's Kalman update in one call (trackers with the same noise weights)
+    kalman = [None] * len(trackers)
+    moving = [k for k, t in enumerate(trackers) if t.uses_motion and results[k][0]]
+    if len(moving) > 1 and len({(trackers[k].kf.pw, trackers[k].kf.vw) for k in moving}) == 1:
+        ti = [np.array([a for a, _ in results[k][0]]) for k in moving]
+        di = [np.array([d for _, d in results[k][0]]) for k in moving]
+        m, c = trackers[moving[0]].kf.update(
+            np.concatenate([trackers[k].mean[i] for k, i in zip(moving, ti)]),
+            np.concatenate([trackers[k].cov[i] for k, i in zip(moving, ti)]),
+            np.concatenate([states[k].boxes[i] for k, i in zip(moving, di)]))
+        start = 0
+        for k, i in zip(moving, ti):
+            kalman[k] = (m[start: start + len(i)], c[start: start + len(i)])
+            start += len(i)
+    return [t._apply(st, matches, new, kalman[k])
+            for k, (t, st, (matches, new)) in enumerate(zip(trackers, states, results))]
 
 
 class _Counter:
