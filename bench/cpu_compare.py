@@ -542,7 +542,7 @@ def main(argv=None):
             print(f"model ceiling: {v:<9} {r.get('fps', r.get('error'))} fps", flush=True)
         print("(each runtime alone, batch 1: the better of one request on every core and one single-threaded "
               "request per core side by side; ov = OpenVINO, ort = ONNX Runtime)", flush=True)
-    hdr = (f"{'run':<20} {'streams':>7} {'frames':>6} {'fps':>7} {'p50 ms':>7} {'p99 ms':>7} {'CPU %':>6} "
+    hdr = (f"{'run':<28} {'streams':>7} {'frames':>6} {'fps':>7} {'p50 ms':>7} {'p99 ms':>7} {'CPU %':>6} "
            f"{'RSS MB':>7} {'objects':>8} {'/naive':>7} {'/ceiling':>8} {'agree R/P':>11}")
     print(hdr, flush=True)
     for n in counts:
@@ -579,7 +579,7 @@ def main(argv=None):
                     rows.append(r)
                     found[name] = (r, boxes)
                     if "error" in r:
-                        print(f"{name:<20} {n:>7} {r['error']}", flush=True)
+                        print(f"{name:<28} {n:>7} {r['error']}", flush=True)
                         continue
                     naive = found.get("naive" + tag, ({}, {}))[0].get("fps")
                     cands = [x for x in (found.get("decode", ({}, {}))[0].get("fps"),
@@ -595,7 +595,7 @@ def main(argv=None):
                         rec, prec = box_agreement(ref[1], boxes)
                         r["agree_recall"], r["agree_precision"] = round(rec, 3), round(prec, 3)
                         agree = f"{rec:.2f}/{prec:.2f}"
-                    print(f"{name:<20} {n:>7} {r['frames']:>6} {r['fps']:>7} {r['p50_ms'] or '-':>7} "
+                    print(f"{name:<28} {n:>7} {r['frames']:>6} {r['fps']:>7} {r['p50_ms'] or '-':>7} "
                           f"{r['p99_ms'] or '-':>7} {r['cpu_pct']:>6} {r['rss_mb']:>7} {r['objects']:>8} "
                           f"{ratio_naive:>7} {ratio_ceiling:>8} {agree:>11}   ({time.perf_counter() - t:.0f} s)",
                           flush=True)
