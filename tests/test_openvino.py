@@ -179,8 +179,7 @@ def test_corrupt_empty_or_truncated_onnx_is_a_model_error_not_a_crash(tmp_path, 
         from estuary.gst import Gst, GstVideo, ensure_init
         ensure_init()
         from estuary.errors import EstuaryError
-        from estuary.infer.config import load_infer_config
-from estuary.infer.engine import InferEngine
+        from estuary.infer.engine import InferEngine
         from estuary.infer.config import load_infer_config
         for name in {list(files)!r}:
             cfg = load_infer_config(text="[property]\\nonnx-file={tmp_path}/" + name + ".onnx\\n"
