@@ -326,7 +326,13 @@ def run_estuary(n, clip, model, interval=0, workers=0, variant="", calib="", in_
                 seen[i] += 1
                 time.sleep(max(0.0, due - now))
                 now = due
-            stamps[(i, info.get_buffer().pts)] = now
+            # keyed by running time, which is what the muxer writes to buf_pts: a clip whose first
+            # pts is not 0 (B-frame reordering offsets it) would otherwise match another frame
+            pts = info.get_buffer().pts
+            ev = pad.get_sticky_event(Gst.EventType.SEGMENT, 0)
+            if ev is not None:
+                pts = ev.parse_segment().to_running_time(Gst.Format.TIME, pts)
+            stamps[(i, pts)] = now
             return Gst.PadProbeReturn.OK
         return probe
 
