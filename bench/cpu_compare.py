@@ -17,7 +17,19 @@ same machine, in one run:
   FP32 run of the same backend (recall/precision at IoU 0.5). The INT8 model is built before the
   timed runs (calibrated on 16 frames of the clip) and cached beside the model;
 
-for 1, 2, 4 and 8 streams of ``bikes.mp4`` (640×272 H.264, 250 frames). Each run is its own
+for 1, 2, 4 and 8 streams of ``bikes.mp4`` (640×272 H.264, 250 frames). ``--interval 0,2`` runs
+each estuary variant at each nvinfer interval (with the tracker's predictions on skipped frames:
+the issue's "interval=2 + tracker" row beside the interval=0 one and the naive loop).
+
+Latency at the same throughput (``--pace``): a file is decoded far faster than it is inferred, so
+unpaced runs compare latencies at different throughputs (each runner as fast as it can). With
+``--pace F`` (frames per second per stream) every source offers its frames like a live camera, one
+every 1/F s: the loop reads frame k of each stream no earlier than k/F after the start, Estuary's
+decoder output waits (in its streaming thread) until then; latency is measured from that due time
+to the drawn result, so a runner that falls behind accumulates it. ``--pace naive`` is 0.8× the
+unpaced naive loop's per-stream fps measured earlier in the same run (headroom for the loop to keep
+up: at that rate both run at the same throughput), ``0`` unpaced; a list runs each.
+Each run is its own
 process (clean peak RSS). It prints fps, latency from decoded frame to drawn frame (p50/p99), CPU
 (% of one core) and peak RSS, with ratios to the naive loop and to the slower of the two ceilings.
 
@@ -156,7 +168,7 @@ def _variant(v):
     return {"ov": "openvino", "ort": "onnxruntime"}[rt], prec
 
 
-def run_naive(n, clip, model, **_):
+def run_naive(n, clip, model, pace=0.0, **_):
     import cv2
     from trackers import ByteTrackTracker
     sess = session(model)
@@ -165,14 +177,19 @@ def run_naive(n, clip, model, **_):
     live = list(range(n))
     frames = objects = 0
     lat = []
+    read = [0] * n
     SPAN.start()
     while live:
         for i in list(live):
+            due = SPAN.t0 + read[i] / pace if pace else 0.0
+            if pace:  # a live-like source: frame k of each stream exists from k / pace on
+                time.sleep(max(0.0, due - time.perf_counter()))
             ok, bgr = caps[i].read()
             if not ok:
                 live.remove(i)
                 continue
-            t = time.perf_counter()
+            read[i] += 1
+            t = due or time.perf_counter()
             dets = detect(sess, bgr)
             objects += len(dets[0])
             track_and_draw(trackers[i], bgr, *dets)
@@ -254,7 +271,7 @@ def pgie_config(model, n=1, interval=0, variant="", calib=""):
     return cfg
 
 
-def run_estuary(n, clip, model, interval=0, workers=0, variant="", calib="", in_flight=-1, **_):
+def run_estuary(n, clip, model, interval=0, workers=0, variant="", calib="", in_flight=-1, pace=0.0, **_):
     import tempfile
 
     import pyds
@@ -296,9 +313,26 @@ def run_estuary(n, clip, model, interval=0, workers=0, variant="", calib="", in_
     boxes = BOXES
     boxes.clear()
 
+    start = []  # paced: the time frame 0 of every stream is due (the first decoded frame's arrival)
+    seen = [0] * n
+
     def stamp(i):
         def probe(pad, info):
-            stamps[(i, info.get_buffer().pts)] = time.perf_counter()
+            now = time.perf_counter()
+            if pace:  # a live-like source: frame k exists from k / pace on (this is the decoder's thread)
+                if not start:
+                    start.append(now)
+                due = start[0] + seen[i] / pace
+                seen[i] += 1
+                time.sleep(max(0.0, due - now))
+                now = due
+            # keyed by running time, which is what the muxer writes to buf_pts: a clip whose first
+            # pts is not 0 (B-frame reordering offsets it) would otherwise match another frame
+            pts = info.get_buffer().pts
+            ev = pad.get_sticky_event(Gst.EventType.SEGMENT, 0)
+            if ev is not None:
+                pts = ev.parse_segment().to_running_time(Gst.Format.TIME, pts)
+            stamps[(i, pts)] = now
             return Gst.PadProbeReturn.OK
         return probe
 
@@ -323,7 +357,9 @@ def run_estuary(n, clip, model, interval=0, workers=0, variant="", calib="", in_
                  round(o.detector_bbox_info.org_bbox_coords.top, 1), round(o.detector_bbox_info.org_bbox_coords.width, 1),
                  round(o.detector_bbox_info.org_bbox_coords.height, 1)] for o in f.objects if o.unique_component_id == 1]
             t = stamps.pop((f.source_id, f.buf_pts), None)
-            if t is not None:
+            # paced: frames due while nvinfer loaded the model (on its first batch) are left out,
+            # as the loop starts its clock after loading the model
+            if t is not None and not (pace and t < first[0][0]):
                 lat.append(now - t)
         return Gst.PadProbeReturn.OK
 
@@ -356,11 +392,11 @@ RUNNERS = {"decode": run_decode, "model": run_model, "naive": run_naive, "robofl
            "estuary": run_estuary}
 
 
-def one(mode, n, clip, model, interval, workers=0, variant="", calib="", in_flight=-1):
+def one(mode, n, clip, model, interval, workers=0, variant="", calib="", in_flight=-1, pace=0.0):
     """Run one configuration in this process and return its figures."""
     BOXES.clear()
     frames, dt, objects, lat = RUNNERS[mode](n, clip=clip, model=model, interval=interval, workers=workers,
-                                             variant=variant, calib=calib, in_flight=in_flight)
+                                             variant=variant, calib=calib, in_flight=in_flight, pace=pace)
     cpu = SPAN.cpu
     lat = sorted(lat)
 
@@ -370,10 +406,11 @@ def one(mode, n, clip, model, interval, workers=0, variant="", calib="", in_flig
     return {"mode": mode, "streams": n, "frames": frames, "seconds": round(dt, 2),
             "fps": round(frames / dt, 1), "objects": objects, "p50_ms": pct(0.5), "p99_ms": pct(0.99),
             "cpu_pct": round(100 * cpu / dt), "rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-            "variant": variant, "in_flight": in_flight, "boxes": dict(BOXES)}
+            "variant": variant, "in_flight": in_flight, "interval": interval, "pace": pace,
+            "boxes": dict(BOXES)}
 
 
-def spawn(mode, n, clip, model, interval, workers=0, variant="", calib="", in_flight=-1):
+def spawn(mode, n, clip, model, interval, workers=0, variant="", calib="", in_flight=-1, pace=0.0):
     py = sys.executable
     if mode == "roboflow":
         if not os.path.exists(PEERS_PYTHON):
@@ -381,7 +418,7 @@ def spawn(mode, n, clip, model, interval, workers=0, variant="", calib="", in_fl
         py = PEERS_PYTHON
     cmd = [py, os.path.abspath(__file__), "--one", mode, "--n", str(n), "--clip", clip, "--model", model,
            "--interval", str(interval), "--workers", str(workers), "--variant", variant, "--calib", calib,
-           f"--in-flight={in_flight}"]
+           f"--in-flight={in_flight}", "--pace", str(pace)]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         return {"mode": mode, "streams": n, "error": (r.stderr.strip().splitlines() or ["failed"])[-1][:120]}
@@ -444,11 +481,20 @@ def main(argv=None):
     ap.add_argument("--variants", default=VARIANTS,
                     help="runtimes and precisions of the model ceilings and estuary runs, comma-separated "
                          "(ort/ov - fp32/int8/fp16); default " + VARIANTS)
-    ap.add_argument("--interval", type=int, default=0, help="nvinfer interval for the estuary run")
-    ap.add_argument("--workers", type=int, default=0, help="nvinfer infer-workers for the estuary run (0: auto)")
+    ap.add_argument("--interval", default="0",
+                    help="nvinfer interval of the estuary runs, comma-separated: each variant runs at each "
+                         "(e.g. 0,2: interval=2 with the tracker's predictions on skipped frames)")
+    ap.add_argument("--workers", default="0",
+                    help="nvinfer infer-workers of the estuary runs, comma-separated: each variant runs at each "
+                         "(0: auto, 2 on 2+ cores; 1: one request on every core)")
     ap.add_argument("--in-flight", default="-1",
                     help="nvstreammux max-frames-in-flight of the estuary runs, comma-separated: each variant "
                          "runs at each (-1: the default, unbounded for files; e.g. -1,3)")
+    ap.add_argument("--pace", default="0",
+                    help="frames per second per stream offered by each source, like a live camera, for the "
+                         "naive and estuary runs, comma-separated: 0 unpaced (default), a number, or 'naive' "
+                         "(0.8x the unpaced naive loop's per-stream fps of this run; needs 0 first in the list); "
+                         "latency is then measured from each frame's due time")
     ap.add_argument("--repeat", type=int, default=2, help="runs of each configuration, best kept (the VM is noisy)")
     ap.add_argument("--json", help="also write the rows to this file")
     ap.add_argument("--one", choices=MODES, help=argparse.SUPPRESS)
@@ -459,8 +505,8 @@ def main(argv=None):
     ap.add_argument("--calib", default="", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.one:
-        print(json.dumps(one(args.one, args.n, args.clip, args.model, args.interval, args.workers,
-                             args.variant, args.calib, int(args.in_flight))))
+        print(json.dumps(one(args.one, args.n, args.clip, args.model, int(args.interval), int(args.workers),
+                             args.variant, args.calib, int(args.in_flight), float(args.pace))))
         return 0
     import tempfile
     from estuary import data
@@ -472,6 +518,17 @@ def main(argv=None):
             ap.error(f"unknown variant {v!r}")
     counts = [int(s) for s in args.streams.split(",") if s]
     bounds = [int(s) for s in args.in_flight.split(",") if s]
+    intervals = [int(s) for s in args.interval.split(",") if s]
+    worker_counts = [int(s) for s in args.workers.split(",") if s]
+    paces = [s for s in args.pace.split(",") if s]
+    for s in paces:
+        if s != "naive":
+            try:
+                float(s)
+            except ValueError:
+                ap.error(f"--pace: {s!r} is neither a number nor 'naive'")
+    if "naive" in paces and (paces[0] != "0" or "naive" not in modes):
+        ap.error("--pace naive needs the naive mode and an unpaced run first: --pace 0,naive")
     rows = []
     print(f"clip {os.path.basename(clip)} (640x272 H.264, 250 frames), model {os.path.basename(model)}, "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[1]:.1f} (other processes share them)", flush=True)
@@ -484,54 +541,75 @@ def main(argv=None):
     ceilings = {}
     if "model" in modes:
         for v in variants:
-            r = spawn("model", 1, clip, int8_model if v.endswith("int8") else model, args.interval, variant=v)
+            r = spawn("model", 1, clip, int8_model if v.endswith("int8") else model, 0, variant=v)
             r["variant"] = v
             rows.append(r)
             ceilings[v] = r.get("fps")
             print(f"model ceiling: {v:<9} {r.get('fps', r.get('error'))} fps", flush=True)
         print("(each runtime alone, batch 1: the better of one request on every core and one single-threaded "
               "request per core side by side; ov = OpenVINO, ort = ONNX Runtime)", flush=True)
-    hdr = (f"{'run':<20} {'streams':>7} {'frames':>6} {'fps':>7} {'p50 ms':>7} {'p99 ms':>7} {'CPU %':>6} "
+    hdr = (f"{'run':<28} {'streams':>7} {'frames':>6} {'fps':>7} {'p50 ms':>7} {'p99 ms':>7} {'CPU %':>6} "
            f"{'RSS MB':>7} {'objects':>8} {'/naive':>7} {'/ceiling':>8} {'agree R/P':>11}")
     print(hdr, flush=True)
     for n in counts:
         found = {}
-        for mode in modes:
-            if mode == "model":
-                continue
-            for v, fl in ([(v, f) for v in variants for f in bounds] if mode == "estuary" else [("", -1)]):
-                name = f"{mode} {v}".strip() + (f" f{fl}" if fl >= 0 else "")
-                t = time.perf_counter()
-                runs = [spawn(mode, n, clip, model, args.interval, args.workers, v, calib_dir.name, fl)
-                        for _ in range(args.repeat)]
-                ok = [x for x in runs if "error" not in x]
-                r = max(ok, key=lambda x: x["fps"]) if ok else runs[0]
-                r["runs_fps"] = [x.get("fps") for x in runs]
-                boxes = r.pop("boxes", {})
-                rows.append(r)
-                found[name] = (r, boxes)
-                if "error" in r:
-                    print(f"{name:<20} {n:>7} {r['error']}", flush=True)
+        for pace_arg in paces:
+            if pace_arg == "naive":
+                naive_fps = found.get("naive", ({}, {}))[0].get("fps")
+                if not naive_fps:
+                    print("pace naive: the unpaced naive run gave no fps; skipped", flush=True)
                     continue
-                naive = found.get("naive", ({}, {}))[0].get("fps")
-                cands = [x for x in (found.get("decode", ({}, {}))[0].get("fps"),
-                                     ceilings.get(v or "ort-fp32")) if x]
-                ceiling = min(cands) if cands else None
-                ratio_naive = f"{r['fps'] / naive:.2f}" if naive and mode != "decode" else "-"
-                ratio_ceiling = f"{r['fps'] / ceiling:.2f}" if ceiling and mode != "decode" else "-"
-                r["vs_naive"], r["vs_ceiling"] = ratio_naive, ratio_ceiling
-                agree = "-"
-                ref = found.get(f"estuary {v.split('-')[0]}-fp32" + (f" f{fl}" if fl >= 0 else "")) if v.endswith("int8") else None
-                if ref is not None and "error" not in ref[0]:
-                    rec, prec = box_agreement(ref[1], boxes)
-                    r["agree_recall"], r["agree_precision"] = round(rec, 3), round(prec, 3)
-                    agree = f"{rec:.2f}/{prec:.2f}"
-                print(f"{name:<20} {n:>7} {r['frames']:>6} {r['fps']:>7} {r['p50_ms'] or '-':>7} {r['p99_ms'] or '-':>7} "
-                      f"{r['cpu_pct']:>6} {r['rss_mb']:>7} {r['objects']:>8} {ratio_naive:>7} {ratio_ceiling:>8} "
-                      f"{agree:>11}   ({time.perf_counter() - t:.0f} s)", flush=True)
+                pace = round(0.8 * naive_fps / n, 1)
+            else:
+                pace = float(pace_arg)
+            tag = f" p{pace:g}" if pace else ""
+            if pace:
+                print(f"-- paced: each source offers {pace:g} frames/s (live-like); latency from each frame's "
+                      "due time", flush=True)
+            for mode in modes:
+                if mode == "model" or (pace and mode not in ("naive", "estuary")):
+                    continue
+                combos = ([(v, f, k, w) for v in variants for k in intervals for f in bounds for w in worker_counts]
+                          if mode == "estuary" else [("", -1, 0, 0)])
+                for v, fl, k, w in combos:
+                    wtag = f" w{w}" if w else ""
+                    name = (f"{mode} {v}".strip() + (f" i{k}" if k else "") + (f" f{fl}" if fl >= 0 else "")
+                            + wtag + tag)
+                    t = time.perf_counter()
+                    runs = [spawn(mode, n, clip, model, k, w, v, calib_dir.name, fl, pace)
+                            for _ in range(args.repeat)]
+                    ok = [x for x in runs if "error" not in x]
+                    r = max(ok, key=lambda x: x["fps"]) if ok else runs[0]
+                    r["runs_fps"] = [x.get("fps") for x in runs]
+                    boxes = r.pop("boxes", {})
+                    rows.append(r)
+                    found[name] = (r, boxes)
+                    if "error" in r:
+                        print(f"{name:<28} {n:>7} {r['error']}", flush=True)
+                        continue
+                    naive = found.get("naive" + tag, ({}, {}))[0].get("fps")
+                    cands = [x for x in (found.get("decode", ({}, {}))[0].get("fps"),
+                                         ceilings.get(v or "ort-fp32")) if x]
+                    ceiling = min(cands) if cands else None
+                    ratio_naive = f"{r['fps'] / naive:.2f}" if naive and mode != "decode" else "-"
+                    ratio_ceiling = f"{r['fps'] / ceiling:.2f}" if ceiling and mode != "decode" else "-"
+                    r["vs_naive"], r["vs_ceiling"] = ratio_naive, ratio_ceiling
+                    agree = "-"
+                    ref = (found.get(f"estuary {v.split('-')[0]}-fp32" + (f" i{k}" if k else "")
+                                     + (f" f{fl}" if fl >= 0 else "") + wtag + tag)
+                           if v.endswith("int8") and not k else None)  # (skipped frames: tracker boxes)
+                    if ref is not None and "error" not in ref[0]:
+                        rec, prec = box_agreement(ref[1], boxes)
+                        r["agree_recall"], r["agree_precision"] = round(rec, 3), round(prec, 3)
+                        agree = f"{rec:.2f}/{prec:.2f}"
+                    print(f"{name:<28} {n:>7} {r['frames']:>6} {r['fps']:>7} {r['p50_ms'] or '-':>7} "
+                          f"{r['p99_ms'] or '-':>7} {r['cpu_pct']:>6} {r['rss_mb']:>7} {r['objects']:>8} "
+                          f"{ratio_naive:>7} {ratio_ceiling:>8} {agree:>11}   ({time.perf_counter() - t:.0f} s)",
+                          flush=True)
     print("/ceiling: against the slower of decoding and the model ceiling of the same runtime and precision "
-          "(the naive loop: ort-fp32); agree: INT8 boxes against the same backend's FP32 run (recall/precision, "
-          "IoU 0.5)", flush=True)
+          "(the naive loop: ort-fp32); /naive: against the naive loop at the same pace; agree: INT8 boxes "
+          "against the same backend's FP32 run (recall/precision, IoU 0.5; interval 0 only); iK: nvinfer interval=K with the "
+          "tracker's predictions; fN: max-frames-in-flight=N; wN: infer-workers=N; pF: sources paced at F frames/s", flush=True)
     print(f"load average at the end: {os.getloadavg()[1]:.1f}", flush=True)
     if args.json:
         with open(args.json, "w") as f:

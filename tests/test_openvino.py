@@ -20,19 +20,20 @@ from estuary.errors import ConfigError
 from estuary.gst import Gst
 from estuary.infer.backends import create_backend
 from estuary.infer.cluster import iou_matrix
+from estuary.infer.config import load_infer_config
 from estuary.infer.engine import InferEngine
 
 from conftest import run_pipeline
 
 openvino = pytest.importorskip("openvino", reason="OpenVINO is a dependency on x86-64 only")
 
-#: INT8 against FP32 detections on the bundled clip, recall and precision at IoU 0.5. The issue's
-#: target is 0.95. This test (8 calibration images, every 2nd frame, 49 FP32 boxes) measured
-#: 0.90 / 0.94 with the current recipe (heads and first two convolutions in FP32) against
-#: 0.84 / 0.91 with the heads alone; most remaining disagreements are boxes scored near the 0.4
-#: threshold. The floor is what is achieved less two boxes (INT8 kernels differ between CPUs),
-#: not the target (docs/cpu.md).
-INT8_AGREEMENT = 0.85
+#: INT8 against FP32 detections on the bundled clip, recall and precision at IoU 0.5: the issue's
+#: target, 0.95, measured as `estuary bench` does (all 250 frames, 97 FP32 boxes, 16 calibration
+#: frames of the clip, lossless). Recipe 3 (heads and first four convolutions in FP32) measured
+#: 0.97 / 0.98 there (recipe 2: 0.94 / 0.93). A third of the FP32 boxes score within 0.05 above
+#: the 0.4 threshold, so each box is 1 % and the calibration set matters: with 8 JPEG frames 0.93 /
+#: 0.95, with 32 frames 0.94 / 0.96 (docs/cpu.md).
+INT8_AGREEMENT = 0.95
 SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
 
 
@@ -269,13 +270,13 @@ def test_inspect_lists_the_cpu_backends():
 
 # -- INT8 ---------------------------------------------------------------------------------------------
 
-def calib_folder(tmp_path, n=6, name="calib"):
-    """``n`` frames of the clip, evenly spread, as JPEG files: a small calibration set."""
+def calib_folder(tmp_path, n=6, name="calib", ext="jpg"):
+    """``n`` frames of the clip, evenly spread, as image files (JPEG: lossy): a calibration set."""
     folder = tmp_path / name
     folder.mkdir()
     frames = bikes_rgba()
     for k, i in enumerate(np.linspace(0, len(frames) - 1, n).astype(int)):
-        cv2.imwrite(str(folder / f"f{k:02d}.jpg"), cv2.cvtColor(frames[i], cv2.COLOR_RGBA2BGR))
+        cv2.imwrite(str(folder / f"f{k:02d}.{ext}"), cv2.cvtColor(frames[i], cv2.COLOR_RGBA2BGR))
     return folder
 
 
@@ -308,6 +309,16 @@ def test_int8_model_is_cached_beside_the_model_reused_and_rebuilt_when_the_onnx_
     # as do other calibration images
     cfg2 = config_in(tmp_path, f"network-mode=1\nint8-calib-file={calib_folder(tmp_path, 3, 'other')}")
     assert InferEngine(cfg2, backend="openvino").model_path not in (first.model_path, third.model_path)
+
+
+def test_a_new_int8_recipe_means_a_new_cache_key(tmp_path, monkeypatch):
+    from estuary.infer import int8
+    cfg = load_infer_config(config_in(tmp_path, f"network-mode=1\nint8-calib-file={calib_folder(tmp_path, 2)}"))
+    before = int8.Int8Plan(cfg)
+    monkeypatch.setattr(int8, "RECIPE", {**int8.RECIPE, "version": int8.RECIPE["version"] + 1})
+    after = int8.Int8Plan(cfg)
+    assert after.key != before.key and after.path != before.path
+    assert int8.RECIPE["keep_fp32"] == f"heads+first-{int8.FP32_FIRST_CONVS}-convs"
 
 
 @pytest.mark.parametrize("case", ["missing", "empty-folder", "list-missing-image", "unreadable-image",
@@ -351,17 +362,18 @@ def test_a_tensorrt_calibration_table_means_calibrating_on_the_first_frames(tmp_
     assert eng.int8_pending and eng.backend.precision == "FP32" and not int8_files(tmp_path)
 
 
-def test_int8_detections_agree_with_fp32_on_the_bundled_clip(tmp_path):
-    frames = bikes_rgba(step=2)
-    fp32 = InferEngine(config_in(tmp_path), backend="openvino")
-    int8 = InferEngine(config_in(tmp_path, f"network-mode=1\nint8-calib-file={calib_folder(tmp_path, 8)}"),
-                       backend="openvino")
+@pytest.mark.parametrize("backend", ["openvino", "onnxruntime"])
+def test_int8_detections_agree_with_fp32_on_the_bundled_clip(tmp_path, backend):
+    frames = bikes_rgba()
+    fp32 = InferEngine(config_in(tmp_path), backend=backend)
+    calib = calib_folder(tmp_path, 16, ext="png")
+    int8 = InferEngine(config_in(tmp_path, f"network-mode=1\nint8-calib-file={calib}"), backend=backend)
     assert int8.backend.precision == "INT8 (QDQ model)"
     ref = [fp32.detect([f])[0] for f in frames]
     got = [int8.detect([f])[0] for f in frames]
     recall, precision, n = agreement(ref, got)
     print(f"INT8 vs FP32: recall {recall:.3f} precision {precision:.3f} ({n} FP32 boxes)")
-    assert n >= 40, n
+    assert n >= 90, n
     assert recall >= INT8_AGREEMENT and precision >= INT8_AGREEMENT, (recall, precision, n)
 
 
