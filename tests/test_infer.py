@@ -512,3 +512,22 @@ def test_a_failing_worker_becomes_a_pipeline_error(tmp_path):
     p.set_state(Gst.State.NULL)
     assert msg is not None and msg.type == Gst.MessageType.ERROR
     assert "parser exploded on call 5" in msg.parse_error()[0].message
+
+
+@pytest.mark.parametrize("live,interval,props,expected", [
+    (False, 0, "", "cores"),            # files: two requests side by side on 2+ cores
+    (True, 0, "", 1),                   # live: one request on every core (latency)
+    (False, 2, "", 1),                  # interval: the frames after an inferred one wait for it
+    (True, 0, "infer-workers=2", 2),    # what the app sets wins
+])
+def test_worker_count_follows_the_sources(live, interval, props, expected):
+    expected = (2 if (os.cpu_count() or 1) >= 2 else 1) if expected == "cores" else expected
+    p = Gst.parse_launch(
+        f"videotestsrc is-live={str(live).lower()} num-buffers=4 ! video/x-raw,width=320,height=240,framerate=30/1 ! "
+        "m.sink_0 nvstreammux name=m batch-size=1 width=320 height=240 ! "
+        f"nvinfer config-file-path={data.model_path(data.PRIMARY_CONFIG)} interval={interval} {props} ! fakesink")
+    msgs = []
+    assert run_pipeline(p, timeout=120, on_message=msgs.append).type == Gst.MessageType.EOS
+    started = [m.get_structure() for m in msgs if m.type == Gst.MessageType.ELEMENT
+               and m.get_structure().has_name("esinfer-started")]
+    assert started and started[0].get_value("workers") == expected

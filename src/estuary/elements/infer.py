@@ -51,8 +51,8 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
         Prop("raw-output-file-write", bool, False, "Write raw outputs to files (accepted)"),
         Prop("infer-workers", int, 0,
              "CPU, primary mode: batches inferred at once, each by its own infer request (OpenVINO "
-             "stream) or ONNX Runtime session sharing the cores (0: auto, 2 with 2+ cores; 1: one "
-             "using every core)", 0, 64),
+             "stream) or ONNX Runtime session sharing the cores (0: auto, 2 with 2+ cores, file "
+             "sources and interval=0, else 1; 1: one using every core)", 0, 64),
         Prop("backend", str, "auto",
              "CPU runtime: auto (OpenVINO where installed, else ONNX Runtime; ESTUARY_BACKEND may "
              "name one), openvino, onnxruntime"),
@@ -140,7 +140,31 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
         if on_gpu or cfg.process_mode != 1 or self.settings.input_tensor_meta or cfg.input_tensor_from_meta:
             return 1
         w = self.settings.infer_workers
-        return w if w > 0 else (2 if (os.cpu_count() or 1) >= 2 else 1)
+        if w > 0:
+            return w
+        # With interval > 0 only one batch in interval+1 is inferred and the frames after it wait
+        # for its result (order is kept), so two requests seldom overlap and a request's latency
+        # is the throughput: one request on every core. Measured on 2 cores, 1 stream, OpenVINO
+        # INT8, interval=2: 140.6 fps with one request against 88.6 with two (docs/benchmarks.md);
+        # at interval=0 two requests are as fast or faster (58.4 against 55.3 fps).
+        if cfg.interval:
+            return 1
+        # A live source offers frames no faster than it makes them: throughput is the source's,
+        # and latency is what is left to win. One request on every core halves a frame's
+        # inference time against one core per request (paced at the naive loop's rate on 2
+        # cores, FP32: p50 36.7 ms against 59.5; INT8: 20.9 against 31.7).
+        if self._upstream_live():
+            return 1
+        return 2 if (os.cpu_count() or 1) >= 2 else 1
+
+    def _upstream_live(self) -> bool:
+        """Whether the sources upstream are live (the latency query's answer, as the muxer asks)."""
+        q = Gst.Query.new_latency()
+        pad = self.sinkpad
+        try:
+            return bool(pad.peer_query(q) and q.parse_latency()[0])
+        except Exception:  # noqa: BLE001 - a source that cannot answer is taken as not live
+            return False
 
     def _start(self, on_gpu: bool = False):
         import os
@@ -195,7 +219,8 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
         b = eng.backend
         self.engine_name = b.name
         fields = {"backend": b.name, "runtime": b.kind, "precision": b.precision,
-                  "model": cfg.onnx_file, "model-run": eng.model_path}
+                  "model": cfg.onnx_file, "model-run": eng.model_path,
+                  "workers": self._engines.maxsize if self._engines is not None else 1}
         if b.fallback:
             fields["fallback"] = b.fallback
         log.info("%s: %s, %s, running %s%s", self.get_name(), b.name, b.precision, eng.model_path,
