@@ -197,3 +197,27 @@ def test_predicted_targets_keep_their_look():
     assert o.rect_params.border_color.red == 1.0 and o.text_params.y_offset == 10
     tb = o.tracker_bbox_info.org_bbox_coords
     assert (tb.left, tb.top, tb.width, tb.height) == (5, 30, 10, 20)
+
+
+def test_one_value_is_given_to_every_row_of_a_list_column():
+    _, f, table = table_frame(3)
+    table.set([0, 2], texts="same", styles=None)
+    assert table.texts == ["same", "c1", "same"] and table.styles[1] is LOOK and table.styles[0] is None
+    assert FrameObjects.detections([[0, 0, 1, 1]], [1.0], [0]).texts == [None]  # no label, no text
+
+
+def test_two_threads_reading_one_frame_make_its_structs_once():
+    import threading
+    batch, f, table = table_frame(50)
+    seen, go = [], threading.Barrier(4)
+
+    def read():
+        go.wait()
+        seen.append(len(f.objects))
+
+    threads = [threading.Thread(target=read) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert seen == [50] * 4 and batch.obj_meta_pool.num_full_elements == 50

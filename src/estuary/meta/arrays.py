@@ -226,7 +226,8 @@ class FrameObjects:
         return cls(boxes, scores, class_ids,
                    np.full(n, UNTRACKED, np.int64) if tracker_ids is None else tracker_ids,
                    np.zeros(n), np.full(n, int(component_id), np.int64), labels,
-                   detector_boxes=boxes.copy(), texts=list(texts) if texts is not None else list(labels),
+                   detector_boxes=boxes.copy(),
+                   texts=list(texts) if texts is not None else [lab or None for lab in labels],
                    text_offsets=offsets, styles=styles)
 
     @classmethod
@@ -346,7 +347,9 @@ class FrameObjects:
             col = getattr(self, name)
             if isinstance(col, np.ndarray):
                 col[idx] = values
-            else:
+            else:  # a list column: one value (a str, a style, None) is given to every row
+                if values is None or isinstance(values, (str, ObjectStyle)):
+                    values = [values] * len(idx)
                 for i, v in zip(idx, values):
                     col[i] = v
         if self._parent is not None:  # a selection of a table: write the table's rows too

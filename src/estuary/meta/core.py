@@ -34,6 +34,8 @@ __all__ = [
 ]
 
 _log = logging.getLogger("estuary.meta")
+# frames without a batch (made directly, not from a pool) make their structs under this lock
+_MATERIALISE_LOCK = threading.Lock()
 
 #: ``func(user_meta, user_data)``: a copy callback returns the new ``user_meta_data``.
 UserMetaCallback = Callable[["NvDsUserMeta", object], object]
@@ -291,15 +293,23 @@ class NvDsFrameMeta(NvDsBaseMeta):
         return t if t is not None and not self._objects else None
 
     def _materialise(self) -> None:
-        """Make object structs of the rows stored as arrays (once; they are the objects then)."""
-        t = self._table
-        if t is None:
+        """Make object structs of the rows stored as arrays (once; they are the objects then).
+
+        Under the batch's lock, and the table is let go only after the structs are in the list:
+        two branches of a tee may read one frame's objects at the same time, and the second
+        must neither make them again nor see the list half filled."""
+        if self._table is None:
             return
-        self._table = None
-        made = t.make_objects(self.batch_meta)
-        self._objects.extend(made)
-        t._objects = made  # the old table now writes through to the structs
-        t._frame = None
+        batch = self.batch_meta
+        with (batch.meta_mutex if batch is not None else _MATERIALISE_LOCK):
+            t = self._table
+            if t is None:  # another thread made them while this one waited
+                return
+            made = t.make_objects(batch)
+            self._objects.extend(made)
+            t._objects = made  # the old table now writes through to the structs
+            t._frame = None
+            self._table = None
 
     def remove_object(self, obj: NvDsObjectMeta) -> None:
         """Detach ``obj`` and give it back to its pool."""
