@@ -535,3 +535,31 @@ def test_a_frame_the_osd_cannot_draw_on_is_a_clear_error():
     f.add_object(batch.acquire_object())
     with pytest.raises(SurfaceError, match="RGBA"):
         Drawer().draw(np.zeros((8, 8, 4), np.float32), f)
+
+
+def test_gpu_drawer_draws_objects_stored_as_arrays_as_their_structs():
+    """The GPU OSD (on torch CPU tensors here) draws a frame's object table without making
+    structs, with the pixels it gives the structs made from the same rows."""
+    torch = pytest.importorskip("torch")
+    from estuary.meta.arrays import FrameObjects, ObjectStyle
+    from estuary.osd import DrawOptions
+    from estuary.osd.gpu import draw_gpu
+    styles = [ObjectStyle(3, (1, 0, 0, 1), None, "Serif", 11, (1, 1, 1, 1), (0, 0, 0, 1)),
+              ObjectStyle(2, (0, 1, 0, 0.5), (0, 0, 1, 0.3), "Sans", 9, (1, 1, 0, 1), None), None]
+    rng = np.random.default_rng(5)
+    n = 20
+    xy = rng.uniform(-30, 300, (n, 2))
+    boxes = np.concatenate([xy, xy + rng.uniform(1, 90, (n, 2))], 1)
+    batch = NvDsBatchMeta(1)
+    f = batch.acquire_frame()
+    batch.add_frame(f)
+    f.append_objects(FrameObjects.detections(
+        boxes, rng.random(n), rng.integers(0, 3, n), labels=[f"car {i}" for i in range(n)],
+        style=[styles[i] for i in rng.integers(0, 3, n)], label_raise=20))
+    base = torch.from_numpy(rng.integers(0, 256, (240, 320, 4), dtype=np.uint8))
+    from_arrays, from_structs = base.clone(), base.clone()
+    draw_gpu(from_arrays, f, DrawOptions())
+    assert f.object_table() is not None  # still arrays: no struct was made
+    assert len(f.objects) == n
+    draw_gpu(from_structs, f, DrawOptions())
+    assert (from_arrays != base).float().mean() > 0.02 and torch.equal(from_arrays, from_structs)

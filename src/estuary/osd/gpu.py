@@ -12,7 +12,7 @@ import numpy as np
 
 from estuary.osd.draw import DrawOptions, _bands
 from estuary.osd.fonts import text_mask
-from estuary.osd.paint import _px, _width, draw_safely, font_pixels
+from estuary.osd.paint import InvalidShape, _px, _warn_skipped, _width, draw_safely, font_pixels
 
 __all__ = ["draw_gpu"]
 
@@ -70,31 +70,61 @@ def _rgba(c):
 
 
 def _rect(t, r):
-    x1, y1 = _px(r.left), _px(r.top)
-    x2, y2 = _px(float(r.left) + float(r.width)), _px(float(r.top) + float(r.height))
-    if r.has_bg_color:
-        c, a = _rgba(r.bg_color)
-        _blend_fill(t, x1, y1, x2, y2, c, a)
-    bw = min(_width(r.border_width, 0), max(x2 - x1, y2 - y1, 0))
+    bg = _rgba(r.bg_color) if r.has_bg_color else None
+    _box(t, float(r.left), float(r.top), float(r.left) + float(r.width), float(r.top) + float(r.height),
+         r.border_width, _rgba(r.border_color), bg)
+
+
+def _box(t, left, top, right, bottom, border_width, border, bg):
+    """A rectangle from plain values: ``border``/``bg`` are (rgb, alpha), ``bg`` None for none."""
+    x1, y1, x2, y2 = _px(left), _px(top), _px(right), _px(bottom)
+    if bg is not None:
+        _blend_fill(t, x1, y1, x2, y2, *bg)
+    bw = min(_width(border_width, 0), max(x2 - x1, y2 - y1, 0))
     if bw > 0:
-        c, a = _rgba(r.border_color)
+        c, a = border
         for ya, yb, xa, xb in _bands(x1, y1, x2, y2, bw, t.shape[1], t.shape[0]):
             _blend_fill(t, xa, ya, xb, yb, c, a)
 
 
 def _text(t, tp):
-    s = tp.display_text_str
+    fp = tp.font_params
+    _label(t, tp.display_text_str, fp.font_name_str, fp.font_size, tp.x_offset, tp.y_offset,
+           _rgba(fp.font_color), _rgba(tp.text_bg_clr) if tp.set_bg_clr else None)
+
+
+def _label(t, s, font_name, font_size, x_offset, y_offset, color, bg):
+    """A label from plain values: ``color``/``bg`` are (rgb, alpha), ``bg`` None for none."""
     if not s:
         return
-    fp = tp.font_params
-    name = fp.font_name_str or "Serif"
-    x, y = _px(tp.x_offset), _px(tp.y_offset)
-    mask = text_mask(s, name, font_pixels(fp.font_size))
-    if tp.set_bg_clr:
-        c, a = _rgba(tp.text_bg_clr)
-        _blend_fill(t, x, y, x + mask.shape[1], y + mask.shape[0], c, a)
-    c, a = _rgba(fp.font_color)
-    _blend_mask(t, x, y, mask, c, a)
+    x, y = _px(x_offset), _px(y_offset)
+    mask = text_mask(s, font_name or "Serif", font_pixels(font_size))
+    if bg is not None:
+        _blend_fill(t, x, y, x + mask.shape[1], y + mask.shape[0], *bg)
+    _blend_mask(t, x, y, mask, *color)
+
+
+def _split(rgba) -> tuple:
+    return (tuple(rgba[:3]), float(rgba[3]))
+
+
+def _table_safely(draw, kind: str, t, *row) -> None:
+    """``draw_safely`` for a row of an object table (warned under the kind its struct would be)."""
+    try:
+        draw(t, *row)
+    except InvalidShape as exc:
+        _warn_skipped(kind, exc)
+
+
+def _table_rect(t, box, style):
+    x1, y1, x2, y2 = box
+    _box(t, x1, y1, x1 + (x2 - x1), y1 + (y2 - y1), style.border_width, _split(style.border_color),
+         _split(style.bg_color) if style.bg_color is not None else None)
+
+
+def _table_text(t, s, offset, style):
+    _label(t, s, style.font_name, style.font_size, offset[0], offset[1], _split(style.font_color),
+           _split(style.text_bg_color) if style.text_bg_color is not None else None)
 
 
 def _shape(t, draw, bbox, color, alpha):
@@ -129,16 +159,26 @@ def _circle(t, cp):
 def draw_gpu(t, frame_meta, opt: DrawOptions) -> None:
     """Draw one frame's metadata into an (H, W, 4) uint8 CUDA tensor: all rectangles, then all
     labels, lines and circles (DeepStream's order, as the CPU drawer)."""
-    objects, dms = frame_meta.objects, frame_meta.display_metas
+    get = getattr(frame_meta, "object_table", None)
+    table = get() if get is not None else None  # objects stored as arrays: no struct is made
+    objects, dms = (frame_meta.objects if table is None else ()), frame_meta.display_metas
     if opt.display_bbox:
         for obj in objects:
             draw_safely(_rect, t, obj.rect_params)
+        if table is not None:
+            for box, style in zip(table.boxes.tolist(), table.styles):
+                if style is not None:
+                    _table_safely(_table_rect, "rect", t, box, style)
     for dm in dms:
         for r in dm.rect_params[: dm.num_rects]:
             draw_safely(_rect, t, r)
     if opt.display_text:
         for obj in objects:
             draw_safely(_text, t, obj.text_params)
+        if table is not None:
+            for s, off, style in zip(table.texts, table.text_offsets.tolist(), table.styles):
+                if s and style is not None:
+                    _table_safely(_table_text, "text", t, s, off, style)
     for dm in dms:
         for tp in dm.text_params[: dm.num_labels]:
             draw_safely(_text, t, tp)
