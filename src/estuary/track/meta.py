@@ -58,10 +58,12 @@ def remember_looks(looks: dict, fo: FrameObjects, rows: np.ndarray) -> None:
     for drawing the targets on frames the detector skips."""
     if not len(rows):
         return
-    styles = fo.styles
-    for i in rows.tolist():
-        looks[int(fo.tracker_id[i])] = (fo.labels[i], int(fo.component_id[i]),
-                                        styles[i] or DEFAULT_LOOK[2])
+    styles, labels = fo.styles, fo.labels
+    idx = rows.tolist()
+    # one dict update over zipped lists (the loop runs in C: this is per object, every frame)
+    looks.update(zip(fo.tracker_id[rows].tolist(),
+                     zip([labels[i] for i in idx], fo.component_id[rows].tolist(),
+                         [styles[i] or DEFAULT_LOOK[2] for i in idx])))
 
 
 def predicted_objects(out: TrackOutput, looks: dict, show_id: bool) -> FrameObjects:

@@ -158,6 +158,9 @@ class MultiObjectTracker:
         out_boxes = boxes.copy()
         out_conf = np.full(n_det, -0.1 if cfg.algorithm == "iou" else 0.0)
         matched_trk = np.zeros(len(self.ids), bool)
+        recovered = []
+        # array operations over all matches and all unmatched targets: per-target Python was
+        # the tracker's cost at 100+ streams (ids, boxes and shadows as before, in match order)
         if matches:
             ti = np.array([t for t, _ in matches])
             di = np.array([d for _, d in matches])
@@ -171,43 +174,45 @@ class MultiObjectTracker:
             self.hits[ti] += 1
             self.misses[ti] = 0
             self.score[ti] = scores[di]
-            recovered = []
-            for t, d in matches:
-                if self.ids[t] == 0 and self.hits[t] >= cfg.probation_age:
-                    self.ids[t] = self._next_id()
-                if self.ids[t] > 0:
-                    out_ids[d] = self.ids[t]
-                    out_boxes[d] = self.boxes[t]
-                    if cfg.algorithm != "iou":
-                        out_conf[d] = float(scores[d])
-                    past = self.pending.pop(int(self.ids[t]), None)
+            promote = (self.ids[ti] == 0) & (self.hits[ti] >= cfg.probation_age)
+            for t in ti[promote].tolist():  # confirmed now: ids in match order
+                self.ids[t] = self._next_id()
+            confirmed = self.ids[ti] > 0
+            tk, dk = ti[confirmed], di[confirmed]
+            out_ids[dk] = self.ids[tk]
+            out_boxes[dk] = self.boxes[tk]
+            if cfg.algorithm != "iou":
+                out_conf[dk] = scores[dk]
+            if self.pending:
+                for tid, cls in zip(self.ids[tk].tolist(), self.cls[tk].tolist()):
+                    past = self.pending.pop(tid, None)
                     if past:
-                        recovered.append((int(self.ids[t]), int(self.cls[t]), past))
-        else:
-            recovered = []
+                        recovered.append((tid, cls, past))
         # unmatched targets: shadow-track or end
         shadow = []
         um = np.nonzero(~matched_trk)[0]
-        self.misses[um] += 1
-        if not self.uses_motion:
-            pass
-        else:
-            self.boxes[um] = pred[um]
         keep = np.ones(len(self.ids), bool)
-        for t in um:
-            confirmed = self.ids[t] > 0
-            limit = cfg.max_shadow_age if confirmed else cfg.early_termination_age
-            w, h = self.boxes[t, 2] - self.boxes[t, 0], self.boxes[t, 3] - self.boxes[t, 1]
-            if self.misses[t] > limit or (cfg.min_box_size and min(w, h) < cfg.min_box_size):
-                keep[t] = False
-                self.pending.pop(int(self.ids[t]), None)
-                continue
-            if confirmed:
-                entry = (int(self.ids[t]), int(self.cls[t]), self.boxes[t].copy(), float(self.score[t]),
-                         int(self.misses[t]))
-                shadow.append(entry)
-                self.pending.setdefault(int(self.ids[t]), []).append(
-                    (self.frame, self.boxes[t].copy(), float(self.score[t]), int(self.misses[t])))
+        if len(um):
+            self.misses[um] += 1
+            if self.uses_motion:
+                self.boxes[um] = pred[um]
+            ids_um = self.ids[um]
+            confirmed = ids_um > 0
+            drop = self.misses[um] > np.where(confirmed, cfg.max_shadow_age, cfg.early_termination_age)
+            if cfg.min_box_size:
+                b = self.boxes[um]
+                drop |= np.minimum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) < cfg.min_box_size
+            keep[um[drop]] = False
+            if self.pending and drop.any():
+                for tid in ids_um[drop].tolist():
+                    self.pending.pop(tid, None)
+            sh = um[~drop & confirmed]
+            if len(sh):
+                bx = self.boxes[sh].copy()
+                for tid, cls, box, sc, ms in zip(self.ids[sh].tolist(), self.cls[sh].tolist(), bx,
+                                                 self.score[sh].tolist(), self.misses[sh].tolist()):
+                    shadow.append((tid, cls, box, sc, ms))
+                    self.pending.setdefault(tid, []).append((self.frame, box.copy(), sc, ms))
         self._keep(keep)
         # new targets
         room = max(cfg.max_targets - len(self.ids), 0)
