@@ -116,12 +116,19 @@ def test_source_added_and_removed_while_playing():
         caps.sync_state_with_parent()
         return src, caps, pad
 
+    def wait_for(cond, timeout=15.0):
+        # polled, not slept: on a loaded machine a live source can take a second to start
+        end = time.monotonic() + timeout
+        while not cond() and time.monotonic() < end:
+            time.sleep(0.05)
+        assert cond(), f"timed out; batches so far: {[sorted(r[0] for r in b) for b in rows][-10:]}"
+
     rows = collect_batches(p)
     add_source(0, 0)
     p.set_state(Gst.State.PLAYING)
-    time.sleep(0.6)
+    wait_for(lambda: len(rows) > 4)
     src1 = add_source(1, 1)
-    time.sleep(0.8)
+    wait_for(lambda: sum(1 for b in rows if {r[0] for r in b} == {0, 1}) >= 3)
     # remove source 0: stop it, unlink, release the pad
     src0 = p.get_by_name("src0")
     caps0 = p.get_by_name("caps0")
@@ -132,7 +139,8 @@ def test_source_added_and_removed_while_playing():
     mux.release_request_pad(pad0)
     p.remove(src0)
     p.remove(caps0)
-    time.sleep(0.6)
+    removed_at = len(rows)
+    wait_for(lambda: sum(1 for b in rows[removed_at:] if {r[0] for r in b} == {1}) >= 5)
     p.set_state(Gst.State.NULL)
     sources = [set(r[0] for r in batch) for batch in rows]
     first_with_1 = next(i for i, s in enumerate(sources) if 1 in s)
