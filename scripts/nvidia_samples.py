@@ -118,8 +118,10 @@ def main(argv=None) -> int:
     from estuary import data
     apps = APPS_51 if a.tag.startswith("v1.0") else APPS_71
     work = tempfile.mkdtemp(prefix=f"ds-{a.tag}-")
-    if os.path.isdir(os.path.join(a.repo, "apps")) and not os.path.exists(os.path.join(a.repo, "HEAD")):
-        shutil.copytree(os.path.join(a.repo, "apps"), os.path.join(work, "apps"))  # an exported tree
+    is_git = os.path.exists(os.path.join(a.repo, ".git")) or os.path.exists(os.path.join(a.repo, "HEAD"))
+    if os.path.isdir(os.path.join(a.repo, "apps")) and not is_git:
+        # an exported tree: one version only, whatever --tag says
+        shutil.copytree(os.path.join(a.repo, "apps"), os.path.join(work, "apps"))
     else:
         # a clone (work tree) or a bare git directory (as /work/.mirror keeps them)
         git = f"git -C {a.repo}" if os.path.exists(os.path.join(a.repo, ".git")) else f"git --git-dir={a.repo}"
