@@ -13,6 +13,7 @@ from estuary.errors import ConfigError, StreamError
 from estuary.gst import GLib, Gst, batchmeta
 from estuary.gst.chain import ChainElement
 from estuary.gst.element import ElementBase, Prop
+from estuary.gst.flight import upstream_is_live
 from estuary.elements.mux import BATCH_CAPS
 from estuary.infer.secondary import ObjectFilter, SecondaryCache, plan_secondary
 from estuary.infer.writer import (DetectionStyle, class_color, clip_to_roi, write_classification,
@@ -153,18 +154,9 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
         # and latency is what is left to win. One request on every core halves a frame's
         # inference time against one core per request (paced at the naive loop's rate on 2
         # cores, FP32: p50 36.7 ms against 59.5; INT8: 20.9 against 31.7).
-        if self._upstream_live():
+        if upstream_is_live(self.sinkpad):
             return 1
         return 2 if (os.cpu_count() or 1) >= 2 else 1
-
-    def _upstream_live(self) -> bool:
-        """Whether the sources upstream are live (the latency query's answer, as the muxer asks)."""
-        q = Gst.Query.new_latency()
-        pad = self.sinkpad
-        try:
-            return bool(pad.peer_query(q) and q.parse_latency()[0])
-        except Exception:  # noqa: BLE001 - a source that cannot answer is taken as not live
-            return False
 
     def _start(self, on_gpu: bool = False):
         import os

@@ -182,10 +182,8 @@ class EsMux(ElementBase, GstBase.Aggregator):
 
         def probe(p, info):
             if state.live is None:
-                q = Gst.Query.new_latency()
-                # what upstream says, not live-source: DeepStream apps set live-source=1 for files
-                # too, and a file's frames must be held back, never dropped
-                state.live = bool(p.peer_query(q) and q.parse_latency()[0])
+                # what upstream says, not live-source: a file's frames must be held back, never dropped
+                state.live = flight.upstream_is_live(p)
                 caps = p.get_current_caps()
                 ok, num, den = caps.get_structure(0).get_fraction("framerate") if caps else (False, 0, 1)
                 budget.limit = self._in_flight_limit(state.live, num / den if ok and den else 0.0)

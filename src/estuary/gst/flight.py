@@ -24,7 +24,7 @@ import threading
 from estuary.gst import Gst, capi
 from estuary.inflight import FlightLimiter, StreamBudget
 
-__all__ = ["find_decoder_sink", "release_when_freed", "hold_probe", "gate_probe"]
+__all__ = ["upstream_is_live", "find_decoder_sink", "release_when_freed", "hold_probe", "gate_probe"]
 
 _log = logging.getLogger("estuary.mux")
 
@@ -37,6 +37,13 @@ _pending: dict[int, tuple] = {}
 _keys = itertools.count(1)
 _pending_lock = threading.Lock()
 
+
+
+def upstream_is_live(pad) -> bool:
+    """Whether what feeds ``pad`` (a sink pad) is live: the latency query's answer, not an
+    element's ``live-source`` property (DeepStream apps set that for files too)."""
+    q = Gst.Query.new_latency()
+    return bool(pad.peer_query(q) and q.parse_latency()[0])
 
 def _on_freed(key, _obj) -> None:
     with _pending_lock:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from estuary.meta.arrays import FrameObjects, ObjectStyle
+from estuary.meta.arrays import LABEL_RAISE, FrameObjects, ObjectStyle  # noqa: F401 - LABEL_RAISE re-exported
 from estuary.meta.enums import NvDsMetaType
 from estuary.meta.infer import NvDsInferSegmentationMeta, NvDsInferTensorMeta
 
@@ -26,8 +26,6 @@ _PALETTE = [(1.0, 0.0, 0.0), (0.0, 0.6, 1.0), (0.0, 1.0, 0.0), (1.0, 0.8, 0.0), 
 BORDER_WIDTH = 3
 FONT_NAME = "Serif"
 FONT_SIZE = 11
-#: the label sits this many pixels above its box (at the top edge when the box touches it)
-LABEL_RAISE = 20
 
 
 def class_color(class_id: int) -> tuple[float, float, float]:

@@ -30,12 +30,27 @@ import numpy as np
 
 from estuary.meta.enums import UNTRACKED_OBJECT_ID
 
-__all__ = ["FrameObjects", "ObjectStyle", "UNTRACKED", "to_supervision", "from_supervision"]
+__all__ = ["FrameObjects", "ObjectStyle", "UNTRACKED", "LABEL_RAISE", "label_offsets",
+           "to_supervision", "from_supervision"]
 
 #: tracker id of an untracked object in the arrays
 UNTRACKED = -1
 # object ids above this are not tracker ids (they would not fit int64 as unsigned values)
 _MAX_ID = 2 ** 62
+
+#: a label sits this many pixels above its box (at the frame's top edge when the box touches it),
+#: as nvinfer places it; the tracker places "label id" the same way
+LABEL_RAISE = 20
+
+
+def label_offsets(boxes: np.ndarray, label_raise: int = LABEL_RAISE) -> np.ndarray:
+    """(N, 2) int text offsets of labels placed ``label_raise`` pixels above xyxy ``boxes``."""
+    off = np.zeros((len(boxes), 2), np.int64)
+    if len(boxes):
+        off[:, 0] = np.maximum(boxes[:, 0], 0)
+        off[:, 1] = np.maximum(boxes[:, 1] - label_raise, 0)
+    return off
+
 
 _NUMERIC = ("boxes", "confidence", "class_id", "tracker_id", "tracker_confidence", "component_id")
 # columns made from the structs only when a snapshot's reader asks for them
@@ -72,23 +87,19 @@ class ObjectStyle:
         """Set an object struct's look to this style."""
         r, t = obj.rect_params, obj.text_params
         r.border_width = self.border_width
-        c = r.border_color
-        c.red, c.green, c.blue, c.alpha = self.border_color
+        r.border_color.set(*self.border_color)
         if self.bg_color is not None:
             r.has_bg_color = 1
-            c = r.bg_color
-            c.red, c.green, c.blue, c.alpha = self.bg_color
+            r.bg_color.set(*self.bg_color)
         else:
             r.has_bg_color = 0
         fp = t.font_params
         fp.font_name_str = self.font_name
         fp.font_size = self.font_size
-        c = fp.font_color
-        c.red, c.green, c.blue, c.alpha = self.font_color
+        fp.font_color.set(*self.font_color)
         if self.text_bg_color is not None:
             t.set_bg_clr = 1
-            c = t.text_bg_clr
-            c.red, c.green, c.blue, c.alpha = self.text_bg_color
+            t.text_bg_clr.set(*self.text_bg_color)
         else:
             t.set_bg_clr = 0
 
@@ -218,10 +229,7 @@ class FrameObjects:
         boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
         n = len(boxes)
         labels = list(labels) if labels is not None else [""] * n
-        offsets = np.zeros((n, 2), np.int64)
-        if label_raise is not None and n:
-            offsets[:, 0] = np.maximum(boxes[:, 0], 0)
-            offsets[:, 1] = np.maximum(boxes[:, 1] - label_raise, 0)
+        offsets = label_offsets(boxes, label_raise) if label_raise is not None else np.zeros((n, 2), np.int64)
         styles = style if isinstance(style, list) else [style] * n
         return cls(boxes, scores, class_ids,
                    np.full(n, UNTRACKED, np.int64) if tracker_ids is None else tracker_ids,

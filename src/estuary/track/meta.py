@@ -9,24 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from estuary.meta.arrays import UNTRACKED, FrameObjects, ObjectStyle
+from estuary.meta.arrays import LABEL_RAISE, UNTRACKED, FrameObjects, ObjectStyle, label_offsets
 from estuary.track.tracker import TrackOutput
 
 __all__ = ["write_tracking", "predicted_objects", "remember_looks", "DEFAULT_LOOK", "LABEL_RAISE"]
 
-#: the id sits with the label this many pixels above the box, as nvinfer places labels
-LABEL_RAISE = 20
 #: the look of a predicted target whose detection was never seen (green border, white on black)
 DEFAULT_LOOK = ("", 1, ObjectStyle(3, (0.0, 1.0, 0.0, 1.0), None, "Serif", 11,
                                    (1.0, 1.0, 1.0, 1.0), (0.0, 0.0, 0.0, 1.0)))
-
-
-def _label_offsets(boxes: np.ndarray) -> np.ndarray:
-    off = np.zeros((len(boxes), 2), np.int64)
-    if len(boxes):
-        off[:, 0] = np.maximum(boxes[:, 0], 0)
-        off[:, 1] = np.maximum(boxes[:, 1] - LABEL_RAISE, 0)
-    return off
 
 
 def _id_texts(labels, class_ids, ids) -> list[str]:
@@ -48,7 +38,7 @@ def write_tracking(fo: FrameObjects, out: TrackOutput, show_id: bool) -> np.ndar
                     tracker_confidence=np.asarray(out.det_confidence, np.float64).reshape(-1)[rows])
         if show_id:
             cols["texts"] = _id_texts([fo.labels[i] for i in rows], fo.class_id[rows], tids[rows])
-            cols["text_offsets"] = _label_offsets(boxes)
+            cols["text_offsets"] = label_offsets(boxes)
         fo.set(rows, **cols)
     return rows
 
