@@ -123,14 +123,26 @@ def main():
     ap.add_argument("--h265-classifiers", type=int, nargs="*", default=[],
                     help="detector+tracker+2 classifiers on the H.265 clip for these N")
     ap.add_argument("--compare-old", type=int, nargs="*", default=[],
-                    help="--classifiers N also with the per-stream tracker update and per-object crops")
+                    help="--classifiers N also with the classifiers' objects in chunks of batch-size, each waited for "
+                         "on the default stream (ESTUARY_BATCH_OBJECTS=0 ESTUARY_OBJECT_STREAM=0, the path before session 6)")
     ap.add_argument("--compare-tracker", type=int, nargs="*", default=[],
                     help="detector+tracker for these N also with each stream's tracker update on its own")
     ap.add_argument("--skip-naive", action="store_true", help="skip the naive per-frame loop")
+    ap.add_argument("--processes", type=int, nargs="*", default=[],
+                    help="run --classifiers (and --proc-det) N split over P pipeline processes on the one GPU, "
+                         "for each P given (1 = one child process), instead of in this process "
+                         "(started together; fps = all frames / the longest run)")
+    ap.add_argument("--proc-det", type=int, nargs="*", default=[],
+                    help="with --processes: detector+tracker for these N too")
+    ap.add_argument("--proc-clip", default="",
+                    help="with --processes: this 1080p mp4 instead of the street clip (H.265 if its name has 265)")
+    ap.add_argument("--child", default="", help=argparse.SUPPRESS)
     ap.add_argument("--warmup", action="store_true",
                     help="one short unmeasured pipeline first (CUDA context, cuDNN, NVRTC and imports "
                          "otherwise land in the first measured run)")
     args = ap.parse_args()
+    if args.child:
+        return child_main(args)
     if args.cudnn_benchmark:
         import torch
         torch.backends.cudnn.benchmark = True
@@ -147,8 +159,10 @@ def main():
         infer_runs(args, cfg)
     if args.mux_only:
         mux_runs(args, src)
-    if args.classifiers:
+    if args.classifiers and not args.processes:
         classifier_runs(args, src, cfg)
+    for procs in args.processes:
+        process_runs(args, procs)
     if args.h265_clip:
         src265 = (f"filesrc location={args.h265_clip} ! qtdemux ! h265parse ! nvh265dec ! "
                   f"video/x-raw(memory:CUDAMemory) ! identity eos-after={args.frames}")
@@ -317,8 +331,9 @@ def classifier_runs(args, src, cfg, counts=None, prefix=""):
             runs.append((n, "old"))
         runs.append((n, ""))
     for n, old in runs:
-        # old: each stream's tracker update on its own and one crop + interpolate per object
-        os.environ["ESTUARY_TRACKER_MANY"] = os.environ["ESTUARY_BATCH_CROPS"] = "0" if old else "1"
+        # old: the classifiers' objects in chunks of batch-size, each waited for, on the default
+        # stream (before session 6)
+        os.environ["ESTUARY_BATCH_OBJECTS"] = os.environ["ESTUARY_OBJECT_STREAM"] = "0" if old else "1"
         label = prefix + "detector+tracker+2 classifiers" + (f" ({old})" if old else "")
         srcs = " ".join(f"{src} ! queue ! m.sink_{i}" for i in range(n))
         q = "queue max-size-buffers=2 ! " if args.queues else ""
@@ -344,9 +359,131 @@ def classifier_runs(args, src, cfg, counts=None, prefix=""):
         print(f"{label:<34} {n:>7} {frames:>7} {dt:>8.2f} {fps:>10.1f} {fps / n:>11.1f}"
               f"   gpu util%,MiB after: {gpu_util()}", flush=True)
         print(f"    mean ms per batch of {n}: {per}; classifier results: {results[0]}", flush=True)
-    os.environ.pop("ESTUARY_TRACKER_MANY", None)
-    os.environ.pop("ESTUARY_BATCH_CROPS", None)
+    os.environ.pop("ESTUARY_BATCH_OBJECTS", None)
+    os.environ.pop("ESTUARY_OBJECT_STREAM", None)
     print(f"{prefix}detector+tracker+2 classifiers: largest N holding 30 fps per stream (of those run): {best}")
+
+
+def pipeline_desc(kind, n, src, cfg):
+    """The launch line of one benchmark pipeline: ``det`` (detector + tracker) or ``cls`` (+ two
+    classifiers, as :func:`classifier_runs`)."""
+    srcs = " ".join(f"{src} ! queue ! m.sink_{i}" for i in range(n))
+    desc = (f"nvstreammux name=m batch-size={n} width=1280 height=720 ! "
+            f"nvinfer name=pgie config-file-path={cfg} batch-size={n} ! nvtracker name=tracker ! ")
+    if kind == "cls":
+        sgie = data.model_path(data.SECONDARY_CONFIG)
+        classes = "0:1:2:3:5:7"
+        desc += (f"nvinfer name=sgie1 config-file-path={sgie} unique-id=2 infer-on-class-ids={classes} ! "
+                 f"nvinfer name=sgie2 config-file-path={sgie} unique-id=3 infer-on-class-ids={classes} ! ")
+    return desc + f"fakesink name=sink {srcs}"
+
+
+def child_main(args):
+    """One process of a --processes run: preroll, say "ready", wait for "go" on stdin, play to
+    EOS, print one JSON line (frames, seconds, classifier results)."""
+    import json
+    import os
+    import sys
+    kind, n = args.child.split(":")
+    n = int(n)
+    clip = args.proc_clip or data.media_path("bikes_1080p.mp4")
+    cfg = data.model_path(data.PRIMARY_CONFIG)
+    if "265" in os.path.basename(clip):
+        dec = "h265parse ! nvh265dec ! video/x-raw(memory:CUDAMemory)"
+    elif os.environ.get("ESTUARY_BENCH_CPU_DECODE"):  # a smoke test of this mode on a machine without NVDEC
+        dec = "h264parse ! avdec_h264"
+    else:
+        dec = "h264parse ! nvh264dec ! video/x-raw(memory:CUDAMemory)"
+    src = f"filesrc location={clip} ! qtdemux ! {dec} ! identity eos-after={args.frames}"
+    p = Gst.parse_launch(pipeline_desc(kind, n, src, cfg))
+    frames = [0]
+
+    def probe(pad, info):
+        bm = pyds.gst_buffer_get_nvds_batch_meta(hash(info.get_buffer()))
+        frames[0] += len(bm.frames) if bm else 1
+        return Gst.PadProbeReturn.OK
+
+    p.get_by_name("sink").get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, probe)
+    p.set_state(Gst.State.PAUSED)
+    p.get_state(Gst.CLOCK_TIME_NONE)
+    print("ready", flush=True)
+    sys.stdin.readline()
+    t0 = time.perf_counter()
+    p.set_state(Gst.State.PLAYING)
+    msg = p.get_bus().timed_pop_filtered(600 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
+    dt = time.perf_counter() - t0
+    p.set_state(Gst.State.NULL)
+    err = None if msg is not None and msg.type == Gst.MessageType.EOS else (
+        msg.parse_error()[0].message if msg else "timeout")
+    print(json.dumps({"frames": frames[0], "seconds": dt, "error": err}), flush=True)
+
+
+def _gpu_sampler():
+    """nvidia-smi sampling the GPU's busy time every 200 ms (None where there is none)."""
+    try:
+        return subprocess.Popen(["nvidia-smi", "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits",
+                                 "-lms", "200"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    except OSError:
+        return None
+
+
+def _gpu_samples(smi) -> str:
+    """"mean/max" of the sampler's readings (the share of time a kernel ran: not how full the
+    GPU was, but 100 means never idle)."""
+    if smi is None:
+        return "n/a"
+    smi.terminate()
+    out, _ = smi.communicate(timeout=5)
+    vals = [int(v) for v in out.split() if v.strip().isdigit()]
+    return f"{np.mean(vals):.0f}/{max(vals)}" if vals else "n/a"
+
+
+def process_runs(args, procs):
+    """N streams split over ``procs`` processes on the one GPU, started together: the question is
+    whether processes add up (the earlier plateau) now that each process does per-batch work."""
+    import json
+    import os
+    import sys
+    runs = [("cls", n) for n in args.classifiers] + [("det", n) for n in args.proc_det]
+    best = {"cls": 0, "det": 0}
+    for kind, n in runs:
+        shares = [n // procs + (1 if i < n % procs else 0) for i in range(procs)]
+        kids = [subprocess.Popen([sys.executable, __file__, "--child", f"{kind}:{k}", "--frames", str(args.frames),
+                                  "--proc-clip", args.proc_clip],
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for k in shares if k]
+        for k in kids:  # all prerolled (models loaded, decoders open) before any plays
+            line = k.stdout.readline()
+            while line and line.strip() != "ready":
+                line = k.stdout.readline()
+        smi = _gpu_sampler()
+        for k in kids:
+            k.stdin.write("go\n")
+            k.stdin.flush()
+        outs = []
+        for k in kids:
+            line = ""
+            for line in k.stdout:
+                if line.startswith("{"):
+                    break
+            k.wait()
+            outs.append(json.loads(line) if line.startswith("{") else {"frames": 0, "seconds": 0, "error": "no result"})
+        util = _gpu_samples(smi)
+        errors = [o["error"] for o in outs if o["error"]]
+        frames = sum(o["frames"] for o in outs)
+        dt = max(o["seconds"] for o in outs) or float("nan")
+        fps = frames / dt
+        per_proc = ", ".join(f"{o['seconds']:.1f}" for o in outs)
+        label = ("H.265 " if "265" in os.path.basename(args.proc_clip) else "") + \
+            {"cls": "detector+tracker+2 classifiers", "det": "detector+tracker"}[kind] + f", {procs} proc." + \
+            (" (infer waits)" if os.environ.get("ESTUARY_INFER_SYNC") == "1" else "")
+        print(f"{label:<34} {n:>7} {frames:>7} {dt:>8.2f} {fps:>10.1f} {fps / n:>11.1f}"
+              f"   per process s: {per_proc}   GPU busy % while running (mean/max): {util}"
+              + (f"   ERRORS: {errors}" if errors else ""), flush=True)
+        if fps / n >= 30 and not errors:
+            best[kind] = max(best[kind], n)
+    for kind, label in (("cls", "detector+tracker+2 classifiers"), ("det", "detector+tracker")):
+        if any(k == kind for k, _ in runs):
+            print(f"{label}, {procs} processes: largest N holding 30 fps per stream (of those run): {best[kind]}")
 
 
 if __name__ == "__main__":

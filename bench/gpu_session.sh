@@ -33,6 +33,26 @@ PY
   python3 bench/spy_summary.py "$OUT/spy.txt" 40 > "$OUT/spy_summary.txt" 2>&1
 }
 
+profile_cls() {  # py-spy on detector+tracker+2 classifiers at N streams in one process
+  local n=$1
+  python3 -m pip install -q --no-index --no-deps --target /tmp/spy .gpu/pyspy/*.whl || return
+  python3 - "$n" > "$OUT/prof_run.log" 2>&1 <<'PY' &
+import sys; sys.path.insert(0, 'bench')
+import gpu_bench as g
+from estuary import data
+n = int(sys.argv[1])
+clip = data.media_path("bikes_1080p.mp4"); cfg = data.model_path(data.PRIMARY_CONFIG)
+src = f"filesrc location={clip} ! qtdemux ! h264parse ! nvh264dec ! video/x-raw(memory:CUDAMemory) ! identity eos-after=600"
+f, dt = g.run(g.pipeline_desc("cls", n, src, cfg), count_probe="sink")
+print("profiled run (classifiers): streams", n, "frames", f, "s %.2f fps %.1f" % (dt, f / dt), flush=True)
+PY
+  local pid=$!
+  sleep 14
+  /tmp/spy/bin/py-spy record --pid $pid --duration 20 --threads --format raw --nonblocking -o "$OUT/spy.txt" > "$OUT/spy.log" 2>&1
+  wait $pid
+  python3 bench/spy_summary.py "$OUT/spy.txt" 50 > "$OUT/spy_summary.txt" 2>&1
+}
+
 case $phase in
   1)
     timeout 150 python3 -m pytest -q -p no:cacheprovider tests/test_gpu_post.py tests/test_gpu.py 2>&1 | quiet | tail -40 > "$OUT/tests.log"
@@ -158,6 +178,58 @@ case $phase in
     ;;
   14)  # H.265 with the session-5 code: NVDEC ceiling and detector+tracker (the clip: bash bench/gpu_session.sh 14 CLIP)
     timeout 150 python3 bench/gpu_bench.py --warmup --skip-base --h265-clip "$h265" --h265 128 144 160 2>&1 | quiet > "$OUT/bench_h265.log"
+    cat "$OUT/bench_h265.log"
+    ;;
+  15)  # session 6, call 1: do processes add up on one GPU now? (classifier workload split over P processes)
+    timeout 120 python3 bench/gpu_bench.py --warmup --skip-naive --streams 128 2>&1 | quiet > "$OUT/bench_det.log"
+    cat "$OUT/bench_det.log"
+    timeout 90 python3 bench/gpu_bench.py --skip-base --classifiers 64 --processes 1 2>&1 | quiet > "$OUT/bench_p1.log"
+    cat "$OUT/bench_p1.log"
+    timeout 100 python3 bench/gpu_bench.py --skip-base --classifiers 96 128 --processes 2 2>&1 | quiet > "$OUT/bench_p2.log"
+    cat "$OUT/bench_p2.log"
+    timeout 100 python3 bench/gpu_bench.py --skip-base --classifiers 128 150 --processes 3 2>&1 | quiet > "$OUT/bench_p3.log"
+    cat "$OUT/bench_p3.log"
+    timeout 100 python3 bench/gpu_bench.py --skip-base --classifiers 150 --proc-det 160 --processes 4 2>&1 | quiet > "$OUT/bench_p4.log"
+    cat "$OUT/bench_p4.log"
+    profile_cls 64
+    tail -1 "$OUT/prof_run.log"
+    ;;
+  16)  # session 6, call 2: the classifiers' objects in one padded call (CUDA graphs), A/B; processes
+    timeout 150 python3 -m pytest -q -p no:cacheprovider -rfE tests/test_gpu.py tests/test_secondary_objects.py tests/test_crop_batch.py > "$OUT/tests.log" 2>&1
+    tail -2 "$OUT/tests.log"; grep -E "^(FAILED|ERROR|E  )" "$OUT/tests.log" | head -20
+    timeout 150 python3 bench/gpu_bench.py --warmup --skip-base --classifiers 64 96 --compare-old 64 96 2>&1 | quiet > "$OUT/bench_cls.log"
+    cat "$OUT/bench_cls.log"
+    timeout 80 python3 bench/gpu_bench.py --skip-base --classifiers 150 --processes 3 2>&1 | quiet > "$OUT/bench_p3.log"
+    cat "$OUT/bench_p3.log"
+    timeout 80 python3 bench/gpu_bench.py --skip-base --classifiers 150 --processes 5 2>&1 | quiet > "$OUT/bench_p5.log"
+    cat "$OUT/bench_p5.log"
+    profile_cls 96
+    tail -1 "$OUT/prof_run.log"
+    ;;
+  17)  # session 6, call 3: + the classifiers' own CUDA stream; A/B, processes, profile
+    timeout 200 python3 -m pytest -q -p no:cacheprovider -rfE tests/test_gpu.py tests/test_secondary_objects.py > "$OUT/tests.log" 2>&1
+    tail -2 "$OUT/tests.log"; grep -E "^(FAILED|ERROR|E  )" "$OUT/tests.log" | head -20
+    timeout 150 python3 bench/gpu_bench.py --warmup --skip-base --classifiers 64 96 --compare-old 64 96 2>&1 | quiet > "$OUT/bench_cls.log"
+    cat "$OUT/bench_cls.log"
+    timeout 80 python3 bench/gpu_bench.py --skip-base --classifiers 150 --processes 3 2>&1 | quiet > "$OUT/bench_p3.log"
+    cat "$OUT/bench_p3.log"
+    timeout 80 python3 bench/gpu_bench.py --skip-base --classifiers 150 --processes 4 2>&1 | quiet > "$OUT/bench_p4.log"
+    cat "$OUT/bench_p4.log"
+    profile_cls 96
+    tail -1 "$OUT/prof_run.log"
+    ;;
+  18)  # session 6, call 4: cap 64 + high-priority stream; processes; does a wait per batch stop processes adding up?
+    h265=build/h265/bikes_1080p_h265.mp4
+    timeout 200 python3 -m pytest -q -p no:cacheprovider -rfE tests/test_gpu.py tests/test_secondary_objects.py > "$OUT/tests.log" 2>&1
+    tail -2 "$OUT/tests.log"; grep -E "^(FAILED|ERROR|E  )" "$OUT/tests.log" | head -20
+    timeout 150 python3 bench/gpu_bench.py --warmup --skip-base --classifiers 64 96 --compare-old 64 96 2>&1 | quiet > "$OUT/bench_cls.log"
+    cat "$OUT/bench_cls.log"
+    timeout 90 python3 bench/gpu_bench.py --skip-base --classifiers 150 --proc-det 160 --processes 4 2>&1 | quiet > "$OUT/bench_p4.log"
+    cat "$OUT/bench_p4.log"
+    ESTUARY_INFER_SYNC=1 timeout 60 python3 bench/gpu_bench.py --skip-base --proc-det 160 --processes 4 2>&1 | quiet > "$OUT/bench_p4sync.log"
+    cat "$OUT/bench_p4sync.log"
+    timeout 40 python3 bench/gpu_bench.py --skip-base --h265-clip $h265 2>&1 | quiet > "$OUT/bench_h265.log"
+    timeout 90 python3 bench/gpu_bench.py --skip-base --proc-clip $h265 --classifiers 150 --proc-det 192 --processes 4 2>&1 | quiet >> "$OUT/bench_h265.log"
     cat "$OUT/bench_h265.log"
     ;;
   x2)  # 2 GPUs: one pipeline process per GPU (estuary.multigpu), 240 frames a stream

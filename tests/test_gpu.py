@@ -408,3 +408,46 @@ def test_uridecodebin_keeps_nvdec_frames_on_the_gpu_and_unified_memory_maps_them
     monkeypatch.setenv("ESTUARY_NVDEC_CUDA", "0")  # the switch: frames decoded into system memory
     assert [d for d, _ in _uridecodebin_frames(0, frames=3)] == ["cpu"] * 3
 
+
+
+def test_classifiers_on_their_own_stream_in_one_padded_call_equal_chunks_waited_for(monkeypatch):
+    """Secondary classifiers on CUDA frames: every object of a batch in one padded call (CUDA
+    graphs) on the classifier's own CUDA stream, waiting only for the muxer's conversion, give
+    the classifications of chunks of batch-size on the default stream (the path before)."""
+    clip = data.media_path("bikes_1080p.mp4")
+    n = 4
+    sgie = data.model_path(data.SECONDARY_CONFIG)
+    src = (f"filesrc location={clip} ! qtdemux ! h264parse ! nvh264dec ! video/x-raw(memory:CUDAMemory) ! "
+           "identity eos-after=40")
+    # batch-size 2 for the classifiers: many chunks on the old path, padded buckets on the new
+    desc = (f"nvstreammux name=m batch-size={n} width=1280 height=720 ! nvinfer config-file-path="
+            f"{data.model_path(data.PRIMARY_CONFIG)} batch-size={n} ! nvtracker ! "
+            f"nvinfer config-file-path={sgie} unique-id=2 batch-size=2 infer-on-class-ids=0:1:2:3:5:7 ! "
+            f"nvinfer config-file-path={sgie} unique-id=3 batch-size=2 infer-on-class-ids=0:1:2:3:5:7 ! "
+            "fakesink name=sink " + " ".join(f"{src} ! queue ! m.sink_{i}" for i in range(n)))
+
+    def results(new):
+        for k in ("ESTUARY_BATCH_OBJECTS", "ESTUARY_OBJECT_STREAM"):
+            monkeypatch.setenv(k, "1" if new else "0")
+        p = Gst.parse_launch(desc)
+        seen = {}
+
+        def probe(pad, info):
+            bm = pyds.gst_buffer_get_nvds_batch_meta(hash(info.get_buffer()))
+            for f in bm.frames:
+                seen[(f.source_id, f.frame_num)] = sorted(
+                    (o.object_id, round(o.rect_params.left), c.unique_component_id,
+                     tuple(li.result_class_id for li in c.labels))
+                    for o in f.objects for c in o.classifiers)
+            return Gst.PadProbeReturn.OK
+
+        p.get_by_name("sink").get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, probe)
+        assert run_pipeline(p, timeout=180).type == Gst.MessageType.EOS
+        return seen
+
+    a, b = results(True), results(False)
+    assert set(a) == set(b) and len(a) >= n * 40
+    total = sum(len(v) for v in a.values())
+    assert total > 20, total  # both classifiers gave results on many objects
+    same = sum(a[k] == b[k] for k in a)
+    assert same >= 0.95 * len(a), (same, len(a))

@@ -251,3 +251,23 @@ def test_batched_gpu_preprocessing_equals_per_frame():
         np.testing.assert_allclose(xb.numpy(), xf.numpy(), atol=1e-6)
         xn, _ = prepare(imgs, net)
         assert np.abs(xb.numpy() - xn).max() < 2.5 / 255  # cv2 vs torch bilinear rounding
+
+
+@pytest.mark.parametrize("model", ["yolov3-tiny.onnx", "mobilenet_v2.onnx"])
+def test_channels_last_layout_gives_the_same_outputs(model):
+    """The GPU default keeps activations and convolution weights channels-last (NHWC memory
+    order, for cuDNN's tensor-core kernels): a layout only, so every output equals NCHW's.
+    Checked on the CPU in float32 (the same torch ops run on CUDA tensors there)."""
+    from estuary import data
+    from estuary.infer.torch_backend import TorchBackend
+    path = data.model_path(model)
+    nchw = TorchBackend(path, fp16=False, device="cpu", channels_last=False)
+    nhwc = TorchBackend(path, fp16=False, device="cpu", channels_last=True)
+    assert not nchw.channels_last and nhwc.channels_last and "channels-last" in nhwc.name
+    c, h, w = nchw.input_shape[1:]
+    x = np.random.default_rng(0).random((2, c, h, w), dtype=np.float32)
+    a, b = nchw.run(x), nhwc.run(x)
+    assert set(a) == set(b)
+    for k in a:
+        assert a[k].shape == b[k].shape
+        np.testing.assert_allclose(b[k], a[k], rtol=1e-4, atol=1e-4)

@@ -516,8 +516,12 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
         if not todo:
             return
         by_frame: dict[int, np.ndarray] = {}
-        for start in range(0, len(todo), max(cfg.batch_size, 1)):
-            chunk = todo[start: start + cfg.batch_size]
+        step = max(cfg.batch_size, 1)
+        on_gpu = self._objects_on_gpu(batch)
+        if on_gpu:  # every object of the batch in one call: few launches, one wait
+            step = len(todo)
+        for start in range(0, len(todo), step):
+            chunk = todo[start: start + step]
             imgs, rois = [], []
             for f, o in chunk:
                 if f.batch_id not in by_frame:
@@ -525,7 +529,12 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
                 imgs.append(by_frame[f.batch_id])
                 r = o.rect_params
                 rois.append((r.left, r.top, r.width, r.height))
-            outputs, _ = eng.raw(imgs, rois)
+            if on_gpu:
+                with self._object_stream(batch, chunk):
+                    from estuary.infer.engine import OBJECT_CHUNK_CAP
+                    outputs, _ = eng.raw_objects(imgs, rois, cap=max(OBJECT_CHUNK_CAP, cfg.batch_size))
+            else:
+                outputs, _ = eng.raw(imgs, rois)
             if cfg.output_tensor_meta and isinstance(next(iter(outputs.values())), np.ndarray):
                 for i, (f, o) in enumerate(chunk):
                     self._attach_tensor_meta(batch, {k: v[i] for k, v in outputs.items()}, o.user_meta.append)
@@ -535,6 +544,51 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
                 if c is not None:
                     self._attach_classification(batch, o, c)
         self._cache.trim()
+
+    def _objects_on_gpu(self, batch) -> bool:
+        """Whether this batch's objects are classified on the GPU all at once
+        (:meth:`InferEngine.raw_objects`): CUDA frames and a backend with CUDA graphs, whose
+        padded batch shapes are then replayed (ESTUARY_BATCH_OBJECTS=0: chunks of batch-size,
+        each waited for, as before)."""
+        import os
+        frames = batch.surface.frames if batch.surface is not None else None
+        if not frames or frames[0].device != "cuda" or os.environ.get("ESTUARY_BATCH_OBJECTS") == "0":
+            return False
+        backend = self._engine.backend
+        enable = getattr(backend, "enable_cuda_graphs", None)
+        if enable is None:
+            return False
+        if not getattr(self, "_object_graphs", False):
+            self._object_graphs = True
+            if os.environ.get("ESTUARY_CUDA_GRAPHS") != "0":
+                # the padded shapes: 1, 2, 4 ... 64 rows (or batch-size), one graph each
+                backend.GRAPH_MAX = 10
+                enable()
+        return True
+
+    def _object_stream(self, batch, chunk):
+        """A CUDA stream of this element's own for its objects' work, waiting only for the
+        frames it reads (their ``ready`` events from the muxer) — not for what the primary has
+        queued since on the default stream (its next batch, launched before this one's results
+        came down): on the default stream this wait was most of a classifier's time.
+        ESTUARY_OBJECT_STREAM=0: the current stream."""
+        import os
+        import torch
+        surfaces = {f.batch_id: batch.surface.frame(f.batch_id) for f, _ in chunk}
+        dev = next(iter(surfaces.values())).tensor.device
+        if os.environ.get("ESTUARY_OBJECT_STREAM") == "0":
+            return torch.cuda.stream(torch.cuda.current_stream(dev))
+        side = getattr(self, "_side_stream", None)
+        if side is None or side.device != dev:
+            # high priority: the GPU schedules its blocks ahead of the primary's next batch
+            # (queued on the default stream), which this thread does not wait for
+            side = self._side_stream = torch.cuda.Stream(dev, priority=-1)
+        if all(s.ready is not None for s in surfaces.values()):
+            for ev in {id(s.ready): s.ready for s in surfaces.values()}.values():  # one a batch, usually
+                side.wait_event(ev)
+        else:  # a frame of unknown state: everything queued so far
+            side.wait_stream(torch.cuda.current_stream(dev))
+        return torch.cuda.stream(side)
 
     def _attach_classification(self, batch, o, c):
         write_classification(batch, o, c, self.cfg.gie_unique_id, len(self._engine.labels),

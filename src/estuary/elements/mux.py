@@ -336,8 +336,10 @@ class EsMux(ElementBase, GstBase.Aggregator):
         self._gpu_inflight.append((ev, bufs))
         if self.settings.nvbuf_memory_type in _HOST_MAPPABLE:
             return [(s, geos[i]) for i, s in enumerate(_host_surfaces(out, w, h))]
-        return [(FrameSurface(None, w, h, pitch=w * 4, device="cuda", tensor=out[i]), geos[i])
-                for i in range(len(items))]
+        surfaces = [FrameSurface(None, w, h, pitch=w * 4, device="cuda", tensor=out[i]) for i in range(len(items))]
+        for s in surfaces:
+            s.ready = ev  # the conversion's end: a classifier on its own stream waits for this only
+        return [(s, geos[i]) for i, s in enumerate(surfaces)]
 
     def _release_gpu_inputs(self, wait: bool = False):
         """Drop the decoded buffers whose conversion has run (all of them with ``wait``)."""

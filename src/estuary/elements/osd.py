@@ -66,6 +66,7 @@ class EsOsd(ElementBase, ChainElement, Gst.Element):
             for surf in batch.surface.frames:
                 if getattr(surf, "device", "cpu") == "cuda" and surf.tensor is not None:
                     surf.tensor = surf.tensor.clone()  # GPU frames share their tensor: copy it (on the GPU)
+                    surf.ready = None  # written on the current stream from here on
         by_surface: dict[int, list] = {}
         for f in batch.frames:
             by_surface.setdefault(f.batch_id, []).append(f)
@@ -76,6 +77,7 @@ class EsOsd(ElementBase, ChainElement, Gst.Element):
                 from estuary.osd.gpu import draw_gpu
                 for f in frames:
                     draw_gpu(surf.tensor, f, self._drawer.opt)
+                surf.ready = None  # drawn on the current stream: later readers wait for it
                 continue
             with surf.pixels(write=True) as px:
                 for f in frames:

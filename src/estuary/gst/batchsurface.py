@@ -44,7 +44,7 @@ class FrameSurface:
     """One frame's pixels: an RGBA image of ``width`` × ``height`` in ``buffer``'s memory 0."""
 
     __slots__ = ("buffer", "width", "height", "pitch", "color_format", "offset", "device",
-                 "tensor", "_mapping")
+                 "tensor", "ready", "_mapping")
 
     def __init__(self, buffer, width: int, height: int, pitch: int | None = None,
                  color_format: str = "RGBA", offset: int = 0, device: str = "cpu", tensor=None):
@@ -55,6 +55,11 @@ class FrameSurface:
         self.offset = offset
         self.device = device
         self.tensor = tensor
+        #: GPU frames: a CUDA event recorded once ``tensor`` holds the frame's pixels (the
+        #: muxer's conversion), so that work on another CUDA stream can wait for exactly that and
+        #: not for everything queued since; None = unknown (wait for the whole current stream).
+        #: Whoever replaces or writes ``tensor`` on the GPU sets it to None (or a newer event).
+        self.ready = None
         self._mapping = None
 
     @property
@@ -113,8 +118,10 @@ class FrameSurface:
         first. GPU frames share their tensor."""
         from estuary.gst.batchmeta import shallow_copy
         buf = shallow_copy(self.buffer) if self.buffer is not None and self.device == "cpu" else self.buffer
-        return FrameSurface(buf, self.width, self.height, pitch=self.pitch, color_format=self.color_format,
-                            offset=self.offset, device=self.device, tensor=self.tensor)
+        out = FrameSurface(buf, self.width, self.height, pitch=self.pitch, color_format=self.color_format,
+                           offset=self.offset, device=self.device, tensor=self.tensor)
+        out.ready = self.ready
+        return out
 
     def copy(self) -> np.ndarray:
         """A private copy of the pixels (downloaded from the GPU for GPU surfaces)."""

@@ -22,6 +22,24 @@ __all__ = ["InferEngine", "Detections", "Classification", "instance_masks"]
 log = logging.getLogger("estuary.infer")
 
 
+#: the most objects a secondary network runs on in one call (:meth:`InferEngine.raw_objects`),
+#: unless its batch-size is larger: few padded shapes (1, 2, 4, ... 64 rows), each captured as a
+#: CUDA graph cheaply. Calls of up to 512 gained nothing, and their first runs and captures (new
+#: cuDNN shapes, gigabytes of graph memory) cost seconds (H200, session 6)
+OBJECT_CHUNK_CAP = 64
+
+
+def bucket_rows(n: int, base: int = 1, cap: int = OBJECT_CHUNK_CAP) -> int:
+    """The padded batch size for ``n`` objects: the smallest ``base`` × 2^k ≥ n, at most
+    ``max(cap, base)`` (and never below n). Powers of two (``base`` 1) pad at most 2× and
+    give 7 shapes up to 64."""
+    base = max(1, base)
+    rows = base
+    while rows < n and rows < cap:
+        rows *= 2
+    return max(n, min(rows, max(cap, base)))
+
+
 class InferEngine:
     """Loads the model of an nvinfer config and runs it."""
 
@@ -140,6 +158,31 @@ class InferEngine:
         x, transforms = prepare_torch(images, self.net, rois)
         outs = self.backend.run(x, as_numpy=False)
         return self._to_host_async(outs), transforms
+
+    def raw_objects(self, images, rois, base: int = 1, cap: int = OBJECT_CHUNK_CAP):
+        """A secondary network over all objects of a batch (CUDA tensor frames): crops scaled in
+        one gather, the network run in chunks of at most ``cap`` objects, each padded with zero
+        inputs to ``base`` × 2^k rows so that a few batch shapes recur (and replay as CUDA graphs
+        once :meth:`TorchBackend.enable_cuda_graphs` is on), outputs copied to the host once and
+        waited for once. Returns what :meth:`raw` returns for the same objects: each object's
+        outputs do not depend on its neighbours in a batch (padding rows are cut off)."""
+        import torch
+        from estuary.infer.preprocess import prepare_torch
+        x, transforms = prepare_torch(images, self.net, rois)
+        fixed = getattr(self.backend, "fixed_batch", None)
+        if fixed and fixed > 1:  # a model exported for one batch size: chunks of exactly that
+            base = cap = fixed
+        parts = []
+        for start in range(0, x.shape[0], cap):
+            chunk = x[start: start + cap]
+            n = chunk.shape[0]
+            rows = bucket_rows(n, base, cap)
+            if rows > n:
+                chunk = torch.cat([chunk, chunk.new_zeros((rows - n,) + tuple(chunk.shape[1:]))])
+            outs = self.backend.run(chunk, as_numpy=False)
+            parts.append({k: v[:n] for k, v in outs.items()})
+        outs = parts[0] if len(parts) == 1 else {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+        return self._to_host_async(outs).result(), transforms
 
     def _to_host_async(self, outs: dict):
         """Start copying GPU outputs to the host; YOLO rows below the smallest threshold stay

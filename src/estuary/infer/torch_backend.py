@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import math
 
+import os
+
 import numpy as np
 
 from estuary.errors import ConfigError
@@ -477,7 +479,8 @@ def compile_node(node, opset: int, consts: dict):
 class TorchBackend(Backend):
     """ONNX graph → a sequence of torch ops on ``cuda:<gpu_id>`` (or ``device``)."""
 
-    def __init__(self, path: str, gpu_id: int = 0, fp16: bool = True, device: str | None = None):
+    def __init__(self, path: str, gpu_id: int = 0, fp16: bool = True, device: str | None = None,
+                 channels_last: bool | None = None):
         import onnx
         import torch
         from onnx import numpy_helper
@@ -502,6 +505,19 @@ class TorchBackend(Backend):
             # integer constants (shapes, slice bounds, indices) stay on the host: reading them
             # back for every run would be a device-to-host copy each time
             self.consts[init.name] = t
+        # channels-last (NHWC) activations and 4-D weights: cuDNN's FP16 tensor-core convolutions
+        # work in that layout, so NCHW tensors are transposed around every convolution otherwise.
+        # The layout is a memory order only (every op gives the same values); default: on CUDA,
+        # ESTUARY_CHANNELS_LAST=0 turns it off
+        if channels_last is None:
+            channels_last = self.device.type == "cuda" and os.environ.get("ESTUARY_CHANNELS_LAST", "1") != "0"
+        self.channels_last = bool(channels_last)
+        if self.channels_last:
+            conv_weights = {n.input[1] for n in g.node if n.op_type == "Conv" and len(n.input) > 1}
+            for name in conv_weights:
+                t = self.consts.get(name)
+                if t is not None and t.dim() == 4:
+                    self.consts[name] = t.contiguous(memory_format=torch.channels_last)
         self.nodes = list(g.node)
         self._fns = [compile_node(n, opset, self.consts) for n in self.nodes]
         inits = {i.name for i in g.initializer}
@@ -512,7 +528,8 @@ class TorchBackend(Backend):
         self.output_names = [o.name for o in g.output]
         b = self.input_shape[0] if self.input_shape else None
         self.fixed_batch = b if isinstance(b, int) and b > 0 else None
-        self.name = f"torch {torch.__version__} ({self.device}, {str(self.dtype).split('.')[-1]})"
+        self.name = (f"torch {torch.__version__} ({self.device}, {str(self.dtype).split('.')[-1]}"
+                     f"{', channels-last' if self.channels_last else ''})")
 
     #: CUDA graphs: a batch shape is captured once it has come this many times (a stream's
     #: last, partial batches run eagerly), and at most this many shapes are kept
@@ -579,6 +596,8 @@ class TorchBackend(Backend):
             if not isinstance(x, torch.Tensor):
                 x = torch.from_numpy(np.ascontiguousarray(x))
             x = x.to(self.device, self.dtype, non_blocking=True)
+            if self.channels_last and x.dim() == 4:
+                x = x.contiguous(memory_format=torch.channels_last)
             outs = None
             if not as_numpy and getattr(self, "_graphs", None) is not None and x.is_cuda:
                 outs = self._graph(x)
