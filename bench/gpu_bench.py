@@ -378,6 +378,10 @@ def pipeline_desc(kind, n, src, cfg):
     return desc + f"fakesink name=sink {srcs}"
 
 
+#: seconds after PLAYING from which a --processes child counts its steady-state rate
+STEADY_AFTER = 2.0
+
+
 def child_main(args):
     """One process of a --processes run: preroll, say "ready", wait for "go" on stdin, play to
     EOS, print one JSON line (frames, seconds, classifier results)."""
@@ -397,17 +401,21 @@ def child_main(args):
     src = f"filesrc location={clip} ! qtdemux ! {dec} ! identity eos-after={args.frames}"
     p = Gst.parse_launch(pipeline_desc(kind, n, src, cfg))
     frames = [0]
+    marks = []  # (seconds since PLAYING, frames so far) at each batch
 
     def probe(pad, info):
         bm = pyds.gst_buffer_get_nvds_batch_meta(hash(info.get_buffer()))
         frames[0] += len(bm.frames) if bm else 1
+        marks.append((time.perf_counter() - t0, frames[0]))
         return Gst.PadProbeReturn.OK
 
     p.get_by_name("sink").get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, probe)
+    t0 = time.perf_counter()
     p.set_state(Gst.State.PAUSED)
     p.get_state(Gst.CLOCK_TIME_NONE)
     print("ready", flush=True)
     sys.stdin.readline()
+    marks.clear()
     t0 = time.perf_counter()
     p.set_state(Gst.State.PLAYING)
     msg = p.get_bus().timed_pop_filtered(600 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
@@ -415,7 +423,12 @@ def child_main(args):
     p.set_state(Gst.State.NULL)
     err = None if msg is not None and msg.type == Gst.MessageType.EOS else (
         msg.parse_error()[0].message if msg else "timeout")
-    print(json.dumps({"frames": frames[0], "seconds": dt, "error": err}), flush=True)
+    # steady state: from STEADY_AFTER s after PLAYING (first runs of new batch shapes, graph
+    # captures and cuDNN's choices are behind) to the last batch
+    after = [m for m in marks if m[0] >= STEADY_AFTER]
+    steady = (after[-1][1] - after[0][1], after[-1][0] - after[0][0]) if len(after) > 1 else (0, 0.0)
+    print(json.dumps({"frames": frames[0], "seconds": dt, "error": err, "steady_frames": steady[0],
+                      "steady_seconds": steady[1]}), flush=True)
 
 
 def _gpu_sampler():
@@ -468,6 +481,9 @@ def process_runs(args, procs):
             k.wait()
             outs.append(json.loads(line) if line.startswith("{") else {"frames": 0, "seconds": 0, "error": "no result"})
         util = _gpu_samples(smi)
+        sf = sum(o.get("steady_frames", 0) for o in outs)
+        ss = max(o.get("steady_seconds", 0.0) for o in outs)
+        steady = f"{sf / ss:.0f} ({sf / ss / n:.1f} a stream)" if ss > 0 else "n/a"
         errors = [o["error"] for o in outs if o["error"]]
         frames = sum(o["frames"] for o in outs)
         dt = max(o["seconds"] for o in outs) or float("nan")
@@ -477,7 +493,8 @@ def process_runs(args, procs):
             {"cls": "detector+tracker+2 classifiers", "det": "detector+tracker"}[kind] + f", {procs} proc." + \
             (" (infer waits)" if os.environ.get("ESTUARY_INFER_SYNC") == "1" else "")
         print(f"{label:<34} {n:>7} {frames:>7} {dt:>8.2f} {fps:>10.1f} {fps / n:>11.1f}"
-              f"   per process s: {per_proc}   GPU busy % while running (mean/max): {util}"
+              f"   steady after {STEADY_AFTER:.0f} s: {steady} fps   per process s: {per_proc}"
+              f"   GPU busy % (mean/max): {util}"
               + (f"   ERRORS: {errors}" if errors else ""), flush=True)
         if fps / n >= 30 and not errors:
             best[kind] = max(best[kind], n)

@@ -232,6 +232,27 @@ case $phase in
     timeout 90 python3 bench/gpu_bench.py --skip-base --proc-clip $h265 --classifiers 150 --proc-det 192 --processes 4 2>&1 | quiet >> "$OUT/bench_h265.log"
     cat "$OUT/bench_h265.log"
     ;;
+  19)  # session 6, final call: GPU tests, channels-last A/B, the figures (H.264 and H.265, processes)
+    h265=build/h265/bikes_1080p_h265.mp4
+    export ESTUARY_NVIDIA_APPS=$PWD/build/nvapps
+    timeout 240 python3 -m pytest -q -p no:cacheprovider -rfEs tests/test_gpu.py tests/test_torch_backend.py tests/test_secondary_objects.py \
+      tests/test_gpu_post.py tests/test_crop_batch.py tests/test_tracker_many.py tests/test_nvidia_cupy_app.py > "$OUT/tests.log" 2>&1
+    tail -2 "$OUT/tests.log"; grep -E "^(FAILED|ERROR|E  |SKIPPED)" "$OUT/tests.log" | head -20
+    for cl in 0 1; do ESTUARY_CHANNELS_LAST=$cl timeout 40 python3 bench/gpu_bench.py --skip-base --infer-only 64 2>&1 | quiet | sed "s/^/channels-last=$cl /"; done > "$OUT/bench_layout.log"
+    cat "$OUT/bench_layout.log"
+    timeout 60 python3 bench/gpu_bench.py --warmup --skip-naive --streams 128 2>&1 | quiet > "$OUT/bench_det.log"
+    cat "$OUT/bench_det.log"
+    timeout 90 python3 bench/gpu_bench.py --skip-base --classifiers 64 96 --compare-old 64 2>&1 | quiet > "$OUT/bench_cls.log"
+    ESTUARY_CHANNELS_LAST=0 timeout 40 python3 bench/gpu_bench.py --skip-base --classifiers 64 2>&1 | quiet | sed "s/^/channels-last=0 /" >> "$OUT/bench_cls.log"
+    cat "$OUT/bench_cls.log"
+    timeout 90 python3 bench/gpu_bench.py --skip-base --classifiers 150 --proc-det 160 --processes 4 2>&1 | quiet > "$OUT/bench_p.log"
+    ESTUARY_CHANNELS_LAST=0 timeout 50 python3 bench/gpu_bench.py --skip-base --classifiers 150 --processes 4 2>&1 | quiet | sed "s/^/channels-last=0 /" >> "$OUT/bench_p.log"
+    timeout 50 python3 bench/gpu_bench.py --skip-base --classifiers 150 --processes 6 2>&1 | quiet >> "$OUT/bench_p.log"
+    cat "$OUT/bench_p.log"
+    timeout 40 python3 bench/gpu_bench.py --skip-base --h265-clip $h265 2>&1 | quiet > "$OUT/bench_h265.log"
+    timeout 50 python3 bench/gpu_bench.py --skip-base --proc-clip $h265 --classifiers 150 --processes 4 2>&1 | quiet >> "$OUT/bench_h265.log"
+    cat "$OUT/bench_h265.log"
+    ;;
   x2)  # 2 GPUs: one pipeline process per GPU (estuary.multigpu), 240 frames a stream
     timeout 400 python3 - > "$OUT/bench_x2.log" 2>&1 <<'PY'
 import sys; sys.path.insert(0, "bench")

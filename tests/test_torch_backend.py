@@ -268,6 +268,26 @@ def test_channels_last_layout_gives_the_same_outputs(model):
     x = np.random.default_rng(0).random((2, c, h, w), dtype=np.float32)
     a, b = nchw.run(x), nhwc.run(x)
     assert set(a) == set(b)
+    # the automatic choice: never for grouped (depthwise) convolutions, off on the CPU
+    assert not TorchBackend(path, fp16=False, device="cpu").channels_last
     for k in a:
         assert a[k].shape == b[k].shape
         np.testing.assert_allclose(b[k], a[k], rtol=1e-4, atol=1e-4)
+
+
+
+@pytest.mark.parametrize("model,device,env,expected", [
+    ("yolov3-tiny.onnx", "cuda", None, True), ("yolov3-tiny.onnx", "cuda", "0", False),
+    ("yolov3-tiny.onnx", "cpu", None, False), ("mobilenet_v2.onnx", "cuda", None, False),
+    ("mobilenet_v2.onnx", "cuda", "1", False)])
+def test_channels_last_default(model, device, env, expected, monkeypatch):
+    """On CUDA by default, never for grouped (depthwise) convolutions: in FP16 channels-last the
+    H200 gave other MobileNetV2 results (pytorch/pytorch#62594 is that class of bug)."""
+    import onnx
+    from estuary import data
+    from estuary.infer.torch_backend import default_channels_last
+    if env is None:
+        monkeypatch.delenv("ESTUARY_CHANNELS_LAST", raising=False)
+    else:
+        monkeypatch.setenv("ESTUARY_CHANNELS_LAST", env)
+    assert default_channels_last(onnx.load(data.model_path(model)).graph, device) is expected
