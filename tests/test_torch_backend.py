@@ -291,3 +291,69 @@ def test_channels_last_default(model, device, env, expected, monkeypatch):
     else:
         monkeypatch.setenv("ESTUARY_CHANNELS_LAST", env)
     assert default_channels_last(onnx.load(data.model_path(model)).graph, device) is expected
+
+
+def _classifier_inputs(n: int = 128) -> np.ndarray:
+    """MobileNetV2 inputs from real pixels: crops of the street clip's frames scaled to 224 and
+    normalised as the bundled classifier config does (offsets, net-scale-factor)."""
+    import cv2
+    from estuary import data
+    cap = cv2.VideoCapture(data.media_path("bikes.mp4"))
+    frames = []
+    while len(frames) < 4:
+        ok, f = cap.read()
+        if not ok:
+            break
+        frames.append(cv2.cvtColor(f, cv2.COLOR_BGR2RGB))
+    cap.release()
+    assert frames, "cannot read the street clip"
+    rng = np.random.default_rng(7)
+    out = []
+    for k in range(n):
+        img = frames[k % len(frames)]
+        h, w = img.shape[:2]
+        bw, bh = int(rng.integers(24, w // 2)), int(rng.integers(24, h // 2))
+        x0, y0 = int(rng.integers(0, w - bw)), int(rng.integers(0, h - bh))
+        crop = cv2.resize(img[y0: y0 + bh, x0: x0 + bw], (224, 224), interpolation=cv2.INTER_LINEAR)
+        out.append((crop.astype(np.float32) - np.array([123.675, 116.28, 103.53], np.float32)) * 0.017352074)
+    return np.ascontiguousarray(np.stack(out).transpose(0, 3, 1, 2))
+
+
+def _agreement_with_onnxruntime(model: str, device: str) -> tuple[float, float]:
+    """(top-1 agreement, largest probability difference) of the torch backend on ``device``
+    (FP16 on CUDA, the layout it picks) against onnxruntime FP32 on the CPU."""
+    import onnxruntime as ort
+    from estuary import data
+    from estuary.infer.torch_backend import TorchBackend
+    path = data.model_path(model)
+    x = _classifier_inputs()
+    got = TorchBackend(path, device=device).run(x)
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    ref = dict(zip([o.name for o in sess.get_outputs()], sess.run(None, {sess.get_inputs()[0].name: x})))
+    name = next(iter(ref))
+    a, b = np.asarray(got[name], np.float32), ref[name]
+    # top-1 only where the reference is clear about it (many crops of street scenery are not:
+    # ImageNet probabilities of a few per cent, whose order any rounding may swap)
+    top2 = np.sort(b, axis=1)[:, -2:]
+    clear = (top2[:, 1] - top2[:, 0]) >= 0.1
+    assert clear.sum() >= 10, "too few crops with a clear top-1 to compare"
+    return float(np.mean(a.argmax(1)[clear] == b.argmax(1)[clear])), float(np.abs(a - b).max())
+
+
+@pytest.mark.gpu
+def test_classifier_on_the_gpu_agrees_with_onnxruntime_on_the_cpu():
+    """The secondary classifier as nvinfer runs it on CUDA (FP16, the layout the backend picks)
+    against onnxruntime FP32 on real crops: the same top-1 for ≥ 90 % of the crops with a clear
+    top-1, probabilities within 0.05. (Comparing two GPU paths with each other cannot see a wrong layout: both are wrong.)"""
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA GPU")
+    agree, diff = _agreement_with_onnxruntime("mobilenet_v2.onnx", "cuda")
+    assert agree >= 0.9 and diff < 0.05, (agree, diff)
+
+
+def test_classifier_agreement_check_on_the_cpu():
+    """The check above, run with the torch backend on the CPU (FP32): it agrees fully, so a GPU
+    failure is the GPU's numbers, not the check."""
+    agree, diff = _agreement_with_onnxruntime("mobilenet_v2.onnx", "cpu")
+    assert agree == 1.0 and diff < 1e-3, (agree, diff)
