@@ -5,6 +5,8 @@ import json
 import sys
 import textwrap
 
+import pytest
+
 from estuary import data
 from estuary.multigpu import Launcher, WorkerSpec, shard
 
@@ -54,3 +56,40 @@ def test_two_cpu_workers_run_real_pipelines():
     # the first batch of each worker starts its clock and is not counted
     assert set(agg["frames"]) <= {"0", "1", "2", "3"} and sum(agg["frames"].values()) >= 4 * 10 - 4
     assert set(agg["per_gpu"]) == {"0", "1"} and agg["fps"] > 0
+
+
+def test_several_workers_on_one_gpu_with_secondary_classifiers():
+    """Repeating a GPU id runs several workers on it (one pipeline process each); --sgie adds
+    secondary classifiers after the tracker, as DeepStream's published workload has them."""
+    import subprocess
+    cfg = data.model_path(data.PRIMARY_CONFIG)
+    sgie = data.model_path(data.SECONDARY_CONFIG)
+    r = subprocess.run([sys.executable, "-m", "estuary.multigpu", "run", "--gpus", "0,0", "--config", cfg,
+                        "--sgie", sgie, "--sgie", sgie, "--frames", "0"]
+                       + ["videotestsrc:num-buffers=6:!:video/x-raw,width=320,height=240"] * 2,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    agg = json.loads(r.stdout.strip().splitlines()[-1])
+    assert set(agg["per_gpu"]) == {"0", "1"}  # two workers (slots), both on GPU id 0
+    assert sum(agg["frames"].values()) >= 2 * 6 - 2
+
+
+def test_worker_pipeline_has_the_secondaries_in_order(monkeypatch):
+    """The worker's launch line: detector, tracker, then each --sgie with unique-id 2, 3, ..."""
+    from estuary import multigpu
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake_parse(desc):
+        seen["desc"] = desc
+        raise Stop
+
+    from estuary.gst import Gst
+    monkeypatch.setattr(Gst, "parse_launch", fake_parse)
+    with pytest.raises(Stop):
+        multigpu.worker_main(["--config", "p.txt", "--sgie", "a.txt", "--sgie", "b.txt", "0=videotestsrc"])
+    d = seen["desc"]
+    assert d.index("config-file-path=p.txt") < d.index("nvtracker") < d.index("config-file-path=a.txt unique-id=2") \
+        < d.index("config-file-path=b.txt unique-id=3") < d.index("fakesink")

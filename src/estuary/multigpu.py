@@ -2,6 +2,11 @@
 their FPS and restart a worker that crashes.
 
     python -m estuary.multigpu run --gpus 0,1 --config pgie.txt uri1 uri2 ...
+    python -m estuary.multigpu run --gpus 0,0,0,0 --config pgie.txt --sgie sgie1.txt --sgie sgie2.txt uri1 ...
+
+A GPU id may repeat: one Python process's streaming thread runs everything after its muxer, so
+several processes on one GPU hold more streams (four reach NVDEC's ceiling on an H200 with a
+detector and a tracker).
 
 Each worker is ``python -m estuary.multigpu worker --gpu K ...`` with ``CUDA_VISIBLE_DEVICES=K``;
 it prints one JSON line of statistics a second (``{"gpu": K, "frames": {...}, "fps": x}``) that
@@ -118,6 +123,7 @@ def worker_main(argv=None) -> int:
     ap.add_argument("--width", type=int, default=1280)
     ap.add_argument("--height", type=int, default=720)
     ap.add_argument("--frames", type=int, default=0, help="stop each source after this many frames")
+    ap.add_argument("--sgie", action="append", default=[], help="a secondary nvinfer config after the tracker")
     ap.add_argument("sources", nargs="+", help="index=uri items")
     a = ap.parse_args(argv)
     import pyds  # noqa: F401
@@ -135,8 +141,11 @@ def worker_main(argv=None) -> int:
             dec = f"uridecodebin uri={uri}"
         srcs.append(f"{dec} ! {limit}queue ! m.sink_{idx}")
     n = len(items)
+    # secondaries: unique-id 2, 3, ... after the tracker (DeepStream's published workload)
+    sgies = "".join(f"nvinfer config-file-path={c} unique-id={k + 2} ! " for k, c in enumerate(a.sgie))
     desc = (f"nvstreammux name=m batch-size={n} width={a.width} height={a.height} ! "
-            f"nvinfer config-file-path={a.config} batch-size={n} ! nvtracker ! fakesink name=sink " + " ".join(srcs))
+            f"nvinfer config-file-path={a.config} batch-size={n} ! nvtracker ! {sgies}fakesink name=sink "
+            + " ".join(srcs))
     p = Gst.parse_launch(desc)
     counts: dict[str, int] = {}
     first = []
@@ -172,13 +181,16 @@ def main(argv=None) -> int:
     r.add_argument("--gpus", default="0", help="GPU ids; repeat an id to run several workers on it")
     r.add_argument("--config", required=True)
     r.add_argument("--frames", type=int, default=0)
+    r.add_argument("--sgie", action="append", default=[],
+                   help="a secondary nvinfer config after the tracker (repeat for several)")
     r.add_argument("sources", nargs="+")
     sub.add_parser("worker", help="one GPU's pipeline (started by run)")
     a = ap.parse_args(argv)
     slots = [int(g) for g in a.gpus.split(",") if g != ""]  # one worker per slot
     plan = shard(a.sources, list(range(len(slots))))
     specs = [WorkerSpec(slot, [sys.executable, "-m", "estuary.multigpu", "worker", "--gpu", str(slots[slot]),
-                               "--config", a.config, "--frames", str(a.frames)] + [f"{i}={u}" for i, u in items],
+                               "--config", a.config, "--frames", str(a.frames)]
+                        + [x for c in a.sgie for x in ("--sgie", c)] + [f"{i}={u}" for i, u in items],
                         env={"CUDA_VISIBLE_DEVICES": str(slots[slot])})
              for slot, items in plan.items() if items]
     t0 = time.monotonic()
