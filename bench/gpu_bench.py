@@ -117,7 +117,9 @@ def main():
     ap.add_argument("--compare-frame-detect", type=int, nargs="*", default=[],
                     help="detector+tracker for these N also with detections parsed frame by frame "
                          "(ESTUARY_BATCH_DETECT=0) instead of for the whole batch")
-    ap.add_argument("--h265-clip", default="", help="a 1080p H.265 mp4: NVDEC ceiling and --h265 runs on it")
+    ap.add_argument("--h265-clip", default="auto",
+                    help="a 1080p H.265 mp4: NVDEC ceiling and --h265 runs on it (auto: the data folder's "
+                         "bikes_1080p_h265.mp4 when there, made by scripts/gpu/prepare.sh; '' for none)")
     ap.add_argument("--h265", type=int, nargs="*", default=[],
                     help="detector+tracker on the H.265 clip for these N")
     ap.add_argument("--h265-classifiers", type=int, nargs="*", default=[],
@@ -141,6 +143,10 @@ def main():
                     help="one short unmeasured pipeline first (CUDA context, cuDNN, NVRTC and imports "
                          "otherwise land in the first measured run)")
     args = ap.parse_args()
+    if args.h265_clip == "auto":
+        import os
+        guess = os.path.join(data.data_dir(), "media", "bikes_1080p_h265.mp4")
+        args.h265_clip = guess if os.path.exists(guess) else ""
     if args.child:
         return child_main(args)
     if args.cudnn_benchmark:

@@ -2,7 +2,7 @@
 # Gather, on this (development) machine, what the GPU machine lacks into .gpu/ (git-ignored,
 # under the 64 MiB carry limit): GStreamer 1.22 with the nvcodec (NVDEC/NVENC) plugin and
 # PyGObject's sdist (via shared/tools/gpu/gather.sh), the bundled models with FP16 weights, and
-# a 1080p H.264 test clip. Then, on the GPU machine: bash scripts/gpu/run.sh <command>
+# 1080p H.264 and H.265 test clips. Then, on the GPU machine: bash scripts/gpu/run.sh <command>
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 shared=${ESTUARY_SHARED:-../shared}
@@ -26,6 +26,11 @@ p.get_bus().timed_pop_filtered(600 * Gst.SECOND, Gst.MessageType.EOS | Gst.Messa
 p.set_state(Gst.State.NULL)
 PY
 fi
+# the same street clip in H.265 (4 Mb/s, Main profile) for the H.265 NVDEC ceiling and runs
+# (gpu_bench.py finds it as bikes_1080p_h265.mp4); the GPU machine's GStreamer has no x265enc
+gst-launch-1.0 -q filesrc location=.gpu/data/media/bikes_1080p.mp4 ! qtdemux ! h264parse ! avdec_h264 ! \
+  videoconvert ! x265enc bitrate=4000 speed-preset=ultrafast ! video/x-h265,profile=main ! h265parse ! \
+  mp4mux ! filesink location=.gpu/data/media/bikes_1080p_h265.mp4
 cp ~/.cache/estuary/media/bikes.mp4 .gpu/data/media/
 touch .gpu/data/.complete-v5
 pip download -q --no-deps pytest pluggy iniconfig packaging -d .gpu/wheels
