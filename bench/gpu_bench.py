@@ -476,8 +476,11 @@ def process_runs(args, procs):
                 line = k.stdout.readline()
         smi = _gpu_sampler()
         for k in kids:
-            k.stdin.write("go\n")
-            k.stdin.flush()
+            try:
+                k.stdin.write("go\n")
+                k.stdin.flush()
+            except BrokenPipeError:  # it died before "ready": its error shows in the row below
+                pass
         outs = []
         for k in kids:
             line = ""

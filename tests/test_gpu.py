@@ -422,8 +422,8 @@ def test_classifiers_on_their_own_stream_in_one_padded_call_equal_chunks_waited_
     # batch-size 2 for the classifiers: many chunks on the old path, padded buckets on the new
     desc = (f"nvstreammux name=m batch-size={n} width=1280 height=720 ! nvinfer config-file-path="
             f"{data.model_path(data.PRIMARY_CONFIG)} batch-size={n} ! nvtracker ! "
-            f"nvinfer config-file-path={sgie} unique-id=2 batch-size=2 infer-on-class-ids=0:1:2:3:5:7 ! "
-            f"nvinfer config-file-path={sgie} unique-id=3 batch-size=2 infer-on-class-ids=0:1:2:3:5:7 ! "
+            f"nvinfer name=s1 config-file-path={sgie} unique-id=2 batch-size=2 infer-on-class-ids=0:1:2:3:5:7 ! "
+            f"nvinfer name=s2 config-file-path={sgie} unique-id=3 batch-size=2 infer-on-class-ids=0:1:2:3:5:7 ! "
             "fakesink name=sink " + " ".join(f"{src} ! queue ! m.sink_{i}" for i in range(n)))
 
     def results(new):
@@ -443,6 +443,8 @@ def test_classifiers_on_their_own_stream_in_one_padded_call_equal_chunks_waited_
 
         p.get_by_name("sink").get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, probe)
         assert run_pipeline(p, timeout=180).type == Gst.MessageType.EOS
+        # the path under test ran (or did not): the classifiers' padded shapes were set up
+        assert all(getattr(p.get_by_name(n), "_object_graphs", False) == new for n in ("s1", "s2"))
         return seen
 
     a, b = results(True), results(False)

@@ -64,14 +64,14 @@ def test_several_workers_on_one_gpu_with_secondary_classifiers():
     import subprocess
     cfg = data.model_path(data.PRIMARY_CONFIG)
     sgie = data.model_path(data.SECONDARY_CONFIG)
+    clip = "file://" + data.media_path("bikes.mp4")  # the street clip: objects for the classifiers
     r = subprocess.run([sys.executable, "-m", "estuary.multigpu", "run", "--gpus", "0,0", "--config", cfg,
-                        "--sgie", sgie, "--sgie", sgie, "--frames", "0"]
-                       + ["videotestsrc:num-buffers=6:!:video/x-raw,width=320,height=240"] * 2,
+                        "--sgie", sgie, "--sgie", sgie, "--frames", "8", clip, clip],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     agg = json.loads(r.stdout.strip().splitlines()[-1])
     assert set(agg["per_gpu"]) == {"0", "1"}  # two workers (slots), both on GPU id 0
-    assert sum(agg["frames"].values()) >= 2 * 6 - 2
+    assert sum(agg["frames"].values()) >= 2 * 8 - 2
 
 
 def test_worker_pipeline_has_the_secondaries_in_order(monkeypatch):

@@ -52,3 +52,21 @@ def test_objects_in_one_padded_call_equal_chunks_of_batch_size(cap):
                                                                 {k: np.concatenate([p[k] for p in parts]) for k in got})]
     assert top_got == top_ref
     assert any(c is not None for c in top_got)  # the check compares real results
+
+
+def test_frame_ready_event_is_cleared_by_whatever_may_write_the_pixels():
+    """``FrameSurface.ready`` (the muxer's conversion event a classifier's own stream waits for)
+    is kept by clones and dropped when the pixels may change: a new tensor, or a pyds GPU
+    surface handed to the application (it may write on any stream)."""
+    from estuary.gst.batchsurface import BatchSurface, FrameSurface
+    ev = object()  # stands for a CUDA event: only identity matters here
+    f = FrameSurface(None, 8, 4, device="cuda", tensor=torch.zeros((4, 8, 4), dtype=torch.uint8))
+    assert f.ready is None
+    f.ready = ev
+    assert f.clone().ready is ev
+    f.tensor = f.tensor.clone()
+    assert f.ready is None
+    f.ready = ev
+    b = BatchSurface([f], 1)
+    b.gpu_frame_tuple(0)
+    assert f.ready is None

@@ -15,7 +15,7 @@ from estuary.gst.chain import ChainElement
 from estuary.gst.element import ElementBase, Prop
 from estuary.gst.flight import upstream_is_live
 from estuary.elements.mux import BATCH_CAPS
-from estuary.infer.secondary import ObjectFilter, SecondaryCache, plan_secondary
+from estuary.infer.secondary import ObjectFilter, SecondaryCache, object_roi, plan_secondary
 from estuary.infer.writer import (DetectionStyle, class_color, clip_to_roi, write_classification,
                                   write_detections, write_frame_classification, write_segmentation,
                                   write_tensor_meta)
@@ -510,7 +510,11 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
     # -- secondary ----------------------------------------------------------------------------
     def _secondary(self, batch):
         eng, cfg = self._engine, self.cfg
-        todo, reuse = plan_secondary(batch.frames, self._filter.accepts, self._cache)
+        # frames stored as arrays are planned and written as rows (no object structs made) unless
+        # tensor meta is attached to each object, which needs the structs
+        import os
+        rows = None if cfg.output_tensor_meta or os.environ.get("ESTUARY_TABLE_CLASSIFY") == "0" else self._filter
+        todo, reuse = plan_secondary(batch.frames, self._filter.accepts, self._cache, rows)
         for o, c in reuse:
             self._attach_classification(batch, o, c)
         if not todo:
@@ -527,12 +531,11 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
                 if f.batch_id not in by_frame:
                     by_frame[f.batch_id] = self._frames_rgba(batch, [f])[0]
                 imgs.append(by_frame[f.batch_id])
-                r = o.rect_params
-                rois.append((r.left, r.top, r.width, r.height))
+                rois.append(object_roi(o))
             if on_gpu:
                 with self._object_stream(batch, chunk):
                     from estuary.infer.engine import OBJECT_CHUNK_CAP
-                    outputs, _ = eng.raw_objects(imgs, rois, cap=max(OBJECT_CHUNK_CAP, cfg.batch_size))
+                    outputs, _ = eng.raw_objects(imgs, rois, cap=OBJECT_CHUNK_CAP)
             else:
                 outputs, _ = eng.raw(imgs, rois)
             if cfg.output_tensor_meta and isinstance(next(iter(outputs.values())), np.ndarray):
@@ -552,7 +555,11 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
         each waited for, as before)."""
         import os
         frames = batch.surface.frames if batch.surface is not None else None
-        if not frames or frames[0].device != "cuda" or os.environ.get("ESTUARY_BATCH_OBJECTS") == "0":
+        if not frames or any(f.device != "cuda" for f in frames) or os.environ.get("ESTUARY_BATCH_OBJECTS") == "0":
+            return False
+        if self.cfg.batch_size <= 1:
+            # batch-size 1 may be what the model needs (a batch-1 constant inside a graph whose
+            # input says otherwise): object by object, as configured
             return False
         backend = self._engine.backend
         enable = getattr(backend, "enable_cuda_graphs", None)
@@ -561,7 +568,7 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
         if not getattr(self, "_object_graphs", False):
             self._object_graphs = True
             if os.environ.get("ESTUARY_CUDA_GRAPHS") != "0":
-                # the padded shapes: 1, 2, 4 ... 64 rows (or batch-size), one graph each
+                # the padded shapes: 1, 2, 4 ... 64 rows, one graph each
                 backend.GRAPH_MAX = 10
                 enable()
         return True

@@ -66,7 +66,6 @@ class EsOsd(ElementBase, ChainElement, Gst.Element):
             for surf in batch.surface.frames:
                 if getattr(surf, "device", "cpu") == "cuda" and surf.tensor is not None:
                     surf.tensor = surf.tensor.clone()  # GPU frames share their tensor: copy it (on the GPU)
-                    surf.ready = None  # written on the current stream from here on
         by_surface: dict[int, list] = {}
         for f in batch.frames:
             by_surface.setdefault(f.batch_id, []).append(f)

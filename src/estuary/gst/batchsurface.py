@@ -44,7 +44,7 @@ class FrameSurface:
     """One frame's pixels: an RGBA image of ``width`` × ``height`` in ``buffer``'s memory 0."""
 
     __slots__ = ("buffer", "width", "height", "pitch", "color_format", "offset", "device",
-                 "tensor", "ready", "_mapping")
+                 "_tensor", "ready", "_mapping")
 
     def __init__(self, buffer, width: int, height: int, pitch: int | None = None,
                  color_format: str = "RGBA", offset: int = 0, device: str = "cpu", tensor=None):
@@ -54,13 +54,23 @@ class FrameSurface:
         self.color_format = color_format
         self.offset = offset
         self.device = device
-        self.tensor = tensor
+        self._tensor = tensor
         #: GPU frames: a CUDA event recorded once ``tensor`` holds the frame's pixels (the
         #: muxer's conversion), so that work on another CUDA stream can wait for exactly that and
         #: not for everything queued since; None = unknown (wait for the whole current stream).
         #: Whoever replaces or writes ``tensor`` on the GPU sets it to None (or a newer event).
         self.ready = None
         self._mapping = None
+
+    @property
+    def tensor(self):
+        """GPU frames: the (H, W, 4) uint8 CUDA tensor of the pixels (None for CPU frames)."""
+        return self._tensor
+
+    @tensor.setter
+    def tensor(self, value):
+        self._tensor = value
+        self.ready = None  # new pixels: whoever reads them on another stream waits for everything
 
     @property
     def channels(self) -> int:
@@ -191,6 +201,10 @@ class BatchSurface:
             raise SurfaceError("get_nvds_buf_surface_gpu needs a GPU surface "
                                "(nvbuf-memory-type CUDA on a machine with an NVIDIA GPU)")
         t = f.tensor
+        # the caller may write the pixels on any stream (CuPy's, the legacy default stream):
+        # later readers on a stream of their own wait for everything queued instead of only
+        # for the muxer's conversion
+        f.ready = None
         ptr = t.data_ptr()
         capsule = ctypes.pythonapi.PyCapsule_New
         capsule.restype = ctypes.py_object

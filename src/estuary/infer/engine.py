@@ -22,8 +22,8 @@ __all__ = ["InferEngine", "Detections", "Classification", "instance_masks"]
 log = logging.getLogger("estuary.infer")
 
 
-#: the most objects a secondary network runs on in one call (:meth:`InferEngine.raw_objects`),
-#: unless its batch-size is larger: few padded shapes (1, 2, 4, ... 64 rows), each captured as a
+#: the most objects a secondary network runs on in one call (:meth:`InferEngine.raw_objects`):
+#: few padded shapes (1, 2, 4, ... 64 rows), each captured as a
 #: CUDA graph cheaply. Calls of up to 512 gained nothing, and their first runs and captures (new
 #: cuDNN shapes, gigabytes of graph memory) cost seconds (H200, session 6)
 OBJECT_CHUNK_CAP = 64
@@ -170,7 +170,7 @@ class InferEngine:
         from estuary.infer.preprocess import prepare_torch
         x, transforms = prepare_torch(images, self.net, rois)
         fixed = getattr(self.backend, "fixed_batch", None)
-        if fixed and fixed > 1:  # a model exported for one batch size: chunks of exactly that
+        if fixed:  # a model exported for one batch size: chunks of exactly that, never padded past it
             base = cap = fixed
         parts = []
         for start in range(0, x.shape[0], cap):

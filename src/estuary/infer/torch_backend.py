@@ -11,6 +11,7 @@ matches onnxruntime on the CPU (tests/test_torch_backend.py, op by op and per bu
 from __future__ import annotations
 
 import math
+import threading
 
 import os
 
@@ -476,6 +477,10 @@ def compile_node(node, opset: int, consts: dict):
     return fn
 
 
+#: CUDA graph captures, one at a time in the process
+_CAPTURE_LOCK = threading.Lock()
+
+
 def default_channels_last(graph, device_type: str) -> bool:
     """Whether a network runs channels-last by default: on CUDA, unless it has grouped
     convolutions or ``ESTUARY_CHANNELS_LAST=0``."""
@@ -564,23 +569,26 @@ class TorchBackend(Backend):
             self._graph_seen[key] = self._graph_seen.get(key, 0) + 1
             if self._graph_seen[key] < self.GRAPH_AFTER:
                 return None
-            try:
-                static_in = x.clone()
-                side = torch.cuda.Stream(self.device)
-                side.wait_stream(torch.cuda.current_stream(self.device))
-                with torch.cuda.stream(side):  # warm-up off the capture, as torch requires
-                    self._eager(static_in)
-                torch.cuda.current_stream(self.device).wait_stream(side)
-                graph = torch.cuda.CUDAGraph()
-                with torch.cuda.graph(graph, capture_error_mode="thread_local"):
-                    outs = self._eager(static_in)
-                entry = self._graphs[key] = (graph, static_in, outs)
-            except Exception as e:  # noqa: BLE001 - an op that cannot be captured: stay eager
-                import logging
-                logging.getLogger("estuary.infer").warning("CUDA graph capture failed for batch shape %s "
-                                                           "(running eagerly): %s", key, e)
-                self._graph_failed.add(key)
-                return None
+            # one capture at a time in the process (torch's rule): classifiers on tee branches
+            # or after a queue capture from other streaming threads
+            with _CAPTURE_LOCK:
+                try:
+                    static_in = x.clone()
+                    side = torch.cuda.Stream(self.device)
+                    side.wait_stream(torch.cuda.current_stream(self.device))
+                    with torch.cuda.stream(side):  # warm-up off the capture, as torch requires
+                        self._eager(static_in)
+                    torch.cuda.current_stream(self.device).wait_stream(side)
+                    graph = torch.cuda.CUDAGraph()
+                    with torch.cuda.graph(graph, capture_error_mode="thread_local"):
+                        outs = self._eager(static_in)
+                    entry = self._graphs[key] = (graph, static_in, outs)
+                except Exception as e:  # noqa: BLE001 - an op that cannot be captured: stay eager
+                    import logging
+                    logging.getLogger("estuary.infer").warning("CUDA graph capture failed for batch shape %s "
+                                                               "(running eagerly): %s", key, e)
+                    self._graph_failed.add(key)
+                    return None
         graph, static_in, outs = entry
         static_in.copy_(x)
         graph.replay()

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from estuary.meta.arrays import LABEL_RAISE, FrameObjects, ObjectStyle  # noqa: F401 - LABEL_RAISE re-exported
+from estuary.infer.secondary import ObjectRow
+from estuary.meta.arrays import LABEL_RAISE, FrameObjects, ObjectStyle, classifier_meta  # noqa: F401 - LABEL_RAISE re-exported
 from estuary.meta.enums import NvDsMetaType
 from estuary.meta.infer import NvDsInferSegmentationMeta, NvDsInferTensorMeta
 
@@ -99,21 +100,20 @@ def write_detections(batch, frame, det, style: DetectionStyle) -> FrameObjects:
     return FrameObjects.from_frame(frame)[before:]
 
 
-def _classifier_meta(batch, c, unique_id: int, num_classes: int):
-    cm = batch.acquire_classifier()
-    cm.unique_component_id = unique_id
-    li = batch.acquire_label_info()
-    li.result_class_id, li.result_prob, li.result_label = c.class_id, c.prob, c.label
-    li.num_classes = num_classes
-    cm.labels.append(li)
-    return cm
+def _classifier_meta(batch, c, unique_id: int, num_classes: int, classifier_type=None):
+    return classifier_meta(batch, unique_id, classifier_type, num_classes, c.class_id, c.prob, c.label)
 
 
 def write_classification(batch, obj, c, unique_id: int, num_classes: int, classifier_type=None) -> None:
     """Attach classification ``c`` (class_id, prob, label) to ``obj`` as classifier meta and
-    append its label to the object's display text (as nvinfer's secondary classifiers do)."""
-    cm = _classifier_meta(batch, c, unique_id, num_classes)
-    cm.classifier_type = classifier_type
+    append its label to the object's display text (as nvinfer's secondary classifiers do).
+    ``obj`` may also be a row of a frame's table (:class:`~estuary.infer.secondary.ObjectRow`):
+    then the result stays with the row until its struct is made."""
+    if isinstance(obj, ObjectRow):
+        obj.table.add_classification(obj.row, unique_id, c.class_id, c.prob, c.label, num_classes,
+                                     classifier_type)
+        return
+    cm = _classifier_meta(batch, c, unique_id, num_classes, classifier_type)
     obj.classifiers.append(cm)
     text = display_text_of(obj) or obj.obj_label
     obj.text_params.display_text_str = f"{text} {c.label}".strip()

@@ -179,7 +179,7 @@ class FrameObjects:
     ``styles`` (:class:`ObjectStyle` or None per row), ``detector_boxes`` / ``tracker_boxes``
     (N, 4) xyxy with NaN rows where unset."""
 
-    __slots__ = _NUMERIC + ("labels", "_lazy", "_objects", "_frame", "_parent")
+    __slots__ = _NUMERIC + ("labels", "_lazy", "_objects", "_frame", "_parent", "_classified")
 
     def __init__(self, boxes, confidence, class_id, tracker_id, tracker_confidence, component_id,
                  labels=None, objects=None, *, detector_boxes=None, tracker_boxes=None,
@@ -195,6 +195,10 @@ class FrameObjects:
         self._objects = list(objects) if objects is not None else None
         self._frame = None
         self._parent = None  # (table, rows) of a selection of a table: set() writes there too
+        # secondary classifiers' results per row (tables only; None: none yet): a list per row of
+        # (unique_id, classifier_type, num_classes, class_id, prob, label), made into classifier
+        # meta with the structs (add_classification)
+        self._classified = None
         lazy = {}
         for name, v in (("detector_boxes", detector_boxes), ("tracker_boxes", tracker_boxes),
                         ("texts", texts), ("text_offsets", text_offsets), ("styles", styles)):
@@ -320,6 +324,8 @@ class FrameObjects:
         if sub._objects is None:  # rows of a table: keep every column, and where they came from
             for name in _LAZY:
                 sub._lazy[name] = _take(getattr(self, name), idx)
+            if self._classified is not None:
+                sub._classified = [self._classified[i] for i in idx]
             sub._parent = (self, idx)
         return sub
 
@@ -335,12 +341,15 @@ class FrameObjects:
 
     def copy(self) -> "FrameObjects":
         """A detached table with the same rows (for a deep copy of the batch)."""
-        return FrameObjects(self.boxes.copy(), self.confidence.copy(), self.class_id.copy(),
+        out = FrameObjects(self.boxes.copy(), self.confidence.copy(), self.class_id.copy(),
                             self.tracker_id.copy(), self.tracker_confidence.copy(),
                             self.component_id.copy(), list(self.labels),
                             detector_boxes=self.detector_boxes.copy(),
                             tracker_boxes=self.tracker_boxes.copy(), texts=list(self.texts),
                             text_offsets=self.text_offsets.copy(), styles=list(self.styles))
+        if self._classified is not None:
+            out._classified = [list(c) if c else None for c in self._classified]
+        return out
 
     # -- writing ----------------------------------------------------------------------------------
     def set(self, rows=None, **columns) -> None:
@@ -387,6 +396,42 @@ class FrameObjects:
             mine, theirs = getattr(self, name), getattr(other, name)
             self._lazy[name] = np.concatenate([mine, theirs]) if isinstance(mine, np.ndarray) \
                 else list(mine) + list(theirs)
+        if self._classified is not None or other._classified is not None:
+            n_self = len(self) - len(other)
+            mine = self._classified if self._classified is not None else [None] * n_self
+            theirs = other._classified if other._classified is not None else [None] * len(other)
+            self._classified = list(mine) + [list(c) if c else None for c in theirs]
+
+    def add_classification(self, row: int, unique_id: int, class_id: int, prob: float, label: str,
+                           num_classes: int, classifier_type=None) -> None:
+        """A secondary classifier's result for ``row`` of a live table, without making the
+        frame's object structs: kept with the row (made into classifier meta with one label
+        info when the structs are made: :meth:`make_objects`), and ``label`` appended to the
+        row's display text (the label when there is none), as nvinfer's secondaries do."""
+        if self._parent is not None:
+            raise TypeError("add_classification writes a frame's table, not a selection of it")
+        if self._objects is not None:  # its structs were made meanwhile: they are the objects
+            o = self._objects[row]
+            o.classifiers.append(classifier_meta(o.batch_meta, unique_id, classifier_type, num_classes, class_id, prob, label))
+            t = o.text_params
+            t.display_text_str = f"{t.display_text_str or o.obj_label} {label}".strip()
+            return
+        if self._classified is None:
+            self._classified = [None] * len(self)
+        entry = (unique_id, classifier_type, num_classes, class_id, prob, label)
+        cell = self._classified[row]
+        if cell is None:
+            self._classified[row] = [entry]
+        else:
+            cell.append(entry)
+        texts = self.texts
+        texts[row] = f"{texts[row] or self.labels[row]} {label}".strip()
+
+    def classifications(self, row: int) -> list:
+        """The classifier results of ``row`` kept with the table, in the order they were added:
+        (unique_id, classifier_type, num_classes, class_id, prob, label) tuples."""
+        c = self._classified[row] if self._classified is not None else None
+        return list(c) if c else []
 
     def make_objects(self, batch_meta) -> list:
         """Object structs of every row, from ``batch_meta``'s pool (or new ones without a batch).
@@ -401,6 +446,7 @@ class FrameObjects:
         dboxes = self.detector_boxes.tolist()
         tboxes = self.tracker_boxes.tolist()
         offs = self.text_offsets.tolist()
+        classified = self._classified
         out = []
         for i, x1, y1, x2, y2, conf, cid, tid, tconf, comp, label, text, style in zip(
                 range(n), *zip(*boxes) if n else ((),) * 4, self.confidence.tolist(),
@@ -429,6 +475,9 @@ class FrameObjects:
             t.x_offset, t.y_offset = offs[i]
             if style is not None:
                 style.apply(o)
+            if classified is not None and classified[i]:
+                for entry in classified[i]:
+                    o.classifiers.append(classifier_meta(batch_meta, *entry))
             out.append(o)
         return out
 
@@ -469,6 +518,21 @@ class FrameObjects:
         fo.detector_boxes = _nan_boxes(n)
         frame_meta.append_objects(fo)
         return fo
+
+
+def classifier_meta(batch_meta, unique_id: int, classifier_type, num_classes: int, class_id: int,
+                    prob: float, label: str):
+    """One classifier meta with one label info (from ``batch_meta``'s pools, or new ones
+    without a batch): what nvinfer's secondaries attach to an object."""
+    from estuary.meta.core import NvDsClassifierMeta, NvDsLabelInfo  # core imports this module
+    cm = batch_meta.acquire_classifier() if batch_meta is not None else NvDsClassifierMeta()
+    cm.unique_component_id = unique_id
+    cm.classifier_type = classifier_type
+    li = batch_meta.acquire_label_info() if batch_meta is not None else NvDsLabelInfo()
+    li.result_class_id, li.result_prob, li.result_label = class_id, prob, label
+    li.num_classes = num_classes
+    cm.labels.append(li)
+    return cm
 
 
 def _take(col, idx):
