@@ -6,6 +6,9 @@ requests side by side, as nvinfer runs it; batch 1; the best of 3 rounds, the re
     .venv/bin/python bench/int8_sweep.py                      # every recipe below
     .venv/bin/python bench/int8_sweep.py --recipes r3,r1 --ort # also ONNX Runtime's agreement
 
+OpenVINO runs each model twice: the float layers (those the recipe keeps out of INT8) in FP32,
+and in BF16 where the CPU has it (what nvinfer does there; ``--floats f32`` elsewhere).
+
 A recipe: which convolutions stay FP32 (``keep``: the detector heads, plus the first N), the
 calibration method (ONNX Runtime's MinMax, Entropy, Percentile), the calibration frames (N of the
 clip, evenly spread, lossless) and whether activations are symmetric (INT8 around 0, not UINT8).
@@ -40,6 +43,9 @@ RECIPES = {
     "first3-p99.999": (3, "percentile", 99.999, 16, False),
     "first3-p99.99": (3, "percentile", 99.99, 16, False),
     "first3-entropy": (3, "entropy", None, 16, False),
+    "r3-mm8": (4, "minmax", None, 8, False),
+    "r3-mm32": (4, "minmax", None, 32, False),
+    "r3-mm64": (4, "minmax", None, 64, False),
     "c023": ({0, 2, 3}, "minmax", None, 16, False),
     "c03": ({0, 3}, "minmax", None, 16, False),
     "c02": ({0, 2}, "minmax", None, 16, False),
@@ -136,12 +142,12 @@ def agreement(ref, got):
     return tp / max(n_ref, 1), tp / max(n_got, 1), n_ref, n_got
 
 
-def model_fps(path, rounds=3):
-    """Two single-threaded OpenVINO requests side by side (nvinfer's set-up), best of ``rounds``."""
+def model_fps(path, float_precision, rounds=3):
+    """Two single-threaded OpenVINO requests side by side (nvinfer's set-up), best of ``rounds``;
+    the float layers in ``float_precision`` ("f32" or "bf16")."""
     from concurrent.futures import ThreadPoolExecutor
-    from estuary.infer.backends import OpenVinoBackend
     x = np.random.default_rng(0).random((1, 3, 416, 416), dtype=np.float32)
-    first = OpenVinoBackend(path, threads=1, precision="int8", streams=2)
+    first = ov_backend(path, float_precision, threads=1, streams=2)
     reqs = [first, first.fork()]
     for r in reqs:
         r.run(x)
@@ -154,50 +160,67 @@ def model_fps(path, rounds=3):
     return best
 
 
+def ov_backend(path, float_precision, **kw):
+    """An OpenVINO backend running the QDQ model ``path`` with its float layers in FP32 or BF16
+    (its quantized layers run INT8 either way)."""
+    from estuary.infer.backends import OpenVinoBackend
+    b = OpenVinoBackend(path, precision="int8" if float_precision == "bf16" else "fp32", **kw)
+    if float_precision == "bf16" and b.int8_float != "bf16":
+        raise SystemExit("this CPU has no BF16: run with --floats f32")
+    return b
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--recipes", default=",".join(RECIPES))
+    ap.add_argument("--floats", default="f32,bf16", help="OpenVINO's float precision for the float layers")
     ap.add_argument("--ort", action="store_true", help="also measure agreement on ONNX Runtime")
     ap.add_argument("--fps-rounds", type=int, default=2, help="interleaved speed rounds (0: none)")
     a = ap.parse_args(argv)
-    from estuary.infer.backends import create_backend
+    from estuary.infer.backends import OrtBackend
     from estuary.infer.engine import InferEngine
     from estuary.infer.preprocess import prepare
     names = a.recipes.split(",")
+    floats = a.floats.split(",")
     folder = tempfile.mkdtemp(prefix="int8-sweep-")
     frames = frames_rgba()
     cfg = config(folder)
-    backends = ["openvino"] + (["onnxruntime"] if a.ort else [])
-    eng = {b: InferEngine(cfg, backend=b) for b in backends}
-    ref = {b: [e.detect([f])[0] for f in frames] for b, e in eng.items()}
-    net = eng["openvino"].net
+    eng = InferEngine(cfg, backend="openvino")
+    ref = {"openvino": [eng.detect([f])[0] for f in frames]}
+    if a.ort:
+        ort = InferEngine(cfg, backend="onnxruntime")
+        ref["onnxruntime"] = [ort.detect([f])[0] for f in frames]
+    net = eng.net
     paths = {}
+    print(f"agreement with FP32 (recall/precision, IoU 0.5, {len(frames)} frames):", flush=True)
     for name in names:
         keep, method, pct, n, sym = RECIPES[name]
         calib = [prepare([frames[i]], net)[0] for i in np.linspace(0, len(frames) - 1, n).astype(int)]
         paths[name] = os.path.join(folder, f"{name}.onnx")
-        t = time.perf_counter()
-        build(os.path.join(folder, "m.onnx"), paths[name], calib, eng["openvino"].backend.input_name,
-              keep, method, pct, sym)
-        built = time.perf_counter() - t
-        row = [f"{name:15s} built {built:5.1f} s"]
-        for b, e in eng.items():
-            fp32 = e.backend
-            e.backend = create_backend(paths[name], precision="int8", prefer=b)
-            got = [e.detect([f])[0] for f in frames]
-            e.backend = fp32
-            r, p, nr, ng = agreement(ref[b], got)
-            row.append(f"{b} R/P {r:.3f}/{p:.3f} ({nr}/{ng} boxes)")
+        build(os.path.join(folder, "m.onnx"), paths[name], calib, eng.backend.input_name, keep, method, pct, sym)
+        row = [f"{name:15s}"]
+        runs = [(f"OpenVINO {fp}", "openvino", lambda p, fp=fp: ov_backend(p, fp)) for fp in floats]
+        if a.ort:
+            runs.append(("ONNX Runtime", "onnxruntime", lambda p: OrtBackend(p, precision="int8")))
+        for label, rt, make in runs:
+            fp32 = eng.backend
+            eng.backend = make(paths[name])
+            got = [eng.detect([f])[0] for f in frames]
+            eng.backend = fp32
+            r, p, nr, ng = agreement(ref[rt], got)
+            row.append(f"{label} {r:.3f}/{p:.3f} ({ng} of {nr})")
         print("  ".join(row), flush=True)
-    fps = {n: [] for n in names}
+    fps = {(n, fp): [] for n in names for fp in floats}
     for _ in range(a.fps_rounds):
         for name in names:
-            fps[name].append(model_fps(paths[name]))
+            for fp in floats:
+                fps[name, fp].append(model_fps(paths[name], fp))
     if a.fps_rounds:
-        ld = os.getloadavg()[0]
-        print(f"OpenVINO INT8 model alone, 2 single-threaded requests, fps per round (load {ld:.1f}):")
+        print(f"OpenVINO INT8 model alone, 2 single-threaded requests, fps per round "
+              f"(load {os.getloadavg()[0]:.1f}):")
         for name in names:
-            print(f"  {name:15s} " + " ".join(f"{v:6.1f}" for v in fps[name]))
+            print(f"  {name:15s} " + "  ".join(f"{fp}: " + " ".join(f"{v:6.1f}" for v in fps[name, fp])
+                                               for fp in floats))
     return 0
 
 

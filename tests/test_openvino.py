@@ -449,3 +449,18 @@ def test_nvinfer_int8_without_calibration_images_calibrates_on_the_first_frames(
     assert run_pipeline(_pipeline(cfg, limit=5), 60, msgs.append).type == Gst.MessageType.EOS
     assert [s.get_string("precision")[:15] for s in _started(msgs)] == ["INT8 (QDQ model"]
     assert not [m for m in msgs if m.type == Gst.MessageType.WARNING]
+
+
+def test_estuary_int8_float_f32_keeps_openvino_on_the_fp32_recipe(tmp_path, monkeypatch):
+    from estuary.infer import int8
+    from estuary.infer.backends import ov_int8_float_precision
+    cfg = config_in(tmp_path, f"network-mode=1\nint8-calib-file={calib_folder(tmp_path, 2)}")
+    monkeypatch.setenv("ESTUARY_INT8_FLOAT", "f32")
+    assert ov_int8_float_precision("openvino") == "f32"
+    eng = InferEngine(cfg, backend="openvino")
+    assert eng.backend.kind == "openvino" and eng.backend.precision == "INT8 (QDQ model)"
+    assert eng.int8.float_precision == "f32" and eng.int8.recipe is int8.RECIPE
+    assert InferEngine(cfg, backend="onnxruntime").model_path == eng.model_path  # one file for both
+    monkeypatch.setenv("ESTUARY_INT8_FLOAT", "fp8")
+    with pytest.raises(ConfigError, match="ESTUARY_INT8_FLOAT='fp8'"):
+        InferEngine(cfg, backend="openvino")

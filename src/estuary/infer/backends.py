@@ -125,8 +125,12 @@ def _ov_core():
 
 def _ov_int8_float(core) -> str:
     """What OpenVINO runs an INT8 model's float layers in here: bf16 on CPUs with AVX-512 BF16 or
-    AMX (a third of FP32's time; estuary.infer.int8 quantizes for it), else f32."""
-    return "bf16" if "BF16" in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES") else "f32"
+    AMX (estuary.infer.int8 quantizes for it), else f32; ``ESTUARY_INT8_FLOAT=f32`` keeps f32."""
+    want = os.environ.get("ESTUARY_INT8_FLOAT", "auto")
+    if want not in ("auto", "f32", "bf16"):
+        raise ConfigError(f"ESTUARY_INT8_FLOAT={want!r}", key="ESTUARY_INT8_FLOAT", hint="auto, f32 or bf16")
+    has_bf16 = "BF16" in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    return "bf16" if has_bf16 and want != "f32" else "f32"
 
 
 def ov_int8_float_precision(prefer: str | None) -> str:

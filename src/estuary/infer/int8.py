@@ -175,10 +175,12 @@ def load_calibration(plan: Int8Plan, net) -> list[np.ndarray]:
 #: SmoothQuant-style channel scaling were measured too and were no better (docs/cpu.md).
 FP32_FIRST_CONVS = 4
 #: the same with the float layers in BF16 (OpenVINO on CPUs with AVX-512 BF16/AMX). Measured the
-#: same way (bench/int8_sweep.py, 2026-12-01): heads + first four in float, BF16 elsewhere,
-#: 0.91 / 1.00 (BF16's own rounding of the stem and heads lowers scores near the threshold);
-#: first three 0.96 / 0.97, the same for 8 to 64 calibration frames, at 1.3-1.4x the speed of
-#: recipe 3 in FP32 (OpenVINO, two single-threaded requests); first two 0.95 / 0.96 (92 of 97).
+#: same way (bench/int8_sweep.py, 2026-12-01, 16 calibration frames): heads + first four in
+#: float, BF16 elsewhere, 0.91 / 1.00 (BF16's own rounding of the stem and heads lowers scores
+#: near the threshold); first three 0.96 / 0.97 at ~1.35x the speed of recipe 3 in FP32
+#: (OpenVINO, two single-threaded requests); first two 0.95 / 0.96 (92 of 97 boxes). Like recipe
+#: 3, it depends on the calibration set: with 8, 24, 32 or 64 frames 0.93-0.94 recall (recipe 3
+#: in FP32: 0.94-0.97). ESTUARY_INT8_FLOAT=f32 keeps FP32 float layers and recipe 3.
 BF16_FIRST_CONVS = 3
 
 
