@@ -21,8 +21,8 @@ accuracy in 8 bits) and the first few convolutions (the stem: few channels, larg
 to carry most of the quantization error); everything else stays in float. How many stem
 convolutions depends on the float the runtime runs the rest in (:func:`float_precision`): FP32
 (ONNX Runtime; OpenVINO on CPUs without BF16) keeps :data:`FP32_FIRST_CONVS` (:data:`RECIPE`);
-OpenVINO on a CPU with AVX-512 BF16 or AMX runs the float layers in BF16, a third of their time,
-and keeps :data:`BF16_FIRST_CONVS` (:data:`RECIPE_BF16`). Each recipe was chosen as the fastest
+OpenVINO on a CPU with AVX-512 BF16 or AMX runs the float layers in BF16 (faster there) and
+keeps :data:`BF16_FIRST_CONVS` (:data:`RECIPE_BF16`). Each recipe was chosen as the fastest
 whose boxes agree ≥ 0.95 with FP32's on the bundled clip (``bench/int8_sweep.py``, docs/cpu.md).
 """
 
@@ -178,7 +178,7 @@ FP32_FIRST_CONVS = 4
 #: same way (bench/int8_sweep.py, 2026-12-01, 16 calibration frames): heads + first four in
 #: float, BF16 elsewhere, 0.91 / 1.00 (BF16's own rounding of the stem and heads lowers scores
 #: near the threshold); first three 0.96 / 0.97 at ~1.35x the speed of recipe 3 in FP32
-#: (OpenVINO, two single-threaded requests); first two 0.95 / 0.96 (92 of 97 boxes). Like recipe
+#: (OpenVINO, two single-threaded requests); first two 0.948 / 0.96 (92 of 97 boxes). Like recipe
 #: 3, it depends on the calibration set: with 8, 24, 32 or 64 frames 0.93-0.94 recall (recipe 3
 #: in FP32: 0.94-0.97). ESTUARY_INT8_FLOAT=f32 keeps FP32 float layers and recipe 3.
 BF16_FIRST_CONVS = 3
