@@ -428,10 +428,11 @@ def spawn(mode, n, clip, model, interval, workers=0, variant="", calib="", in_fl
 VARIANTS = "ort-fp32,ort-int8,ov-fp32,ov-int8"
 
 
-def prepare_int8(clip, model, folder):
-    """Build (or find cached) the INT8 model of ``model`` calibrated on 16 frames of ``clip``
-    written to ``folder``; returns (INT8 model path, seconds it took). Done before any timed
-    run, as DeepStream users build their engine file once."""
+def prepare_int8(clip, model, folder, runtimes=("onnxruntime",)):
+    """Build (or find cached) the INT8 models of ``model`` for each of ``runtimes`` (the recipe
+    depends on what the runtime runs the float layers in: estuary.infer.int8), calibrated on 16
+    frames of ``clip`` written to ``folder``; returns ({runtime: INT8 model path}, seconds it
+    took). Done before any timed run, as DeepStream users build their engine file once."""
     import cv2
     import numpy as np
     from estuary.infer.config import load_infer_config
@@ -447,10 +448,13 @@ def prepare_int8(clip, model, folder):
         cv2.imwrite(os.path.join(folder, f"calib{k:02d}.png"), frames[i])
     text = pgie_config(model, variant="ort-int8", calib=folder)  # the same key as the pipeline runs
     t = time.perf_counter()
-    eng = InferEngine(load_infer_config(text=text), backend="onnxruntime")
-    if eng.model_path == model:
-        raise RuntimeError("network-mode=1 did not give an INT8 model")
-    return eng.model_path, time.perf_counter() - t
+    paths = {}
+    for rt in runtimes:
+        eng = InferEngine(load_infer_config(text=text), backend=rt)
+        if eng.model_path == model:
+            raise RuntimeError("network-mode=1 did not give an INT8 model")
+        paths[rt] = eng.model_path
+    return paths, time.perf_counter() - t
 
 
 def box_agreement(ref: dict, got: dict):
@@ -533,15 +537,17 @@ def main(argv=None):
     print(f"clip {os.path.basename(clip)} (640x272 H.264, 250 frames), model {os.path.basename(model)}, "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[1]:.1f} (other processes share them)", flush=True)
     calib_dir = tempfile.TemporaryDirectory(prefix="estuary-bench-calib-")
-    int8_model = None
-    if any(v.endswith("int8") for v in variants) and ("model" in modes or "estuary" in modes):
-        int8_model, took = prepare_int8(clip, model, calib_dir.name)
-        print(f"INT8 model: {int8_model} (static QDQ, 16 calibration frames; {took:.1f} s to build or find)",
-              flush=True)
+    int8_models = {}
+    int8_runtimes = sorted({_variant(v)[0] for v in variants if v.endswith("int8")})
+    if int8_runtimes and ("model" in modes or "estuary" in modes):
+        int8_models, took = prepare_int8(clip, model, calib_dir.name, int8_runtimes)
+        for rt, path in int8_models.items():
+            print(f"INT8 model for {rt}: {path}", flush=True)
+        print(f"(static QDQ, 16 calibration frames; {took:.1f} s to build or find)", flush=True)
     ceilings = {}
     if "model" in modes:
         for v in variants:
-            r = spawn("model", 1, clip, int8_model if v.endswith("int8") else model, 0, variant=v)
+            r = spawn("model", 1, clip, int8_models[_variant(v)[0]] if v.endswith("int8") else model, 0, variant=v)
             r["variant"] = v
             rows.append(r)
             ceilings[v] = r.get("fps")

@@ -291,15 +291,28 @@ def test_int8_model_is_cached_beside_the_model_reused_and_rebuilt_when_the_onnx_
     t_build = time.perf_counter() - t
     built = int8_files(tmp_path)
     assert len(built) == 1 and built[0].startswith("yolov3-tiny-ds4.int8-")
-    assert first.model_path == str(tmp_path / built[0]) and first.backend.precision == "INT8 (QDQ model)"
+    assert first.model_path == str(tmp_path / built[0]) and first.backend.precision.startswith("INT8 (QDQ model")
     assert not first.int8_pending
     stamp = os.stat(tmp_path / built[0]).st_mtime_ns
     t = time.perf_counter()
-    second = InferEngine(cfg, backend="onnxruntime")  # another runtime reads the same cached model
+    second = InferEngine(cfg, backend="openvino")
     t_reuse = time.perf_counter() - t
-    assert second.model_path == first.model_path and second.backend.precision == "INT8 (QDQ model)"
+    assert second.model_path == first.model_path and second.backend.precision == first.backend.precision
     assert os.stat(tmp_path / built[0]).st_mtime_ns == stamp and int8_files(tmp_path) == built
     assert t_reuse < t_build  # no calibration the second time
+    # ONNX Runtime runs the float layers in FP32: the same file where OpenVINO does too, else its own
+    ort = InferEngine(cfg, backend="onnxruntime")
+    assert ort.backend.precision == "INT8 (QDQ model)" and ort.int8.float_precision == "f32"
+    if first.backend.int8_float == "f32":
+        assert ort.model_path == first.model_path and int8_files(tmp_path) == built
+    else:
+        assert first.backend.precision == "INT8 (QDQ model, BF16 float layers)"
+        assert ort.model_path != first.model_path and len(int8_files(tmp_path)) == 2
+        assert InferEngine(cfg, backend="onnxruntime").model_path == ort.model_path  # reused too
+        for f in int8_files(tmp_path):
+            os.unlink(tmp_path / f)
+        InferEngine(cfg, backend="openvino")
+        built = int8_files(tmp_path)
     # the same network, different bytes: a new key, a new model
     m = onnx.load(str(tmp_path / "yolov3-tiny-ds4.onnx"))
     m.doc_string = "re-exported"
@@ -319,6 +332,41 @@ def test_a_new_int8_recipe_means_a_new_cache_key(tmp_path, monkeypatch):
     after = int8.Int8Plan(cfg)
     assert after.key != before.key and after.path != before.path
     assert int8.RECIPE["keep_fp32"] == f"heads+first-{int8.FP32_FIRST_CONVS}-convs"
+    # the BF16 recipe (OpenVINO on CPUs with BF16) has its own key, and its own version
+    bf16 = int8.Int8Plan(cfg, "bf16")
+    assert bf16.key not in (before.key, after.key) and bf16.first_convs == int8.BF16_FIRST_CONVS
+    assert int8.RECIPE_BF16["keep_fp32"] == f"heads+first-{int8.BF16_FIRST_CONVS}-convs"
+    monkeypatch.setattr(int8, "RECIPE_BF16", {**int8.RECIPE_BF16, "version": int8.RECIPE_BF16["version"] + 1})
+    assert int8.Int8Plan(cfg, "bf16").key != bf16.key and int8.Int8Plan(cfg).key == after.key
+
+
+def test_an_int8_model_keeps_the_heads_and_the_recipes_stem_convolutions_in_float(tmp_path):
+    from estuary.infer import int8
+    cfg = load_infer_config(config_in(tmp_path, f"network-mode=1\nint8-calib-file={calib_folder(tmp_path, 2)}"))
+    for prec, first in (("f32", int8.FP32_FIRST_CONVS), ("bf16", int8.BF16_FIRST_CONVS)):
+        plan = int8.Int8Plan(cfg, prec)
+        eng = InferEngine(load_infer_config(config_in(tmp_path)), backend="onnxruntime")
+        from estuary.infer.int8 import load_calibration
+        plan.build(load_calibration(plan, eng.net), eng.backend.input_name)
+        m = onnx.load(plan.path)
+        # a quantized convolution's weight comes through DequantizeLinear
+        made = {o for n in m.graph.node if n.op_type == "DequantizeLinear" for o in n.output}
+        quantized = [any(i in made for i in n.input[1:2]) for n in m.graph.node if n.op_type == "Conv"]
+        assert len(quantized) == 13, len(quantized)  # the bundled YOLOv3-tiny
+        assert quantized[:first] == [False] * first and all(quantized[first:9]), (prec, quantized)
+        assert quantized.count(False) == first + 2, (prec, quantized)  # + the two detector heads
+
+
+def test_a_runtime_fallback_gets_the_int8_recipe_made_for_it(tmp_path, monkeypatch):
+    """The recipe follows the runtime that actually runs the model: asked for BF16 (OpenVINO on a
+    BF16 CPU) but given ONNX Runtime (a fallback), the engine builds and runs the FP32 recipe."""
+    from estuary.infer import int8
+    monkeypatch.setattr(int8, "float_precision", lambda backend: "bf16")
+    cfg = config_in(tmp_path, f"network-mode=1\nint8-calib-file={calib_folder(tmp_path, 2)}")
+    eng = InferEngine(cfg, backend="onnxruntime")
+    assert eng.int8.float_precision == "f32" and eng.model_path == eng.int8.path
+    assert eng.int8.path == int8.Int8Plan(load_infer_config(cfg), "f32").path
+    assert eng.backend.precision == "INT8 (QDQ model)" and len(int8_files(tmp_path)) == 1
 
 
 @pytest.mark.parametrize("case", ["missing", "empty-folder", "list-missing-image", "unreadable-image",
@@ -368,7 +416,7 @@ def test_int8_detections_agree_with_fp32_on_the_bundled_clip(tmp_path, backend):
     fp32 = InferEngine(config_in(tmp_path), backend=backend)
     calib = calib_folder(tmp_path, 16, ext="png")
     int8 = InferEngine(config_in(tmp_path, f"network-mode=1\nint8-calib-file={calib}"), backend=backend)
-    assert int8.backend.precision == "INT8 (QDQ model)"
+    assert int8.backend.precision.startswith("INT8 (QDQ model")
     ref = [fp32.detect([f])[0] for f in frames]
     got = [int8.detect([f])[0] for f in frames]
     recall, precision, n = agreement(ref, got)
@@ -393,11 +441,26 @@ def test_nvinfer_int8_without_calibration_images_calibrates_on_the_first_frames(
     warnings = [m.parse_warning()[0].message for m in msgs if m.type == Gst.MessageType.WARNING]
     assert any("calibrating on 16 of the first frames" in w for w in warnings), warnings
     st = _started(msgs)
-    assert [s.get_string("precision") for s in st] == ["FP32", "INT8 (QDQ model)"]
+    assert [s.get_string("precision")[:15] for s in st] == ["FP32", "INT8 (QDQ model"]
     assert len(int8_files(tmp_path)) == 1 and st[1].get_string("model-run").endswith(int8_files(tmp_path)[0])
     assert len(seen) >= CALIB_FRAMES * CALIB_STRIDE + 20 and all(seen)
     # the next start finds the cached model: INT8 from the first frame, no warning
     msgs = []
     assert run_pipeline(_pipeline(cfg, limit=5), 60, msgs.append).type == Gst.MessageType.EOS
-    assert [s.get_string("precision") for s in _started(msgs)] == ["INT8 (QDQ model)"]
+    assert [s.get_string("precision")[:15] for s in _started(msgs)] == ["INT8 (QDQ model"]
     assert not [m for m in msgs if m.type == Gst.MessageType.WARNING]
+
+
+def test_estuary_int8_float_f32_keeps_openvino_on_the_fp32_recipe(tmp_path, monkeypatch):
+    from estuary.infer import int8
+    from estuary.infer.backends import ov_int8_float_precision
+    cfg = config_in(tmp_path, f"network-mode=1\nint8-calib-file={calib_folder(tmp_path, 2)}")
+    monkeypatch.setenv("ESTUARY_INT8_FLOAT", "f32")
+    assert ov_int8_float_precision("openvino") == "f32"
+    eng = InferEngine(cfg, backend="openvino")
+    assert eng.backend.kind == "openvino" and eng.backend.precision == "INT8 (QDQ model)"
+    assert eng.int8.float_precision == "f32" and eng.int8.recipe is int8.RECIPE
+    assert InferEngine(cfg, backend="onnxruntime").model_path == eng.model_path  # one file for both
+    monkeypatch.setenv("ESTUARY_INT8_FLOAT", "fp8")
+    with pytest.raises(ConfigError, match="ESTUARY_INT8_FLOAT='fp8'"):
+        InferEngine(cfg, backend="openvino")

@@ -15,6 +15,7 @@ __all__ = ["Backend"]
 class Backend:
     name = "base"
     fallback = ""            # why the preferred backend was not used ("" when it was)
+    int8_float = "f32"       # what an INT8 model's float layers run in (estuary.infer.int8 picks its recipe)
 
     @property
     def kind(self) -> str:

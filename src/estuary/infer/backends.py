@@ -23,7 +23,7 @@ from estuary.infer.backend import Backend
 from estuary.native import import_cxx
 
 __all__ = ["Backend", "OrtBackend", "OpenVinoBackend", "create_backend", "check_onnx_file",
-           "cpu_backends", "BACKEND_CHOICES", "PRECISIONS"]
+           "cpu_backends", "ov_int8_float_precision", "BACKEND_CHOICES", "PRECISIONS"]
 
 log = logging.getLogger("estuary.infer")
 
@@ -123,6 +123,31 @@ def _ov_core():
         return _core
 
 
+def _ov_int8_float(core) -> str:
+    """What OpenVINO runs an INT8 model's float layers in here: bf16 on CPUs with AVX-512 BF16 or
+    AMX (estuary.infer.int8 quantizes for it), else f32; ``ESTUARY_INT8_FLOAT=f32`` keeps f32."""
+    want = os.environ.get("ESTUARY_INT8_FLOAT", "auto")
+    if want not in ("auto", "f32", "bf16"):
+        raise ConfigError(f"ESTUARY_INT8_FLOAT={want!r}", key="ESTUARY_INT8_FLOAT", hint="auto, f32 or bf16")
+    has_bf16 = "BF16" in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    return "bf16" if has_bf16 and want != "f32" else "f32"
+
+
+def ov_int8_float_precision(prefer: str | None) -> str:
+    """What the float layers of an INT8 model will run in with nvinfer's ``backend`` = ``prefer``
+    (resolved as :func:`create_backend` does): "bf16" where OpenVINO runs it on a CPU with BF16,
+    else "f32". A fallback decided later (OpenVINO failing to compile the model) is caught by the
+    engine, which compares with the backend's ``int8_float``."""
+    if prefer in (None, "", "auto"):
+        prefer = os.environ.get("ESTUARY_BACKEND") or "auto"
+    if prefer not in ("auto", "openvino") or not _openvino_installed():
+        return "f32"
+    from estuary.native import cxx_throw_safe
+    if not cxx_throw_safe()[0]:
+        return "f32"
+    return _ov_int8_float(_ov_core())
+
+
 def _ov_reduced_precision(core) -> str:
     """OpenVINO's lower-precision float on this CPU: bf16 (AVX-512 BF16/AMX), f16, else f32."""
     caps = core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
@@ -142,7 +167,8 @@ class OpenVinoBackend(Backend):
     Precision (``network-mode``): fp32 runs in FP32 (OpenVINO would otherwise pick bf16 on CPUs
     that have it); fp16 runs OpenVINO's reduced precision (bf16 or f16 where the CPU has it,
     otherwise FP32); int8 is a QDQ model (see :mod:`estuary.infer.int8`): its quantized layers run
-    in INT8, the rest in FP32."""
+    in INT8, the rest in BF16 on CPUs with AVX-512 BF16/AMX (the INT8 recipe is chosen for it),
+    else FP32."""
 
     kind = "openvino"
     precision = "FP32"
@@ -153,7 +179,8 @@ class OpenVinoBackend(Backend):
         except ImportError as exc:
             raise ModelError(f"openvino is not installed: {exc}") from None
         core = _ov_core()
-        hint = _ov_reduced_precision(core) if precision == "fp16" else "f32"
+        self.int8_float = _ov_int8_float(core)
+        hint = {"fp16": _ov_reduced_precision(core), "int8": self.int8_float}.get(precision, "f32")
         props = {"NUM_STREAMS": max(1, streams), "INFERENCE_PRECISION_HINT": hint}
         if threads:
             props["INFERENCE_NUM_THREADS"] = threads * max(1, streams)
@@ -173,7 +200,8 @@ class OpenVinoBackend(Backend):
         b = self.input_shape[0] if self.input_shape else None
         self.fixed_batch = b if isinstance(b, int) and b > 0 else None
         self.request = self.compiled.create_infer_request()
-        self.precision = {"int8": "INT8 (QDQ model)", "fp16": {"bf16": "BF16", "f16": "FP16"}.get(
+        self.precision = {"int8": "INT8 (QDQ model)" if hint == "f32" else "INT8 (QDQ model, BF16 float layers)",
+                          "fp16": {"bf16": "BF16", "f16": "FP16"}.get(
             hint, "FP32 (this CPU has no faster float)")}.get(precision, "FP32")
         self.streams = max(1, streams)
         self.name = f"openvino {ov.get_version().split('-')[0]} (CPU, {self.precision})"

@@ -52,13 +52,22 @@ class InferEngine:
         mode = cfg.values.get("network-mode", 0)
         self.int8 = None
         if mode == 1 and gpu_id < 0:
-            from estuary.infer.int8 import Int8Plan
-            self.int8 = Int8Plan(cfg)
+            from estuary.infer.int8 import Int8Plan, float_precision
+            self.int8 = Int8Plan(cfg, float_precision(backend))
         self._backend_args = {"gpu_id": gpu_id, "prefer": backend, "threads": threads, "streams": streams}
         model = self.int8.path if self.int8 is not None and self.int8.ready else cfg.onnx_file
         self.model_path = model  # the file the backend runs
         precision = "int8" if model != cfg.onnx_file else "fp32" if self.int8 is not None else PRECISIONS[mode]
         self.backend = create_backend(model, precision=precision, **self._backend_args)
+        if self.int8 is not None and self.backend.int8_float != self.int8.float_precision:
+            # a fallback runtime runs the float layers otherwise: the recipe (and file) made for it
+            self.int8 = Int8Plan(cfg, self.backend.int8_float)
+            if self.int8.ready:
+                self.backend = create_backend(self.int8.path, precision="int8", **self._backend_args)
+                self.model_path = self.int8.path
+            elif model != cfg.onnx_file:
+                self.backend = create_backend(cfg.onnx_file, precision="fp32", **self._backend_args)
+                self.model_path = cfg.onnx_file
         shape = self.backend.input_shape
         nhwc = cfg.values.get("network-input-order", 0) == 1
         dims = cfg.values.get("infer-dims")

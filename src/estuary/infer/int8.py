@@ -17,8 +17,13 @@ and warns: such a model is only as good as those frames are typical.
 
 Which layers: the inputs of convolutions and matrix products, except the convolutions whose outputs
 feed no activation (detector heads: their outputs are box coordinates and scores, which lose
-accuracy in 8 bits) and the first :data:`FP32_FIRST_CONVS` convolutions (the stem: few channels,
-large images; measured to carry most of the quantization error); everything else stays FP32.
+accuracy in 8 bits) and the first few convolutions (the stem: few channels, large images; measured
+to carry most of the quantization error); everything else stays in float. How many stem
+convolutions depends on the float the runtime runs the rest in (:func:`float_precision`): FP32
+(ONNX Runtime; OpenVINO on CPUs without BF16) keeps :data:`FP32_FIRST_CONVS` (:data:`RECIPE`);
+OpenVINO on a CPU with AVX-512 BF16 or AMX runs the float layers in BF16 (faster there) and
+keeps :data:`BF16_FIRST_CONVS` (:data:`RECIPE_BF16`). Each recipe was chosen as the fastest
+whose boxes agree ≥ 0.95 with FP32's on the bundled clip (``bench/int8_sweep.py``, docs/cpu.md).
 """
 
 from __future__ import annotations
@@ -33,8 +38,8 @@ import numpy as np
 
 from estuary.errors import ConfigError, ModelError
 
-__all__ = ["Int8Plan", "load_calibration", "quantize", "CALIB_FRAMES", "CALIB_STRIDE",
-           "MAX_CALIB_IMAGES", "RECIPE"]
+__all__ = ["Int8Plan", "load_calibration", "quantize", "float_precision", "CALIB_FRAMES", "CALIB_STRIDE",
+           "MAX_CALIB_IMAGES", "RECIPE", "RECIPE_BF16"]
 
 log = logging.getLogger("estuary.infer")
 
@@ -42,9 +47,13 @@ CALIB_FRAMES = 16
 CALIB_STRIDE = 5
 MAX_CALIB_IMAGES = 64
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
-#: the quantization recipe; part of the cache key, so that a change of recipe rebuilds
+#: the quantization recipe for runtimes that run the float layers in FP32; part of the cache key,
+#: so that a change of recipe rebuilds
 RECIPE = {"format": "QDQ", "weights": "int8-per-channel", "activations": "uint8", "calibration": "minmax",
           "ops": ["Conv", "MatMul", "Gemm"], "keep_fp32": "heads+first-4-convs", "version": 3}
+#: the recipe for OpenVINO on CPUs with BF16: the float layers run in BF16, one stem convolution
+#: fewer is kept in float (measured: keeping four there loses boxes, three keeps agreement ≥ 0.95)
+RECIPE_BF16 = {**RECIPE, "keep_fp32": "heads+first-3-convs", "float": "bf16", "version": 4}
 #: the config keys that change what the network sees
 _PREPROCESS_KEYS = ("net-scale-factor", "offsets", "model-color-format", "infer-dims", "maintain-aspect-ratio",
                     "symmetric-padding", "scaling-filter", "network-input-order")
@@ -61,8 +70,13 @@ def _sha256_file(path: str) -> str:
 class Int8Plan:
     """Where the INT8 model of an nvinfer config lives, and whether it is built."""
 
-    def __init__(self, cfg):
+    def __init__(self, cfg, float_precision: str = "f32"):
+        """``float_precision``: what the runtime runs the layers left in float in, "f32" or "bf16"
+        (:func:`float_precision`); it picks the recipe, and so the file."""
         self.cfg = cfg
+        self.float_precision = float_precision
+        self.recipe = RECIPE_BF16 if float_precision == "bf16" else RECIPE
+        self.first_convs = BF16_FIRST_CONVS if float_precision == "bf16" else FP32_FIRST_CONVS
         self.onnx_file = cfg.onnx_file
         self.calib_file = cfg.values.get("int8-calib-file")
         self.images = _calibration_images(cfg) if self.calib_file else []
@@ -70,7 +84,7 @@ class Int8Plan:
             calib = [[os.path.basename(p), _sha256_file(p)] for p in self.images]
         else:
             calib = f"first {CALIB_FRAMES} frames, every {CALIB_STRIDE}th"
-        settings = {"model": _sha256_file(self.onnx_file), "recipe": RECIPE, "calibration": calib,
+        settings = {"model": _sha256_file(self.onnx_file), "recipe": self.recipe, "calibration": calib,
                     "preprocess": {k: cfg.values.get(k) for k in _PREPROCESS_KEYS}}
         self.key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
         stem = os.path.splitext(os.path.basename(self.onnx_file))[0]
@@ -86,7 +100,7 @@ class Int8Plan:
 
     def build(self, calibration: list[np.ndarray], input_name: str) -> str:
         """Quantize with ``calibration`` (network inputs, each with a batch dim); return the path."""
-        quantize(self.onnx_file, self.path, calibration, input_name)
+        quantize(self.onnx_file, self.path, calibration, input_name, first_convs=self.first_convs)
         return self.path
 
 
@@ -160,12 +174,28 @@ def load_calibration(plan: Int8Plan, net) -> list[np.ndarray]:
 #: faster than FP32 (one thread). Bias correction (NNCF-style, fast), NNCF itself and
 #: SmoothQuant-style channel scaling were measured too and were no better (docs/cpu.md).
 FP32_FIRST_CONVS = 4
+#: the same with the float layers in BF16 (OpenVINO on CPUs with AVX-512 BF16/AMX). Measured the
+#: same way (bench/int8_sweep.py, 2026-12-01, 16 calibration frames): heads + first four in
+#: float, BF16 elsewhere, 0.91 / 1.00 (BF16's own rounding of the stem and heads lowers scores
+#: near the threshold); first three 0.96 / 0.97 at ~1.35x the speed of recipe 3 in FP32
+#: (OpenVINO, two single-threaded requests); first two 0.948 / 0.96 (92 of 97 boxes). Like recipe
+#: 3, it depends on the calibration set: with 8, 24, 32 or 64 frames 0.93-0.94 recall (recipe 3
+#: in FP32: 0.94-0.97). ESTUARY_INT8_FLOAT=f32 keeps FP32 float layers and recipe 3.
+BF16_FIRST_CONVS = 3
 
 
-def _fp32_nodes(model) -> list[str]:
-    """Names of the convolutions kept in FP32: those feeding no activation (detector heads) and
-    the first :data:`FP32_FIRST_CONVS` in graph order (the stem, where quantization error
-    starts and then propagates through the whole network)."""
+def float_precision(backend: str | None) -> str:
+    """What the layers an INT8 model leaves in float run in, for nvinfer's ``backend`` choice
+    (None/"auto" as :func:`estuary.infer.backends.create_backend` resolves it): "bf16" where
+    OpenVINO will run the model on a CPU with BF16, else "f32"."""
+    from estuary.infer.backends import ov_int8_float_precision
+    return ov_int8_float_precision(backend)
+
+
+def _fp32_nodes(model, first: int = FP32_FIRST_CONVS) -> list[str]:
+    """Names of the convolutions kept in float: those feeding no activation (detector heads) and
+    the first ``first`` in graph order (the stem, where quantization error starts and then
+    propagates through the whole network)."""
     consumers: dict[str, list[str]] = {}
     for n in model.graph.node:
         for i in n.input:
@@ -174,13 +204,15 @@ def _fp32_nodes(model) -> list[str]:
             "Tanh", "Mul", "BatchNormalization"}
     convs = [n for n in model.graph.node if n.op_type == "Conv"]
     heads = [n.name for n in convs if not acts & set(consumers.get(n.output[0], []))]
-    stem = [n.name for n in convs[:FP32_FIRST_CONVS] if n.name not in heads]
+    stem = [n.name for n in convs[:first] if n.name not in heads]
     return heads + stem
 
 
-def quantize(onnx_file: str, out_path: str, calibration: list[np.ndarray], input_name: str) -> None:
+def quantize(onnx_file: str, out_path: str, calibration: list[np.ndarray], input_name: str,
+             first_convs: int = FP32_FIRST_CONVS) -> None:
     """Write the static-QDQ INT8 model of ``onnx_file`` calibrated on ``calibration`` to
-    ``out_path`` (atomically: a half-written file is never left under that name)."""
+    ``out_path`` (atomically: a half-written file is never left under that name), the heads and
+    the first ``first_convs`` convolutions left in float."""
     from estuary.native import import_cxx
     onnx = import_cxx("onnx")
     import_cxx("onnxruntime")  # before its quantization tools (see estuary.native)
@@ -211,7 +243,7 @@ def quantize(onnx_file: str, out_path: str, calibration: list[np.ndarray], input
         try:
             quantize_static(named, part, Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
                             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                            op_types_to_quantize=RECIPE["ops"], nodes_to_exclude=_fp32_nodes(model),
+                            op_types_to_quantize=RECIPE["ops"], nodes_to_exclude=_fp32_nodes(model, first_convs),
                             calibrate_method=CalibrationMethod.MinMax)
             os.replace(part, out_path)
         except Exception as exc:  # noqa: BLE001 - the quantizer's own errors
