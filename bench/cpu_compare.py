@@ -458,24 +458,17 @@ def prepare_int8(clip, model, folder, runtimes=("onnxruntime",)):
 
 
 def box_agreement(ref: dict, got: dict):
-    """Recall and precision of ``got``'s boxes against ``ref``'s (same frame and class, IoU ≥ 0.5)."""
+    """Recall and precision of ``got``'s boxes against ``ref``'s (same frame and class, IoU ≥ 0.5);
+    rows are (class, left, top, width, height)."""
     import numpy as np
-    from estuary.infer.cluster import iou_matrix
-    tp = n_ref = n_got = 0
-    for key in set(ref) | set(got):
-        a, b = np.asarray(ref.get(key, []), float).reshape(-1, 5), np.asarray(got.get(key, []), float).reshape(-1, 5)
-        n_ref, n_got = n_ref + len(a), n_got + len(b)
-        if not len(a) or not len(b):
-            continue
-        xyxy = [np.c_[m[:, 1:3], m[:, 1:3] + m[:, 3:5]] for m in (a, b)]
-        iou = iou_matrix(*xyxy) * (a[:, :1] == b[:, 0][None, :])
-        used = set()
-        for i in np.argsort(-iou.max(1)):
-            j = int(iou[i].argmax())
-            if iou[i, j] >= 0.5 and j not in used:
-                used.add(j)
-                tp += 1
-    return tp / max(n_ref, 1), tp / max(n_got, 1)
+    from estuary.boxes import box_agreement as agree
+
+    def split(rows):
+        m = np.asarray(rows, float).reshape(-1, 5)
+        return np.c_[m[:, 1:3], m[:, 1:3] + m[:, 3:5]], m[:, 0]
+
+    frames = ((*split(ref.get(k, [])), *split(got.get(k, []))) for k in set(ref) | set(got))
+    return agree(frames)[:2]
 
 
 def main(argv=None):

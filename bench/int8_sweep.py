@@ -127,19 +127,8 @@ def build(src, dst, calib, input_name, keep, method, pct, symmetric):
 
 
 def agreement(ref, got):
-    from estuary.infer.cluster import iou_matrix
-    tp = n_ref = n_got = 0
-    for a, b in zip(ref, got):
-        n_ref, n_got = n_ref + len(a.boxes), n_got + len(b.boxes)
-        if len(a.boxes) and len(b.boxes):
-            m = iou_matrix(a.boxes, b.boxes) * (a.class_ids[:, None] == b.class_ids[None, :])
-            used = set()
-            for i in np.argsort(-m.max(1)):
-                j = int(m[i].argmax())
-                if m[i, j] >= 0.5 and j not in used:
-                    used.add(j)
-                    tp += 1
-    return tp / max(n_ref, 1), tp / max(n_got, 1), n_ref, n_got
+    from estuary.boxes import box_agreement
+    return box_agreement((a.boxes, a.class_ids, b.boxes, b.class_ids) for a, b in zip(ref, got))
 
 
 def model_fps(path, float_precision, rounds=3):

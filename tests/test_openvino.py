@@ -19,7 +19,6 @@ from estuary import data
 from estuary.errors import ConfigError
 from estuary.gst import Gst
 from estuary.infer.backends import create_backend
-from estuary.infer.cluster import iou_matrix
 from estuary.infer.config import load_infer_config
 from estuary.infer.engine import InferEngine
 
@@ -65,18 +64,8 @@ def config_in(tmp_path, extra="", model="yolov3-tiny-ds4.onnx"):
 
 def agreement(ref, got):
     """Recall and precision of ``got`` against ``ref`` (per frame, same class, IoU ≥ 0.5, greedy)."""
-    tp = n_ref = n_got = 0
-    for a, b in zip(ref, got):
-        n_ref, n_got = n_ref + len(a.boxes), n_got + len(b.boxes)
-        if len(a.boxes) and len(b.boxes):
-            m = iou_matrix(a.boxes, b.boxes) * (a.class_ids[:, None] == b.class_ids[None, :])
-            used = set()
-            for i in np.argsort(-m.max(1)):
-                j = int(m[i].argmax())
-                if m[i, j] >= 0.5 and j not in used:
-                    used.add(j)
-                    tp += 1
-    return tp / max(n_ref, 1), tp / max(n_got, 1), n_ref
+    from estuary.boxes import box_agreement
+    return box_agreement((a.boxes, a.class_ids, b.boxes, b.class_ids) for a, b in zip(ref, got))[:3]
 
 
 def inverse_model(path):

@@ -143,3 +143,4 @@ def test_a_row_classified_after_its_frame_made_structs_writes_the_struct():
     o = f.objects[2]
     assert [m.labels[0].result_label for m in o.classifiers] == ["bus"]
     assert o.text_params.display_text_str == "c1 bus"
+
