@@ -493,8 +493,13 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
 
     def _attach_detections(self, batch, frame, det):
         cfg, eng = self.cfg, self._engine
-        write_detections(batch, frame, det, DetectionStyle(
-            cfg.gie_unique_id, eng.label, cfg.attrs_for, float(cfg.segmentation_threshold or 0.5)))
+        style = getattr(self, "_det_style", None)
+        if (style is None or style.attrs_for.__self__ is not cfg or style.label_of.__self__ is not eng
+                or style.unique_id != cfg.gie_unique_id):
+            # one style per config and engine: its looks (one per class) are made once
+            style = self._det_style = DetectionStyle(cfg.gie_unique_id, eng.label, cfg.attrs_for,
+                                                     float(cfg.segmentation_threshold or 0.5))
+        write_detections(batch, frame, det, style)
 
     def _frame_classification(self, batch, frame, c):
         write_frame_classification(batch, frame, c, self.cfg.gie_unique_id, len(self._engine.labels))

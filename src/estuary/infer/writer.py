@@ -8,7 +8,7 @@ two produce the same metadata from the same detections. ``batch`` is an
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -44,6 +44,8 @@ class DetectionStyle:
     label_of: Callable[[int], str]
     attrs_for: Callable
     mask_threshold: float = 0.5
+    #: class id → its ObjectStyle, made once (keep one DetectionStyle for a detector's frames)
+    looks: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
 
 
 def display_text_of(obj) -> str | None:
@@ -74,7 +76,7 @@ def write_detections(batch, frame, det, style: DetectionStyle) -> FrameObjects:
     only if something reads them as such (a pyds probe, an element that works per object).
     Returns the frame's objects as arrays."""
     cids = np.asarray(det.class_ids, np.int64).reshape(-1)
-    looks: dict[int, ObjectStyle] = {}
+    looks = style.looks
     labels = []
     styles = []
     for c in cids.tolist():
