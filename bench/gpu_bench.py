@@ -437,6 +437,27 @@ def child_main(args):
                       "steady_seconds": steady[1]}), flush=True)
 
 
+def _cpu_ticks():
+    """(busy, total) jiffies of all cores from /proc/stat (None off Linux)."""
+    try:
+        with open("/proc/stat") as f:
+            vals = [int(v) for v in f.readline().split()[1:]]
+    except OSError:
+        return None
+    idle = vals[3] + (vals[4] if len(vals) > 4 else 0)  # idle + iowait
+    return sum(vals) - idle, sum(vals)
+
+
+def _cpu_busy(start) -> str:
+    """Cores busy on average since ``start`` (:func:`_cpu_ticks`), of how many: is the host the limit?"""
+    end = _cpu_ticks()
+    if start is None or end is None or end[1] == start[1]:
+        return "n/a"
+    import os
+    cores = os.cpu_count() or 1
+    return f"{(end[0] - start[0]) / (end[1] - start[1]) * cores:.1f} of {cores}"
+
+
 def _gpu_sampler():
     """nvidia-smi sampling the GPU's busy time every 200 ms (None where there is none)."""
     try:
@@ -475,6 +496,7 @@ def process_runs(args, procs):
             while line and line.strip() != "ready":
                 line = k.stdout.readline()
         smi = _gpu_sampler()
+        cpu0 = _cpu_ticks()
         for k in kids:
             try:
                 k.stdin.write("go\n")
@@ -490,6 +512,7 @@ def process_runs(args, procs):
             k.wait()
             outs.append(json.loads(line) if line.startswith("{") else {"frames": 0, "seconds": 0, "error": "no result"})
         util = _gpu_samples(smi)
+        cpu = _cpu_busy(cpu0)
         sf = sum(o.get("steady_frames", 0) for o in outs)
         ss = max(o.get("steady_seconds", 0.0) for o in outs)
         steady = f"{sf / ss:.0f} ({sf / ss / n:.1f} a stream)" if ss > 0 else "n/a"
@@ -503,7 +526,7 @@ def process_runs(args, procs):
             (" (infer waits)" if os.environ.get("ESTUARY_INFER_SYNC") == "1" else "")
         print(f"{label:<34} {n:>7} {frames:>7} {dt:>8.2f} {fps:>10.1f} {fps / n:>11.1f}"
               f"   steady after {STEADY_AFTER:.0f} s: {steady} fps   per process s: {per_proc}"
-              f"   GPU busy % (mean/max): {util}"
+              f"   GPU busy % (mean/max): {util}   CPU cores busy: {cpu}"
               + (f"   ERRORS: {errors}" if errors else ""), flush=True)
         if fps / n >= 30 and not errors:
             best[kind] = max(best[kind], n)

@@ -253,6 +253,22 @@ case $phase in
     timeout 50 python3 bench/gpu_bench.py --skip-base --proc-clip $h265 --classifiers 150 --processes 4 2>&1 | quiet >> "$OUT/bench_h265.log"
     cat "$OUT/bench_h265.log"
     ;;
+  20)  # next session, first call: verify what session 6 changed after its last GPU call (classifiers
+      # on tables, channels-last for the detector only, capture lock, cap 64) and measure it;
+      # the H.265 clip is in .gpu/data/media since prepare.sh makes it
+    export ESTUARY_NVIDIA_APPS=$PWD/build/nvapps
+    timeout 240 python3 -m pytest -q -p no:cacheprovider -rfEs tests/test_gpu.py tests/test_torch_backend.py \
+      tests/test_secondary_objects.py tests/test_secondary_rows.py tests/test_gpu_post.py tests/test_crop_batch.py \
+      tests/test_tracker_many.py tests/test_nvidia_cupy_app.py > "$OUT/tests.log" 2>&1
+    tail -2 "$OUT/tests.log"; grep -E "^(FAILED|ERROR|E  |SKIPPED)" "$OUT/tests.log" | head -20
+    timeout 120 python3 bench/gpu_bench.py --warmup --skip-naive --streams 128 2>&1 | quiet > "$OUT/bench_det.log"
+    cat "$OUT/bench_det.log"
+    timeout 100 python3 bench/gpu_bench.py --skip-base --h265-clip '' --classifiers 64 96 --compare-old 64 2>&1 | quiet > "$OUT/bench_cls.log"
+    cat "$OUT/bench_cls.log"
+    timeout 120 python3 bench/gpu_bench.py --skip-base --h265-clip '' --classifiers 150 --proc-det 160 --processes 4 2>&1 | quiet > "$OUT/bench_p.log"
+    timeout 60 python3 bench/gpu_bench.py --skip-base --h265-clip '' --classifiers 150 --processes 3 2>&1 | quiet >> "$OUT/bench_p.log"
+    cat "$OUT/bench_p.log"
+    ;;
   x2)  # 2 GPUs: one pipeline process per GPU (estuary.multigpu), 240 frames a stream
     timeout 400 python3 - > "$OUT/bench_x2.log" 2>&1 <<'PY'
 import sys; sys.path.insert(0, "bench")
