@@ -76,11 +76,10 @@ FILTERS = [ObjectFilter(), ObjectFilter(1), ObjectFilter(-1, (2, 7)), ObjectFilt
 @pytest.mark.parametrize("flt", FILTERS, ids=[f"filter{i}" for i in range(len(FILTERS))])
 def test_rows_give_what_structs_give(flt):
     results = []
-    for rows in (False, True):
+    for rows, structs_first in ((False, (0, 1, 2, 3)), (True, ()), (True, (1, 2))):
         b = batch_of()
-        if not rows:
-            for f in b.frames:
-                f.objects  # structs first: the path before
+        for k in structs_first:
+            b.frames[k].objects  # structs first: the path before (or some frames, mixed)
         cache = SecondaryCache()
         counts = []
         for uid in (2, 3):  # two classifiers, the second sees the first's texts
@@ -88,14 +87,14 @@ def test_rows_give_what_structs_give(flt):
             counts.append((len(todo), len(reuse)))
         # a second batch of the same objects: results come from the cache
         b2 = batch_of()
-        if not rows:
-            for f in b2.frames:
-                f.objects
+        for k in structs_first:
+            b2.frames[k].objects
         todo2, reuse2 = classify(b2, flt, cache, rows, 2)
         if rows:  # no struct was made by classifying
-            assert all(f.object_table() is not None for f in b.frames + b2.frames)
+            assert all((f.object_table() is not None) == (k not in structs_first)
+                       for bb in (b, b2) for k, f in enumerate(bb.frames))
         results.append((seen(b), seen(b2), counts, len(todo2), len(reuse2)))
-    assert results[0] == results[1]
+    assert results[0] == results[1] == results[2]
     # something was classified, except by the filter of classes that no object has
     assert any(o[-1] for o in results[1][0]) == (flt.operate_on_class_ids != (-3, 99))
 

@@ -170,12 +170,15 @@ def plan_secondary(frames, accept, cache: SecondaryCache, rows: ObjectFilter | N
     stored as arrays is planned on its table, and its objects are :class:`ObjectRow` s (no
     struct is made); other frames give their structs."""
     todo, reuse = [], []
-    for f in frames:
-        table = f.object_table() if rows is not None else None
+    frames = list(frames)
+    tables = [f.object_table() for f in frames] if rows is not None else [None] * len(frames)
+    picked = _rows_of(rows, [t for t in tables if t is not None])
+    k = 0
+    for f, table in zip(frames, tables):
         if table is not None:
-            tids = table.tracker_id
-            for i in np.flatnonzero(rows.mask(table)).tolist():
-                tid = int(tids[i])
+            idx, tids = picked[k]
+            k += 1
+            for i, tid in zip(idx, tids):
                 hit, result = cache.lookup(f.source_id, UNTRACKED_OBJECT_ID if tid < 0 else tid, f.frame_num)
                 if hit:
                     if result is not None:
@@ -193,3 +196,33 @@ def plan_secondary(frames, accept, cache: SecondaryCache, rows: ObjectFilter | N
                 continue
             todo.append((f, o))
     return todo, reuse
+
+
+class _Columns:
+    """The columns :meth:`ObjectFilter.mask` reads, of several tables end to end."""
+
+    __slots__ = ("component_id", "class_id", "boxes")
+
+    def __init__(self, tables):
+        self.component_id = np.concatenate([t.component_id for t in tables])
+        self.class_id = np.concatenate([t.class_id for t in tables])
+        self.boxes = np.concatenate([t.boxes for t in tables])
+
+    def __len__(self) -> int:
+        return len(self.class_id)
+
+
+def _rows_of(flt: ObjectFilter | None, tables: list) -> list:
+    """Per table, (accepted row indices, their tracker ids) as lists: the filter applied to
+    every table of the batch in one pass (per-frame numpy calls were most of the planning)."""
+    if not tables:
+        return []
+    keep = flt.mask(_Columns(tables))
+    tids = np.concatenate([t.tracker_id for t in tables]).tolist()
+    out, start = [], 0
+    for t in tables:
+        n = len(t)
+        idx = np.flatnonzero(keep[start: start + n]).tolist()
+        out.append((idx, [tids[start + i] for i in idx]))
+        start += n
+    return out
