@@ -70,7 +70,7 @@ def seen(batch):
 
 FILTERS = [ObjectFilter(), ObjectFilter(1), ObjectFilter(-1, (2, 7)), ObjectFilter(None, (), 30, 20),
            ObjectFilter(-1, (), 0, 0, 80, 90), ObjectFilter(4, (0, 1, 2, 3, 5, 7), 10, 10, 100, 100),
-           ObjectFilter(-1, (1,)), ObjectFilter(-1, (-3, 99))]
+           ObjectFilter(-1, (1,)), ObjectFilter(-1, (-3, 99)), ObjectFilter(-1, (7, 1 << 40))]
 
 
 @pytest.mark.parametrize("flt", FILTERS, ids=[f"filter{i}" for i in range(len(FILTERS))])

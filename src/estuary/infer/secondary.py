@@ -56,10 +56,12 @@ class ObjectFilter:
 
 
     @cached_property
-    def _class_lut(self) -> np.ndarray:
+    def _class_lut(self) -> np.ndarray | None:
         """``lut[class_id]``: whether the class is operated on (np.isin costs ~20 µs a frame)."""
-        ids = [c for c in self.operate_on_class_ids if 0 <= c < 1 << 20]
-        lut = np.zeros(max(ids, default=-1) + 1, bool)
+        ids = list(self.operate_on_class_ids)
+        if not all(0 <= c < 1 << 16 for c in ids):
+            return None
+        lut = np.zeros(max(ids) + 1, bool)
         lut[ids] = True
         return lut
 
@@ -73,8 +75,11 @@ class ObjectFilter:
         if self.operate_on_class_ids:
             lut = self._class_lut
             cls = table.class_id
-            inside = (cls >= 0) & (cls < len(lut))
-            keep &= inside & lut[np.where(inside, cls, 0)] if len(lut) else False
+            if lut is None:  # ids a table cannot hold (negative, huge): the general test
+                keep &= np.isin(cls, np.asarray(self.operate_on_class_ids, np.int64))
+            else:
+                inside = (cls >= 0) & (cls < len(lut))
+                keep &= inside & lut[np.where(inside, cls, 0)]
         b = table.boxes
         w, h = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
         r = self.min_width, self.min_height, self.max_width, self.max_height
