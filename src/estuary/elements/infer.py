@@ -185,6 +185,9 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
             self._inflight = collections.deque()
             self._out_lock = threading.Lock()
             self._push_ret = Gst.FlowReturn.OK
+        # how detections look, for this config and engine: its per-class looks are made once
+        self._det_style = DetectionStyle(cfg.gie_unique_id, self._engine.label, cfg.attrs_for,
+                                         float(cfg.segmentation_threshold or 0.5))
         self._calibration = None
         if self._engine.int8_pending:
             from estuary.infer.int8 import CALIB_FRAMES, CALIB_STRIDE
@@ -492,14 +495,7 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
                 self._attach_tensor_meta(batch, {k: v[i] for k, v in outputs.items()}, f.add_user_meta)
 
     def _attach_detections(self, batch, frame, det):
-        cfg, eng = self.cfg, self._engine
-        style = getattr(self, "_det_style", None)
-        if (style is None or style.attrs_for.__self__ is not cfg or style.label_of.__self__ is not eng
-                or style.unique_id != cfg.gie_unique_id):
-            # one style per config and engine: its looks (one per class) are made once
-            style = self._det_style = DetectionStyle(cfg.gie_unique_id, eng.label, cfg.attrs_for,
-                                                     float(cfg.segmentation_threshold or 0.5))
-        write_detections(batch, frame, det, style)
+        write_detections(batch, frame, det, self._det_style)
 
     def _frame_classification(self, batch, frame, c):
         write_frame_classification(batch, frame, c, self.cfg.gie_unique_id, len(self._engine.labels))

@@ -11,9 +11,8 @@ matches onnxruntime on the CPU (tests/test_torch_backend.py, op by op and per bu
 from __future__ import annotations
 
 import math
-import threading
-
 import os
+import threading
 
 import numpy as np
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from estuary.infer.secondary import ObjectRow
-from estuary.meta.arrays import LABEL_RAISE, FrameObjects, ObjectStyle, classifier_meta  # noqa: F401 - LABEL_RAISE re-exported
+from estuary.meta.arrays import (LABEL_RAISE, FrameObjects, ObjectStyle, classifier_meta,  # noqa: F401 - LABEL_RAISE re-exported
+                                 classify_object)
 from estuary.meta.enums import NvDsMetaType
 from estuary.meta.infer import NvDsInferSegmentationMeta, NvDsInferTensorMeta
 
@@ -102,10 +103,6 @@ def write_detections(batch, frame, det, style: DetectionStyle) -> FrameObjects:
     return FrameObjects.from_frame(frame)[before:]
 
 
-def _classifier_meta(batch, c, unique_id: int, num_classes: int, classifier_type=None):
-    return classifier_meta(batch, unique_id, classifier_type, num_classes, c.class_id, c.prob, c.label)
-
-
 def write_classification(batch, obj, c, unique_id: int, num_classes: int, classifier_type=None) -> None:
     """Attach classification ``c`` (class_id, prob, label) to ``obj`` as classifier meta and
     append its label to the object's display text (as nvinfer's secondary classifiers do).
@@ -115,16 +112,13 @@ def write_classification(batch, obj, c, unique_id: int, num_classes: int, classi
         obj.table.add_classification(obj.row, unique_id, c.class_id, c.prob, c.label, num_classes,
                                      classifier_type)
         return
-    cm = _classifier_meta(batch, c, unique_id, num_classes, classifier_type)
-    obj.classifiers.append(cm)
-    text = display_text_of(obj) or obj.obj_label
-    obj.text_params.display_text_str = f"{text} {c.label}".strip()
+    classify_object(obj, batch, unique_id, classifier_type, num_classes, c.class_id, c.prob, c.label)
 
 
 def write_frame_classification(batch, frame, c, unique_id: int, num_classes: int):
     """A whole-frame classification, reported on a new full-frame object as nvinfer does.
     Returns that object."""
-    cm = _classifier_meta(batch, c, unique_id, num_classes)
+    cm = classifier_meta(batch, unique_id, None, num_classes, c.class_id, c.prob, c.label)
     o = batch.acquire_object()
     o.unique_component_id = unique_id
     o.rect_params.width, o.rect_params.height = frame.pipeline_width, frame.pipeline_height

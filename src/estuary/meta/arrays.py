@@ -342,11 +342,11 @@ class FrameObjects:
     def copy(self) -> "FrameObjects":
         """A detached table with the same rows (for a deep copy of the batch)."""
         out = FrameObjects(self.boxes.copy(), self.confidence.copy(), self.class_id.copy(),
-                            self.tracker_id.copy(), self.tracker_confidence.copy(),
-                            self.component_id.copy(), list(self.labels),
-                            detector_boxes=self.detector_boxes.copy(),
-                            tracker_boxes=self.tracker_boxes.copy(), texts=list(self.texts),
-                            text_offsets=self.text_offsets.copy(), styles=list(self.styles))
+                           self.tracker_id.copy(), self.tracker_confidence.copy(),
+                           self.component_id.copy(), list(self.labels),
+                           detector_boxes=self.detector_boxes.copy(),
+                           tracker_boxes=self.tracker_boxes.copy(), texts=list(self.texts),
+                           text_offsets=self.text_offsets.copy(), styles=list(self.styles))
         if self._classified is not None:
             out._classified = [list(c) if c else None for c in self._classified]
         return out
@@ -412,9 +412,7 @@ class FrameObjects:
             raise TypeError("add_classification writes a frame's table, not a selection of it")
         if self._objects is not None:  # its structs were made meanwhile: they are the objects
             o = self._objects[row]
-            o.classifiers.append(classifier_meta(o.batch_meta, unique_id, classifier_type, num_classes, class_id, prob, label))
-            t = o.text_params
-            t.display_text_str = f"{t.display_text_str or o.obj_label} {label}".strip()
+            classify_object(o, o.batch_meta, unique_id, classifier_type, num_classes, class_id, prob, label)
             return
         if self._classified is None:
             self._classified = [None] * len(self)
@@ -425,7 +423,7 @@ class FrameObjects:
         else:
             cell.append(entry)
         texts = self.texts
-        texts[row] = f"{texts[row] or self.labels[row]} {label}".strip()
+        texts[row] = with_label(texts[row], self.labels[row], label)
 
     def classifications(self, row: int) -> list:
         """The classifier results of ``row`` kept with the table, in the order they were added:
@@ -533,6 +531,22 @@ def classifier_meta(batch_meta, unique_id: int, classifier_type, num_classes: in
     li.num_classes = num_classes
     cm.labels.append(li)
     return cm
+
+
+def with_label(text: str | None, obj_label: str, label: str) -> str:
+    """A display text with a classifier's ``label`` appended (to the object's label when it has
+    no text), as nvinfer's secondaries write it."""
+    return f"{text or obj_label} {label}".strip()
+
+
+def classify_object(obj, batch_meta, unique_id: int, classifier_type, num_classes: int, class_id: int,
+                    prob: float, label: str) -> None:
+    """Attach one classifier result to an object struct: its classifier meta
+    (:func:`classifier_meta`) and its label appended to the display text."""
+    obj.classifiers.append(classifier_meta(batch_meta, unique_id, classifier_type, num_classes, class_id,
+                                           prob, label))
+    t = obj.text_params
+    t.display_text_str = with_label(t.display_text_str, obj.obj_label, label)
 
 
 def _take(col, idx):
