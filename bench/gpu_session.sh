@@ -10,41 +10,18 @@ phase=${1:-1}
 h265=${2:-}
 quiet() { grep -v -e "Failed to load plugin" -e "^$" ; }
 
-profile() {  # py-spy on detector+tracker at N streams (600 frames a stream), summary to $OUT
-  local n=$1
+profile() {  # py-spy on one pipeline process: KIND det (detector+tracker) or cls (+2 classifiers), N streams
+  local kind=$1 n=$2
   python3 -m pip install -q --no-index --no-deps --target /tmp/spy .gpu/pyspy/*.whl || return
-  python3 - "$n" > "$OUT/prof_run.log" 2>&1 <<'PY' &
+  python3 - "$kind" "$n" > "$OUT/prof_run.log" 2>&1 <<'PY' &
 import sys; sys.path.insert(0, 'bench')
 import gpu_bench as g
 from estuary import data
-n = int(sys.argv[1])
+kind, n = sys.argv[1], int(sys.argv[2])
 clip = data.media_path("bikes_1080p.mp4"); cfg = data.model_path(data.PRIMARY_CONFIG)
 src = f"filesrc location={clip} ! qtdemux ! h264parse ! nvh264dec ! video/x-raw(memory:CUDAMemory) ! identity eos-after=600"
-srcs = " ".join(f"{src} ! queue ! m.sink_{i}" for i in range(n))
-desc = (f"nvstreammux name=m batch-size={n} width=1280 height=720 ! nvinfer config-file-path={cfg} "
-        f"batch-size={n} ! nvtracker ! fakesink name=sink {srcs}")
-f, dt = g.run(desc, count_probe="sink")
-print("profiled run: streams", n, "frames", f, "s %.2f fps %.1f" % (dt, f / dt), flush=True)
-PY
-  local pid=$!
-  sleep 12
-  /tmp/spy/bin/py-spy record --pid $pid --duration 20 --threads --format raw --nonblocking -o "$OUT/spy.txt" > "$OUT/spy.log" 2>&1
-  wait $pid
-  python3 bench/spy_summary.py "$OUT/spy.txt" 40 > "$OUT/spy_summary.txt" 2>&1
-}
-
-profile_cls() {  # py-spy on detector+tracker+2 classifiers at N streams in one process
-  local n=$1
-  python3 -m pip install -q --no-index --no-deps --target /tmp/spy .gpu/pyspy/*.whl || return
-  python3 - "$n" > "$OUT/prof_run.log" 2>&1 <<'PY' &
-import sys; sys.path.insert(0, 'bench')
-import gpu_bench as g
-from estuary import data
-n = int(sys.argv[1])
-clip = data.media_path("bikes_1080p.mp4"); cfg = data.model_path(data.PRIMARY_CONFIG)
-src = f"filesrc location={clip} ! qtdemux ! h264parse ! nvh264dec ! video/x-raw(memory:CUDAMemory) ! identity eos-after=600"
-f, dt = g.run(g.pipeline_desc("cls", n, src, cfg), count_probe="sink")
-print("profiled run (classifiers): streams", n, "frames", f, "s %.2f fps %.1f" % (dt, f / dt), flush=True)
+f, dt = g.run(g.pipeline_desc(kind, n, src, cfg), count_probe="sink")
+print("profiled run:", kind, "streams", n, "frames", f, "s %.2f fps %.1f" % (dt, f / dt), flush=True)
 PY
   local pid=$!
   sleep 14
@@ -57,7 +34,7 @@ case $phase in
   1)
     timeout 150 python3 -m pytest -q -p no:cacheprovider tests/test_gpu_post.py tests/test_gpu.py 2>&1 | quiet | tail -40 > "$OUT/tests.log"
     timeout 240 python3 bench/gpu_bench.py --skip-naive --streams 64 96 128 150 --compare-sync 96 2>&1 | quiet > "$OUT/bench_det.log"
-    profile 128
+    profile det 128
     ;;
   2)
     timeout 150 python3 -m pytest -q -p no:cacheprovider -rfE tests/test_gpu_post.py tests/test_gpu.py > "$OUT/tests_full.log" 2>&1
@@ -68,7 +45,7 @@ case $phase in
     cat "$OUT/bench_cls.log"
     [ -n "$h265" ] && timeout 120 python3 bench/gpu_bench.py --skip-base --h265-clip "$h265" --h265 96 128 2>&1 | quiet > "$OUT/bench_h265.log"
     cat "$OUT/bench_h265.log"
-    profile 128
+    profile det 128
     tail -1 "$OUT/prof_run.log"
     ;;
   3)
@@ -84,7 +61,7 @@ case $phase in
     cat "$OUT/bench_det.log"
     timeout 120 python3 bench/gpu_bench.py --warmup --skip-base --classifiers 48 64 80 2>&1 | quiet > "$OUT/bench_cls.log"
     cat "$OUT/bench_cls.log"
-    profile 112
+    profile det 112
     tail -1 "$OUT/prof_run.log"
     ;;
   5)
@@ -96,7 +73,7 @@ case $phase in
     cat "$OUT/bench_cls.log"
     [ -n "$h265" ] && timeout 80 python3 bench/gpu_bench.py --warmup --skip-base --h265-clip "$h265" --h265 128 144 2>&1 | quiet > "$OUT/bench_h265.log"
     cat "$OUT/bench_h265.log"
-    profile 128
+    profile det 128
     tail -1 "$OUT/prof_run.log"
     ;;
   6)  # session 5: the merged GPU path re-verified, NVIDIA's CuPy app, a short benchmark
@@ -143,7 +120,7 @@ case $phase in
     cat "$OUT/bench_det.log"
     timeout 200 python3 bench/gpu_bench.py --warmup --skip-base --classifiers 64 80 96 --compare-old 64 80 96 2>&1 | quiet > "$OUT/bench_cls.log"
     cat "$OUT/bench_cls.log"
-    profile 128
+    profile det 128
     tail -1 "$OUT/prof_run.log"; head -45 "$OUT/spy_summary.txt"
     ;;
   10)  # session 5, call 7 (its third bench mode, classifiers on their own CUDA streams, measured no gain and was dropped)
@@ -191,7 +168,7 @@ case $phase in
     cat "$OUT/bench_p3.log"
     timeout 100 python3 bench/gpu_bench.py --skip-base --classifiers 150 --proc-det 160 --processes 4 2>&1 | quiet > "$OUT/bench_p4.log"
     cat "$OUT/bench_p4.log"
-    profile_cls 64
+    profile cls 64
     tail -1 "$OUT/prof_run.log"
     ;;
   16)  # session 6, call 2: the classifiers' objects in one padded call (CUDA graphs), A/B; processes
@@ -203,7 +180,7 @@ case $phase in
     cat "$OUT/bench_p3.log"
     timeout 80 python3 bench/gpu_bench.py --skip-base --classifiers 150 --processes 5 2>&1 | quiet > "$OUT/bench_p5.log"
     cat "$OUT/bench_p5.log"
-    profile_cls 96
+    profile cls 96
     tail -1 "$OUT/prof_run.log"
     ;;
   17)  # session 6, call 3: + the classifiers' own CUDA stream; A/B, processes, profile
@@ -215,7 +192,7 @@ case $phase in
     cat "$OUT/bench_p3.log"
     timeout 80 python3 bench/gpu_bench.py --skip-base --classifiers 150 --processes 4 2>&1 | quiet > "$OUT/bench_p4.log"
     cat "$OUT/bench_p4.log"
-    profile_cls 96
+    profile cls 96
     tail -1 "$OUT/prof_run.log"
     ;;
   18)  # session 6, call 4: cap 64 + high-priority stream; processes; does a wait per batch stop processes adding up?
