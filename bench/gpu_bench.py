@@ -138,6 +138,13 @@ def main():
                     help="with --processes: detector+tracker for these N too")
     ap.add_argument("--proc-clip", default="",
                     help="with --processes: this 1080p mp4 instead of the street clip (H.265 if its name has 265)")
+    ap.add_argument("--loop", type=int, default=1,
+                    help="play K back-to-back copies of each clip (re-muxed once into a temporary file, no "
+                         "re-encoding) so that --frames can exceed the clip's 300: long runs whose whole-run "
+                         "rate is not dominated by start-up")
+    ap.add_argument("--count", action="store_true",
+                    help="with --processes: count objects and classifier results at each child's sink "
+                         "(a pyds walk per batch: off by default, it costs the measured pipeline)")
     ap.add_argument("--child", default="", help=argparse.SUPPRESS)
     ap.add_argument("--warmup", action="store_true",
                     help="one short unmeasured pipeline first (CUDA context, cuDNN, NVRTC and imports "
@@ -152,7 +159,10 @@ def main():
     if args.cudnn_benchmark:
         import torch
         torch.backends.cudnn.benchmark = True
-    clip = data.media_path("bikes_1080p.mp4")
+    clip = looped(data.media_path("bikes_1080p.mp4"), args.loop)
+    if args.h265_clip:
+        args.h265_clip = looped(args.h265_clip, args.loop)
+    args.proc_clip = looped(args.proc_clip or clip, args.loop)
     cfg = data.model_path(data.PRIMARY_CONFIG)
     src = f"filesrc location={clip} ! qtdemux ! h264parse ! nvh264dec ! video/x-raw(memory:CUDAMemory) ! identity eos-after={args.frames}"
     print(f"{'run':<34} {'streams':>7} {'frames':>7} {'seconds':>8} {'fps total':>10} {'fps/stream':>11}")
@@ -370,6 +380,31 @@ def classifier_runs(args, src, cfg, counts=None, prefix=""):
     print(f"{prefix}detector+tracker+2 classifiers: largest N holding 30 fps per stream (of those run): {best}")
 
 
+def looped(clip: str, k: int) -> str:
+    """``clip`` played ``k`` times back to back, as one mp4 in the temporary folder (the same
+    coded stream re-muxed through ``concat``; made once per run)."""
+    import os
+    import tempfile
+    if k <= 1 or not clip:
+        return clip
+    base = os.path.basename(clip)
+    if base.startswith("loop"):  # looped already
+        return clip
+    dst = os.path.join(tempfile.gettempdir(), f"loop{k}_{base}")
+    if os.path.exists(dst):
+        return dst
+    parse = "h265parse" if "265" in base else "h264parse"
+    parts = " ".join(f"filesrc location={clip} ! qtdemux ! {parse} ! c." for _ in range(k))
+    p = Gst.parse_launch(f"concat name=c ! {parse} ! mp4mux ! filesink location={dst}.part {parts}")
+    p.set_state(Gst.State.PLAYING)
+    msg = p.get_bus().timed_pop_filtered(300 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
+    p.set_state(Gst.State.NULL)
+    if msg is None or msg.type != Gst.MessageType.EOS:
+        raise RuntimeError(f"cannot loop {clip}: {msg.parse_error()[0].message if msg else 'timeout'}")
+    os.replace(dst + ".part", dst)
+    return dst
+
+
 def pipeline_desc(kind, n, src, cfg):
     """The launch line of one benchmark pipeline: ``det`` (detector + tracker) or ``cls`` (+ two
     classifiers, as :func:`classifier_runs`)."""
@@ -390,7 +425,8 @@ STEADY_AFTER = 2.0
 
 def child_main(args):
     """One process of a --processes run: preroll, say "ready", wait for "go" on stdin, play to
-    EOS, print one JSON line (frames, seconds, classifier results)."""
+    EOS, print one JSON line (frames, seconds, steady-state frames and seconds; with --count the
+    objects and classifier results that reached the sink)."""
     import json
     import os
     import sys
@@ -407,12 +443,18 @@ def child_main(args):
     src = f"filesrc location={clip} ! qtdemux ! {dec} ! identity eos-after={args.frames}"
     p = Gst.parse_launch(pipeline_desc(kind, n, src, cfg))
     frames = [0]
+    counts = {"objects": 0, "classifier_results": 0}
     marks = []  # (seconds since PLAYING, frames so far) at each batch
 
     def probe(pad, info):
         bm = pyds.gst_buffer_get_nvds_batch_meta(hash(info.get_buffer()))
         frames[0] += len(bm.frames) if bm else 1
         marks.append((time.perf_counter() - t0, frames[0]))
+        if args.count and bm:
+            for f in bm.frames:
+                for o in f.objects:
+                    counts["objects"] += 1
+                    counts["classifier_results"] += len(o.classifiers)
         return Gst.PadProbeReturn.OK
 
     p.get_by_name("sink").get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, probe)
@@ -434,7 +476,8 @@ def child_main(args):
     after = [m for m in marks if m[0] >= STEADY_AFTER]
     steady = (after[-1][1] - after[0][1], after[-1][0] - after[0][0]) if len(after) > 1 else (0, 0.0)
     print(json.dumps({"frames": frames[0], "seconds": dt, "error": err, "steady_frames": steady[0],
-                      "steady_seconds": steady[1]}), flush=True)
+
+                      "steady_seconds": steady[1], **(counts if args.count else {})}), flush=True)
 
 
 def _cpu_ticks():
@@ -489,7 +532,7 @@ def process_runs(args, procs):
     for kind, n in runs:
         shares = [n // procs + (1 if i < n % procs else 0) for i in range(procs)]
         kids = [subprocess.Popen([sys.executable, __file__, "--child", f"{kind}:{k}", "--frames", str(args.frames),
-                                  "--proc-clip", args.proc_clip],
+                                  "--proc-clip", args.proc_clip] + (["--count"] if args.count else []),
                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for k in shares if k]
         for k in kids:  # all prerolled (models loaded, decoders open) before any plays
             line = k.stdout.readline()
@@ -521,12 +564,19 @@ def process_runs(args, procs):
         dt = max(o["seconds"] for o in outs) or float("nan")
         fps = frames / dt
         per_proc = ", ".join(f"{o['seconds']:.1f}" for o in outs)
+        # start-up: how much longer each process ran than its frames at its own steady rate take
+        losses = [o["seconds"] - o["frames"] * o["steady_seconds"] / o["steady_frames"]
+                  for o in outs if o.get("steady_frames")]
+        first = f"{max(losses):.2f}" if losses else "n/a"
         label = ("H.265 " if "265" in os.path.basename(args.proc_clip) else "") + \
             {"cls": "detector+tracker+2 classifiers", "det": "detector+tracker"}[kind] + f", {procs} proc." + \
             (" (infer waits)" if os.environ.get("ESTUARY_INFER_SYNC") == "1" else "")
         print(f"{label:<34} {n:>7} {frames:>7} {dt:>8.2f} {fps:>10.1f} {fps / n:>11.1f}"
               f"   steady after {STEADY_AFTER:.0f} s: {steady} fps   per process s: {per_proc}"
+              f"   start-up s lost (most of a process): {first}"
               f"   GPU busy % (mean/max): {util}   CPU cores busy: {cpu}"
+              + (f"   objects: {sum(o['objects'] for o in outs)}, classifier results: "
+                 f"{sum(o['classifier_results'] for o in outs)}" if args.count and not errors else "")
               + (f"   ERRORS: {errors}" if errors else ""), flush=True)
         if fps / n >= 30 and not errors:
             best[kind] = max(best[kind], n)

@@ -91,7 +91,7 @@ case $phase in
     ;;
   7)  # session 5, call 2: the fixes re-verified, NVIDIA's CuPy app as a test and as the sample runner runs it
     export ESTUARY_NVIDIA_APPS=$PWD/build/nvapps
-    timeout 240 python3 -m pytest -q -p no:cacheprovider -rfEs tests/test_gpu.py tests/test_gpu_post.py \
+    timeout 200 python3 -m pytest -q -p no:cacheprovider -rfEs tests/test_gpu.py tests/test_gpu_post.py \
       tests/test_torch_backend.py tests/test_nvidia_cupy_app.py > "$OUT/tests_full.log" 2>&1
     tail -3 "$OUT/tests_full.log"; grep -E "^(FAILED|ERROR|E  |SKIPPED)" "$OUT/tests_full.log" | head -30
     timeout 90 python3 scripts/nvidia_samples.py --repo build/nvapps --timeout 80 \
@@ -113,7 +113,7 @@ case $phase in
     ;;
   9)  # session 5, measurement: multi-stream tracker step and batched classifier crops, baselines in the same run
     export ESTUARY_NVIDIA_APPS=$PWD/build/nvapps
-    timeout 240 python3 -m pytest -q -p no:cacheprovider -rfEs tests/test_gpu.py tests/test_crop_batch.py \
+    timeout 200 python3 -m pytest -q -p no:cacheprovider -rfEs tests/test_gpu.py tests/test_crop_batch.py \
       tests/test_tracker_many.py tests/test_nvidia_cupy_app.py tests/test_cuda_compat.py > "$OUT/tests_full.log" 2>&1
     tail -2 "$OUT/tests_full.log"; grep -E "^(FAILED|ERROR|E  |SKIPPED)" "$OUT/tests_full.log" | head -20
     timeout 150 python3 bench/gpu_bench.py --warmup --skip-naive --streams 128 144 --compare-tracker 128 144 2>&1 | quiet > "$OUT/bench_det.log"
@@ -212,7 +212,7 @@ case $phase in
   19)  # session 6, final call: GPU tests, channels-last A/B, the figures (H.264 and H.265, processes)
     h265=build/h265/bikes_1080p_h265.mp4
     export ESTUARY_NVIDIA_APPS=$PWD/build/nvapps
-    timeout 240 python3 -m pytest -q -p no:cacheprovider -rfEs tests/test_gpu.py tests/test_torch_backend.py tests/test_secondary_objects.py \
+    timeout 200 python3 -m pytest -q -p no:cacheprovider -rfEs tests/test_gpu.py tests/test_torch_backend.py tests/test_secondary_objects.py \
       tests/test_gpu_post.py tests/test_crop_batch.py tests/test_tracker_many.py tests/test_nvidia_cupy_app.py > "$OUT/tests.log" 2>&1
     tail -2 "$OUT/tests.log"; grep -E "^(FAILED|ERROR|E  |SKIPPED)" "$OUT/tests.log" | head -20
     for cl in 0 1; do ESTUARY_CHANNELS_LAST=$cl timeout 40 python3 bench/gpu_bench.py --skip-base --infer-only 64 2>&1 | quiet | sed "s/^/channels-last=$cl /"; done > "$OUT/bench_layout.log"
@@ -234,17 +234,64 @@ case $phase in
       # on tables, channels-last for the detector only, capture lock, cap 64) and measure it;
       # the H.265 clip is in .gpu/data/media since prepare.sh makes it
     export ESTUARY_NVIDIA_APPS=$PWD/build/nvapps
-    timeout 240 python3 -m pytest -q -p no:cacheprovider -rfEs tests/test_gpu.py tests/test_torch_backend.py \
+    timeout 200 python3 -m pytest -q -p no:cacheprovider -rfEs tests/test_gpu.py tests/test_torch_backend.py \
       tests/test_secondary_objects.py tests/test_secondary_rows.py tests/test_gpu_post.py tests/test_crop_batch.py \
       tests/test_tracker_many.py tests/test_nvidia_cupy_app.py > "$OUT/tests.log" 2>&1
     tail -2 "$OUT/tests.log"; grep -E "^(FAILED|ERROR|E  |SKIPPED)" "$OUT/tests.log" | head -20
-    timeout 120 python3 bench/gpu_bench.py --warmup --skip-naive --streams 128 2>&1 | quiet > "$OUT/bench_det.log"
+    timeout 90 python3 bench/gpu_bench.py --skip-naive --streams 128 2>&1 | quiet > "$OUT/bench_det.log"
     cat "$OUT/bench_det.log"
     timeout 100 python3 bench/gpu_bench.py --skip-base --h265-clip '' --classifiers 64 96 --compare-old 64 2>&1 | quiet > "$OUT/bench_cls.log"
     cat "$OUT/bench_cls.log"
     timeout 120 python3 bench/gpu_bench.py --skip-base --h265-clip '' --classifiers 150 --proc-det 160 --processes 4 2>&1 | quiet > "$OUT/bench_p.log"
-    timeout 60 python3 bench/gpu_bench.py --skip-base --h265-clip '' --classifiers 150 --processes 3 2>&1 | quiet >> "$OUT/bench_p.log"
     cat "$OUT/bench_p.log"
+    ;;
+  21)  # the GPU-vs-onnxruntime classifier check on the carried FP16-weight model; object and
+      # classifier-result counts per layout/path (one stream); long runs (4 loops of the clip)
+    timeout 120 python3 -m pytest -q -p no:cacheprovider -rfEs tests/test_torch_backend.py -k agreement > "$OUT/tests.log" 2>&1
+    tail -2 "$OUT/tests.log"; grep -E "^(FAILED|ERROR|E  )" "$OUT/tests.log" | head
+    for v in "" ESTUARY_CHANNELS_LAST=0 ESTUARY_CHANNELS_LAST=1 "ESTUARY_BATCH_OBJECTS=0 ESTUARY_OBJECT_STREAM=0"; do
+      echo "== $v"; env $v timeout 60 python3 bench/gpu_bench.py --skip-base --h265-clip '' --classifiers 1 8 --processes 1 --count 2>&1 | quiet | grep proc
+    done
+    timeout 150 python3 bench/gpu_bench.py --skip-base --h265-clip '' --loop 4 --frames 1200 --classifiers 150 --proc-det 160 --processes 4 2>&1 | quiet > "$OUT/bench_p.log"
+    cat "$OUT/bench_p.log"
+    ;;
+  22)  # which setting changes the classifier results at 8 streams (dumps compared afterwards)
+    timeout 100 python3 -m pytest -q -p no:cacheprovider -rfEs tests/test_torch_backend.py -k "agrees_with_onnxruntime or agreement" > "$OUT/tests.log" 2>&1
+    tail -2 "$OUT/tests.log"; grep -E "^(FAILED|ERROR|E  )" "$OUT/tests.log" | head
+    timeout 40 python3 bench/cls_dump.py run 1 242 "$OUT/d1.jsonl" 2>&1 | quiet | tail -1
+    for v in default ESTUARY_CHANNELS_LAST=0 ESTUARY_BATCH_DETECT=0 ESTUARY_CUDA_GRAPHS=0 "ESTUARY_BATCH_OBJECTS=0 ESTUARY_OBJECT_STREAM=0"; do
+      tag=$(echo "$v" | tr ' =' '__')
+      env $([ "$v" = default ] || echo "$v") timeout 50 python3 bench/cls_dump.py run 8 242 "$OUT/d8_$tag.jsonl" 2>&1 | quiet | tail -1
+    done
+    ;;
+  23)  # warm-up (graphs captured at the first batch) A/B on long 4-process runs; the classifier
+      # in each layout against onnxruntime, and its speed in each layout
+    timeout 150 python3 -m pytest -q -p no:cacheprovider -rfEs tests/test_torch_backend.py tests/test_gpu.py \
+      -k "agrees_with_onnxruntime or agreement or warm_up or cuda_graph" > "$OUT/tests.log" 2>&1
+    tail -2 "$OUT/tests.log"; grep -E "^(FAILED|ERROR|E  )" "$OUT/tests.log" | head
+    timeout 60 python3 - <<'PY' 2>&1 | quiet
+import torch
+from estuary import data
+from estuary.infer.torch_backend import TorchBackend
+for cl in (False, True):
+    be = TorchBackend(data.model_path("mobilenet_v2.onnx"), device="cuda", channels_last=cl)
+    be.enable_cuda_graphs()
+    for b in (8, 64):
+        x = torch.rand((b, 3, 224, 224), device="cuda").half()
+        for _ in range(5):
+            be.run(x, as_numpy=False)
+        torch.cuda.synchronize()
+        a, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        a.record()
+        for _ in range(50):
+            be.run(x, as_numpy=False)
+        e.record(); e.synchronize()
+        ms = a.elapsed_time(e) / 50
+        print(f"MobileNetV2 alone, channels-last={cl}, batch {b}: {ms:.3f} ms, {b / ms * 1000:.0f} crops/s", flush=True)
+PY
+    for w in 1 0; do
+      ESTUARY_WARM_UP=$w timeout 120 python3 bench/gpu_bench.py --skip-base --h265-clip '' --loop 4 --frames 1200 --classifiers 150 --processes 4 2>&1 | quiet | grep proc | sed "s/^/warm-up=$w: /"
+    done
     ;;
   x2)  # 2 GPUs: one pipeline process per GPU (estuary.multigpu), 240 frames a stream
     timeout 400 python3 - > "$OUT/bench_x2.log" 2>&1 <<'PY'
