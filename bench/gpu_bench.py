@@ -468,6 +468,12 @@ def child_main(args):
     p.set_state(Gst.State.PLAYING)
     msg = p.get_bus().timed_pop_filtered(600 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
     dt = time.perf_counter() - t0
+    captures = {}  # each network's CUDA graph capture time and graphs (read before NULL drops them)
+    for name in ("pgie", "sgie1", "sgie2"):
+        el = p.get_by_name(name)
+        be = getattr(getattr(el, "_engine", None), "backend", None) if el is not None else None
+        if be is not None and hasattr(be, "capture_seconds"):
+            captures[name] = [round(be.capture_seconds, 2), len(be._graphs)]
     p.set_state(Gst.State.NULL)
     err = None if msg is not None and msg.type == Gst.MessageType.EOS else (
         msg.parse_error()[0].message if msg else "timeout")
@@ -475,8 +481,15 @@ def child_main(args):
     # captures and cuDNN's choices are behind) to the last batch
     after = [m for m in marks if m[0] >= STEADY_AFTER]
     steady = (after[-1][1] - after[0][1], after[-1][0] - after[0][0]) if len(after) > 1 else (0, 0.0)
+    # where start-up goes: frames in each of the first seconds
+    curve = []
+    prev = 0
+    for sec in range(1, 7):
+        upto = max((m[1] for m in marks if m[0] < sec), default=prev)
+        curve.append(upto - prev)
+        prev = upto
     print(json.dumps({"frames": frames[0], "seconds": dt, "error": err, "steady_frames": steady[0],
-
+                      "first_seconds": curve, "captures": captures,
                       "steady_seconds": steady[1], **(counts if args.count else {})}), flush=True)
 
 
@@ -575,6 +588,8 @@ def process_runs(args, procs):
               f"   steady after {STEADY_AFTER:.0f} s: {steady} fps   per process s: {per_proc}"
               f"   start-up s lost (most of a process): {first}"
               f"   GPU busy % (mean/max): {util}   CPU cores busy: {cpu}"
+              + f"\n    frames a second in the first 6 s, each process: {[o.get('first_seconds') for o in outs]}"
+              f"\n    capture s and graphs per network, each process: {[o.get('captures') for o in outs]}"
               + (f"   objects: {sum(o['objects'] for o in outs)}, classifier results: "
                  f"{sum(o['classifier_results'] for o in outs)}" if args.count and not errors else "")
               + (f"   ERRORS: {errors}" if errors else ""), flush=True)

@@ -293,6 +293,46 @@ PY
       ESTUARY_WARM_UP=$w timeout 120 python3 bench/gpu_bench.py --skip-base --h265-clip '' --loop 4 --frames 1200 --classifiers 150 --processes 4 2>&1 | quiet | grep proc | sed "s/^/warm-up=$w: /"
     done
     ;;
+  24)  # classifiers channels-last: one process at 64, and 150 streams over 4 processes (long run),
+      # with where the start-up goes (frames in each first second, capture times)
+    timeout 80 python3 bench/gpu_bench.py --skip-base --h265-clip '' --classifiers 64 2>&1 | quiet
+    timeout 120 python3 bench/gpu_bench.py --skip-base --h265-clip '' --loop 4 --frames 1200 --classifiers 150 --processes 4 2>&1 | quiet
+    ;;
+  25)  # the GPU tests on this code; first-run cost of each new batch shape (fresh process); the
+      # start-time warm-up A/B on long 4-process runs with two classifiers
+    export ESTUARY_NVIDIA_APPS=$PWD/build/nvapps
+    timeout 200 python3 -m pytest -q -p no:cacheprovider -rfEs tests/test_gpu.py tests/test_torch_backend.py \
+      tests/test_secondary_objects.py tests/test_secondary_rows.py tests/test_gpu_post.py tests/test_crop_batch.py \
+      tests/test_tracker_many.py tests/test_nvidia_cupy_app.py > "$OUT/tests.log" 2>&1
+    tail -2 "$OUT/tests.log"; grep -E "^(FAILED|ERROR|E  |SKIPPED)" "$OUT/tests.log" | head -20
+    timeout 90 python3 - <<'PY' 2>&1 | quiet
+import time, torch
+from estuary import data
+from estuary.infer.torch_backend import TorchBackend
+for model, sizes, cl in (("mobilenet_v2.onnx", (1, 2, 4, 8, 16, 32, 64), True), ("mobilenet_v2.onnx", (1, 4, 16), False),
+                         ("yolov3-tiny.onnx", (38, 40), True)):
+    be = TorchBackend(data.model_path(model), device="cuda", channels_last=cl)
+    c, h, w = be.input_shape[1:]
+    row = []
+    for b in sizes:
+        x = torch.zeros((b, c, h, w), device="cuda").half()
+        ts = []
+        for _ in range(2):
+            torch.cuda.synchronize(); t = time.perf_counter()
+            be.run(x, as_numpy=False); torch.cuda.synchronize()
+            ts.append((time.perf_counter() - t) * 1000)
+        row.append(f"{b}: {ts[0]:.0f}/{ts[1]:.1f}")
+    print(f"{model} channels-last={cl}, first/second run ms per batch size: " + ", ".join(row), flush=True)
+PY
+    for w in 1 0; do
+      ESTUARY_WARM_UP=$w timeout 120 python3 bench/gpu_bench.py --skip-base --h265-clip '' --loop 4 --frames 1200 --classifiers 150 --processes 4 2>&1 | quiet | grep -v largest | sed "s/^/warm-up=$w: /"
+    done
+    ;;
+  26)  # 160 streams with two classifiers, H.264 and H.265, over 4 processes (long runs)
+    timeout 110 python3 bench/gpu_bench.py --skip-base --h265-clip '' --loop 4 --frames 1200 --classifiers 160 --processes 4 2>&1 | quiet | grep -v largest
+    timeout 110 python3 bench/gpu_bench.py --skip-base --h265-clip '' --loop 4 --frames 1200 --classifiers 160 --processes 4 \
+      --proc-clip .gpu/data/media/bikes_1080p_h265.mp4 2>&1 | quiet | grep -v largest
+    ;;
   x2)  # 2 GPUs: one pipeline process per GPU (estuary.multigpu), 240 frames a stream
     timeout 400 python3 - > "$OUT/bench_x2.log" 2>&1 <<'PY'
 import sys; sys.path.insert(0, "bench")

@@ -368,6 +368,25 @@ def test_cuda_graph_replay_equals_the_eager_network():
                                atol=2e-3, rtol=2e-3)
 
 
+def test_warm_up_runs_each_shape_once_before_frames(monkeypatch):
+    """nvinfer's start-time warm-up runs the network at each shape it will see (a classifier:
+    1, 2, 4 … 64 objects) and leaves the outputs of later runs unchanged; ESTUARY_WARM_UP=0
+    skips it; a fixed-batch model warms only its batch."""
+    from estuary.infer.engine import InferEngine, object_buckets
+    be = InferEngine(data.model_path(data.SECONDARY_CONFIG), gpu_id=0, backend="torch").backend
+    x = torch.rand((4, 3, 224, 224), device="cuda", generator=torch.Generator(device="cuda").manual_seed(4))
+    before = be.run(x, as_numpy=False)
+    assert be.warm_up(object_buckets(64)) == [1, 2, 4, 8, 16, 32, 64]
+    after = be.run(x, as_numpy=False)
+    for k in before:
+        torch.testing.assert_close(after[k].float(), before[k].float(), atol=2e-3, rtol=2e-3)
+    monkeypatch.setenv("ESTUARY_WARM_UP", "0")
+    assert be.warm_up([1, 2]) == []
+    monkeypatch.delenv("ESTUARY_WARM_UP")
+    be.fixed_batch = 8
+    assert be.warm_up([1, 8, 16]) == [8]
+
+
 def _uridecodebin_frames(mem_type: int, frames: int = 12):
     """Frames of the 1080p clip through uridecodebin (as DeepStream's samples decode) and the
     muxer with ``nvbuf-memory-type``: [(device, RGBA array)] of the first ``frames``."""

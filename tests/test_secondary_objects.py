@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from estuary import data
-from estuary.infer.engine import InferEngine, bucket_rows
+from estuary.infer.engine import InferEngine, bucket_rows, object_buckets
 
 torch = pytest.importorskip("torch", reason="the GPU path's secondary inference needs PyTorch")
 
@@ -21,6 +21,16 @@ def test_bucket_rows(n, base, cap, rows):
     got = bucket_rows(n, base, cap)
     assert got == rows
     assert got >= n
+
+
+@pytest.mark.parametrize("cap,base", [(64, 1), (16, 1), (64, 16), (64, 3)])
+def test_object_buckets_are_every_padded_shape(cap, base):
+    """The shapes nvinfer warms up at start are exactly those raw_objects' chunks (at most
+    ``cap`` objects each) are padded to."""
+    seen = {bucket_rows(min(n, cap), base, cap) for n in range(1, 4 * cap)}
+    assert object_buckets(cap, base) == sorted(seen)
+    if base == 1:
+        assert object_buckets(cap, base) == [2 ** k for k in range(cap.bit_length())]
 
 
 @pytest.mark.parametrize("cap", [64, 16])  # one padded call; several chunks (the cap) padded

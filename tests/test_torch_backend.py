@@ -370,3 +370,13 @@ def test_classifier_agreement_check_on_the_cpu():
     agree, diff = _agreement_with_onnxruntime("mobilenet_v2.onnx", "cpu")
     assert agree == 1.0 and diff < 1e-3, (agree, diff)
 
+
+
+def test_warm_up_runs_only_on_cuda():
+    """The start-time warm-up (each batch shape run once) is for CUDA, where cuDNN chooses
+    kernels per shape; on the CPU it runs nothing and the backend works as before."""
+    from estuary import data
+    from estuary.infer.torch_backend import TorchBackend
+    be = TorchBackend(data.model_path("mobilenet_v2.onnx"), device="cpu")
+    assert be.warm_up([1, 2, 4]) == []
+    assert next(iter(be.run(np.zeros((2, 3, 224, 224), np.float32)).values())).shape == (2, 1000)

@@ -185,6 +185,8 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
             self._inflight = collections.deque()
             self._out_lock = threading.Lock()
             self._push_ret = Gst.FlowReturn.OK
+        if on_gpu:
+            self._warm_up()
         # how detections look, for this config and engine: its per-class looks are made once
         self._det_style = DetectionStyle(cfg.gie_unique_id, self._engine.label, cfg.attrs_for,
                                          float(cfg.segmentation_threshold or 0.5))
@@ -200,6 +202,29 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
                 self._warn("network-mode=1 (INT8) needs int8-calib-file (a folder or list of images) here: "
                            "running FP32")
         self._announce()
+
+    def _warm_up(self) -> None:
+        """The network's first run at each batch shape it will see, now (the element is starting,
+        nothing waits yet): the primary's batch, a classifier's padded object counts (1, 2, 4 …
+        64). A new shape's first run costs cuDNN's kernel choice for every layer: on an H200 the
+        first second of four pipeline processes with two classifiers was followed by ~3 s
+        without a frame."""
+        import os
+        from estuary.infer.engine import OBJECT_CHUNK_CAP, object_buckets
+        warm = getattr(self._engine.backend, "warm_up", None)
+        if warm is None:
+            return
+        cfg = self.cfg
+        if cfg.process_mode == 1:
+            sizes = [max(1, cfg.batch_size)]
+        elif cfg.batch_size > 1 and os.environ.get("ESTUARY_BATCH_OBJECTS") != "0":
+            sizes = object_buckets(OBJECT_CHUNK_CAP)  # InferEngine.raw_objects' padded shapes
+        else:
+            sizes = [max(1, cfg.batch_size)]
+        t0 = time.perf_counter()
+        done = warm(sizes)
+        if done:
+            log.debug("%s: warmed up batch sizes %s in %.2f s", self.get_name(), done, time.perf_counter() - t0)
 
     def _warn(self, text: str) -> None:
         """A WARNING on the bus (and in the log): the pipeline goes on."""

@@ -40,6 +40,11 @@ def bucket_rows(n: int, base: int = 1, cap: int = OBJECT_CHUNK_CAP) -> int:
     return max(n, min(rows, max(cap, base)))
 
 
+def object_buckets(cap: int = OBJECT_CHUNK_CAP, base: int = 1) -> list[int]:
+    """Every padded batch size :func:`bucket_rows` gives up to ``cap`` (1, 2, 4 … 64)."""
+    return sorted({bucket_rows(n, base, cap) for n in range(1, max(cap, base) + 1)})
+
+
 class InferEngine:
     """Loads the model of an nvinfer config and runs it."""
 

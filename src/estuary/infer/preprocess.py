@@ -229,11 +229,15 @@ def crop_resize_batch(torch, frames, frame_of, boxes, out_h: int, out_w: int, ch
     rows0 = (fi.unsqueeze(1) * FH + bx[:, 1:2] + y0) * FW  # (N, out_h): the rows' first pixels
     rows1 = (fi.unsqueeze(1) * FH + bx[:, 1:2] + y1) * FW
     cols0, cols1 = bx[:, 0:1] + x0, bx[:, 0:1] + x1          # (N, out_w)
-    flat = frames.reshape(-1, FC)[:, list(channels)]          # (B*H*W, C) uint8
+    # the frames' pixels as rows (a view); channels are picked from the gathered crop pixels,
+    # not from every pixel of every frame first (that was a copy of the whole batch per call)
+    flat = frames.reshape(-1, FC)                             # (B*H*W, FC) uint8
+    chans = list(channels)
+    pick = slice(chans[0], chans[-1] + 1) if chans == list(range(chans[0], chans[-1] + 1)) else chans
 
     def at(rows, cols):  # (N, C, out_h, out_w) float
         idx = rows.unsqueeze(2) + cols.unsqueeze(1)
-        return flat[idx].permute(0, 3, 1, 2).float()
+        return flat[idx][..., pick].permute(0, 3, 1, 2).float()
 
     if mode == "nearest":
         return at(rows0, cols0)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import os
 import threading
+import time
 
 import numpy as np
 
@@ -550,6 +551,31 @@ class TorchBackend(Backend):
         shape whose capture fails runs eagerly from then on (logged once)."""
         if self.device.type == "cuda" and getattr(self, "_graphs", None) is None:
             self._graphs, self._graph_seen, self._graph_failed = {}, {}, set()
+            self.capture_seconds = 0.0  # spent capturing (waiting for the lock included)
+
+    def warm_up(self, batch_sizes) -> list[int]:
+        """Run the network once, eagerly on zeros, at each of these batch sizes and wait: cuDNN
+        picks (and may compile) its kernels for every convolution at each new input shape, so
+        the first batch of each shape would stall the stream by that much. Called when the
+        element starts, before any frame waits, as DeepStream builds its engines before playing.
+        CUDA only; ``ESTUARY_WARM_UP=0`` skips it. Returns the sizes run."""
+        torch = self.torch
+        dims = self.input_shape[1:]
+        if (self.device.type != "cuda" or len(dims) != 3 or not all(isinstance(d, int) and d > 0 for d in dims)
+                or os.environ.get("ESTUARY_WARM_UP") == "0"):
+            return []
+        done = []
+        with torch.inference_mode():
+            for b in sorted(set(batch_sizes)):
+                if self.fixed_batch and b != self.fixed_batch:
+                    continue
+                x = torch.zeros((b, *dims), device=self.device, dtype=self.dtype)
+                if self.channels_last:
+                    x = x.contiguous(memory_format=torch.channels_last)
+                self._eager(x)
+                done.append(b)
+            torch.cuda.synchronize(self.device)
+        return done
 
     def _graph(self, x):
         """Outputs of the captured graph for ``x`` (already on the device, in self.dtype), or
@@ -565,6 +591,7 @@ class TorchBackend(Backend):
                 return None
             # one capture at a time in the process (torch's rule): classifiers on tee branches
             # or after a queue capture from other streaming threads
+            t0 = time.perf_counter()
             with _CAPTURE_LOCK:
                 try:
                     static_in = x.clone()
@@ -577,6 +604,7 @@ class TorchBackend(Backend):
                     with torch.cuda.graph(graph, capture_error_mode="thread_local"):
                         outs = self._eager(static_in)
                     entry = self._graphs[key] = (graph, static_in, outs)
+                    self.capture_seconds += time.perf_counter() - t0
                 except Exception as e:  # noqa: BLE001 - an op that cannot be captured: stay eager
                     import logging
                     logging.getLogger("estuary.infer").warning("CUDA graph capture failed for batch shape %s "
