@@ -333,6 +333,14 @@ PY
     timeout 110 python3 bench/gpu_bench.py --skip-base --h265-clip '' --loop 4 --frames 1200 --classifiers 160 --processes 4 \
       --proc-clip .gpu/data/media/bikes_1080p_h265.mp4 2>&1 | quiet | grep -v largest
     ;;
+  27)  # the issue's figure in one run: both NVDEC ceilings, then 150 and 160 streams with two
+      # classifiers over 4 processes on H.264 and H.265 (long runs), the verdict; then a profile of
+      # one 40-stream process (a quarter of the load)
+    timeout 420 python3 bench/gpu_bench.py --summary --skip-base --loop 4 --frames 1200 --classifiers 150 160 \
+      --processes 4 --proc-h265 2>&1 | quiet | tee "$OUT/bench_summary.log" | grep -v "^    "
+    profile cls 40
+    tail -1 "$OUT/prof_run.log"; head -40 "$OUT/spy_summary.txt"
+    ;;
   x2)  # 2 GPUs: one pipeline process per GPU (estuary.multigpu), 240 frames a stream
     timeout 400 python3 - > "$OUT/bench_x2.log" 2>&1 <<'PY'
 import sys; sys.path.insert(0, "bench")
