@@ -8,7 +8,7 @@ import textwrap
 import pytest
 
 from estuary import data
-from estuary.multigpu import Launcher, WorkerSpec, shard
+from estuary.multigpu import Launcher, WorkerSpec, shard, worker_slots
 
 
 def test_shard_balances_and_keeps_indices():
@@ -17,6 +17,27 @@ def test_shard_balances_and_keeps_indices():
     assert sorted(len(v) for v in plan.values()) == [2, 2, 3]
     assert sorted(i for v in plan.values() for i, _ in v) == list(range(7))
     assert all(srcs[i] == u for v in plan.values() for i, u in v)
+
+
+@pytest.mark.parametrize("gpus,per_gpu,slots", [
+    ("0", 1, [0]), ("0,1", 1, [0, 1]), ("0", 4, [0, 0, 0, 0]), ("0,1", 2, [0, 0, 1, 1]),
+    ("0,0", 2, [0, 0, 0, 0]), (" 1, 3 ", 1, [1, 3])])
+def test_worker_slots(gpus, per_gpu, slots):
+    assert worker_slots(gpus, per_gpu) == slots
+
+
+@pytest.mark.parametrize("gpus,per_gpu,says", [
+    ("a", 1, "GPU ids"), ("", 1, "GPU ids"), ("-1", 1, "GPU ids"), ("0", 0, "at least 1")])
+def test_worker_slots_refuses_bad_input(gpus, per_gpu, says):
+    with pytest.raises(ValueError, match=says):
+        worker_slots(gpus, per_gpu)
+
+
+def test_run_with_bad_per_gpu_exits_with_a_usage_error():
+    import subprocess
+    r = subprocess.run([sys.executable, "-m", "estuary.multigpu", "run", "--per-gpu", "0", "--config", "x.txt", "u"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "at least 1" in r.stderr
 
 
 def test_shard_by_weight():
@@ -59,13 +80,13 @@ def test_two_cpu_workers_run_real_pipelines():
 
 
 def test_several_workers_on_one_gpu_with_secondary_classifiers():
-    """Repeating a GPU id runs several workers on it (one pipeline process each); --sgie adds
+    """--per-gpu 2 runs two workers on GPU 0 (one pipeline process each); --sgie adds
     secondary classifiers after the tracker, as DeepStream's published workload has them."""
     import subprocess
     cfg = data.model_path(data.PRIMARY_CONFIG)
     sgie = data.model_path(data.SECONDARY_CONFIG)
     clip = "file://" + data.media_path("bikes.mp4")  # the street clip: objects for the classifiers
-    r = subprocess.run([sys.executable, "-m", "estuary.multigpu", "run", "--gpus", "0,0", "--config", cfg,
+    r = subprocess.run([sys.executable, "-m", "estuary.multigpu", "run", "--gpus", "0", "--per-gpu", "2", "--config", cfg,
                         "--sgie", sgie, "--sgie", sgie, "--frames", "8", clip, clip],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr

@@ -2,11 +2,12 @@
 their FPS and restart a worker that crashes.
 
     python -m estuary.multigpu run --gpus 0,1 --config pgie.txt uri1 uri2 ...
-    python -m estuary.multigpu run --gpus 0,0,0,0 --config pgie.txt --sgie sgie1.txt --sgie sgie2.txt uri1 ...
+    python -m estuary.multigpu run --gpus 0 --per-gpu 4 --config pgie.txt --sgie sgie1.txt --sgie sgie2.txt uri1 ...
 
-A GPU id may repeat: one Python process's streaming thread runs everything after its muxer, so
-several processes on one GPU hold more streams (four reach NVDEC's ceiling on an H200 with a
-detector and a tracker).
+Several workers may share a GPU (``--per-gpu N``, or a GPU id repeated in ``--gpus``): one Python
+process's streaming thread runs everything after its muxer, so several processes on one GPU hold
+more streams (four hold 160 streams of 1080p30 with a detector, a tracker and two classifiers on
+an H200, at 95 % of NVDEC's H.264 ceiling).
 
 Each worker is ``python -m estuary.multigpu worker --gpu K ...`` with ``CUDA_VISIBLE_DEVICES=K``;
 it prints one JSON line of statistics a second (``{"gpu": K, "frames": {...}, "fps": x}``) that
@@ -23,7 +24,21 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-__all__ = ["shard", "Launcher", "WorkerSpec", "worker_main"]
+__all__ = ["shard", "Launcher", "WorkerSpec", "worker_main", "worker_slots"]
+
+
+def worker_slots(gpus: str, per_gpu: int = 1) -> list[int]:
+    """The GPU id of each worker: every id of ``gpus`` ("0,1"; an id may repeat) ``per_gpu`` times.
+    A ValueError (an argparse error at the command line) names what is wrong."""
+    try:
+        ids = [int(g) for g in gpus.split(",") if g.strip() != ""]
+    except ValueError:
+        raise ValueError(f"--gpus {gpus!r}: expected GPU ids separated by commas, e.g. 0,1") from None
+    if not ids or any(g < 0 for g in ids):
+        raise ValueError(f"--gpus {gpus!r}: expected GPU ids (0 or more) separated by commas, e.g. 0,1")
+    if per_gpu < 1:
+        raise ValueError(f"--per-gpu {per_gpu}: at least 1 worker a GPU")
+    return [g for g in ids for _ in range(per_gpu)]
 
 
 def shard(sources: list[str], gpus: list[int], weights: list[float] | None = None) -> dict[int, list[tuple[int, str]]]:
@@ -179,6 +194,9 @@ def main(argv=None) -> int:
     sub = ap.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run")
     r.add_argument("--gpus", default="0", help="GPU ids; repeat an id to run several workers on it")
+    r.add_argument("--per-gpu", type=int, default=1,
+                   help="workers (pipeline processes) on each GPU of --gpus: 4 holds the most streams "
+                        "on an H200 (docs/gpu.md)")
     r.add_argument("--config", required=True)
     r.add_argument("--frames", type=int, default=0)
     r.add_argument("--sgie", action="append", default=[],
@@ -186,7 +204,10 @@ def main(argv=None) -> int:
     r.add_argument("sources", nargs="+")
     sub.add_parser("worker", help="one GPU's pipeline (started by run)")
     a = ap.parse_args(argv)
-    slots = [int(g) for g in a.gpus.split(",") if g != ""]  # one worker per slot
+    try:
+        slots = worker_slots(a.gpus, a.per_gpu)  # one worker per slot
+    except ValueError as e:
+        r.error(str(e))
     plan = shard(a.sources, list(range(len(slots))))
     specs = [WorkerSpec(slot, [sys.executable, "-m", "estuary.multigpu", "worker", "--gpu", str(slots[slot]),
                                "--config", a.config, "--frames", str(a.frames)]
