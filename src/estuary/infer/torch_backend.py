@@ -565,10 +565,10 @@ class TorchBackend(Backend):
                 or os.environ.get("ESTUARY_WARM_UP") == "0"):
             return []
         done = []
+        # a model exported for one batch size only ever runs at that size (padded or image by image)
+        sizes = {self.fixed_batch} if self.fixed_batch and batch_sizes else set(batch_sizes)
         with torch.inference_mode():
-            for b in sorted(set(batch_sizes)):
-                if self.fixed_batch and b != self.fixed_batch:
-                    continue
+            for b in sorted(sizes):
                 x = torch.zeros((b, *dims), device=self.device, dtype=self.dtype)
                 if self.channels_last:
                     x = x.contiguous(memory_format=torch.channels_last)
