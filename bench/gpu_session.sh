@@ -333,10 +333,15 @@ PY
     timeout 110 python3 bench/gpu_bench.py --skip-base --h265-clip '' --loop 4 --frames 1200 --classifiers 160 --processes 4 \
       --proc-clip .gpu/data/media/bikes_1080p_h265.mp4 2>&1 | quiet | grep -v largest
     ;;
-  27)  # the figure in one run: both NVDEC ceilings, then 150 and 160 streams with two
+  27)  # (carry .gpu and build/nvapps) the GPU tests; the figure in one run: both NVDEC ceilings, then 150 and 160 streams with two
       # classifiers over 4 processes on H.264 and H.265 (long runs), the verdict; then a profile of
       # one 40-stream process (a quarter of the load)
-    timeout 420 python3 bench/gpu_bench.py --summary --skip-base --loop 4 --frames 1200 --classifiers 150 160 \
+    export ESTUARY_NVIDIA_APPS=$PWD/build/nvapps
+    timeout 150 python3 -m pytest -q -p no:cacheprovider -rfEs tests/test_gpu.py tests/test_torch_backend.py \
+      tests/test_secondary_objects.py tests/test_secondary_rows.py tests/test_gpu_post.py tests/test_crop_batch.py \
+      tests/test_tracker_many.py tests/test_nvidia_cupy_app.py > "$OUT/tests.log" 2>&1
+    tail -2 "$OUT/tests.log"; grep -E "^(FAILED|ERROR|E  |SKIPPED)" "$OUT/tests.log" | head -20
+    timeout 300 python3 bench/gpu_bench.py --summary --skip-base --loop 4 --frames 1200 --classifiers 150 160 \
       --processes 4 --proc-h265 2>&1 | quiet | tee "$OUT/bench_summary.log" | grep -v "^    "
     profile cls 40
     tail -1 "$OUT/prof_run.log"; head -40 "$OUT/spy_summary.txt"
