@@ -78,6 +78,25 @@ def diff(a: str, b: str) -> None:
             print("object count differs at", k, len(ra), len(rb))
     print(f"paired object-frames {n_obj}: same box {same_box}, same class {same_cls}, same classifier "
           f"results {same_res}; results {res_a} vs {res_b}")
+    # per track: a classification is cached for the track's life, so one borderline result (a
+    # probability near classifier-threshold) moves the count by the track's length
+    def tracks(rows):
+        out = {}
+        for r in rows.values():
+            if r["id"] < 2 ** 63:  # tracked (UNTRACKED is 2^64 - 1)
+                out.setdefault((r["s"], r["id"]), []).append(r)
+        return out
+    ta, tb = tracks(A), tracks(B)
+    differ = 0
+    for k in sorted(set(ta) | set(tb)):
+        ra, rb = ta.get(k, []), tb.get(k, [])
+        ca, cb = sum(len(r["cls"]) for r in ra), sum(len(r["cls"]) for r in rb)
+        if ca != cb:
+            differ += 1
+            first = [next((r["cls"] for r in x if r["cls"]), None) for x in (ra, rb)]
+            if differ <= 15:
+                print(f"track {k}: frames {len(ra)} / {len(rb)}, results {ca} / {cb}, first results {first[0]} / {first[1]}")
+    print(f"tracks {len(ta)} / {len(tb)}, with other result counts: {differ}")
 
 
 if __name__ == "__main__":
