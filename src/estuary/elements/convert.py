@@ -14,6 +14,7 @@ from estuary.errors import StreamError
 from estuary.gst import Gst, batchmeta, capi
 from estuary.gst.chain import ChainElement
 from estuary.gst.element import ElementBase, Prop
+from estuary.gst.pool import FramePool
 from estuary.gst.video import mapped_planes, video_format
 from estuary.surface.convert import SUPPORTED_FORMATS, frame_to_rgba, resize_into, rgba_to
 
@@ -50,6 +51,19 @@ class EsConvert(ElementBase, ChainElement, Gst.Element):
         self.init_pads()
         self._in = self._out = None
         self._mode = "pass"
+        self._color = None  # the input's YUV matrix and range (parsed once per caps)
+        self._direct = False  # frame mode: convert straight into the output buffer
+        self._pool = None  # frame mode: output buffers, reused
+
+    def do_change_state(self, transition):
+        if transition == Gst.StateChange.PAUSED_TO_READY:
+            self._close_pool()
+        return Gst.Element.do_change_state(self, transition)
+
+    def _close_pool(self):
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
 
     def output_caps(self, caps):
         fin = video_format(caps)
@@ -103,6 +117,14 @@ class EsConvert(ElementBase, ChainElement, Gst.Element):
             self._mode = "batch-pass" if fout.nvmm and same_frame else "batch-to-frame"
         else:
             self._mode = "frame"
+        self._close_pool()
+        if self._mode == "frame":
+            self._color = fin.color
+            # RGBA out at the input's size with tight rows: the conversion writes the output
+            # buffer itself (no intermediate frame, no second copy)
+            self._direct = (fout.format == "RGBA" and (fout.width, fout.height) == (fin.width, fin.height)
+                            and fout.strides[0] == fout.width * 4 and fout.offsets[0] == 0)
+            self._pool = FramePool(fout.size)
         return out
 
     def process(self, buf):
@@ -122,10 +144,17 @@ class EsConvert(ElementBase, ChainElement, Gst.Element):
             out.pts, out.dts, out.duration = buf.pts, buf.dts, buf.duration
             batchmeta.attach(out, batch)
             return [out]
-        with mapped_planes(buf, self._in) as planes:
-            rgba = frame_to_rgba(planes, self._in.format, colorimetry=self._in.color,
-                                 chroma_site=self._in.chroma_site)
-            out = self._convert_rgba(rgba)
+        fi = self._in
+        if self._direct:
+            out = self._pool.acquire()
+            fo = self._out
+            with capi.map_buffer(hash(out), write=True) as info, mapped_planes(buf, fi) as planes:
+                dst = capi.as_array(info)[: fo.height * fo.width * 4].reshape(fo.height, fo.width, 4)
+                frame_to_rgba(planes, fi.format, out=dst, colorimetry=self._color, chroma_site=fi.chroma_site)
+        else:
+            with mapped_planes(buf, fi) as planes:
+                rgba = frame_to_rgba(planes, fi.format, colorimetry=self._color, chroma_site=fi.chroma_site)
+                out = self._convert_rgba(rgba)
         out.pts, out.dts, out.duration = buf.pts, buf.dts, buf.duration
         src_meta = batchmeta.get(buf)
         if src_meta is not None:
@@ -139,7 +168,7 @@ class EsConvert(ElementBase, ChainElement, Gst.Element):
             resize_into(rgba, scaled)
             rgba = scaled
         data = rgba_to(np.ascontiguousarray(rgba), fo.format)
-        out = Gst.Buffer.new_allocate(None, fo.size, None)
+        out = self._pool.acquire() if self._pool is not None else Gst.Buffer.new_allocate(None, fo.size, None)
         with capi.map_buffer(hash(out), write=True) as info:
             dst = capi.as_array(info)
             planes = _pack_planes(data, fo)

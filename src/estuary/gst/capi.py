@@ -145,6 +145,19 @@ def _peek_word(addr: int) -> int | None:
     return int.from_bytes(raw, "little") if len(raw) == ctypes.sizeof(_sz) else None
 
 
+def _gst_buffer_class():
+    try:
+        import gi
+        gi.require_version("Gst", "1.0")
+        from gi.repository import Gst
+        return Gst.Buffer
+    except (ImportError, ValueError):  # no GStreamer bindings: every buffer is checked
+        return None
+
+
+_GstBuffer = _gst_buffer_class()
+
+
 def buffer_address(buffer, what: str = "gst_buffer") -> int:
     """The ``GstBuffer*`` of a ``Gst.Buffer`` or of an int address, checked before any C call.
 
@@ -156,6 +169,10 @@ def buffer_address(buffer, what: str = "gst_buffer") -> int:
     if buffer is None:
         raise InvalidAddressError(f"{what} is None: pass hash(gst_buffer) of a Gst.Buffer")
     if isinstance(buffer, bool) or not isinstance(buffer, int):
+        if type(buffer) is _GstBuffer:
+            # a PyGObject wrapper holds a reference: its address is a live GstBuffer (no need
+            # for the /proc/self/mem read below, a system call on every batch meta look-up)
+            return hash(buffer)
         if type(buffer).__name__ != "Buffer":
             raise InvalidAddressError(
                 f"{what} must be hash(gst_buffer) (an int) or a Gst.Buffer, "

@@ -9,7 +9,10 @@ import cv2
 import numpy as np
 
 from estuary.errors import StreamError
+from estuary.surface import cvthreads
 from estuary.surface.colorimetry import Colorimetry, colorimetry_from_caps, yuv_to_rgb_matrix34
+
+cvthreads.apply()  # one thread per OpenCV call: the pipeline's threads are the parallelism
 
 __all__ = ["SUPPORTED_FORMATS", "frame_to_rgba", "resize_into", "plane_views", "rgba_to"]
 
@@ -82,13 +85,15 @@ def frame_to_rgba(planes, fmt: str, out: np.ndarray | None = None,
         # OpenCV's own I420 conversion is this matrix and range with repeated chroma, in fixed
         # point: within 1 level of the exact formula and about 8× faster than the general path
         # below — except that it clamps luma below 16 ("super-black") to 16, hence the check
-        i420 = ws["i420"]
-        # planes laid out flat (Y, then U, then V): a chroma plane is not a whole number of
-        # rows of width w when h % 4 == 2
-        flat, cs = i420.reshape(-1), (h // 2) * (w // 2)
-        flat[: h * w].reshape(h, w)[...] = y
-        flat[h * w: h * w + cs].reshape(h // 2, w // 2)[...] = planes[1][: h // 2, : w // 2]
-        flat[h * w + cs:].reshape(h // 2, w // 2)[...] = planes[2][: h // 2, : w // 2]
+        i420 = _flat_i420(planes, h, w)
+        if i420 is None:  # padded rows or planes apart: gather them (decoders mostly give them flat)
+            i420 = ws["i420"]
+            # planes laid out flat (Y, then U, then V): a chroma plane is not a whole number of
+            # rows of width w when h % 4 == 2
+            flat, cs = i420.reshape(-1), (h // 2) * (w // 2)
+            flat[: h * w].reshape(h, w)[...] = y
+            flat[h * w: h * w + cs].reshape(h // 2, w // 2)[...] = planes[1][: h // 2, : w // 2]
+            flat[h * w + cs:].reshape(h // 2, w // 2)[...] = planes[2][: h // 2, : w // 2]
         return cv2.cvtColor(i420, cv2.COLOR_YUV2RGBA_I420, dst=out)
     if fmt == "I420":
         # chroma repeated (as videoconvert's I420 fast path does), or interpolated where it sits
@@ -108,6 +113,20 @@ def frame_to_rgba(planes, fmt: str, out: np.ndarray | None = None,
     cv2.mixChannels([np.ascontiguousarray(y), uv_full], [yuv], [0, 0, 1, 1, 2, 2])
     cv2.transform(yuv, yuv_to_rgb_matrix34(colorimetry), dst=rgb)  # rounds and saturates to 0..255
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2RGBA, dst=out)
+
+
+def _flat_i420(planes, h: int, w: int) -> np.ndarray | None:
+    """The frame's I420 planes as the one (h * 3/2, w) array OpenCV reads, without copying, when
+    they already lie that way in memory (tight rows, U right after Y, V right after U); else None."""
+    y, u, v = planes
+    cs = (h // 2) * (w // 2)
+    if y.strides != (w, 1) or u.strides != (w // 2, 1) or v.strides != (w // 2, 1):
+        return None
+    start = y.__array_interface__["data"][0]
+    if (u.__array_interface__["data"][0] != start + h * w
+            or v.__array_interface__["data"][0] != start + h * w + cs):
+        return None
+    return np.lib.stride_tricks.as_strided(y, shape=(h * 3 // 2, w), strides=(w, 1))
 
 
 _BT601_LIMITED = Colorimetry("bt601", False)
