@@ -353,7 +353,7 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
                     return
                 q.popleft()
                 f.result()
-                ret = self.srcpad.push(b)
+                ret = batchmeta.push_held(self.srcpad.push, b)
                 if ret != Gst.FlowReturn.OK and self._push_ret == Gst.FlowReturn.OK:
                     self._push_ret = ret
 
@@ -410,7 +410,7 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
                 b, job = self._inflight.popleft()
                 job.result()
                 if ret == Gst.FlowReturn.OK:
-                    ret = self.srcpad.push(b)
+                    ret = batchmeta.push_held(self.srcpad.push, b)
             return ret
         while True:
             with self._out_lock:

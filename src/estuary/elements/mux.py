@@ -104,6 +104,7 @@ class EsMux(ElementBase, GstBase.Aggregator):
     """Batches N streams: request pads ``sink_%u``, one ``src`` pad of batched surfaces."""
 
     __gtype_name__ = "EstuaryMux"
+    _estuary_pushes_held = True  # batchmeta.PUSHES_HELD: finish_buffer goes through push_held
     FACTORY = "esmux"
     ALIASES = ("nvstreammux",)
     METADATA = ("Estuary stream muxer", "Generic/Muxer/Video",
@@ -430,7 +431,7 @@ class EsMux(ElementBase, GstBase.Aggregator):
         out.duration = first.duration
         batchmeta.attach(out, batch)
         flight.release_when_freed(out, self._flight, self._flight.batched(st.index for _, st, _ in taken))
-        return self.finish_buffer(out)
+        return batchmeta.push_held(self.finish_buffer, out)
 
     def do_sink_event(self, pad, event):
         if event.type == Gst.EventType.CAPS:

@@ -16,7 +16,7 @@ import threading
 from estuary.gst import capi
 from estuary.gst import ensure_init
 
-__all__ = ["META_NAME", "attach", "get", "register", "writable", "shallow_copy"]
+__all__ = ["META_NAME", "attach", "get", "register", "writable", "shallow_copy", "push_held", "PUSHES_HELD"]
 
 META_NAME = b"EstuaryBatchMeta"
 _FIELD = b"batch"
@@ -101,19 +101,52 @@ def get(buffer):
     return _read(meta) if meta else None
 
 
+#: class attribute of Estuary elements that push through :func:`push_held`
+PUSHES_HELD = "_estuary_pushes_held"
+_tls = threading.local()
+
+
+def _held() -> list:
+    stack = getattr(_tls, "held", None)
+    if stack is None:
+        stack = _tls.held = []
+    return stack
+
+
+def push_held(push, buffer, *args):
+    """``push(buffer, *args)`` (a pad's ``push``, an aggregator's ``finish_buffer``) from Python
+    code that keeps ``buffer``'s PyGObject wrapper, one reference, while the push runs in this
+    thread. The reference is noted, so that :func:`writable` downstream in the same thread does
+    not take it for another holder: in mux → nvinfer → nvtracker → nvdsosd, every element
+    upstream still holds one, and the OSD copied every batch (its metadata deep-copied) for
+    nothing."""
+    stack = _held()
+    stack.append(hash(buffer))
+    try:
+        return push(buffer, *args)
+    finally:
+        stack.pop()
+
+
 def writable(buffer, sinkpad=None):
     """``buffer`` when no one else holds it, else a copy whose batch meta is deep-copied and
     whose frames are written copy-on-write: what an element that draws on the pixels pushes,
     so that drawing on one branch of a tee stays out of the other branch.
 
-    ``sinkpad``: the pad ``buffer`` arrived on. An element written in Python that pushed it
-    still holds one reference through its PyGObject wrapper while the push runs; that one does
-    not count as another holder."""
-    refs = capi.buffer_refcount(hash(buffer))
+    ``sinkpad``: the pad ``buffer`` arrived on. Python elements upstream that pushed it in this
+    thread still hold one reference each through their PyGObject wrappers while the push runs;
+    those do not count as other holders (Estuary's own elements note theirs, see
+    :func:`push_held`; another element written in Python that feeds ``sinkpad`` is taken to
+    hold one)."""
+    addr = hash(buffer)
+    refs = capi.buffer_refcount(addr)
+    if refs > 1:
+        refs -= _held().count(addr)
     if sinkpad is not None and refs > 1:
         peer = sinkpad.get_peer()
         up = peer.get_parent_element() if peer is not None else None
-        if up is not None and not type(up).__module__.startswith(("gi.", "__gi__")):
+        if (up is not None and not type(up).__module__.startswith(("gi.", "__gi__"))
+                and not getattr(up, PUSHES_HELD, False)):
             refs -= 1
     if refs <= 1:
         return buffer

@@ -8,6 +8,7 @@ become bus ERROR messages (see :mod:`estuary.gst.element`).
 from __future__ import annotations
 
 from estuary.gst import Gst
+from estuary.gst.batchmeta import push_held
 from estuary.gst.element import post_error
 
 __all__ = ["ChainElement"]
@@ -15,6 +16,10 @@ __all__ = ["ChainElement"]
 
 class ChainElement:
     """Mixin for a ``Gst.Element`` subclass (put it after ElementBase, before Gst.Element)."""
+
+    # batchmeta.PUSHES_HELD: pushes go through batchmeta.push_held (so that a drawing element
+    # downstream knows that this element's reference to the buffer is no other holder's)
+    _estuary_pushes_held = True
 
     def init_pads(self) -> None:
         """Create the ``sink`` and ``src`` pads from the class templates."""
@@ -62,8 +67,9 @@ class ChainElement:
             if isinstance(outs, Gst.FlowReturn):  # pushed elsewhere; this is how that went
                 return outs
             ret = Gst.FlowReturn.OK
+            push = self.srcpad.push
             for out in outs or ():
-                ret = self.srcpad.push(out)
+                ret = push_held(push, out)
                 if ret != Gst.FlowReturn.OK:
                     break
             return ret

@@ -161,7 +161,7 @@ class InferEngine:
         if images and not isinstance(images[0], np.ndarray):
             pending, transforms = self.raw_async(images, rois)
             return pending.result(), transforms
-        x, transforms = prepare(images, self.net, rois)
+        x, transforms = prepare(images, self.net, rois, reuse=True)  # run at once: x is free after
         return self.backend.run(x), transforms
 
     def raw_async(self, images, rois=None):
