@@ -59,6 +59,9 @@ class EsOsd(ElementBase, ChainElement, Gst.Element):
         batch = batchmeta.get(buf)
         if batch is None or batch.surface is None:
             raise StreamError(f"{self.get_name()} needs batched buffers from nvstreammux/esmux upstream")
+        drawer = self._drawer
+        if not any(drawer.has_work(f) for f in batch.frames):
+            return [buf]  # nothing to draw (most frames of a sparse scene): no mapping, no copy
         # a tee's other branches keep undrawn frames: draw on a copy when the buffer is shared
         shared = batchmeta.writable(buf, self.sinkpad)
         if shared is not buf:
@@ -68,17 +71,18 @@ class EsOsd(ElementBase, ChainElement, Gst.Element):
                     surf.tensor = surf.tensor.clone()  # GPU frames share their tensor: copy it (on the GPU)
         by_surface: dict[int, list] = {}
         for f in batch.frames:
-            by_surface.setdefault(f.batch_id, []).append(f)
+            if drawer.has_work(f):
+                by_surface.setdefault(f.batch_id, []).append(f)
         for batch_id, frames in by_surface.items():
             surf = batch.surface.frame(batch_id)
             gpu = getattr(surf, "device", "cpu") == "cuda"
             if gpu:
                 from estuary.osd.gpu import draw_gpu
                 for f in frames:
-                    draw_gpu(surf.tensor, f, self._drawer.opt)
+                    draw_gpu(surf.tensor, f, drawer.opt)
                 surf.ready = None  # drawn on the current stream: later readers wait for it
                 continue
             with surf.pixels(write=True) as px:
                 for f in frames:
-                    self._drawer.draw(px, f)
+                    drawer.draw(px, f)
         return [buf]

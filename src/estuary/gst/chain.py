@@ -67,9 +67,8 @@ class ChainElement:
             if isinstance(outs, Gst.FlowReturn):  # pushed elsewhere; this is how that went
                 return outs
             ret = Gst.FlowReturn.OK
-            push = self.srcpad.push
             for out in outs or ():
-                ret = push_held(push, out)
+                ret = push_held(self.srcpad.push, out)
                 if ret != Gst.FlowReturn.OK:
                     break
             return ret

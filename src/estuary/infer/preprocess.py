@@ -122,6 +122,8 @@ def prepare(images: list[np.ndarray], net: NetInput, rois=None,
     interp = INTERPOLATION.get(net.interpolation, cv2.INTER_LINEAR)
     code = {0: cv2.COLOR_RGBA2RGB, 1: cv2.COLOR_RGBA2BGR, 2: cv2.COLOR_RGBA2GRAY}[net.color_format]
     offs = [float(np.float32(o)) for o in (net.offsets[:C] if net.offsets else [0.0] * C)]
+    if len(offs) == 1:
+        offs = offs * C  # one offset for every channel
     offs += [0.0] * (C - len(offs))
     scale = np.float32(net.scale)
     # written straight into the tensor, channel by channel: no float intermediates (two fresh

@@ -163,6 +163,11 @@ class Drawer:
         cv2.addWeighted(roi, 1.0 - alpha, self._solid[:n].view(np.uint8).reshape(h, w, 4), alpha, 0.0,
                         dst=roi)
 
+    def has_work(self, frame_meta) -> bool:
+        """Whether :meth:`draw` would draw anything on this frame (objects, display metas or
+        the clock): a frame without is not even mapped."""
+        return bool(getattr(frame_meta, "num_obj_meta", 1) or frame_meta.display_metas or self.opt.display_clock)
+
     def draw(self, frame: np.ndarray, frame_meta) -> None:
         """Draw ``frame_meta``'s objects and display metas into ``frame`` ((H, W, 4) uint8 RGBA;
         (H, W, 3) RGB frames are drawn through an RGBA copy)."""
@@ -170,7 +175,7 @@ class Drawer:
         if px32 is not None:
             self._draw(frame, px32, frame_meta)
             return
-        if not (getattr(frame_meta, "num_obj_meta", 1) or frame_meta.display_metas or self.opt.display_clock):
+        if not self.has_work(frame_meta):
             return  # nothing to draw: spare the copies
         rgb = frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3
         work = cv2.cvtColor(frame, cv2.COLOR_RGB2RGBA) if rgb else np.ascontiguousarray(frame)
