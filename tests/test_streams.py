@@ -112,8 +112,10 @@ def test_source_added_and_removed_while_playing():
         pad = mux.request_pad_simple(f"sink_{idx}") if hasattr(mux, "request_pad_simple") \
             else mux.get_request_pad(f"sink_{idx}")
         caps.get_static_pad("src").link(pad)
-        src.sync_state_with_parent()
+        # downstream first: a live source started before its capsfilter pushes into a flushing
+        # pad, gets FLUSHING and stops its task for good (a loaded machine lost the race 1 in 4)
         caps.sync_state_with_parent()
+        src.sync_state_with_parent()
         return src, caps, pad
 
     def wait_for(cond, timeout=15.0):
