@@ -48,17 +48,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 def make_clip(path: str, times: int) -> None:
     """``bikes.mp4`` ``times`` over, concatenated without re-encoding."""
+    from clips import repeat_clip
     from estuary import data
-    from estuary.gst import Gst, ensure_init
-    ensure_init()
-    clip = data.media_path("bikes.mp4")
-    parts = " ".join(f"filesrc location={clip} ! qtdemux ! h264parse ! c." for _ in range(times))
-    p = Gst.parse_launch(f"concat name=c ! h264parse ! mp4mux ! filesink location={path} {parts}")
-    p.set_state(Gst.State.PLAYING)
-    msg = p.get_bus().timed_pop_filtered(120 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
-    p.set_state(Gst.State.NULL)
-    if msg is None or msg.type != Gst.MessageType.EOS:
-        raise SystemExit(f"could not write {path}")
+    try:
+        repeat_clip(data.media_path("bikes.mp4"), path, times, timeout_s=120)
+    except RuntimeError:
+        raise SystemExit(f"could not write {path}") from None
 
 
 def build(stage: str, n: int, clip: str, in_flight: int, frames_per_stream: int):

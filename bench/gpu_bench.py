@@ -420,14 +420,8 @@ def looped(clip: str, k: int) -> str:
     dst = os.path.join(tempfile.gettempdir(), f"loop{k}_{base}")
     if os.path.exists(dst):
         return dst
-    parse = "h265parse" if "265" in base else "h264parse"
-    parts = " ".join(f"filesrc location={clip} ! qtdemux ! {parse} ! c." for _ in range(k))
-    p = Gst.parse_launch(f"concat name=c ! {parse} ! mp4mux ! filesink location={dst}.part {parts}")
-    p.set_state(Gst.State.PLAYING)
-    msg = p.get_bus().timed_pop_filtered(300 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
-    p.set_state(Gst.State.NULL)
-    if msg is None or msg.type != Gst.MessageType.EOS:
-        raise RuntimeError(f"cannot loop {clip}: {msg.parse_error()[0].message if msg else 'timeout'}")
+    from clips import repeat_clip
+    repeat_clip(clip, dst + ".part", k)
     os.replace(dst + ".part", dst)
     return dst
 

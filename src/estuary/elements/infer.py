@@ -209,18 +209,14 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
         64). A new shape's first run costs cuDNN's kernel choice for every layer: on an H200 the
         first second of four pipeline processes with two classifiers was followed by ~3 s
         without a frame."""
-        import os
         from estuary.infer.engine import OBJECT_CHUNK_CAP, object_buckets
         warm = getattr(self._engine.backend, "warm_up", None)
         if warm is None:
             return
-        cfg = self.cfg
-        if cfg.process_mode == 1:
-            sizes = [max(1, cfg.batch_size)]
-        elif cfg.batch_size > 1 and os.environ.get("ESTUARY_BATCH_OBJECTS") != "0":
+        if self.cfg.process_mode != 1 and self._pads_objects():
             sizes = object_buckets(OBJECT_CHUNK_CAP)  # InferEngine.raw_objects' padded shapes
         else:
-            sizes = [max(1, cfg.batch_size)]
+            sizes = [max(1, self.cfg.batch_size)]
         t0 = time.perf_counter()
         done = warm(sizes)
         if done:
@@ -581,11 +577,7 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
         each waited for, as before)."""
         import os
         frames = batch.surface.frames if batch.surface is not None else None
-        if not frames or any(f.device != "cuda" for f in frames) or os.environ.get("ESTUARY_BATCH_OBJECTS") == "0":
-            return False
-        if self.cfg.batch_size <= 1:
-            # batch-size 1 may be what the model needs (a batch-1 constant inside a graph whose
-            # input says otherwise): object by object, as configured
+        if not frames or any(f.device != "cuda" for f in frames) or not self._pads_objects():
             return False
         backend = self._engine.backend
         enable = getattr(backend, "enable_cuda_graphs", None)
@@ -598,6 +590,15 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
                 backend.GRAPH_MAX = 10
                 enable()
         return True
+
+    def _pads_objects(self) -> bool:
+        """Whether the config lets objects on GPU frames run all at once, padded
+        (:meth:`_objects_on_gpu`; its shapes are what :meth:`_warm_up` runs). Not with
+        ``batch-size`` 1: it may be what the model needs (a batch-1 constant inside a graph
+        whose input says otherwise), so object by object, as configured; nor with
+        ESTUARY_BATCH_OBJECTS=0 (chunks of batch-size, each waited for, as before)."""
+        import os
+        return self.cfg.batch_size > 1 and os.environ.get("ESTUARY_BATCH_OBJECTS") != "0"
 
     def _object_stream(self, batch, chunk):
         """A CUDA stream of this element's own for its objects' work, waiting only for the
