@@ -150,6 +150,9 @@ def main():
     ap.add_argument("--summary", action="store_true",
                     help="measure both NVDEC ceilings first and end with the issue's verdict: per codec, the "
                          "largest N holding 30 fps a stream with two classifiers and its share of the ceiling")
+    ap.add_argument("--spy", nargs=2, metavar=("PY_SPY", "PREFIX"),
+                    help="with --processes: py-spy (the binary) records the first child of each run in its "
+                         "steady state (from 5 s after the start, for 20 s) into PREFIX_<codec>_<N>.txt")
     ap.add_argument("--child", default="", help=argparse.SUPPRESS)
     ap.add_argument("--warmup", action="store_true",
                     help="one short unmeasured pipeline first (CUDA context, cuDNN, NVRTC and imports "
@@ -581,6 +584,13 @@ def process_runs(args, procs):
                 k.stdin.flush()
             except BrokenPipeError:  # it died before "ready": its error shows in the row below
                 pass
+        spy = None
+        if args.spy and kids:  # after warm-up and the first seconds: the run's steady state
+            codec = "h265" if "265" in os.path.basename(args.proc_clip) else "h264"
+            spy = subprocess.Popen(["sh", "-c", f"sleep 5; exec {args.spy[0]} record --pid {kids[0].pid} "
+                                    f"--duration 20 --threads --nonblocking --format raw "
+                                    f"-o {args.spy[1]}_{codec}_{n}.txt"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         outs = []
         for k in kids:
             line = ""
@@ -591,6 +601,8 @@ def process_runs(args, procs):
             outs.append(json.loads(line) if line.startswith("{") else {"frames": 0, "seconds": 0, "error": "no result"})
         util = _gpu_samples(smi)
         cpu = _cpu_busy(cpu0)
+        if spy:
+            spy.wait()
         sf = sum(o.get("steady_frames", 0) for o in outs)
         ss = max(o.get("steady_seconds", 0.0) for o in outs)
         steady = f"{sf / ss:.0f} ({sf / ss / n:.1f} a stream)" if ss > 0 else "n/a"

@@ -346,6 +346,13 @@ PY
     profile cls 40
     tail -1 "$OUT/prof_run.log"; head -40 "$OUT/spy_summary.txt"
     ;;
+  28)  # (carry .gpu) the issue's run again (160 streams, 4 processes, both codecs) with py-spy on one
+      # of the four processes in its steady state: the profile of the measured run itself
+    python3 -m pip install -q --no-index --no-deps --target /tmp/spy .gpu/pyspy/*.whl
+    timeout 300 python3 bench/gpu_bench.py --summary --skip-base --loop 4 --frames 1200 --classifiers 160 \
+      --processes 4 --proc-h265 --spy /tmp/spy/bin/py-spy "$OUT/spy" 2>&1 | quiet | tee "$OUT/bench_summary.log" | grep -v "^    "
+    for f in "$OUT"/spy_*.txt; do python3 bench/spy_summary.py "$f" 45 > "${f%.txt}_summary.txt" 2>&1; head -75 "${f%.txt}_summary.txt"; done
+    ;;
   x2)  # 2 GPUs: one pipeline process per GPU (estuary.multigpu), 240 frames a stream
     timeout 400 python3 - > "$OUT/bench_x2.log" 2>&1 <<'PY'
 import sys; sys.path.insert(0, "bench")

@@ -11,6 +11,7 @@ import sys
 
 def main(path: str, top: int = 30) -> None:
     incl, own = collections.Counter(), collections.Counter()
+    threads: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     total = 0
     for line in open(path):
         line = line.rstrip()
@@ -24,10 +25,18 @@ def main(path: str, top: int = 30) -> None:
             incl[f] += n
         if len(frames) > 1:
             own[frames[-1]] += n
+        # a thread is told by where its Python starts and where it spends (its deepest Estuary frame)
+        ours = [f for f in frames[1:] if "estuary/" in f or "(" not in f]
+        threads[frames[0]][(frames[1] if len(frames) > 1 else "?", ours[-1] if ours else "?")] += n
     print(f"{total} samples")
     print("inclusive:")
     for f, n in incl.most_common(top):
         print(f"  {100 * n / total:5.1f} %  {f}")
+    print("threads (samples, share; where each starts and its top place):")
+    for t, c in sorted(threads.items(), key=lambda kv: -sum(kv[1].values()))[:12]:
+        k = sum(c.values())
+        (start, place), _ = c.most_common(1)[0]
+        print(f"  {k:6d} {100 * k / total:5.1f} %  {t}: {start} .. {place}")
     print("self:")
     for f, n in own.most_common(top):
         print(f"  {100 * n / total:5.1f} %  {f}")
