@@ -209,6 +209,45 @@ def test_openvino_and_onnxruntime_give_the_same_fp32_boxes():
         assert np.abs(da.scores - db.scores).max(initial=0) < 1e-3
 
 
+def test_adaptive_backend_gives_the_same_outputs_on_either_request_from_any_worker():
+    """nvinfer's default with two workers: one request on every core for a frame alone, each
+    worker's own one-core request under a backlog (RequestChooser) — the same numbers either way."""
+    import threading
+    path = data.model_path("yolov3-tiny-ds4.onnx")
+    plain = create_backend(path, prefer="openvino", threads=1, streams=2)
+    adaptive = create_backend(path, prefer="openvino", threads=1, streams=2, adaptive=True)
+    assert plain.compiled_one is None and adaptive.compiled_one is not None
+    other = adaptive.fork()
+    assert other._busy is adaptive._busy and other.request_one is not adaptive.request_one
+    rng = np.random.default_rng(5)
+    xs = [rng.random((1, 3, 416, 416), dtype=np.float32) for _ in range(6)]
+    refs = [plain.run(x) for x in xs]
+    got, used = {}, []
+    enter = adaptive._busy.enter
+
+    def spy():
+        one = enter()
+        used.append(one)
+        return one
+    adaptive._busy.enter = spy
+
+    def work(b, idx):
+        for i in idx:
+            got[i] = b.run(xs[i].copy())
+    ts = [threading.Thread(target=work, args=(b, idx)) for b, idx in ((adaptive, [0, 2, 4]), (other, [1, 3, 5]))]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(60)
+    for _ in range(3):  # and alone, back to back: the one-stream request
+        got[len(got)] = adaptive.run(xs[0])
+        refs.append(refs[0])
+    assert len(got) == 9 and True in used
+    for i, ref in enumerate(refs):
+        for k, v in ref.items():
+            assert np.abs(got[i][k] - v).max() < 1e-3, (i, k)
+
+
 def test_fp16_says_what_it_runs_on_the_cpu(tmp_path):
     eng = InferEngine(config_in(tmp_path, "network-mode=2"), backend="openvino")
     assert eng.backend.precision in ("BF16", "FP16", "FP32 (this CPU has no faster float)")

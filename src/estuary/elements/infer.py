@@ -53,7 +53,8 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
         Prop("infer-workers", int, 0,
              "CPU, primary mode: batches inferred at once, each by its own infer request (OpenVINO "
              "stream) or ONNX Runtime session sharing the cores (0: auto, 2 with 2+ cores, file "
-             "sources and interval=0, else 1; 1: one using every core)", 0, 64),
+             "sources and interval=0, else 1 - with OpenVINO, a batch that finds the others idle "
+             "runs on every core; 1: one using every core; N: N each on its share)", 0, 64),
         Prop("backend", str, "auto",
              "CPU runtime: auto (OpenVINO where installed, else ONNX Runtime; ESTUARY_BACKEND may "
              "name one), openvino, onnxruntime"),
@@ -176,7 +177,10 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
             import queue
             from concurrent.futures import ThreadPoolExecutor
             threads = max(1, (os.cpu_count() or 1) // workers)
-            first = InferEngine(cfg, gpu_id=-1, threads=threads, streams=workers, backend=prefer)
+            # infer-workers=0 (auto): a frame inferred while no other is takes one request on
+            # every core (OpenVINO; the backend's _run says why); an explicit count is kept as is
+            first = InferEngine(cfg, gpu_id=-1, threads=threads, streams=workers, backend=prefer,
+                                adaptive=self.settings.infer_workers == 0)
             self._engine = first
             self._engines = queue.Queue(maxsize=workers)  # maxsize: the batches in flight
             for e in [first] + [first.fork() for _ in range(workers - 1)]:

@@ -49,7 +49,7 @@ class InferEngine:
     """Loads the model of an nvinfer config and runs it."""
 
     def __init__(self, config: InferConfig | str, gpu_id: int = -1, backend: str | None = None,
-                 threads: int = 0, streams: int = 1):
+                 threads: int = 0, streams: int = 1, adaptive: bool = False):
         self.config = load_infer_config(config) if isinstance(config, str) else config
         cfg = self.config
         # network-mode on the CPU: 1 runs a quantized copy of the model (estuary.infer.int8), built
@@ -59,7 +59,8 @@ class InferEngine:
         if mode == 1 and gpu_id < 0:
             from estuary.infer.int8 import Int8Plan, float_precision
             self.int8 = Int8Plan(cfg, float_precision(backend))
-        self._backend_args = {"gpu_id": gpu_id, "prefer": backend, "threads": threads, "streams": streams}
+        self._backend_args = {"gpu_id": gpu_id, "prefer": backend, "threads": threads, "streams": streams,
+                              "adaptive": adaptive}
         model = self.int8.path if self.int8 is not None and self.int8.ready else cfg.onnx_file
         self.model_path = model  # the file the backend runs
         precision = "int8" if model != cfg.onnx_file else "fp32" if self.int8 is not None else PRECISIONS[mode]

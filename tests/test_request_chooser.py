@@ -1,0 +1,89 @@
+"""The adaptive OpenVINO backend's choice of request (issue #23): one request on every core while
+frames come no faster than they are inferred (latency), each worker's own one-core request under a
+backlog (throughput). The policy is engine-free (estuary.infer.backends.RequestChooser); the
+backend itself is tested in test_openvino.py."""
+
+import threading
+import time
+
+import pytest
+
+from estuary.infer.backends import RequestChooser
+
+
+def infer(chooser: RequestChooser, seconds: float, log: list) -> None:
+    one = chooser.enter()
+    with lock:
+        state["running"] += 1
+        state["peak_one"] = max(state["peak_one"], state["running"]) if one else state["peak_one"]
+        log.append(one)
+    t0 = time.perf_counter()
+    time.sleep(seconds)
+    with lock:
+        state["running"] -= 1
+    chooser.leave(one, time.perf_counter() - t0)
+
+
+lock = threading.Lock()
+state = {}
+
+
+@pytest.fixture(autouse=True)
+def _state():
+    state.update(running=0, peak_one=0)
+
+
+def test_frames_that_come_one_at_a_time_take_the_request_on_every_core():
+    c, log = RequestChooser(), []
+    for _ in range(10):
+        infer(c, 0.001, log)
+    assert log == [True] * 10
+
+
+def backlog(c: RequestChooser, workers: int, per_worker: int, seconds: float, log: list) -> None:
+    """``workers`` threads each inferring ``per_worker`` frames back to back (an unpaced file)."""
+    ts = [threading.Thread(target=lambda: [infer(c, seconds, log) for _ in range(per_worker)])
+          for _ in range(workers)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(10)
+
+
+def test_a_backlog_moves_to_every_worker_on_its_own_request_after_a_few_frames():
+    c, log = RequestChooser(backlog=3), []
+    backlog(c, 2, 20, 0.005, log)
+    assert len(log) == 40
+    # one-stream inferences never overlap, and the backlog is seen after 3 of them end with a waiter
+    assert state["peak_one"] == 1
+    assert False in log, log
+    first_own = log.index(False)
+    assert first_own >= 3, log  # (a loaded machine may start the second worker late: no upper bound)
+    assert log[first_own:].count(True) <= 2, log  # and it stays (no flapping while both are busy)
+
+
+def test_after_the_backlog_frames_that_one_request_keeps_up_with_go_back_to_every_core():
+    c, log = RequestChooser(backlog=3), []
+    backlog(c, 2, 10, 0.005, log)
+    assert False in log  # the backlog was seen
+    log.clear()
+    for _ in range(12):  # then frames 15 ms apart, each inferred in 5: one request keeps up
+        infer(c, 0.005, log)
+        time.sleep(0.010)
+    assert log[-3:] == [True] * 3, log
+    assert c.latency
+
+
+def test_a_frame_that_waits_now_and_then_does_not_end_latency_mode():
+    """A paced source whose frames overlap once in a while (jitter): each overlap waits for the
+    running one-stream request instead of taking a one-core request."""
+    c, log = RequestChooser(backlog=3), []
+    for _ in range(5):
+        t = threading.Thread(target=infer, args=(c, 0.02, log))
+        t.start()
+        time.sleep(0.005)
+        infer(c, 0.005, log)  # comes while the first runs: waits, then one-stream
+        t.join()
+        infer(c, 0.001, log)  # alone
+    assert all(log) and len(log) == 15, log
+    assert state["peak_one"] == 1
