@@ -189,8 +189,8 @@ class OpenVinoBackend(Backend):
         try:
             model = core.read_model(path)
             self.compiled = core.compile_model(model, "CPU", props)
-            # adaptive: the same model also compiled as one stream on every thread, for a frame
-            # that finds no other inference running (see _run)
+            # adaptive: the same model also compiled as one stream on every thread, which a frame
+            # takes while one request keeps up with the frames (RequestChooser)
             self.compiled_one = None
             if adaptive and streams > 1:
                 one = dict(props, NUM_STREAMS=1)
@@ -261,7 +261,7 @@ class OpenVinoBackend(Backend):
 class RequestChooser:
     """Which request an adaptive OpenVINO backend's next inference takes: the one-stream request
     on every core (latency: about half the time of a one-core request) or its own stream's
-    request on its share of the cores (throughput: on 2 cores, 2 × 1 thread infer ~10 % more
+    request on its share of the cores (throughput: on 2 cores, 2 × 1 thread infer 3–10 % more
     frames a second than 1 × 2 threads). Shared by a backend and its forks (one per worker).
 
     Latency mode (the start): inferences take the one-stream request one at a time; one that
@@ -295,7 +295,6 @@ class RequestChooser:
     def enter(self) -> bool:
         """Before an inference: True to take the one-stream request, False for this worker's own
         stream's."""
-        import time
         with self.cond:
             now = time.perf_counter()
             if self.last is not None:
