@@ -209,16 +209,24 @@ def test_openvino_and_onnxruntime_give_the_same_fp32_boxes():
         assert np.abs(da.scores - db.scores).max(initial=0) < 1e-3
 
 
-def test_adaptive_backend_gives_the_same_outputs_on_either_request_from_any_worker():
-    """nvinfer's default with two workers: one request on every core for a frame alone, each
-    worker's own one-core request under a backlog (RequestChooser) — the same numbers either way."""
+@pytest.mark.parametrize("backend", ["openvino", "onnxruntime"])
+def test_adaptive_backend_gives_the_same_outputs_on_either_request_from_any_worker(backend):
+    """nvinfer's default with two workers: one request (OpenVINO) or session (ONNX Runtime) on
+    every core while it keeps up, each worker's own one-core one under a backlog
+    (RequestChooser) — the same numbers either way."""
     import threading
     path = data.model_path("yolov3-tiny-ds4.onnx")
-    plain = create_backend(path, prefer="openvino", threads=1, streams=2)
-    adaptive = create_backend(path, prefer="openvino", threads=1, streams=2, adaptive=True)
-    assert plain.compiled_one is None and adaptive.compiled_one is not None
+    plain = create_backend(path, prefer=backend, threads=1, streams=2)
+    adaptive = create_backend(path, prefer=backend, threads=1, streams=2, adaptive=True)
+    assert plain.kind == adaptive.kind == backend
     other = adaptive.fork()
-    assert other._busy is adaptive._busy and other.request_one is not adaptive.request_one
+    assert other._busy is adaptive._busy
+    if backend == "openvino":
+        assert plain.compiled_one is None and adaptive.compiled_one is not None
+        assert other.request_one is not adaptive.request_one
+    else:
+        assert plain.session_one is None and adaptive.session_one is not None
+        assert other.session_one is adaptive.session_one and other.session is not adaptive.session
     rng = np.random.default_rng(5)
     xs = [rng.random((1, 3, 416, 416), dtype=np.float32) for _ in range(6)]
     refs = [plain.run(x) for x in xs]

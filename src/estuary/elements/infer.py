@@ -53,9 +53,9 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
         Prop("infer-workers", int, 0,
              "CPU, primary mode: batches inferred at once, each by its own infer request (OpenVINO "
              "stream) or ONNX Runtime session sharing the cores (0: auto, 2 with 2+ cores, file "
-             "sources and interval=0, else 1 - with OpenVINO a batch then takes one request on "
-             "every core while that keeps up, each worker its own under a backlog; 1: one using "
-             "every core; N: N each on its share)", 0, 64),
+             "sources and interval=0, else 1 - a batch then takes one request on every core "
+             "while that keeps up, each worker its own under a backlog; 1: one using every core; "
+             "N: N each on its share)", 0, 64),
         Prop("backend", str, "auto",
              "CPU runtime: auto (OpenVINO where installed, else ONNX Runtime; ESTUARY_BACKEND may "
              "name one), openvino, onnxruntime"),
@@ -178,9 +178,9 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
             import queue
             from concurrent.futures import ThreadPoolExecutor
             threads = max(1, (os.cpu_count() or 1) // workers)
-            # infer-workers=0 (auto), OpenVINO: each batch takes one request on every core while
-            # one keeps up with the batches, each worker its own under a backlog (RequestChooser
-            # in infer/backends.py); an explicit count keeps N one-core requests
+            # infer-workers=0 (auto): each batch takes one request (OpenVINO) or session (ONNX
+            # Runtime) on every core while that keeps up with the batches, each worker its own
+            # under a backlog (RequestChooser in infer/backends.py); an explicit N keeps N
             first = InferEngine(cfg, gpu_id=-1, threads=threads, streams=workers, backend=prefer,
                                 adaptive=self.settings.infer_workers == 0)
             self._engine = first

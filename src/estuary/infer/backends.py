@@ -65,26 +65,27 @@ class OrtBackend(Backend):
     kind = "onnxruntime"
     precision = "FP32"
 
-    def __init__(self, path: str, gpu_id: int = -1, threads: int = 0, precision: str = "fp32"):
+    def __init__(self, path: str, gpu_id: int = -1, threads: int = 0, precision: str = "fp32",
+                 streams: int = 1, adaptive: bool = False):
         try:
             ort = import_cxx("onnxruntime")
         except ImportError as exc:  # pragma: no cover - a dependency
             raise ModelError(f"onnxruntime is not installed: {exc}") from None
         check_onnx_file(path)
         self._args = (path, gpu_id, threads, precision)
-        so = ort.SessionOptions()
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if threads:
-            so.intra_op_num_threads = threads
-        so.log_severity_level = 3
         available = ort.get_available_providers()
         providers = ["CPUExecutionProvider"]
         if gpu_id >= 0 and "CUDAExecutionProvider" in available:
             providers.insert(0, ("CUDAExecutionProvider", {"device_id": gpu_id}))
-        try:
-            self.session = ort.InferenceSession(path, so, providers=providers)
-        except Exception as exc:  # noqa: BLE001 - ORT raises its own types
-            raise ModelError(f"cannot load ONNX model {path}: {exc}") from None
+        self.session = self._session(ort, path, threads, providers)
+        # adaptive (several workers on the CPU): one more session on every worker's threads,
+        # which a frame takes while it keeps up with the frames (RequestChooser); shared by forks
+        self.session_one = None
+        if adaptive and streams > 1 and threads and gpu_id < 0:
+            # its pool threads sleep between runs instead of spinning: they share the cores with
+            # the one-core sessions and the rest of the pipeline
+            self.session_one = self._session(ort, path, threads * streams, providers, spin=False)
+        self._busy = RequestChooser()
         inp = self.session.get_inputs()[0]
         self.input_name = inp.name
         self.input_shape = list(inp.shape)
@@ -99,12 +100,35 @@ class OrtBackend(Backend):
         split = self._run_per_image(x, self._run)
         return split if split is not None else self._run(x)
 
+    @staticmethod
+    def _session(ort, path: str, threads: int, providers: list, spin: bool = True):
+        so = ort.SessionOptions()
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads:
+            so.intra_op_num_threads = threads
+        if not spin:
+            so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        so.log_severity_level = 3
+        try:
+            return ort.InferenceSession(path, so, providers=providers)
+        except Exception as exc:  # noqa: BLE001 - ORT raises its own types
+            raise ModelError(f"cannot load ONNX model {path}: {exc}") from None
+
     def _run(self, x: np.ndarray) -> dict:
-        return dict(zip(self.output_names, self.session.run(None, {self.input_name: x})))
+        if self.session_one is None:
+            return dict(zip(self.output_names, self.session.run(None, {self.input_name: x})))
+        one = self._busy.enter()
+        t0 = time.perf_counter()
+        try:
+            sess = self.session_one if one else self.session
+            return dict(zip(self.output_names, sess.run(None, {self.input_name: x})))
+        finally:
+            self._busy.leave(one, time.perf_counter() - t0)
 
     def fork(self) -> "OrtBackend":
-        b = OrtBackend(*self._args)
+        b = OrtBackend(*self._args)  # its own one-core session
         b.fallback = self.fallback
+        b.session_one, b._busy = self.session_one, self._busy
         return b
 
 
@@ -259,10 +283,11 @@ class OpenVinoBackend(Backend):
 
 
 class RequestChooser:
-    """Which request an adaptive OpenVINO backend's next inference takes: the one-stream request
-    on every core (latency: about half the time of a one-core request) or its own stream's
-    request on its share of the cores (throughput: on 2 cores, 2 × 1 thread infer 3–10 % more
-    frames a second than 1 × 2 threads). Shared by a backend and its forks (one per worker).
+    """Which request an adaptive CPU backend's next inference takes: the one-stream request on
+    every core (OpenVINO; ONNX Runtime: a session on every core) — latency: about half the time
+    of a one-core request — or its worker's own request on its share of the cores (throughput:
+    on 2 cores, 2 × 1 thread infer 3–10 % more frames a second than 1 × 2 threads). Shared by a
+    backend and its forks (one per worker).
 
     Latency mode (the start): inferences take the one-stream request one at a time; one that
     comes while another runs waits for it (first come, first served; a few ms, against a whole
@@ -371,8 +396,9 @@ def create_backend(path: str, gpu_id: int = -1, prefer: str | None = None, threa
     GPU, ONNX Runtime's CUDA provider or the torch backend. When OpenVINO cannot compile a model
     (an operator it lacks) ``auto`` falls back to ONNX Runtime, saying why in ``backend.fallback``.
     ``threads``: intra-op threads per stream (0: the runtime's default); ``streams``: OpenVINO
-    streams (parallel infer requests) to compile for; ``adaptive``: OpenVINO with several streams
-    also compiles one stream on all their threads, taken by a frame that runs alone."""
+    streams (parallel infer requests) to compile for; ``adaptive``: with several streams (workers)
+    the backend also keeps one request (OpenVINO) or session (ONNX Runtime) on all their threads,
+    chosen per frame by :class:`RequestChooser`."""
     if prefer in (None, "", "auto"):
         prefer = os.environ.get("ESTUARY_BACKEND") or "auto"
     if prefer not in BACKEND_CHOICES:
@@ -407,7 +433,7 @@ def create_backend(path: str, gpu_id: int = -1, prefer: str | None = None, threa
                                       hint="use backend=auto or backend=onnxruntime") from None
                 fallback = str(exc)
                 log.warning("esinfer: %s; falling back to onnxruntime", fallback)
-    b = OrtBackend(path, gpu_id=gpu_id, threads=threads, precision=precision)
+    b = OrtBackend(path, gpu_id=gpu_id, threads=threads, precision=precision, streams=streams, adaptive=adaptive)
     b.fallback = fallback
     return b
 
