@@ -60,19 +60,20 @@ class EsOsd(ElementBase, ChainElement, Gst.Element):
         if batch is None or batch.surface is None:
             raise StreamError(f"{self.get_name()} needs batched buffers from nvstreammux/esmux upstream")
         drawer = self._drawer
-        if not any(drawer.has_work(f) for f in batch.frames):
+        todo = [f for f in batch.frames if drawer.has_work(f)]
+        if not todo:
             return [buf]  # nothing to draw (most frames of a sparse scene): no mapping, no copy
         # a tee's other branches keep undrawn frames: draw on a copy when the buffer is shared
         shared = batchmeta.writable(buf, self.sinkpad)
         if shared is not buf:
             buf, batch = shared, batchmeta.get(shared)
+            todo = [f for f in batch.frames if drawer.has_work(f)]  # the copy's own frame metas
             for surf in batch.surface.frames:
                 if getattr(surf, "device", "cpu") == "cuda" and surf.tensor is not None:
                     surf.tensor = surf.tensor.clone()  # GPU frames share their tensor: copy it (on the GPU)
         by_surface: dict[int, list] = {}
-        for f in batch.frames:
-            if drawer.has_work(f):
-                by_surface.setdefault(f.batch_id, []).append(f)
+        for f in todo:
+            by_surface.setdefault(f.batch_id, []).append(f)
         for batch_id, frames in by_surface.items():
             surf = batch.surface.frame(batch_id)
             gpu = getattr(surf, "device", "cpu") == "cuda"

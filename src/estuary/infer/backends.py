@@ -12,6 +12,7 @@ parses it in Python, so an empty, truncated or corrupt file is a :class:`ModelEr
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -80,12 +81,12 @@ class OrtBackend(Backend):
         self.session = self._session(ort, path, threads, providers)
         # adaptive (several workers on the CPU): one more session on every worker's threads,
         # which a frame takes while it keeps up with the frames (RequestChooser); shared by forks
-        self.session_one = None
+        self.session_one, self._busy = None, None
         if adaptive and streams > 1 and threads and gpu_id < 0:
             # its pool threads sleep between runs instead of spinning: they share the cores with
             # the one-core sessions and the rest of the pipeline
             self.session_one = self._session(ort, path, threads * streams, providers, spin=False)
-        self._busy = RequestChooser()
+            self._busy = RequestChooser()
         inp = self.session.get_inputs()[0]
         self.input_name = inp.name
         self.input_shape = list(inp.shape)
@@ -115,15 +116,13 @@ class OrtBackend(Backend):
             raise ModelError(f"cannot load ONNX model {path}: {exc}") from None
 
     def _run(self, x: np.ndarray) -> dict:
-        if self.session_one is None:
-            return dict(zip(self.output_names, self.session.run(None, {self.input_name: x})))
-        one = self._busy.enter()
-        t0 = time.perf_counter()
-        try:
-            sess = self.session_one if one else self.session
-            return dict(zip(self.output_names, sess.run(None, {self.input_name: x})))
-        finally:
-            self._busy.leave(one, time.perf_counter() - t0)
+        if self._busy is None:
+            return self._infer(self.session, x)
+        with self._busy.choose() as one:
+            return self._infer(self.session_one if one else self.session, x)
+
+    def _infer(self, session, x: np.ndarray) -> dict:
+        return dict(zip(self.output_names, session.run(None, {self.input_name: x})))
 
     def fork(self) -> "OrtBackend":
         b = OrtBackend(*self._args)  # its own one-core session
@@ -216,11 +215,8 @@ class OpenVinoBackend(Backend):
             # adaptive: the same model also compiled as one stream on every thread, which a frame
             # takes while one request keeps up with the frames (RequestChooser)
             self.compiled_one = None
-            if adaptive and streams > 1:
-                one = dict(props, NUM_STREAMS=1)
-                if threads:
-                    one["INFERENCE_NUM_THREADS"] = threads * streams
-                self.compiled_one = core.compile_model(model, "CPU", one)
+            if adaptive and streams > 1:  # (INFERENCE_NUM_THREADS: all the streams' already)
+                self.compiled_one = core.compile_model(model, "CPU", dict(props, NUM_STREAMS=1))
         except Exception as exc:  # noqa: BLE001 - OpenVINO raises RuntimeError with its message
             raise ModelError(f"OpenVINO cannot compile {path}: {str(exc).strip().splitlines()[-1]}") from None
         inp = self.compiled.inputs[0]
@@ -235,7 +231,7 @@ class OpenVinoBackend(Backend):
         b = self.input_shape[0] if self.input_shape else None
         self.fixed_batch = b if isinstance(b, int) and b > 0 else None
         self._requests()
-        self._busy = RequestChooser()  # shared with the forks
+        self._busy = RequestChooser() if self.compiled_one is not None else None  # shared with the forks
         self.precision = {"int8": "INT8 (QDQ model)" if hint == "f32" else "INT8 (QDQ model, BF16 float layers)",
                           "fp16": {"bf16": "BF16", "f16": "FP16"}.get(
             hint, "FP32 (this CPU has no faster float)")}.get(precision, "FP32")
@@ -254,26 +250,24 @@ class OpenVinoBackend(Backend):
 
     def _run(self, x: np.ndarray) -> dict:
         x = np.ascontiguousarray(x, np.float32)
-        # Adaptive (nvinfer's default with several workers): see RequestChooser.
-        one = self._busy.enter() if self.request_one is not None else False
-        req = self.request_one if one else self.request
-        t0 = time.perf_counter()
-        try:
-            # The request reads x in place (no 2 MB copy a 416x416 frame). Pre-processing refills
-            # one work array per thread, and a request belongs to one thread: bound once as the
-            # request's input tensor, later calls skip OpenVINO's Python input dispatch (0.09
-            # against 0.23 ms a call, holding the GIL). The array is held while bound, so ``is``
-            # cannot match a new array at a recycled address.
-            if self._bound.get(id(req)) is not x:
-                import openvino as ov
-                req.set_input_tensor(ov.Tensor(x, shared_memory=True))
-                self._bound[id(req)] = x
-            req.start_async()
-            req.wait()
-            return {n: req.get_output_tensor(i).data.copy() for i, n in enumerate(self.output_names)}
-        finally:
-            if self.request_one is not None:
-                self._busy.leave(one, time.perf_counter() - t0)
+        if self._busy is None:
+            return self._infer(self.request, x)
+        with self._busy.choose() as one:  # adaptive: see RequestChooser
+            return self._infer(self.request_one if one else self.request, x)
+
+    def _infer(self, req, x: np.ndarray) -> dict:
+        # The request reads x in place (no 2 MB copy a 416x416 frame). Pre-processing refills one
+        # work array per thread, and a request belongs to one thread: bound once as the request's
+        # input tensor, later calls skip OpenVINO's Python input dispatch (0.09 against 0.23 ms a
+        # call, holding the GIL). The array is held while bound, so ``is`` cannot match a new
+        # array at a recycled address.
+        if self._bound.get(id(req)) is not x:
+            import openvino as ov
+            req.set_input_tensor(ov.Tensor(x, shared_memory=True))
+            self._bound[id(req)] = x
+        req.start_async()
+        req.wait()
+        return {n: req.get_output_tensor(i).data.copy() for i, n in enumerate(self.output_names)}
 
     def fork(self) -> "OpenVinoBackend":
         b = object.__new__(OpenVinoBackend)
@@ -346,6 +340,17 @@ class RequestChooser:
                     self.cond.wait()
             finally:
                 self.queue.remove(ticket)
+
+    @contextlib.contextmanager
+    def choose(self):
+        """``with chooser.choose() as one:`` run the inference on the one-stream request if
+        ``one``, else on the worker's own; :meth:`enter` and :meth:`leave` around it, timed."""
+        one = self.enter()
+        t0 = time.perf_counter()
+        try:
+            yield one
+        finally:
+            self.leave(one, time.perf_counter() - t0)
 
     def leave(self, one: bool, seconds: float) -> None:
         """After an inference of ``seconds``; ``one``: what :meth:`enter` returned."""
