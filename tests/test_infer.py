@@ -531,3 +531,6 @@ def test_worker_count_follows_the_sources(live, interval, props, expected):
     started = [m.get_structure() for m in msgs if m.type == Gst.MessageType.ELEMENT
                and m.get_structure().has_name("esinfer-started")]
     assert started and started[0].get_value("workers") == expected
+    # auto on OpenVINO keeps one request more than streams queued (a stream never waits for Python)
+    extra = expected > 1 and not props and started[0].get_value("runtime") == "openvino"
+    assert started[0].get_value("requests") == expected + extra

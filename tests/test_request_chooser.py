@@ -87,3 +87,29 @@ def test_a_frame_that_waits_now_and_then_does_not_end_latency_mode():
         infer(c, 0.001, log)  # alone
     assert all(log) and len(log) == 15, log
     assert state["peak_one"] == 1
+
+
+def drive(c: RequestChooser, clock: list, apart: float, took: float, frames: int) -> list:
+    """``frames`` frames ``apart`` s apart on a fake clock, each inferred in ``took`` s on the
+    one-stream request (twice that on a one-core request); returns the choices."""
+    log = []
+    for _ in range(frames):
+        clock[0] += apart
+        one = c.enter()
+        log.append(one)
+        c.leave(one, took if one else 2 * took)
+    return log
+
+
+@pytest.mark.parametrize("apart, back_to_latency", [
+    (0.011, False),  # 1.1 × the one-stream time: one request would barely keep up, with no room
+                     # for the frame's other work (an unpaced OpenVINO INT8 file on 2 cores)
+    (0.020, True),   # 2 × : a paced source one request keeps up with
+])
+def test_throughput_mode_tries_latency_only_when_frames_leave_room(apart, back_to_latency):
+    clock = [0.0]
+    c = RequestChooser(clock=lambda: clock[0])
+    c.one_times.extend([0.010] * 8)  # the one-stream request has taken 10 ms a frame
+    c.latency, c.first = False, False  # ... and a backlog moved the frames to one-core requests
+    log = drive(c, clock, apart, 0.010, 64)
+    assert (True in log) is back_to_latency, log

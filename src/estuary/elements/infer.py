@@ -164,7 +164,7 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
         import os
         from estuary.infer.engine import InferEngine
         cfg = self.cfg
-        workers = self._workers(on_gpu)
+        workers = self._streams = self._workers(on_gpu)
         prefer = self.settings.backend
         if on_gpu and prefer in ("openvino", "onnxruntime") and "backend" in self._set_props:
             raise ConfigError(f"{self.get_name()}: backend={prefer} runs on the CPU, but the frames are "
@@ -184,10 +184,18 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
             first = InferEngine(cfg, gpu_id=-1, threads=threads, streams=workers, backend=prefer,
                                 adaptive=self.settings.infer_workers == 0)
             self._engine = first
-            self._engines = queue.Queue(maxsize=workers)  # maxsize: the batches in flight
-            for e in [first] + [first.fork() for _ in range(workers - 1)]:
+            # auto on OpenVINO: one request more than streams, so that a stream finishing its
+            # frame finds the next one queued instead of idling while its worker's Python (post-
+            # processing, the push downstream, the next pre-processing) waits for the GIL behind
+            # the other threads': 2 cores busy 196-198 % against 186-191, INT8 83 -> 86 fps at the
+            # same CPU a frame (docs/benchmarks.md, session 9). Not for ONNX Runtime, whose
+            # sessions compute on the calling thread (a third would oversubscribe the cores).
+            requests = workers + 1 if (self.settings.infer_workers == 0
+                                       and first.backend.kind == "openvino") else workers
+            self._engines = queue.Queue(maxsize=requests)  # maxsize: the batches in flight
+            for e in [first] + [first.fork() for _ in range(requests - 1)]:
                 self._engines.put(e)
-            self._pool = ThreadPoolExecutor(workers, thread_name_prefix=f"{self.get_name()}-worker")
+            self._pool = ThreadPoolExecutor(requests, thread_name_prefix=f"{self.get_name()}-worker")
             self._inflight = collections.deque()
             self._out_lock = threading.Lock()
             self._push_ret = Gst.FlowReturn.OK
@@ -242,7 +250,7 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
         self.engine_name = b.name
         fields = {"backend": b.name, "runtime": b.kind, "precision": b.precision,
                   "model": cfg.onnx_file, "model-run": eng.model_path,
-                  "workers": self._engines.maxsize if self._engines is not None else 1}
+                  "workers": self._streams, "requests": self._engines.maxsize if self._engines is not None else 1}
         if b.fallback:
             fields["fallback"] = b.fallback
         log.info("%s: %s, %s, running %s%s", self.get_name(), b.name, b.precision, eng.model_path,

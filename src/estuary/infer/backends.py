@@ -292,12 +292,19 @@ class RequestChooser:
     paced or live source that one request may keep up with) — not merely when one finds none
     running, which a busy pipeline also shows between frames; a try that backs up at once is
     made again after twice as many frames each time (8 … 512), so an unpaced file stays on
-    throughput while a source one request keeps up with stays on latency."""
+    throughput while a source one request keeps up with stays on latency.
 
-    def __init__(self, backlog: int = 8, slack: float = 1.0) -> None:
+    ``slack`` is above 1 because serving frames one at a time costs each frame its inference
+    *and* its other work (pre/post-processing, the elements downstream): an unpaced OpenVINO
+    INT8 file on 2 cores comes every ~11.8 ms against a one-stream inference of ~12.8, and with
+    a slack of 1 the noise of those two tried latency mode again and again (25–33 of the
+    bundled clip's 251 frames on the slower one-stream request; 9, the start, with 1.25).
+    ``clock``: where time comes from (tests give a fake one)."""
+
+    def __init__(self, backlog: int = 8, slack: float = 1.25, clock=time.perf_counter) -> None:
         import collections
         self.cond = threading.Condition()
-        self.backlog, self.slack = backlog, slack
+        self.backlog, self.slack, self.clock = backlog, slack, clock
         self.latency = True
         self.running = 0
         self.queue = collections.deque()  # tickets of the inferences inside enter(), in order
@@ -315,7 +322,7 @@ class RequestChooser:
         """Before an inference: True to take the one-stream request, False for this worker's own
         stream's."""
         with self.cond:
-            now = time.perf_counter()
+            now = self.clock()
             if self.last is not None:
                 d = now - self.last
                 self.gap = d if self.gap is None else self.gap + 0.2 * (d - self.gap)
@@ -346,11 +353,11 @@ class RequestChooser:
         """``with chooser.choose() as one:`` run the inference on the one-stream request if
         ``one``, else on the worker's own; :meth:`enter` and :meth:`leave` around it, timed."""
         one = self.enter()
-        t0 = time.perf_counter()
+        t0 = self.clock()
         try:
             yield one
         finally:
-            self.leave(one, time.perf_counter() - t0)
+            self.leave(one, self.clock() - t0)
 
     def leave(self, one: bool, seconds: float) -> None:
         """After an inference of ``seconds``; ``one``: what :meth:`enter` returned."""
