@@ -13,7 +13,7 @@ The pipeline ``estuary bench`` times for its ``estuary`` mode (``bench/cpu_compa
 * ``osd``     — + nvdsosd;
 * ``probes``  — + the bench's own probes (a stamp per decoded frame, the boxes read per batch);
 
-and, for the figure these add up to, on the bundled clip (``estuary bench``'s own runners):
+and, for the figure these add up to (``estuary bench``'s own runners, on ``--clip`` like the stages):
 
 * ``int8``    — the bench's OpenVINO INT8 pipeline, ``interval=0`` (``run_estuary``, ov-int8);
 * ``ceiling`` — OpenVINO's INT8 model alone (``run_model``, ov-int8).
@@ -167,12 +167,13 @@ def _bench_probes(bins, sink):
     sink.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, done)
 
 
-def whole(stage: str, n: int, in_flight: int, calib: str, int8_model: str) -> dict:
-    """The bench's INT8 pipeline or its model ceiling, as ``estuary bench`` runs them."""
+def whole(stage: str, n: int, in_flight: int, calib: str, int8_model: str, clip: str = "") -> dict:
+    """The bench's INT8 pipeline or its model ceiling, as ``estuary bench`` runs them (on
+    ``clip``, by default the bench's bikes.mp4: a longer one times the pipeline more steadily)."""
     sys.path.insert(0, HERE)
     import cpu_compare
     from estuary import data
-    clip, model = data.media_path("bikes.mp4"), data.model_path("yolov3-tiny-ds4.onnx")
+    clip, model = clip or data.media_path("bikes.mp4"), data.model_path("yolov3-tiny-ds4.onnx")
     if stage == "ceiling":  # as the bench runs it: the INT8 file built by the parent process
         r = cpu_compare.one("model", 1, clip, int8_model, 0, variant="ov-int8")
     else:
@@ -245,7 +246,7 @@ def main(argv=None) -> int:
     ap.add_argument("--int8-model", default="", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.one in WHOLE:
-        print(json.dumps(whole(args.one, args.n, args.in_flight, args.calib, args.int8_model)))
+        print(json.dumps(whole(args.one, args.n, args.in_flight, args.calib, args.int8_model, args.clip or "")))
         return 0
     if args.one:
         print(json.dumps(one(args.one, args.n, args.clip, args.in_flight, args.frames)))
