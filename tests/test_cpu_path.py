@@ -201,9 +201,9 @@ def test_osd_after_mux_and_tracker_draws_on_the_batch_it_was_given():
 
 
 # -- the detector's input tensor -------------------------------------------------------------------
-def _reference_prepare(images, net, rois=None):
+def _reference_prepare(images, net, rois=None, arithmetic: bool = True):
     """The straightforward way (what prepare did before): convert, scale, stack, float, shift,
-    scale, transpose."""
+    scale, transpose (without ``arithmetic``: the uint8 pixels, transposed)."""
     from estuary.infer.preprocess import INTERPOLATION, Transform, _letterbox, crop_roi
     interp = INTERPOLATION.get(net.interpolation, cv2.INTER_LINEAR)
     code = {0: cv2.COLOR_RGBA2RGB, 1: cv2.COLOR_RGBA2BGR, 2: cv2.COLOR_RGBA2GRAY}[net.color_format]
@@ -217,6 +217,8 @@ def _reference_prepare(images, net, rois=None):
         scaled, tr = _letterbox(conv, net.width, net.height, net, interp)
         batch[i] = scaled.reshape(net.height, net.width, net.channels)
         trs.append(Transform(tr.sx, tr.sy, tr.ox, tr.oy, left, top))
+    if not arithmetic:
+        return (batch if net.nhwc else np.ascontiguousarray(batch.transpose(0, 3, 1, 2))), trs
     x = batch.astype(np.float32)
     offs = np.asarray(net.offsets[: net.channels] if net.offsets else [0.0] * net.channels, np.float32)
     if offs.any():
@@ -231,19 +233,28 @@ def _reference_prepare(images, net, rois=None):
 @pytest.mark.parametrize("color,channels", [(0, 3), (1, 3), (2, 1)])
 @pytest.mark.parametrize("offsets,scale", [((0.0, 0.0, 0.0), 0.0039215697906911373),
                                            ((103.939, 116.779, 123.68), 1.0), ((), 0.017), ((1.5,), 1.0)])
-@pytest.mark.parametrize("keep_aspect,nhwc", [(False, False), (True, False), (False, True), (True, True)])
-def test_prepare_is_bit_identical_to_the_straightforward_way(color, channels, offsets, scale, keep_aspect, nhwc):
+@pytest.mark.parametrize("keep_aspect,symmetric,nhwc", [(False, True, False), (True, True, False),
+                                                    (True, False, False), (False, True, True), (True, True, True)])
+@pytest.mark.parametrize("interpolation", [1, 0, 2, 3, 4])
+def test_prepare_is_bit_identical_to_the_straightforward_way(color, channels, offsets, scale, keep_aspect, symmetric,
+                                                             nhwc, interpolation):
     from estuary.infer.preprocess import NetInput, prepare
     rng = np.random.default_rng(3)
-    imgs = [rng.integers(0, 256, (272, 640, 4), np.uint8), rng.integers(0, 256, (100, 90, 4), np.uint8)]
-    rois = [(10, 20, 300, 200), None]
-    net = NetInput(96, 64, channels, color, scale, offsets, keep_aspect, True, 1, nhwc)
-    for reuse in (False, True):
-        got, trs = prepare(imgs, net, rois, reuse=reuse)
-        ref, ref_trs = _reference_prepare(imgs, net, rois)
+    # a frame scaled down, one scaled up, and one letterboxed the other way (taller than wide)
+    imgs = [rng.integers(0, 256, (272, 640, 4), np.uint8), rng.integers(0, 256, (100, 90, 4), np.uint8),
+            rng.integers(0, 256, (300, 40, 4), np.uint8)]
+    rois = [(10, 20, 300, 200), None, None]
+    net = NetInput(96, 64, channels, color, scale, offsets, keep_aspect, symmetric, interpolation, nhwc)
+    for reuse in (False, True, True):  # (twice reused: the letterbox margins of the last call cleared)
+        got, trs = prepare(imgs[::-1] if reuse else imgs, net, rois[::-1] if reuse else rois, reuse=reuse)
+        ref, ref_trs = _reference_prepare(imgs[::-1] if reuse else imgs, net, rois[::-1] if reuse else rois)
         assert got.dtype == np.float32 and got.shape == ref.shape and got.flags.c_contiguous
         assert np.array_equal(got, ref)
         assert trs == ref_trs
+        # uint8 for a runtime that scales itself: the pixels before the arithmetic
+        raw, raw_trs = prepare(imgs, net, rois, reuse=reuse, u8=True)
+        ref_raw, _ = _reference_prepare(imgs, net, rois, arithmetic=False)
+        assert raw.dtype == np.uint8 and np.array_equal(raw, ref_raw) and raw_trs == _reference_prepare(imgs, net, rois)[1]
 
 
 def test_prepare_reuse_keeps_one_tensor_per_thread():

@@ -209,6 +209,30 @@ def test_openvino_and_onnxruntime_give_the_same_fp32_boxes():
         assert np.abs(da.scores - db.scores).max(initial=0) < 1e-3
 
 
+@pytest.mark.parametrize("extra", [
+    "",  # the bundled detector's own: RGB, scale 1/255, no offsets, stretched
+    "model-color-format=1\noffsets=103.939;116.779;123.68\nnet-scale-factor=0.017\nmaintain-aspect-ratio=1",
+    "offsets=7.5\nnet-scale-factor=1.0\nmaintain-aspect-ratio=1\nsymmetric-padding=1",
+])
+def test_openvino_taking_uint8_pixels_runs_the_same_arithmetic_inside(tmp_path, extra):
+    """nvinfer's frames go to OpenVINO as uint8 pixels, the offsets and scale done inside the model:
+    the same outputs as float32 pre-processed in numpy — to the bit with a scale alone; with
+    offsets OpenVINO folds the subtraction into the first convolution's bias (float rounding)."""
+    cfg = load_infer_config(config_in(tmp_path, extra))
+    floats, pixels = InferEngine(cfg, backend="openvino"), InferEngine(cfg, backend="openvino", u8_frames=True)
+    assert floats.backend.input_dtype == np.float32 and pixels.backend.input_dtype == np.uint8
+    assert InferEngine(cfg, backend="onnxruntime", u8_frames=True).backend.input_dtype == np.float32
+    for f in bikes_rgba(step=25):
+        a, _ = floats.raw([f])
+        b, _ = pixels.raw([f])
+        assert a.keys() == b.keys()
+        for k in a:
+            if "offsets" in extra:
+                assert np.abs(a[k] - b[k]).max() <= 1e-5 * np.abs(a[k]).max(), k
+            else:
+                assert np.array_equal(a[k], b[k]), k
+
+
 @pytest.mark.parametrize("backend", ["openvino", "onnxruntime"])
 def test_adaptive_backend_gives_the_same_outputs_on_either_request_from_any_worker(backend):
     """nvinfer's default with two workers: one request (OpenVINO) or session (ONNX Runtime) on

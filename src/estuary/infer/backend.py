@@ -16,6 +16,7 @@ class Backend:
     name = "base"
     fallback = ""            # why the preferred backend was not used ("" when it was)
     int8_float = "f32"       # what an INT8 model's float layers run in (estuary.infer.int8 picks its recipe)
+    input_dtype = np.float32  # what run() takes: uint8 when the runtime scales the pixels itself
 
     @property
     def kind(self) -> str:

@@ -182,6 +182,43 @@ def _ov_reduced_precision(core) -> str:
     return "f32"
 
 
+def _u8_input(model, offsets: tuple, scale: float, nhwc: bool):
+    """``model`` made to take its input as uint8 pixels, subtracting ``offsets`` (per channel, as
+    the config gives them) and multiplying by ``scale`` inside, in float32 — the arithmetic
+    pre-processing would otherwise do in numpy (estuary.infer.preprocess.prepare, ``u8``).
+    Only for one float32 4-D input with a known channel count: the model built, else None.
+
+    Why: the float pass writes 2 MB a 416×416 frame that OpenVINO then reads back; inside the
+    model the conversion costs nothing measurable (24.0 ms a frame on one core either way;
+    docs/benchmarks.md, session 9). Outputs: bit-identical to numpy's with a scale alone (the
+    bundled FP32 and INT8 models); offsets OpenVINO folds into the first convolution's bias,
+    within float rounding (~1e-6 relative)."""
+    import openvino as ov
+    import openvino.opset13 as ops
+    from openvino.preprocess import PrePostProcessor
+    if len(model.inputs) != 1:
+        return None
+    inp = model.inputs[0]
+    shape = inp.get_partial_shape()
+    if inp.get_element_type() != ov.Type.f32 or shape.rank.is_dynamic or shape.rank.get_length() != 4:
+        return None
+    cdim = shape[3] if nhwc else shape[1]
+    if not cdim.is_static:
+        return None
+    from estuary.infer.preprocess import channel_offsets
+    c = cdim.get_length()
+    offs = np.asarray(channel_offsets(offsets, c), np.float32).reshape((1, 1, 1, c) if nhwc else (1, c, 1, 1))
+    ppp = PrePostProcessor(model)
+    ppp.input().tensor().set_element_type(ov.Type.u8)
+    steps = ppp.input().preprocess().convert_element_type(ov.Type.f32)
+    # custom steps, not mean()/scale(): those divide by the scale, a different float32 rounding
+    if offs.any():
+        steps.custom(lambda node: ops.subtract(node, ops.constant(offs)).output(0))
+    if np.float32(scale) != 1.0:
+        steps.custom(lambda node: ops.multiply(node, ops.constant(np.float32(scale))).output(0))
+    return ppp.build()
+
+
 class OpenVinoBackend(Backend):
     """An OpenVINO model compiled for the CPU with ``streams`` parallel streams; each backend (the
     first and its :meth:`fork`\\ s) owns one infer request of it, so that several worker threads
@@ -198,7 +235,7 @@ class OpenVinoBackend(Backend):
     precision = "FP32"
 
     def __init__(self, path: str, threads: int = 0, precision: str = "fp32", streams: int = 1,
-                 adaptive: bool = False):
+                 adaptive: bool = False, u8_input: tuple | None = None):
         try:
             import openvino as ov  # (not import_cxx: RTLD_DEEPBIND breaks OpenVINO; see create_backend)
         except ImportError as exc:
@@ -209,8 +246,12 @@ class OpenVinoBackend(Backend):
         props = {"NUM_STREAMS": max(1, streams), "INFERENCE_PRECISION_HINT": hint}
         if threads:
             props["INFERENCE_NUM_THREADS"] = threads * max(1, streams)
+        self.input_dtype = np.float32
         try:
             model = core.read_model(path)
+            taking_u8 = _u8_input(model, *u8_input) if u8_input is not None else None
+            if taking_u8 is not None:
+                model, self.input_dtype = taking_u8, np.uint8
             self.compiled = core.compile_model(model, "CPU", props)
             # adaptive: the same model also compiled as one stream on every thread, which a frame
             # takes while one request keeps up with the frames (RequestChooser)
@@ -249,7 +290,7 @@ class OpenVinoBackend(Backend):
         self._bound = {}  # id(request) -> the array bound as its input (see _run)
 
     def _run(self, x: np.ndarray) -> dict:
-        x = np.ascontiguousarray(x, np.float32)
+        x = np.ascontiguousarray(x, self.input_dtype)
         if self._busy is None:
             return self._infer(self.request, x)
         with self._busy.choose() as one:  # adaptive: see RequestChooser
@@ -400,7 +441,8 @@ def cpu_backends() -> list[tuple[str, str]]:
 
 
 def create_backend(path: str, gpu_id: int = -1, prefer: str | None = None, threads: int = 0,
-                   precision: str = "fp32", streams: int = 1, adaptive: bool = False) -> Backend:
+                   precision: str = "fp32", streams: int = 1, adaptive: bool = False,
+                   u8_input: tuple | None = None) -> Backend:
     """The best backend for ``path``: ``prefer`` (a :data:`BACKEND_CHOICES` value; ``auto`` or
     ``None`` defers to ``ESTUARY_BACKEND``, then to the default) may force one.
 
@@ -410,7 +452,9 @@ def create_backend(path: str, gpu_id: int = -1, prefer: str | None = None, threa
     ``threads``: intra-op threads per stream (0: the runtime's default); ``streams``: OpenVINO
     streams (parallel infer requests) to compile for; ``adaptive``: with several streams (workers)
     the backend also keeps one request (OpenVINO) or session (ONNX Runtime) on all their threads,
-    chosen per frame by :class:`RequestChooser`."""
+    chosen per frame by :class:`RequestChooser`; ``u8_input`` = (offsets, scale, nhwc): OpenVINO
+    takes uint8 pixels and does that arithmetic inside (``backend.input_dtype`` says whether it
+    does; other runtimes take float32)."""
     if prefer in (None, "", "auto"):
         prefer = os.environ.get("ESTUARY_BACKEND") or "auto"
     if prefer not in BACKEND_CHOICES:
@@ -438,7 +482,7 @@ def create_backend(path: str, gpu_id: int = -1, prefer: str | None = None, threa
         else:
             try:
                 return OpenVinoBackend(path, threads=threads, precision=precision, streams=streams,
-                                       adaptive=adaptive)
+                                       adaptive=adaptive, u8_input=u8_input)
             except ModelError as exc:
                 if prefer == "openvino":
                     raise ConfigError(str(exc), key="backend",

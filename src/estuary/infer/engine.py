@@ -49,7 +49,10 @@ class InferEngine:
     """Loads the model of an nvinfer config and runs it."""
 
     def __init__(self, config: InferConfig | str, gpu_id: int = -1, backend: str | None = None,
-                 threads: int = 0, streams: int = 1, adaptive: bool = False):
+                 threads: int = 0, streams: int = 1, adaptive: bool = False, u8_frames: bool = False):
+        """``u8_frames``: the backend may take the frames' scaled pixels as uint8 and do the
+        offsets and scale itself (OpenVINO, CPU) — for callers that feed it frames through
+        :meth:`raw`, not tensors of their own (``backend.run``)."""
         self.config = load_infer_config(config) if isinstance(config, str) else config
         cfg = self.config
         # network-mode on the CPU: 1 runs a quantized copy of the model (estuary.infer.int8), built
@@ -61,6 +64,9 @@ class InferEngine:
             self.int8 = Int8Plan(cfg, float_precision(backend))
         self._backend_args = {"gpu_id": gpu_id, "prefer": backend, "threads": threads, "streams": streams,
                               "adaptive": adaptive}
+        if u8_frames and gpu_id < 0:
+            self._backend_args["u8_input"] = (tuple(cfg.offsets or ()), cfg.net_scale_factor,
+                                              cfg.values.get("network-input-order", 0) == 1)
         model = self.int8.path if self.int8 is not None and self.int8.ready else cfg.onnx_file
         self.model_path = model  # the file the backend runs
         precision = "int8" if model != cfg.onnx_file else "fp32" if self.int8 is not None else PRECISIONS[mode]
@@ -162,7 +168,8 @@ class InferEngine:
         if images and not isinstance(images[0], np.ndarray):
             pending, transforms = self.raw_async(images, rois)
             return pending.result(), transforms
-        x, transforms = prepare(images, self.net, rois, reuse=True)  # run at once: x is free after
+        # run at once: x is free after
+        x, transforms = prepare(images, self.net, rois, reuse=True, u8=self.backend.input_dtype == np.uint8)
         return self.backend.run(x), transforms
 
     def raw_async(self, images, rois=None):

@@ -64,6 +64,15 @@ def fit_transform(w: int, h: int, net: NetInput, left: float = 0.0, top: float =
     return Transform(s, s, float(ox), float(oy), left, top)
 
 
+def channel_offsets(offsets, channels: int) -> list[float]:
+    """The config's ``offsets`` as one float32 value per channel: one value is every channel's,
+    missing ones are 0."""
+    offs = [float(np.float32(o)) for o in (offsets[:channels] if offsets else [0.0] * channels)]
+    if len(offs) == 1:
+        offs = offs * channels  # one offset for every channel
+    return offs + [0.0] * (channels - len(offs))
+
+
 def _letterbox(img, W, H, net: NetInput, interp):
     h, w = img.shape[:2]
     tr = fit_transform(w, h, net)
@@ -74,6 +83,29 @@ def _letterbox(img, W, H, net: NetInput, interp):
     out = np.zeros((H, W, img.shape[2]), img.dtype)
     # (OpenCV drops a single channel's axis: put it back)
     out[oy: oy + nh, ox: ox + nw] = cv2.resize(img, (nw, nh), interpolation=interp).reshape(nh, nw, -1)
+    return out, tr
+
+
+def _scale_into(img, net: NetInput, interp, out: np.ndarray):
+    """``img`` scaled into ``out`` (H, W, channels) as :func:`fit_transform` says — stretched, or
+    letterboxed with the margins zeroed (what :func:`_letterbox` gives) — written in place;
+    returns (out, transform)."""
+    H, W = out.shape[:2]
+    h, w = img.shape[:2]
+    tr = fit_transform(w, h, net)
+    if not net.keep_aspect:
+        cv2.resize(img, (W, H), dst=out, interpolation=interp)
+        return out, tr
+    nw, nh = max(1, round(w * tr.sx)), max(1, round(h * tr.sy))
+    ox, oy = int(tr.ox), int(tr.oy)
+    inner = out[oy: oy + nh, ox: ox + nw]
+    got = cv2.resize(img, (nw, nh), dst=inner, interpolation=interp)
+    if got is not inner:  # (OpenCV writes a view in place; should a build not, keep it correct)
+        inner[...] = got
+    out[:oy] = 0
+    out[oy + nh:] = 0
+    out[oy: oy + nh, :ox] = 0
+    out[oy: oy + nh, ox + nw:] = 0
     return out, tr
 
 
@@ -112,50 +144,61 @@ def _work(name: str, shape: tuple, dtype=np.uint8) -> np.ndarray:
     return a
 
 
-def _tensor(shape: tuple, reuse: bool) -> np.ndarray:
-    """The float32 input tensor: this thread's own with ``reuse``, else a new one."""
-    return _work("tensor", shape, np.float32) if reuse else np.empty(shape, np.float32)
+def _tensor(shape: tuple, reuse: bool, dtype=np.float32) -> np.ndarray:
+    """The input tensor: this thread's own with ``reuse``, else a new one."""
+    return _work(f"tensor-{np.dtype(dtype).name}", shape, dtype) if reuse else np.empty(shape, dtype)
 
 
 def prepare(images: list[np.ndarray], net: NetInput, rois=None,
-            reuse: bool = False) -> tuple[np.ndarray, list[Transform]]:
+            reuse: bool = False, u8: bool = False) -> tuple[np.ndarray, list[Transform]]:
     """Stack RGBA frames (optionally cropped to ``rois`` = (left, top, w, h) each) into one
     float32 NCHW (or NHWC) tensor; returns it with the per-image back-transforms.
 
     ``reuse``: the tensor is this thread's work array, overwritten by its next ``reuse`` call
-    (for a caller that runs the network on it at once)."""
+    (for a caller that runs the network on it at once). ``u8``: the scaled pixels as uint8, the
+    offsets and scale left to the runtime (an OpenVINO model that takes uint8 input does that
+    arithmetic inside, the same float32 subtract and multiply)."""
     W, H, C = net.width, net.height, net.channels
     interp = INTERPOLATION.get(net.interpolation, cv2.INTER_LINEAR)
     code = {0: cv2.COLOR_RGBA2RGB, 1: cv2.COLOR_RGBA2BGR, 2: cv2.COLOR_RGBA2GRAY}[net.color_format]
-    offs = [float(np.float32(o)) for o in (net.offsets[:C] if net.offsets else [0.0] * C)]
-    if len(offs) == 1:
-        offs = offs * C  # one offset for every channel
-    offs += [0.0] * (C - len(offs))
+    offs = channel_offsets(net.offsets, C)
     scale = np.float32(net.scale)
     # written straight into the tensor, channel by channel: no float intermediates (two fresh
     # 2 MB arrays a frame at 416×416 before)
-    x = _tensor((len(images), H, W, C) if net.nhwc else (len(images), C, H, W), reuse)
+    x = _tensor((len(images), H, W, C) if net.nhwc else (len(images), C, H, W), reuse,
+                np.uint8 if u8 else np.float32)
     transforms = []
     for i, img in enumerate(images):
         img, left, top = crop_roi(img, rois[i] if rois is not None else None)
-        img = np.ascontiguousarray(img)
-        conv = cv2.cvtColor(img, code, dst=_work("conv", img.shape[:2] + ((3,) if C == 3 else ())))
-        if conv.ndim == 2:
-            conv = conv[..., None]
-        if net.keep_aspect:
-            scaled, tr = _letterbox(conv, W, H, net, interp)
-        else:  # stretched into this thread's work array (what _letterbox does, without a new array)
-            tr = fit_transform(conv.shape[1], conv.shape[0], net)
-            scaled = cv2.resize(conv, (W, H), dst=_work("scaled", (H, W, 3) if C == 3 else (H, W)),
-                                interpolation=interp)
-        scaled = scaled.reshape(H, W, C)
+        if C == 3 and img.ndim == 3 and img.shape[2] == 4:
+            # RGBA scaled as it is, its colour channels picked after: scaling works on each
+            # channel alone, so the pixels are those of converting first, but the conversion's
+            # full-frame pass and the letterbox's fresh array are gone (in the INT8 pipeline
+            # 0.62 -> 0.3 ms a 640x272 frame; docs/benchmarks.md, session 9)
+            scaled, tr = _scale_into(img, net, interp, _work("scaled4", (H, W, 4)))
+            four = cv2.split(scaled, [_work(f"plane{c}", (H, W)) for c in range(4)])
+            planes = [four[k] for k in ((0, 1, 2) if net.color_format == 0 else (2, 1, 0))]
+        else:
+            img = np.ascontiguousarray(img)
+            conv = cv2.cvtColor(img, code, dst=_work("conv", img.shape[:2] + ((3,) if C == 3 else ())))
+            if conv.ndim == 2:
+                conv = conv[..., None]
+            if net.keep_aspect:
+                scaled, tr = _letterbox(conv, W, H, net, interp)
+            else:  # stretched into this thread's work array (what _letterbox does, without a new array)
+                tr = fit_transform(conv.shape[1], conv.shape[0], net)
+                scaled = cv2.resize(conv, (W, H), dst=_work("scaled", (H, W, 3) if C == 3 else (H, W)),
+                                    interpolation=interp)
+            scaled = scaled.reshape(H, W, C)
+            planes = ([scaled[..., 0]] if C == 1 else
+                      cv2.split(scaled, [_work(f"plane{c}", (H, W)) for c in range(C)]))
         transforms.append(Transform(tr.sx, tr.sy, tr.ox, tr.oy, left, top))
-        planes = ([scaled[..., 0]] if C == 1 else
-                  cv2.split(scaled, [_work(f"plane{c}", (H, W)) for c in range(C)]))
         for c, plane in enumerate(planes):
             dst = x[i, ..., c] if net.nhwc else x[i, c]
             # float32(pixel) - offset, then × scale, in float32: the same arithmetic as before
-            if offs[c]:
+            if u8:
+                dst[...] = plane
+            elif offs[c]:
                 np.subtract(plane, np.float32(offs[c]), out=dst, dtype=np.float32)
                 if scale != 1.0:
                     np.multiply(dst, scale, out=dst)
