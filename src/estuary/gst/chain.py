@@ -62,7 +62,8 @@ class ChainElement:
 
     def _chain(self, pad, parent, buf):
         try:
-            self.gst_log("buffer pts %d", buf.pts)
+            if self._debug_categories and self.gst_enabled(Gst.DebugLevel.LOG):  # (buf.pts is a GI call)
+                self.gst_log("buffer pts %d", buf.pts)
             outs = self.process(buf)
             if isinstance(outs, Gst.FlowReturn):  # pushed elsewhere; this is how that went
                 return outs

@@ -267,7 +267,11 @@ class ElementBase:
 
     def gst_enabled(self, level) -> bool:
         """Whether a line at ``level`` would be logged (to skip costly arguments)."""
-        return any(cat.enabled(level) for cat in self._debug_categories)
+        lv = int(level)  # (a loop, not any() over a generator: this runs per buffer and element)
+        for cat in self._debug_categories:
+            if cat.enabled(lv):
+                return True
+        return False
 
     def gst_log_at(self, level, message: str, *args, depth: int = 2) -> None:
         """Log to the first of this element's debug categories (es* name, DeepStream name)
