@@ -156,8 +156,8 @@ def prepare(images: list[np.ndarray], net: NetInput, rois=None,
 
     ``reuse``: the tensor is this thread's work array, overwritten by its next ``reuse`` call
     (for a caller that runs the network on it at once). ``u8``: the scaled pixels as uint8, the
-    offsets and scale left to the runtime (an OpenVINO model that takes uint8 input does that
-    arithmetic inside, the same float32 subtract and multiply)."""
+    offsets and scale left to the runtime (an OpenVINO model made to take uint8 input does that
+    arithmetic inside: estuary.infer.backends._u8_input)."""
     W, H, C = net.width, net.height, net.channels
     interp = INTERPOLATION.get(net.interpolation, cv2.INTER_LINEAR)
     code = {0: cv2.COLOR_RGBA2RGB, 1: cv2.COLOR_RGBA2BGR, 2: cv2.COLOR_RGBA2GRAY}[net.color_format]
