@@ -201,10 +201,25 @@ def test_osd_after_mux_and_tracker_draws_on_the_batch_it_was_given():
 
 
 # -- the detector's input tensor -------------------------------------------------------------------
+def _letterbox(img, W, H, net, interp):
+    """The frame stretched, or letterboxed into a fresh zeroed array (what prepare did before)."""
+    from estuary.infer.preprocess import fit_transform
+    h, w = img.shape[:2]
+    tr = fit_transform(w, h, net)
+    if not net.keep_aspect:
+        return cv2.resize(img, (W, H), interpolation=interp), tr
+    nw, nh = max(1, round(w * tr.sx)), max(1, round(h * tr.sy))
+    ox, oy = int(tr.ox), int(tr.oy)
+    out = np.zeros((H, W, img.shape[2]), img.dtype)
+    # (OpenCV drops a single channel's axis: put it back)
+    out[oy: oy + nh, ox: ox + nw] = cv2.resize(img, (nw, nh), interpolation=interp).reshape(nh, nw, -1)
+    return out, tr
+
+
 def _reference_prepare(images, net, rois=None, arithmetic: bool = True):
     """The straightforward way (what prepare did before): convert, scale, stack, float, shift,
     scale, transpose (without ``arithmetic``: the uint8 pixels, transposed)."""
-    from estuary.infer.preprocess import INTERPOLATION, Transform, _letterbox, crop_roi
+    from estuary.infer.preprocess import INTERPOLATION, Transform, crop_roi
     interp = INTERPOLATION.get(net.interpolation, cv2.INTER_LINEAR)
     code = {0: cv2.COLOR_RGBA2RGB, 1: cv2.COLOR_RGBA2BGR, 2: cv2.COLOR_RGBA2GRAY}[net.color_format]
     batch = np.empty((len(images), net.height, net.width, net.channels), np.uint8)

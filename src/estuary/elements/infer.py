@@ -3,6 +3,7 @@ an nvinfer config file, over the frames (primary) or objects (secondary) of each
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -137,10 +138,15 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
         self._filter = ObjectFilter.from_config(cfg)
         self._cache = SecondaryCache(reinfer_interval=cfg.secondary_reinfer_interval or 0)
 
+    @property
+    def _tensor_input(self) -> bool:
+        """The input is espreprocess's tensors (attached as meta), not the frames."""
+        return bool(self.settings.input_tensor_meta or self.cfg.input_tensor_from_meta)
+
     def _workers(self, on_gpu: bool) -> int:
         import os
         cfg = self.cfg
-        if on_gpu or cfg.process_mode != 1 or self.settings.input_tensor_meta or cfg.input_tensor_from_meta:
+        if on_gpu or cfg.process_mode != 1 or self._tensor_input:
             return 1
         w = self.settings.infer_workers
         if w > 0:
@@ -170,7 +176,7 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
             raise ConfigError(f"{self.get_name()}: backend={prefer} runs on the CPU, but the frames are "
                               "in GPU memory", hint="use backend=auto (or put the frames in system memory)")
         # frames go through InferEngine.raw unless espreprocess's tensors are the input
-        u8 = not (self.settings.input_tensor_meta or cfg.input_tensor_from_meta)
+        u8 = not self._tensor_input
         if workers == 1:
             self._engine = InferEngine(cfg, gpu_id=cfg.gpu_id if on_gpu else -1, backend=prefer, u8_frames=u8)
         else:
@@ -209,7 +215,7 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
         self._calibration = None
         if self._engine.int8_pending:
             from estuary.infer.int8 import CALIB_FRAMES, CALIB_STRIDE
-            if cfg.process_mode == 1 and not (self.settings.input_tensor_meta or cfg.input_tensor_from_meta):
+            if cfg.process_mode == 1 and not self._tensor_input:
                 self._calibration = []
                 self._warn(f"network-mode=1 (INT8) without calibration images: calibrating on {CALIB_FRAMES} "
                            f"of the first frames (one every {CALIB_STRIDE}), inferred in FP32 meanwhile; set "
@@ -303,7 +309,7 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
         if self._gpu_pipelined(batch):
             return self._submit_gpu(buf, None if skip else batch)
         t0 = time.perf_counter()
-        if self.settings.input_tensor_meta or cfg.input_tensor_from_meta:
+        if self._tensor_input:
             if not skip:
                 self._from_tensor_meta(batch)
         elif cfg.process_mode == 2:
@@ -375,7 +381,7 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
         outputs are parsed and pushed, so the GPU works while this thread and the elements
         downstream handle batch k (ESTUARY_INFER_SYNC=1 turns it off, a benchmark baseline)."""
         cfg = self.cfg
-        if cfg.process_mode != 1 or self.settings.input_tensor_meta or cfg.input_tensor_from_meta:
+        if cfg.process_mode != 1 or self._tensor_input:
             return False
         frames = batch.surface.frames
         if not frames or frames[0].device != "cuda" or self._calibration is not None:
@@ -494,7 +500,6 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
         return imgs
 
     def _primary(self, batch, eng=None):
-        import contextlib
         eng = eng or self._engine
         frames = list(batch.frames)
         for start in range(0, len(frames), max(self.cfg.batch_size, 1)):

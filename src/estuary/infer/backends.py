@@ -288,14 +288,14 @@ class OpenVinoBackend(Backend):
     def _warm_up(self) -> None:
         """One inference on each compiled model now: a compiled model's first inference costs
         ~90 ms more than the next (INT8 YOLOv3-tiny, one core), paid once per model, not per
-        request. The adaptive backend's throughput model is otherwise first run by a streaming
-        frame, once the backlog moves the frames there (the first frames, on the one-stream
-        model, are warmed by the engine's check of the outputs)."""
-        shape = [d if isinstance(d, int) else 1 for d in self.input_shape]
+        request. Otherwise streaming frames pay it: the throughput model's first frame once the
+        backlog moves the frames there (and the one-stream model's first, for a parser the
+        engine does not check on a test frame)."""
         if not self.input_shape or any(not isinstance(d, int) for d in self.input_shape[1:]):
             return  # (dynamic image dimensions: nothing to run it on)
         import openvino as ov
-        zeros = ov.Tensor(np.zeros(shape, self.input_dtype))
+        zeros = ov.Tensor(np.zeros([self.input_shape[0] if isinstance(self.input_shape[0], int) else 1]
+                                   + self.input_shape[1:], self.input_dtype))
         for req in (self.request, self.request_one):
             req.set_input_tensor(zeros)
             req.infer()

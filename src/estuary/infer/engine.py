@@ -64,9 +64,9 @@ class InferEngine:
             self.int8 = Int8Plan(cfg, float_precision(backend))
         self._backend_args = {"gpu_id": gpu_id, "prefer": backend, "threads": threads, "streams": streams,
                               "adaptive": adaptive}
+        nhwc = cfg.values.get("network-input-order", 0) == 1
         if u8_frames and gpu_id < 0:
-            self._backend_args["u8_input"] = (tuple(cfg.offsets or ()), cfg.net_scale_factor,
-                                              cfg.values.get("network-input-order", 0) == 1)
+            self._backend_args["u8_input"] = (tuple(cfg.offsets or ()), cfg.net_scale_factor, nhwc)
         model = self.int8.path if self.int8 is not None and self.int8.ready else cfg.onnx_file
         self.model_path = model  # the file the backend runs
         precision = "int8" if model != cfg.onnx_file else "fp32" if self.int8 is not None else PRECISIONS[mode]
@@ -81,7 +81,6 @@ class InferEngine:
                 self.backend = create_backend(cfg.onnx_file, precision="fp32", **self._backend_args)
                 self.model_path = cfg.onnx_file
         shape = self.backend.input_shape
-        nhwc = cfg.values.get("network-input-order", 0) == 1
         dims = cfg.values.get("infer-dims")
         if len(shape) == 4 and all(isinstance(d, int) and d > 0 for d in shape[1:]):
             c, h, w = (shape[3], shape[1], shape[2]) if nhwc else shape[1:]

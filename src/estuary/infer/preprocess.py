@@ -73,23 +73,10 @@ def channel_offsets(offsets, channels: int) -> list[float]:
     return offs + [0.0] * (channels - len(offs))
 
 
-def _letterbox(img, W, H, net: NetInput, interp):
-    h, w = img.shape[:2]
-    tr = fit_transform(w, h, net)
-    if not net.keep_aspect:
-        return cv2.resize(img, (W, H), interpolation=interp), tr
-    nw, nh = max(1, round(w * tr.sx)), max(1, round(h * tr.sy))
-    ox, oy = int(tr.ox), int(tr.oy)
-    out = np.zeros((H, W, img.shape[2]), img.dtype)
-    # (OpenCV drops a single channel's axis: put it back)
-    out[oy: oy + nh, ox: ox + nw] = cv2.resize(img, (nw, nh), interpolation=interp).reshape(nh, nw, -1)
-    return out, tr
-
-
 def _scale_into(img, net: NetInput, interp, out: np.ndarray):
-    """``img`` scaled into ``out`` (H, W, channels) as :func:`fit_transform` says — stretched, or
-    letterboxed with the margins zeroed (what :func:`_letterbox` gives) — written in place;
-    returns (out, transform)."""
+    """``img`` scaled into ``out`` ((H, W) or (H, W, channels)) as :func:`fit_transform` says —
+    stretched, or letterboxed with the margins zeroed — written in place; returns (out,
+    transform)."""
     H, W = out.shape[:2]
     h, w = img.shape[:2]
     tr = fit_transform(w, h, net)
@@ -181,14 +168,7 @@ def prepare(images: list[np.ndarray], net: NetInput, rois=None,
         else:
             img = np.ascontiguousarray(img)
             conv = cv2.cvtColor(img, code, dst=_work("conv", img.shape[:2] + ((3,) if C == 3 else ())))
-            if conv.ndim == 2:
-                conv = conv[..., None]
-            if net.keep_aspect:
-                scaled, tr = _letterbox(conv, W, H, net, interp)
-            else:  # stretched into this thread's work array (what _letterbox does, without a new array)
-                tr = fit_transform(conv.shape[1], conv.shape[0], net)
-                scaled = cv2.resize(conv, (W, H), dst=_work("scaled", (H, W, 3) if C == 3 else (H, W)),
-                                    interpolation=interp)
+            scaled, tr = _scale_into(conv, net, interp, _work("scaled", (H, W, 3) if C == 3 else (H, W)))
             scaled = scaled.reshape(H, W, C)
             planes = ([scaled[..., 0]] if C == 1 else
                       cv2.split(scaled, [_work(f"plane{c}", (H, W)) for c in range(C)]))
