@@ -71,9 +71,9 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
         self._batches = 0
         self._cache = SecondaryCache()
         self.engine_name = ""
-        self._pool = None       # CPU primary mode: a thread pool of workers, each with its engine
+        self._pool = None       # CPU primary mode: an OrderedPool of workers (infer/ordered.py)
         self._engines = None    # queue.Queue of the workers' engines
-        self._inflight = None   # collections.deque of (buffer, future), oldest first
+        self._inflight = None   # GPU primary mode: collections.deque of (buffer, launched batch)
         #: inference time: [batches inferred, seconds] (read by estuary.metrics)
         self.infer_time = [0, 0.0]
         self._time_lock = threading.Lock()
@@ -182,9 +182,8 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
         else:
             # several frames in flight, each request on its share of the cores: one straggling
             # thread (the decoder, the tracker) no longer stalls every core of a parallel operator
-            import collections
             import queue
-            from concurrent.futures import ThreadPoolExecutor
+            from estuary.infer.ordered import OrderedPool
             threads = max(1, (os.cpu_count() or 1) // workers)
             # infer-workers=0 (auto): each batch takes one request (OpenVINO) or session (ONNX
             # Runtime) on every core while that keeps up with the batches, each worker its own
@@ -203,10 +202,10 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
             self._engines = queue.Queue(maxsize=requests)  # maxsize: the batches in flight
             for e in [first] + [first.fork() for _ in range(requests - 1)]:
                 self._engines.put(e)
-            self._pool = ThreadPoolExecutor(requests, thread_name_prefix=f"{self.get_name()}-worker")
-            self._inflight = collections.deque()
-            self._out_lock = threading.Lock()
             self._push_ret = Gst.FlowReturn.OK
+            self._pool = OrderedPool(self._work, self._deliver, workers=requests, limit=requests,
+                                     name=f"{self.get_name()}-worker",
+                                     on_error=lambda exc: self._fail(exc, "push"))
         if on_gpu:
             self._warm_up()
         # how detections look, for this config and engine: its per-class looks are made once
@@ -330,50 +329,24 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
 
     # -- several batches in flight (CPU, primary) -----------------------------------------------
     def _submit(self, buf, batch):
-        """Queue ``batch`` for a worker (blocking while every worker is busy). Batches are pushed
-        in order as soon as they are done, by the worker that finishes them (not when the next
-        batch comes: with frames in flight bounded upstream, none may come until they are out,
-        and a live stream would hold each result one frame longer)."""
-        from concurrent.futures import Future, wait
-        if batch is None:
-            fut = Future()
-            fut.set_result(None)
-        else:
-            fut = self._pool.submit(self._work, batch)
-        with self._out_lock:
-            self._inflight.append((buf, fut))
-        fut.add_done_callback(self._on_done)
-        while True:
-            with self._out_lock:
-                if len(self._inflight) <= self._engines.maxsize or not self._inflight:
-                    break
-                head = self._inflight[0][1]
-            wait([head])
-            self._push_done(in_chain=True)
-        self._push_done(in_chain=True)  # a worker's exception is raised here, in the streaming thread
+        """Queue ``batch`` for a worker (blocking while every request is taken; None: an
+        interval-skipped batch, passed on in its turn). Batches are pushed in order as soon as
+        they are done, by the worker that finishes them (not when the next batch comes: with
+        frames in flight bounded upstream, none may come until they are out, and a live stream
+        would hold each result one frame longer). A worker's exception is raised here, in the
+        streaming thread."""
+        pool = self._pool
+        if pool.failed:
+            return Gst.FlowReturn.ERROR
+        pool.submit(buf, batch, work=batch is not None)
         ret = self._push_ret
         return [] if ret == Gst.FlowReturn.OK else ret
 
-    def _on_done(self, _fut):
-        try:
-            self._push_done()
-        except Exception as exc:  # noqa: BLE001 - a worker thread: the error goes to the bus
-            self._fail(exc, "push")
-
-    def _push_done(self, in_chain: bool = False) -> None:
-        """Push the leading done batches, in order. A failed batch is left for the streaming
-        thread (``in_chain``), which raises its exception."""
-        with self._out_lock:
-            q = self._inflight
-            while q and q[0][1].done():
-                b, f = q[0]
-                if f.exception() is not None and not in_chain:
-                    return
-                q.popleft()
-                f.result()
-                ret = batchmeta.push_held(self.srcpad.push, b)
-                if ret != Gst.FlowReturn.OK and self._push_ret == Gst.FlowReturn.OK:
-                    self._push_ret = ret
+    def _deliver(self, buf) -> None:
+        """Push a done batch downstream (the pool calls it in order, one at a time)."""
+        ret = batchmeta.push_held(self.srcpad.push, buf)
+        if ret != Gst.FlowReturn.OK and self._push_ret == Gst.FlowReturn.OK:
+            self._push_ret = ret
 
     # -- one batch in flight on the GPU (primary) -------------------------------------------
     def _gpu_pipelined(self, batch) -> bool:
@@ -421,7 +394,6 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
 
     def _drain(self) -> Gst.FlowReturn:
         """Push every buffer still in flight (before a serialized event, at EOS)."""
-        from concurrent.futures import wait
         if self._pool is None:  # the GPU path: launched batches, finished and pushed here in order
             ret = Gst.FlowReturn.OK
             while self._inflight:
@@ -430,13 +402,7 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
                 if ret == Gst.FlowReturn.OK:
                     ret = batchmeta.push_held(self.srcpad.push, b)
             return ret
-        while True:
-            with self._out_lock:
-                if not self._inflight:
-                    break
-                head = self._inflight[0][1]
-            wait([head])
-            self._push_done(in_chain=True)
+        self._pool.drain()
         return self._push_ret
 
     def handle_sink_event(self, event) -> bool:
@@ -445,18 +411,16 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
                 job.result()
             self._inflight.clear()
         elif self._pool is not None and event.type == Gst.EventType.FLUSH_STOP:
-            with self._out_lock:
-                for _b, f in self._inflight:
-                    f.result()
-                self._inflight.clear()
-                self._push_ret = Gst.FlowReturn.OK
-        elif self._inflight and Gst.event_type_get_flags(event.type) & Gst.EventTypeFlags.SERIALIZED:
+            self._pool.discard()
+            self._push_ret = Gst.FlowReturn.OK
+        elif ((self._inflight or self._pool is not None)
+              and Gst.event_type_get_flags(event.type) & Gst.EventTypeFlags.SERIALIZED):
             self._drain()
         return self.sinkpad.event_default(self, event)
 
     def _stop_pool(self):
         if self._pool is not None:
-            self._pool.shutdown(wait=True)
+            self._pool.close()
             self._engine = None  # made again, with its workers, on the next start
         self._pool = self._engines = self._inflight = None
 
