@@ -415,6 +415,53 @@ def test_uri_source_bins_feed_the_muxer(h264_clip):
     assert sorted(stream_eos_ids(msgs)) == [0, 1]
 
 
+def _source_bin_frames(mp4):
+    """The RGBA frames a source bin gives for ``mp4`` and the type names of the elements inside."""
+    from estuary.elements.decoder import make_source_bin
+    p = Gst.Pipeline.new("p")
+    sink = Gst.ElementFactory.make("fakesink", "sink")
+    b = make_source_bin(0, str(mp4))
+    p.add(b)
+    p.add(sink)
+    b.get_static_pad("src").link(sink.get_static_pad("sink"))
+    frames, inside = [], set()
+
+    def probe(pad, info):
+        from estuary.gst import capi
+        buf = info.get_buffer()
+        with capi.map_buffer(hash(buf)) as m:
+            frames.append(capi.as_array(m).copy())
+        return Gst.PadProbeReturn.OK
+
+    def walk(bin_):
+        for e in bin_.iterate_recurse():
+            inside.add(e.__gtype__.name)
+
+    sink.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, probe)
+    sink.get_static_pad("sink").add_probe(
+        Gst.PadProbeType.BUFFER, lambda pad, info: (walk(b), Gst.PadProbeReturn.REMOVE)[1])
+    assert run_pipeline(p).type == Gst.MessageType.EOS
+    return frames, inside
+
+
+def test_uri_source_bin_decodes_in_software_without_a_nested_esdecoder(h264_clip, monkeypatch):
+    """Without NVDEC the source bin's uridecodebin plugs the software decoder itself and the
+    bin's own esconvert makes the surfaces (an autoplugged esdecoder would parse and convert a
+    second time, then hand its surfaces through the bin's esconvert): the same pixels either
+    way."""
+    from estuary.elements import urisrc
+    if not urisrc._plain_decoder():
+        pytest.skip("NVDEC decoders are installed: the source bin keeps esdecoder for them")
+    mp4, _ = h264_clip
+    plain, inside = _source_bin_frames(mp4)
+    assert "EstuaryDecoder" not in inside and "EstuaryConvert" in inside, inside
+    monkeypatch.setenv("ESTUARY_URISRC_ESDECODER", "1")
+    nested, inside2 = _source_bin_frames(mp4)
+    assert "EstuaryDecoder" in inside2, inside2
+    assert len(plain) == len(nested) == 20
+    assert all(np.array_equal(a, b) for a, b in zip(plain, nested))
+
+
 def test_missing_file_source_gives_clear_error(tmp_path):
     from estuary.elements.decoder import make_source_bin
     from estuary.errors import SourceError

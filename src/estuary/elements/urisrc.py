@@ -3,7 +3,9 @@
 away.
 
 Inside: ``uridecodebin`` (rebuilt on every reconnection) → ``esconvert`` → ``capsfilter``. The
-converter and the output pad stay, so the muxer downstream keeps its sink pad and sees the source
+``uridecodebin`` plugs a plain decoder where decoding is in software (no NVDEC): this bin's own
+``esconvert`` makes the surfaces, not a second one inside an autoplugged ``esdecoder`` (see
+:func:`_plain_decoder`). The converter and the output pad stay, so the muxer downstream keeps its sink pad and sees the source
 as temporarily absent (a live muxer pushes batches without it) while it reconnects.
 
 * ``rtsp-reconnect-interval`` > 0 (seconds): an error, an end of stream or no data for that long
@@ -36,6 +38,26 @@ from estuary.redact import redact
 __all__ = ["EsUriSrcBin"]
 
 _OUT_CAPS = "video/x-raw(memory:NVMM), format=(string)RGBA"
+
+
+def _plain_decoder() -> bool:
+    """Whether this bin's ``uridecodebin`` takes a plain (software) decoder instead of the
+    autoplugged ``esdecoder``: yes when GStreamer has no NVDEC decoders (the ``nvcodec``
+    plugin registers none without a GPU), whose CUDA-memory path needs ``esdecoder``. Otherwise ``esdecoder`` (a decodebin →
+    esconvert) sits inside and this bin's ``esconvert`` passes its surfaces through: per frame a
+    second H.264 parser, two caps filters and a Python chain call for nothing (1-stream OpenVINO
+    INT8 pipeline on 2 cores: 22.6 → 22.1 ms a frame, 87 → 89 fps; docs/benchmarks.md, session
+    10). ``ESTUARY_URISRC_ESDECODER=1`` keeps ``esdecoder``."""
+    import os
+    if os.environ.get("ESTUARY_URISRC_ESDECODER") == "1":
+        return False
+    return not any(isinstance(f, Gst.ElementFactory) and "Decoder" in (f.get_metadata("klass") or "")
+                   for f in Gst.Registry.get().get_feature_list_by_plugin("nvcodec"))
+
+
+def _skip_esdecoder(_dec, _pad, _caps, factory) -> int:
+    from estuary.elements.decoder import EsDecoder
+    return 2 if factory.get_element_type() == EsDecoder.__gtype__ else 0  # GST_AUTOPLUG_SELECT_SKIP / TRY
 
 
 _TEXT_MESSAGES = Gst.MessageType.PROGRESS | Gst.MessageType.WARNING | Gst.MessageType.INFO
@@ -130,6 +152,8 @@ class EsUriSrcBin(ElementBase, Gst.Bin):
         dec.connect("pad-added", self._on_pad)
         dec.connect("no-more-pads", self._on_no_more_pads)
         dec.connect("source-setup", self._on_source_setup)
+        if _plain_decoder():
+            dec.connect("autoplug-select", _skip_esdecoder)
         self._found = []
         self.add(dec)
         self._dec = dec
