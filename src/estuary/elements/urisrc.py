@@ -5,8 +5,9 @@ away.
 Inside: ``uridecodebin`` (rebuilt on every reconnection) → ``esconvert`` → ``capsfilter``. The
 ``uridecodebin`` plugs a plain decoder where decoding is in software (no NVDEC): this bin's own
 ``esconvert`` makes the surfaces, not a second one inside an autoplugged ``esdecoder`` (see
-:func:`_plain_decoder`). The converter and the output pad stay, so the muxer downstream keeps its sink pad and sees the source
-as temporarily absent (a live muxer pushes batches without it) while it reconnects.
+:func:`_plain_decoder`). The converter and the output pad stay, so the muxer downstream keeps
+its sink pad and sees the source as temporarily absent (a live muxer pushes batches without it)
+while it reconnects.
 
 * ``rtsp-reconnect-interval`` > 0 (seconds): an error, an end of stream or no data for that long
   makes the source reconnect — after ``interval``, then twice that, ... up to
@@ -42,12 +43,12 @@ _OUT_CAPS = "video/x-raw(memory:NVMM), format=(string)RGBA"
 
 def _plain_decoder() -> bool:
     """Whether this bin's ``uridecodebin`` takes a plain (software) decoder instead of the
-    autoplugged ``esdecoder``: yes when GStreamer has no NVDEC decoders (the ``nvcodec``
-    plugin registers none without a GPU), whose CUDA-memory path needs ``esdecoder``. Otherwise ``esdecoder`` (a decodebin →
-    esconvert) sits inside and this bin's ``esconvert`` passes its surfaces through: per frame a
-    second H.264 parser, two caps filters and a Python chain call for nothing (1-stream OpenVINO
-    INT8 pipeline on 2 cores: 22.6 → 22.1 ms a frame, 87 → 89 fps; docs/benchmarks.md, session
-    10). ``ESTUARY_URISRC_ESDECODER=1`` keeps ``esdecoder``."""
+    autoplugged ``esdecoder``: yes when GStreamer has no NVDEC decoders (the ``nvcodec`` plugin
+    registers none without a GPU), whose CUDA-memory path needs ``esdecoder``. Otherwise
+    ``esdecoder`` (a decodebin → esconvert) sits inside and this bin's ``esconvert`` passes its
+    surfaces through: per frame a second H.264 parser, two caps filters and a Python chain call
+    for nothing (1-stream OpenVINO INT8 pipeline on 2 cores: 22.6 → 22.1 ms a frame, 87 → 89
+    fps; docs/benchmarks.md, session 10). ``ESTUARY_URISRC_ESDECODER=1`` keeps ``esdecoder``."""
     import os
     if os.environ.get("ESTUARY_URISRC_ESDECODER") == "1":
         return False
@@ -57,7 +58,8 @@ def _plain_decoder() -> bool:
 
 def _skip_esdecoder(_dec, _pad, _caps, factory) -> int:
     from estuary.elements.decoder import EsDecoder
-    return 2 if factory.get_element_type() == EsDecoder.__gtype__ else 0  # GST_AUTOPLUG_SELECT_SKIP / TRY
+    # GST_AUTOPLUG_SELECT_SKIP (2) for esdecoder, GST_AUTOPLUG_SELECT_TRY (0) for the rest
+    return 2 if factory.get_element_type() == EsDecoder.__gtype__ else 0
 
 
 _TEXT_MESSAGES = Gst.MessageType.PROGRESS | Gst.MessageType.WARNING | Gst.MessageType.INFO
