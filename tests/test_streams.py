@@ -418,6 +418,7 @@ def test_uri_source_bins_feed_the_muxer(h264_clip):
 def _source_bin_frames(mp4):
     """The RGBA frames a source bin gives for ``mp4`` and the type names of the elements inside."""
     from estuary.elements.decoder import make_source_bin
+    from estuary.gst import all_elements
     p = Gst.Pipeline.new("p")
     sink = Gst.ElementFactory.make("fakesink", "sink")
     b = make_source_bin(0, str(mp4))
@@ -433,13 +434,12 @@ def _source_bin_frames(mp4):
             frames.append(capi.as_array(m).copy())
         return Gst.PadProbeReturn.OK
 
-    def walk(bin_):
-        for e in bin_.iterate_recurse():
-            inside.add(e.__gtype__.name)
+    def walk(pad, info):
+        inside.update(e.__gtype__.name for e in all_elements(b))
+        return Gst.PadProbeReturn.REMOVE
 
     sink.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, probe)
-    sink.get_static_pad("sink").add_probe(
-        Gst.PadProbeType.BUFFER, lambda pad, info: (walk(b), Gst.PadProbeReturn.REMOVE)[1])
+    sink.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, walk)
     assert run_pipeline(p).type == Gst.MessageType.EOS
     return frames, inside
 

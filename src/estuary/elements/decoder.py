@@ -64,7 +64,7 @@ class EsDecoder(ElementBase, Gst.Bin):
             "src", self._filter.get_static_pad("src"), self.get_pad_template("src"))
         self.add_pad(self._src)
         self._decodebin.connect("pad-added", self._on_pad)
-        self._decodebin.connect("autoplug-select", _skip_self)
+        self._decodebin.connect("autoplug-select", skip_esdecoder)
         self._decodebin.connect("autoplug-query", _on_query)
 
     def _on_pad(self, dbin, pad):
@@ -161,8 +161,10 @@ class EsCudaSurfaces(ElementBase, GstBase.BaseTransform):
 _AUTOPLUG_TRY, _AUTOPLUG_SKIP = 0, 2
 
 
-def _skip_self(dbin, pad, caps, factory):
-    """Keep the inner decodebin from plugging this decoder bin into itself."""
+def skip_esdecoder(dbin, pad, caps, factory):
+    """An ``autoplug-select`` handler that keeps a decodebin from plugging ``esdecoder``: this
+    decoder bin's inner decodebin (not into itself), and ``esurisrcbin``'s uridecodebin where
+    decoding is in software."""
     return _AUTOPLUG_SKIP if factory.get_element_type() == EsDecoder.__gtype__ else _AUTOPLUG_TRY
 
 

@@ -56,12 +56,6 @@ def _plain_decoder() -> bool:
                    for f in Gst.Registry.get().get_feature_list_by_plugin("nvcodec"))
 
 
-def _skip_esdecoder(_dec, _pad, _caps, factory) -> int:
-    from estuary.elements.decoder import EsDecoder
-    # GST_AUTOPLUG_SELECT_SKIP (2) for esdecoder, GST_AUTOPLUG_SELECT_TRY (0) for the rest
-    return 2 if factory.get_element_type() == EsDecoder.__gtype__ else 0
-
-
 _TEXT_MESSAGES = Gst.MessageType.PROGRESS | Gst.MessageType.WARNING | Gst.MessageType.INFO
 
 
@@ -155,7 +149,8 @@ class EsUriSrcBin(ElementBase, Gst.Bin):
         dec.connect("no-more-pads", self._on_no_more_pads)
         dec.connect("source-setup", self._on_source_setup)
         if _plain_decoder():
-            dec.connect("autoplug-select", _skip_esdecoder)
+            from estuary.elements.decoder import skip_esdecoder
+            dec.connect("autoplug-select", skip_esdecoder)
         self._found = []
         self.add(dec)
         self._dec = dec
