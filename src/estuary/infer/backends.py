@@ -235,7 +235,7 @@ class OpenVinoBackend(Backend):
     precision = "FP32"
 
     def __init__(self, path: str, threads: int = 0, precision: str = "fp32", streams: int = 1,
-                 adaptive: bool = False, u8_input: tuple | None = None):
+                 adaptive: bool = False, u8_input: tuple | None = None, batch: int = 1):
         try:
             import openvino as ov  # (not import_cxx: RTLD_DEEPBIND breaks OpenVINO; see create_backend)
         except ImportError as exc:
@@ -260,6 +260,10 @@ class OpenVinoBackend(Backend):
                 self.compiled_one = core.compile_model(model, "CPU", dict(props, NUM_STREAMS=1))
         except Exception as exc:  # noqa: BLE001 - OpenVINO raises RuntimeError with its message
             raise ModelError(f"OpenVINO cannot compile {path}: {str(exc).strip().splitlines()[-1]}") from None
+        # batches of ``batch`` frames in one inference (see _compile_batch); other sizes as before
+        self.batch, self.compiled_n, self.compiled_one_n = 1, None, None
+        if batch > 1:
+            self._compile_batch(core, path, u8_input, props, batch)
         inp = self.compiled.inputs[0]
         self.input_name = inp.get_any_name()
         self.input_shape = [d.get_length() if d.is_static else None for d in inp.get_partial_shape()]
@@ -282,8 +286,45 @@ class OpenVinoBackend(Backend):
         self.name = f"openvino {ov.get_version().split('-')[0]} (CPU, {self.precision})"
 
     def run(self, x: np.ndarray) -> dict:
+        if self.compiled_n is not None and x.shape[0] == self.batch:
+            return self._run(x, self.request_n, self.request_one_n)
         split = self._run_per_image(x, self._run)
         return split if split is not None else self._run(x)
+
+    def _compile_batch(self, core, path: str, u8_input: tuple | None, props: dict, n: int) -> None:
+        """The model also compiled for batches of ``n`` where its batch is 1 or dynamic: a full
+        batch then runs as one inference instead of image by image (or at a dynamic shape).
+        Why: OpenVINO's INT8 YOLOv3-tiny on 2 cores infers 7-10 % more frames a second at batch
+        4 than at batch 1 (the large late layers' weights read once for four images), a dynamic
+        batch only 3 % more (docs/benchmarks.md, session 11). Partial batches (EOS, a muxer's
+        timeout) still take the batch-1 model. A model whose graph fixes its batch inside (a
+        Reshape to 1) fails to reshape, or gives outputs without a batch of ``n``: it keeps the
+        image-by-image path, with a debug log."""
+        import openvino as ov
+        try:
+            model = core.read_model(path)
+            if u8_input is not None:
+                model = _u8_input(model, *u8_input) or model
+            if len(model.inputs) != 1 or model.inputs[0].get_partial_shape().rank.is_dynamic:
+                return
+            shape = model.inputs[0].get_partial_shape()
+            if shape[0].is_static and shape[0].get_length() != 1:
+                return  # a fixed batch other than 1: the model's own size only
+            shape[0] = ov.Dimension(n)
+            model.reshape({model.inputs[0].get_any_name(): shape})
+            compiled = core.compile_model(model, "CPU", props)
+            if any(o.get_partial_shape().rank.is_dynamic or o.get_partial_shape()[0] != ov.Dimension(n)
+                   for o in compiled.outputs):
+                log.debug("openvino: %s: outputs without a batch of %d at input batch %d; image by image",
+                          path, n, n)
+                return
+            one = (core.compile_model(model, "CPU", dict(props, NUM_STREAMS=1))
+                   if self.compiled_one is not None else None)
+        except Exception as exc:  # noqa: BLE001 - OpenVINO raises RuntimeError with its message
+            log.debug("openvino: %s cannot run batches of %d (%s); image by image", path, n,
+                      str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__)
+            return
+        self.batch, self.compiled_n, self.compiled_one_n = n, compiled, one
 
     def _warm_up(self) -> None:
         """One inference on each compiled model now: a compiled model's first inference costs
@@ -299,19 +340,31 @@ class OpenVinoBackend(Backend):
         for req in (self.request, self.request_one):
             req.set_input_tensor(zeros)
             req.infer()
+        if self.compiled_n is not None:
+            zeros = ov.Tensor(np.zeros([self.batch] + self.input_shape[1:], self.input_dtype))
+            for req in (self.request_n, self.request_one_n):
+                if req is not None:
+                    req.set_input_tensor(zeros)
+                    req.infer()
 
     def _requests(self) -> None:
         """This backend's own infer requests (one per compiled model) and what is bound to them."""
         self.request = self.compiled.create_infer_request()
         self.request_one = self.compiled_one.create_infer_request() if self.compiled_one is not None else None
+        self.request_n = self.compiled_n.create_infer_request() if self.compiled_n is not None else None
+        self.request_one_n = (self.compiled_one_n.create_infer_request()
+                              if self.compiled_one_n is not None else None)
         self._bound = {}  # id(request) -> the array bound as its input (see _run)
 
-    def _run(self, x: np.ndarray) -> dict:
+    def _run(self, x: np.ndarray, request=None, request_one=None) -> dict:
+        """``x`` on this backend's request (``request``: another compiled shape's), or on the
+        one-stream request (``request_one``) when the adaptive chooser says so."""
         x = np.ascontiguousarray(x, self.input_dtype)
+        request, request_one = request or self.request, request_one or self.request_one
         if self._busy is None:
-            return self._infer(self.request, x)
+            return self._infer(request, x)
         with self._busy.choose() as one:  # adaptive: see RequestChooser
-            return self._infer(self.request_one if one else self.request, x)
+            return self._infer(request_one if one else request, x)
 
     def _infer(self, req, x: np.ndarray) -> dict:
         # The request reads x in place (no 2 MB copy a 416x416 frame). Pre-processing refills one
@@ -350,7 +403,14 @@ class RequestChooser:
     paced or live source that one request may keep up with) — not merely when one finds none
     running, which a busy pipeline also shows between frames; a try that backs up at once is
     made again after twice as many frames each time (8 … 512), so an unpaced file stays on
-    throughput while a source one request keeps up with stays on latency.
+    throughput while a source one request keeps up with stays on latency. The one-stream time is
+    measured in latency mode only, so it can be stale: taken while a start-up backlog contended
+    for the cores (OpenVINO FP32: 47-53 ms against 29.6 uncontended), it kept a paced source
+    whose frames come 40 ms apart on one-core requests for good (p50 57 ms against 29; runs
+    flipped between the two, docs/benchmarks.md, session 10). So after ``refresh`` × the
+    probing interval in throughput mode latency mode is tried regardless and the time measured
+    afresh; a try that backs up doubles the interval as above (an unpaced file: a few frames
+    served one at a time every 64 … 2048 frames).
 
     ``slack`` is above 1 because serving frames one at a time costs each frame its inference
     *and* its other work (pre/post-processing, the elements downstream), and because the two
@@ -362,10 +422,11 @@ class RequestChooser:
     mode (p50 29 ms) and needs a slack below 1.24 to get there (1.25: p50 58 ms).
     ``clock``: where time comes from (tests give a fake one)."""
 
-    def __init__(self, backlog: int = 8, slack: float = 1.1, clock=time.perf_counter) -> None:
+    def __init__(self, backlog: int = 8, slack: float = 1.1, refresh: int = 4,
+                 clock=time.perf_counter) -> None:
         import collections
         self.cond = threading.Condition()
-        self.backlog, self.slack, self.clock = backlog, slack, clock
+        self.backlog, self.slack, self.refresh, self.clock = backlog, slack, refresh, clock
         self.latency = True
         self.running = 0
         self.queue = collections.deque()  # tickets of the inferences inside enter(), in order
@@ -390,10 +451,13 @@ class RequestChooser:
             self.last = now
             if not self.latency:
                 self.since += 1
-                if (self.since >= self.probe_every and self.one_times
-                        and self.gap >= self.slack * sorted(self.one_times)[len(self.one_times) // 2]):
+                stale = self.since >= self.refresh * self.probe_every
+                if stale or (self.since >= self.probe_every and self.one_times and
+                             self.gap >= self.slack * sorted(self.one_times)[len(self.one_times) // 2]):
                     self.latency = True  # one request may keep up with the frames: try it
                     self.latency_began = self.tickets
+                    if stale:  # measured again from this try on
+                        self.one_times.clear()
             ticket = self.tickets
             self.tickets += 1
             self.queue.append(ticket)
@@ -462,7 +526,7 @@ def cpu_backends() -> list[tuple[str, str]]:
 
 def create_backend(path: str, gpu_id: int = -1, prefer: str | None = None, threads: int = 0,
                    precision: str = "fp32", streams: int = 1, adaptive: bool = False,
-                   u8_input: tuple | None = None) -> Backend:
+                   u8_input: tuple | None = None, batch: int = 1) -> Backend:
     """The best backend for ``path``: ``prefer`` (a :data:`BACKEND_CHOICES` value; ``auto`` or
     ``None`` defers to ``ESTUARY_BACKEND``, then to the default) may force one.
 
@@ -474,7 +538,8 @@ def create_backend(path: str, gpu_id: int = -1, prefer: str | None = None, threa
     the backend also keeps one request (OpenVINO) or session (ONNX Runtime) on all their threads,
     chosen per frame by :class:`RequestChooser`; ``u8_input`` = (offsets, scale, nhwc): OpenVINO
     takes uint8 pixels and does that arithmetic inside (``backend.input_dtype`` says whether it
-    does; other runtimes take float32)."""
+    does; other runtimes take float32); ``batch``: the batch size the caller runs most (OpenVINO
+    also compiles a model with a batch of 1 for it, see :meth:`OpenVinoBackend._compile_batch`)."""
     if prefer in (None, "", "auto"):
         prefer = os.environ.get("ESTUARY_BACKEND") or "auto"
     if prefer not in BACKEND_CHOICES:
@@ -502,7 +567,7 @@ def create_backend(path: str, gpu_id: int = -1, prefer: str | None = None, threa
         else:
             try:
                 return OpenVinoBackend(path, threads=threads, precision=precision, streams=streams,
-                                       adaptive=adaptive, u8_input=u8_input)
+                                       adaptive=adaptive, u8_input=u8_input, batch=batch)
             except ModelError as exc:
                 if prefer == "openvino":
                     raise ConfigError(str(exc), key="backend",

@@ -64,6 +64,9 @@ class InferEngine:
             self.int8 = Int8Plan(cfg, float_precision(backend))
         self._backend_args = {"gpu_id": gpu_id, "prefer": backend, "threads": threads, "streams": streams,
                               "adaptive": adaptive}
+        if gpu_id < 0 and cfg.process_mode == 1 and cfg.batch_size > 1:
+            # a primary's frames come in batches of batch-size (the muxer's, on a full batch)
+            self._backend_args["batch"] = cfg.batch_size
         nhwc = cfg.values.get("network-input-order", 0) == 1
         if u8_frames and gpu_id < 0:
             self._backend_args["u8_input"] = (tuple(cfg.offsets or ()), cfg.net_scale_factor, nhwc)
