@@ -115,18 +115,20 @@ def test_throughput_mode_tries_latency_only_when_frames_leave_room(apart, back_t
     assert (True in log) is back_to_latency, log
 
 
-@pytest.mark.parametrize("refresh, back_to_latency", [
-    (16, True),      # the stale estimate is measured again, and one request keeps up
-    (10 ** 9, False),  # never measured again: one-core requests for good (the bug it fixes)
+@pytest.mark.parametrize("refresh, apart, back_to_latency", [
+    (4, 0.040, True),         # the stale estimate is measured again, and one request keeps up
+    (10 ** 9, 0.040, False),  # never measured again: one-core requests for good (the bug it fixes)
+    (4, 0.029, False),        # frames as fast as two one-core requests (58 ms) serve them: no
+                              # room for one request, stale or not (an unpaced file)
 ])
-def test_a_stale_one_stream_time_is_measured_again(refresh, back_to_latency):
+def test_a_stale_one_stream_time_is_measured_again(refresh, apart, back_to_latency):
     """A one-stream time taken under a start-up backlog (50 ms) hides that one request now keeps
     up with frames 40 ms apart (29 ms each): OpenVINO FP32 paced at 25 fps on 2 cores."""
     clock = [0.0]
-    c = RequestChooser(refresh=refresh, clock=lambda: clock[0])
+    c = RequestChooser(refresh=refresh, streams=2, clock=lambda: clock[0])
     c.one_times.extend([0.050] * 8)
     c.latency, c.first = False, False
-    log = drive(c, clock, 0.040, 0.029, 400)
+    log = drive(c, clock, apart, 0.029, 400)
     assert all(log[-200:]) is back_to_latency and (True in log) is back_to_latency, log
     if back_to_latency:
         assert log.index(True) <= refresh * c.probe_every  # after the refresh interval, not later

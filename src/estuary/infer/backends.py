@@ -86,7 +86,7 @@ class OrtBackend(Backend):
             # its pool threads sleep between runs instead of spinning: they share the cores with
             # the one-core sessions and the rest of the pipeline
             self.session_one = self._session(ort, path, threads * streams, providers, spin=False)
-            self._busy = RequestChooser()
+            self._busy = RequestChooser(streams=streams)
         inp = self.session.get_inputs()[0]
         self.input_name = inp.name
         self.input_shape = list(inp.shape)
@@ -276,7 +276,8 @@ class OpenVinoBackend(Backend):
         b = self.input_shape[0] if self.input_shape else None
         self.fixed_batch = b if isinstance(b, int) and b > 0 else None
         self._requests()
-        self._busy = RequestChooser() if self.compiled_one is not None else None  # shared with the forks
+        # shared with the forks
+        self._busy = RequestChooser(streams=max(1, streams)) if self.compiled_one is not None else None
         if self.compiled_one is not None:
             self._warm_up()
         self.precision = {"int8": "INT8 (QDQ model)" if hint == "f32" else "INT8 (QDQ model, BF16 float layers)",
@@ -387,6 +388,10 @@ class OpenVinoBackend(Backend):
         return b
 
 
+def _median(times) -> float:
+    return sorted(times)[len(times) // 2]
+
+
 class RequestChooser:
     """Which request an adaptive CPU backend's next inference takes: the one-stream request on
     every core (OpenVINO; ONNX Runtime: a session on every core) — latency: about half the time
@@ -409,8 +414,11 @@ class RequestChooser:
     whose frames come 40 ms apart on one-core requests for good (p50 57 ms against 29; runs
     flipped between the two, docs/benchmarks.md, session 10). So after ``refresh`` × the
     probing interval in throughput mode latency mode is tried regardless and the time measured
-    afresh; a try that backs up doubles the interval as above (an unpaced file: a few frames
-    served one at a time every 64 … 2048 frames).
+    afresh — when frames come with room for it: at least ``slack`` × a one-core request's
+    (median) time over ``streams`` apart, the one-stream time were the cores to share the work
+    perfectly. An unpaced file, whose frames come as fast as the one-core requests serve them,
+    never qualifies; a paced source with idle cores does (a try that backs up doubles the
+    interval as above).
 
     ``slack`` is above 1 because serving frames one at a time costs each frame its inference
     *and* its other work (pre/post-processing, the elements downstream), and because the two
@@ -422,11 +430,13 @@ class RequestChooser:
     mode (p50 29 ms) and needs a slack below 1.24 to get there (1.25: p50 58 ms).
     ``clock``: where time comes from (tests give a fake one)."""
 
-    def __init__(self, backlog: int = 8, slack: float = 1.1, refresh: int = 4,
+    def __init__(self, backlog: int = 8, slack: float = 1.1, refresh: int = 4, streams: int = 2,
                  clock=time.perf_counter) -> None:
         import collections
         self.cond = threading.Condition()
         self.backlog, self.slack, self.refresh, self.clock = backlog, slack, refresh, clock
+        self.streams = max(1, streams)
+        self.own_times = collections.deque(maxlen=8)  # the last one-core inferences' times
         self.latency = True
         self.running = 0
         self.queue = collections.deque()  # tickets of the inferences inside enter(), in order
@@ -451,9 +461,10 @@ class RequestChooser:
             self.last = now
             if not self.latency:
                 self.since += 1
-                stale = self.since >= self.refresh * self.probe_every
+                stale = (self.since >= self.refresh * self.probe_every and self.own_times and
+                         self.gap >= self.slack * _median(self.own_times) / self.streams)
                 if stale or (self.since >= self.probe_every and self.one_times and
-                             self.gap >= self.slack * sorted(self.one_times)[len(self.one_times) // 2]):
+                             self.gap >= self.slack * _median(self.one_times)):
                     self.latency = True  # one request may keep up with the frames: try it
                     self.latency_began = self.tickets
                     if stale:  # measured again from this try on
@@ -488,6 +499,8 @@ class RequestChooser:
         """After an inference of ``seconds``; ``one``: what :meth:`enter` returned."""
         with self.cond:
             self.running -= 1
+            if not one:
+                self.own_times.append(seconds)
             if one:
                 if not self.first:
                     self.one_times.append(seconds)
