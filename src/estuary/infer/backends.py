@@ -552,7 +552,8 @@ def create_backend(path: str, gpu_id: int = -1, prefer: str | None = None, threa
     chosen per frame by :class:`RequestChooser`; ``u8_input`` = (offsets, scale, nhwc): OpenVINO
     takes uint8 pixels and does that arithmetic inside (``backend.input_dtype`` says whether it
     does; other runtimes take float32); ``batch``: the batch size the caller runs most (OpenVINO
-    also compiles a model with a batch of 1 for it, see :meth:`OpenVinoBackend._compile_batch`)."""
+    also compiles a model exported for batch 1, or a dynamic batch, at that size; see
+    :meth:`OpenVinoBackend._compile_batch`)."""
     if prefer in (None, "", "auto"):
         prefer = os.environ.get("ESTUARY_BACKEND") or "auto"
     if prefer not in BACKEND_CHOICES:
