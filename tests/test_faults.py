@@ -291,6 +291,40 @@ def test_bare_urisrcbin_corrupt_source_does_not_stop_the_others(tmp_path):
     assert str(bad) in r.stderr and "continuing with the other sources" in r.stderr
 
 
+# -- an app that exits while its pipeline plays ----------------------------------------------------
+_EXIT_PLAYING = """
+import sys, threading
+import pyds  # noqa: F401  (loads Estuary's elements, as an app does)
+from estuary.gst import Gst
+from estuary import data
+p = Gst.parse_launch(
+    f"filesrc location={data.media_path('bikes.mp4')} ! qtdemux ! h264parse ! nvv4l2decoder ! "
+    "m.sink_0 nvstreammux name=m batch-size=1 width=640 height=272 ! "
+    f"nvinfer infer-workers={sys.argv[1]} config-file-path={data.model_path(data.PRIMARY_CONFIG)} ! "
+    "nvdsosd ! fakesink name=sink")
+seen, enough = [0], threading.Event()
+def probe(pad, info):
+    seen[0] += 1
+    if seen[0] == 30:
+        enough.set()
+    return Gst.PadProbeReturn.OK
+p.get_by_name("sink").get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, probe)
+p.set_state(Gst.State.PLAYING)
+assert enough.wait(60), "30 frames never came"
+sys.exit(3)  # no set_state(NULL): the pipeline is playing, threads are inside OpenCV / OpenVINO
+"""
+
+
+@pytest.mark.parametrize("workers", [1, 2])  # inference in the muxer's thread / in a worker pool
+def test_exit_while_the_pipeline_plays_keeps_the_apps_status(workers, tmp_path):
+    # Without the stop at exit (estuary.gst.element.stop_pipelines_at_exit) every run aborted:
+    # "terminate called without an active exception", status -6
+    r = subprocess.run([PY, "-c", _EXIT_PLAYING, str(workers)], capture_output=True, text=True,
+                       timeout=TIMEOUT, cwd=tmp_path)
+    assert r.returncode == 3, f"status {r.returncode}:\n{r.stderr[-3000:]}"
+    assert "terminate called" not in r.stderr
+
+
 # -- item 3: signals finish recordings with looping, live and RTSP sources -----------------------
 def _playable_frames(path: Path) -> int:
     """Frames decoded to the end of the file (0 when it is not playable)."""

@@ -534,3 +534,30 @@ def test_worker_count_follows_the_sources(live, interval, props, expected):
     # auto on OpenVINO keeps one request more than streams queued (a stream never waits for Python)
     extra = expected > 1 and not props and started[0].get_value("runtime") == "openvino"
     assert started[0].get_value("requests") == expected + extra
+
+
+def test_stopping_while_a_batch_enters_leaves_no_worker_threads():
+    # A batch that reaches nvinfer's chain while the pipeline goes to READY used to find the
+    # workers already closed and the engine gone, start a new pool and leave its (daemon)
+    # threads running: one still inside OpenCV when the interpreter exited aborted the process
+    # (std::terminate from the thread's forced unwind). The probe holds the 10th batch at the
+    # pad, the stream lock taken, while the main thread stops the pipeline.
+    import threading
+    import time
+    p = bikes_pipeline(extra="infer-workers=2", sgie=False)
+    held = threading.Event()
+    seen = [0]
+
+    def hold(pad, info):
+        seen[0] += 1
+        if seen[0] == 10:
+            held.set()
+            time.sleep(0.5)  # the main thread is in set_state(NULL) meanwhile
+        return Gst.PadProbeReturn.OK
+
+    p.get_by_name("pgie").get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, hold)
+    p.set_state(Gst.State.PLAYING)
+    assert held.wait(60), "the pipeline never brought 10 batches"
+    p.set_state(Gst.State.NULL)
+    workers = [t.name for t in threading.enumerate() if t.name.startswith("pgie-worker")]
+    assert workers == [], f"worker threads outlive the pipeline: {workers}"

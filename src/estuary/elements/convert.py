@@ -56,9 +56,10 @@ class EsConvert(ElementBase, ChainElement, Gst.Element):
         self._pool = None  # frame mode: output buffers, reused
 
     def do_change_state(self, transition):
+        ret = Gst.Element.do_change_state(self, transition)
         if transition == Gst.StateChange.PAUSED_TO_READY:
-            self._close_pool()
-        return Gst.Element.do_change_state(self, transition)
+            self._close_pool()  # after the pads are deactivated: no chain is using the pool
+        return ret
 
     def _close_pool(self):
         if self._pool is not None:

@@ -101,13 +101,18 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
     def do_change_state(self, transition):
         if transition == Gst.StateChange.NULL_TO_READY:
             self._load_config()
-        if transition == Gst.StateChange.PAUSED_TO_READY:
-            self._stop_pool()
         if transition == Gst.StateChange.READY_TO_NULL:
             self._engine = None
             self._cache.clear()
             self._batches = 0
-        return Gst.Element.do_change_state(self, transition)
+        ret = Gst.Element.do_change_state(self, transition)
+        if transition == Gst.StateChange.PAUSED_TO_READY:
+            # after the parent deactivated the pads, which waits for the streaming thread to
+            # leave the chain: stopped before, a batch entering the chain meanwhile found no
+            # engine, started a new pool and left its daemon threads running; one of them inside
+            # OpenCV at interpreter exit aborted the process (std::terminate)
+            self._stop_pool()
+        return ret
 
     def _load_config(self):
         from estuary.infer.config import load_infer_config

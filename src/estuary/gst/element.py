@@ -15,10 +15,12 @@ plus :class:`ElementBase`, which gives it:
 
 from __future__ import annotations
 
+import atexit
 import functools
 import logging
 import threading
 import traceback
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -186,6 +188,50 @@ class Settings:
             return {k: v for k, v in vars(self).items() if k != "lock"}
 
 
+#: every Estuary element alive, for the stop at interpreter exit
+_ELEMENTS: "weakref.WeakSet" = weakref.WeakSet()
+
+
+def stop_pipelines_at_exit(timeout: float = 10.0) -> list[str]:
+    """Set every pipeline (top-level bin) that holds an Estuary element and is not in NULL to
+    NULL; return their names. Registered with :mod:`atexit`.
+
+    Why: an app that exits while its pipeline plays (``sys.exit`` from a handler, an uncaught
+    exception, no ``set_state(NULL)`` at the end) leaves threads inside OpenCV, OpenVINO or ONNX
+    Runtime calls with the GIL released. When such a call returns during interpreter shutdown,
+    CPython ends the thread with ``pthread_exit``, whose unwinding through the library's C++
+    frames calls ``std::terminate``: the process aborts ("terminate called without an active
+    exception", exit status 134). ``atexit`` functions run before that point, while the threads
+    still run normally; stopping the pipeline there joins them. Each stop runs on a helper
+    thread, waited for ``timeout`` seconds, so that a pipeline that cannot stop does not hang
+    the exit (it is named in a warning)."""
+    tops: dict[int, Any] = {}
+    for el in list(_ELEMENTS):
+        top = el
+        while (parent := top.get_parent()) is not None:
+            top = parent
+        tops[hash(top)] = top
+    stopped = []
+    for top in tops.values():
+        _ret, state, pending = top.get_state(0)
+        if state == Gst.State.NULL and pending in (Gst.State.VOID_PENDING, Gst.State.NULL):
+            continue
+        t = threading.Thread(target=top.set_state, args=(Gst.State.NULL,),
+                             name="estuary-exit-stop", daemon=True)
+        t.start()
+        t.join(timeout)
+        if t.is_alive():
+            logging.getLogger("estuary").warning(
+                "%s did not stop within %.0f s at exit (set the pipeline to NULL before exiting)",
+                top.get_name(), timeout)
+        else:
+            stopped.append(top.get_name())
+    return stopped
+
+
+atexit.register(stop_pipelines_at_exit)
+
+
 class ElementBase:
     """Mixin for Estuary elements (put it before the GStreamer base class)."""
 
@@ -219,6 +265,7 @@ class ElementBase:
     def init_settings(self) -> None:
         """Create ``self.settings`` with every property's default (call from ``__init__``)."""
         self.settings = Settings(self._all_props)
+        _ELEMENTS.add(self)
 
     def do_get_property(self, pspec):
         p = self._prop(pspec.name)

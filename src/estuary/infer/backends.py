@@ -263,7 +263,7 @@ class OpenVinoBackend(Backend):
         # batches of ``batch`` frames in one inference (see _compile_batch); other sizes as before
         self.batch, self.compiled_n, self.compiled_one_n = 1, None, None
         if batch > 1:
-            self._compile_batch(core, path, u8_input, props, batch)
+            self._compile_batch(core, model, path, props, batch)
         inp = self.compiled.inputs[0]
         self.input_name = inp.get_any_name()
         self.input_shape = [d.get_length() if d.is_static else None for d in inp.get_partial_shape()]
@@ -292,7 +292,7 @@ class OpenVinoBackend(Backend):
         split = self._run_per_image(x, self._run)
         return split if split is not None else self._run(x)
 
-    def _compile_batch(self, core, path: str, u8_input: tuple | None, props: dict, n: int) -> None:
+    def _compile_batch(self, core, model, path: str, props: dict, n: int) -> None:
         """The model also compiled for batches of ``n`` where its batch is 1 or dynamic: a full
         batch then runs as one inference instead of image by image (or at a dynamic shape).
         Why: OpenVINO's INT8 YOLOv3-tiny on 2 cores infers 7-10 % more frames a second at batch
@@ -300,12 +300,11 @@ class OpenVinoBackend(Backend):
         batch only 3 % more (docs/benchmarks.md, session 11). Partial batches (EOS, a muxer's
         timeout) still take the batch-1 model. A model whose graph fixes its batch inside (a
         Reshape to 1) fails to reshape, or gives outputs without a batch of ``n``: it keeps the
-        image-by-image path, with a debug log."""
+        image-by-image path, with a debug log. ``model``: the one compiled at batch 1 (with
+        its uint8 input where it takes one), copied before the reshape."""
         import openvino as ov
         try:
-            model = core.read_model(path)
-            if u8_input is not None:
-                model = _u8_input(model, *u8_input) or model
+            model = model.clone()
             if len(model.inputs) != 1 or model.inputs[0].get_partial_shape().rank.is_dynamic:
                 return
             shape = model.inputs[0].get_partial_shape()
@@ -336,14 +335,11 @@ class OpenVinoBackend(Backend):
         if not self.input_shape or any(not isinstance(d, int) for d in self.input_shape[1:]):
             return  # (dynamic image dimensions: nothing to run it on)
         import openvino as ov
-        zeros = ov.Tensor(np.zeros([self.input_shape[0] if isinstance(self.input_shape[0], int) else 1]
-                                   + self.input_shape[1:], self.input_dtype))
-        for req in (self.request, self.request_one):
-            req.set_input_tensor(zeros)
-            req.infer()
-        if self.compiled_n is not None:
-            zeros = ov.Tensor(np.zeros([self.batch] + self.input_shape[1:], self.input_dtype))
-            for req in (self.request_n, self.request_one_n):
+        b1 = self.input_shape[0] if isinstance(self.input_shape[0], int) else 1
+        for b, requests in ((b1, (self.request, self.request_one)),
+                            (self.batch, (self.request_n, self.request_one_n))):
+            zeros = ov.Tensor(np.zeros([b] + self.input_shape[1:], self.input_dtype))
+            for req in requests:
                 if req is not None:
                     req.set_input_tensor(zeros)
                     req.infer()
