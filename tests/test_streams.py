@@ -154,6 +154,58 @@ def test_source_added_and_removed_while_playing():
     assert f1 == list(range(len(f1)))
 
 
+def test_releasing_a_pad_does_not_wait_for_downstream():
+    # GstAggregator holds its SRC_LOCK while it releases a pad; the muxer used to push the
+    # stream's EOS event right there, waiting for downstream (nvinfer drains its batches in
+    # flight first). A sink waiting for PLAYING while the pipeline re-prerolled needed that lock
+    # for the latency query: runtime-add-delete hung about 1 run in 80. Here downstream is held
+    # (a probe blocks a batch) while the app releases a pad: the release must return at once,
+    # and the stream's EOS event must still go downstream once the probe lets go.
+    import threading
+    from estuary.elements.tracker import STREAM_EOS
+    from estuary import data
+    p = Gst.parse_launch(
+        "videotestsrc is-live=true ! video/x-raw,width=64,height=48,framerate=30/1 ! m.sink_0 "
+        "videotestsrc is-live=true pattern=1 ! video/x-raw,width=64,height=48,framerate=30/1 ! m.sink_1 "
+        "nvstreammux name=m batch-size=2 width=64 height=48 batched-push-timeout=40000 ! "
+        f"nvinfer infer-workers=2 config-file-path={data.model_path(data.PRIMARY_CONFIG)} ! "
+        "fakesink name=sink sync=false")
+    held, release, eos_ids = threading.Event(), threading.Event(), []
+
+    def hold(pad, info):
+        if info.type & Gst.PadProbeType.BUFFER:
+            if not held.is_set():
+                held.set()
+                release.wait(30)
+        else:
+            st = info.get_event().get_structure()
+            if st is not None and st.get_name() == STREAM_EOS:
+                eos_ids.append(st.get_value("source-id"))
+        return Gst.PadProbeReturn.OK
+
+    p.get_by_name("sink").get_static_pad("sink").add_probe(
+        Gst.PadProbeType.BUFFER | Gst.PadProbeType.EVENT_DOWNSTREAM, hold)
+    p.set_state(Gst.State.PLAYING)
+    try:
+        assert held.wait(60), "no batch reached the sink"
+        mux = p.get_by_name("m")
+        pad1 = mux.get_static_pad("sink_1")
+        pad1.get_peer().unlink(pad1)
+        # the held batch is the sink's preroll: the pipeline is still on its way to PLAYING,
+        # as in the hang. The release runs on a thread, so that one that blocks fails the test
+        # instead of hanging it
+        done = threading.Event()
+        threading.Thread(target=lambda: (mux.release_request_pad(pad1), done.set()), daemon=True).start()
+        assert done.wait(5), "release_request_pad blocked: it waits for downstream"
+    finally:
+        release.set()
+    end = time.monotonic() + 10
+    while 1 not in eos_ids and time.monotonic() < end:
+        time.sleep(0.05)
+    p.set_state(Gst.State.NULL)
+    assert eos_ids == [1]
+
+
 def test_live_timeout_pushes_partial_batches():
     timeout_us = 60000
     p = Gst.parse_launch(

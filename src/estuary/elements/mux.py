@@ -226,7 +226,14 @@ class EsMux(ElementBase, GstBase.Aggregator):
             state = self._sources.pop(pad.get_name(), None)
         self._forget_pads()
         if state is not None and not state.eos_posted:
-            self.srcpad.push_event(stream_event(STREAM_EOS, state.index))
+            # pushed from GStreamer's thread pool, not here: GstAggregator calls this with its
+            # SRC_LOCK held (release_request_pad, in the application's thread), and pushing a
+            # serialized event waits for everything downstream (nvinfer drains its batches in
+            # flight). A sink waiting for PLAYING (the pipeline re-prerolling as a new source
+            # comes in) needs the latency query, which needs SRC_LOCK: that was a deadlock
+            # (~1 in 80 runs of runtime-add-delete hung)
+            event = stream_event(STREAM_EOS, state.index)
+            self.call_async(lambda el, ev: el.srcpad.push_event(ev), event)
 
     def do_negotiate(self):
         """Caps are set from the first batch (they depend on the sources)."""
