@@ -6,15 +6,17 @@ model files that run no code."""
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import re
+import threading
 
 import pytest
 
 from estuary.credentials import expand, expand_uri, read_secret_file, resolve_config
 from estuary.errors import ConfigError
-from estuary.redact import RedactingFilter, is_secret_key, redact, register_secret, uri_password
+from estuary.redact import RedactingFilter, RedactingStream, is_secret_key, redact, register_secret, uri_password
 
 @pytest.fixture(autouse=True)
 def _no_registered_secrets():
@@ -141,6 +143,42 @@ def test_log_filter_redacts_messages_arguments_and_tracebacks():
     assert "hunter77" not in text
     assert "rtsp://admin:***@10.1.1.1/cam" in text
     assert "amqp://guest:***@127.0.0.1" in text and "Traceback" in text
+
+
+def test_redacting_stream_keeps_each_threads_lines_whole():
+    """print() writes each argument separately; a probe's per-frame line and the main loop's
+    PERF line written at once must not be spliced (test3 lost a frame line in CI that way)."""
+    out = io.StringIO()
+    stream = RedactingStream(out)
+    turn = [threading.Event() for _ in range(4)]
+
+    def probe():  # the streaming thread: one line in pieces, the other thread writes between
+        stream.write("Frame Number=")
+        stream.write(" ")
+        turn[0].set()
+        turn[1].wait(5)
+        stream.write("rtsp://admin:hunter77@10.1.1.1/cam")
+        stream.write("\n")
+        turn[2].set()
+        turn[3].wait(5)
+        stream.write("ended mid-line ")  # a thread that ends without its newline
+
+    t = threading.Thread(target=probe)
+    t.start()
+    turn[0].wait(5)
+    print("\n**PERF: ", {"stream0": 30.0}, "\n", file=stream)  # the main loop, meanwhile
+    turn[1].set()
+    turn[2].wait(5)
+    stream.write("partial")
+    stream.flush()  # the caller's partial line only: the other thread's is mid-line
+    assert out.getvalue().endswith("partial")
+    turn[3].set()
+    t.join(5)
+    stream.drain()
+    assert out.getvalue().splitlines() == [
+        "", "**PERF:  {'stream0': 30.0} ", "",
+        "Frame Number= rtsp://admin:***@10.1.1.1/cam",
+        "partialended mid-line "]
 
 
 # ---------------------------------------------------------------------------------------------

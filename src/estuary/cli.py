@@ -116,8 +116,8 @@ def _cmd_run(args) -> int:
     except KeyboardInterrupt:
         rc = None
     finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr):
+            stream.drain() if isinstance(stream, RedactingStream) else stream.flush()
         sys.stdout, sys.stderr = real_out, real_err
         sup.restore()
         common_bus.bus_call = original
