@@ -336,7 +336,8 @@ def _playable_frames(path: Path) -> int:
     return n
 
 
-def interrupt_when(argv: list, sig: int, ready, tmp: Path, limit: float = 120.0) -> subprocess.CompletedProcess:
+def interrupt_when(argv: list, sig: int, ready, tmp: Path, limit: float = 120.0,
+                   wait: float = 120.0) -> subprocess.CompletedProcess:
     """Start ``argv``, wait until ``ready(stdout_so_far)`` holds (the run is really under way,
     however loaded the machine), send ``sig`` and collect the outcome."""
     import threading
@@ -357,7 +358,12 @@ def interrupt_when(argv: list, sig: int, ready, tmp: Path, limit: float = 120.0)
         assert time.monotonic() < end, f"not under way after {limit} s:\n{''.join(chunks['err'])[-2000:]}"
         time.sleep(0.2)
     proc.send_signal(sig)
-    proc.wait(timeout=120)
+    try:
+        proc.wait(timeout=wait)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        pytest.fail(f"still running {wait} s after {signal.Signals(sig).name}:\n{''.join(chunks['err'])[-2000:]}")
     for t in threads:
         t.join(timeout=10)
     return subprocess.CompletedProcess(argv, proc.returncode, "".join(chunks["out"]), "".join(chunks["err"]))
@@ -412,6 +418,54 @@ def test_sigint_to_estuary_run_finishes_through_eos_and_exits_130(tmp_path):
                        lambda out: "Frame Number=10 " in out, tmp_path)
     assert r.returncode == 130, r.stderr[-3000:]
     assert "End-of-stream" in r.stdout, r.stdout[-2000:]  # the app's own bus_call saw the EOS
+
+
+# a pipeline whose streaming thread never comes back from a probe: the main thread's
+# set_state(NULL) waits for it in C, where Python never runs a signal handler
+_WEDGED = r'''
+import sys, threading
+from estuary.gst import Gst
+pipeline = Gst.parse_launch("videotestsrc is-live=true ! fakesink name=sink")
+entered = threading.Event()
+def stuck(pad, info):
+    entered.set()
+    print("ready", flush=True)
+    threading.Event().wait()
+    return Gst.PadProbeReturn.OK
+pipeline.get_by_name("sink").get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, stuck)
+def stop_the_pipeline():
+    pipeline.set_state(Gst.State.NULL)
+'''
+_WEDGED_MAIN = {
+    # estuary run's supervision of an app, the app's main thread stuck in its cleanup
+    "estuary-run": _WEDGED + r'''
+from estuary.apps.supervise import AppSupervisor
+sup = AppSupervisor(eos_timeout=1.0, stuck_grace=2.0)
+sup.install()
+pipeline.set_state(Gst.State.PLAYING)
+entered.wait()
+sup.observe(Gst.Message.new_application(pipeline, Gst.Structure.new_empty("started")))
+stop_the_pipeline()
+''',
+    # estuary launch's runner: the EOS cannot pass, and the pipeline cannot stop
+    "runner": _WEDGED + r'''
+from estuary.runner import run
+run(pipeline, eos_timeout=1.0, stuck_grace=2.0)
+''',
+}
+
+
+@pytest.mark.parametrize("where", sorted(_WEDGED_MAIN))
+@pytest.mark.parametrize("sig, status", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_stop_signal_ends_a_process_whose_main_thread_is_stuck_in_c(where, sig, status, tmp_path):
+    t0 = time.monotonic()
+    r = interrupt_when([PY, "-c", _WEDGED_MAIN[where]], sig, lambda out: "ready" in out, tmp_path, wait=30)
+    assert r.returncode == status, r.stderr[-3000:]
+    assert "still running" in r.stderr and "the main thread is blocked" in r.stderr, r.stderr[-3000:]
+    # every thread's stack: where the main thread is stuck, and the probe that holds it
+    main_frame = {"estuary-run": "in stop_the_pipeline", "runner": "runner.py\", line"}[where]
+    assert main_frame in r.stderr and "in stuck" in r.stderr, r.stderr[-3000:]
+    assert time.monotonic() - t0 < 25
 
 
 def test_fault_table_is_large_enough():

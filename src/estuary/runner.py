@@ -90,8 +90,10 @@ def play_until_end(pipeline, timeout: float | None = None, on_message=None, on_t
 
 def run(pipeline, on_message=None, eos_timeout: float = 15.0, quiet: bool = False,
         continue_on_source_error: bool = False, metrics_port: int | None = None,
-        metrics_host: str = "127.0.0.1") -> int:
-    """Play ``pipeline`` until EOS or ERROR; on SIGINT/SIGTERM finish cleanly through EOS.
+        metrics_host: str = "127.0.0.1", stuck_grace: float = 10.0) -> int:
+    """Play ``pipeline`` until EOS or ERROR; on SIGINT/SIGTERM finish cleanly through EOS
+    (waiting ``eos_timeout`` seconds at most); a process still running ``stuck_grace`` seconds
+    after that prints every thread's stack and exits (see :mod:`estuary.watchdog`).
 
     With ``continue_on_source_error``, an error raised inside a source (a ``source-bin-NN`` or a
     bare source bin such as ``nvurisrcbin``: a missing, corrupt or unreachable input) removes it, says so on stderr naming it and the
@@ -118,6 +120,11 @@ def run(pipeline, on_message=None, eos_timeout: float = 15.0, quiet: bool = Fals
         stop["sig"] = signum
 
     old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    # a main thread blocked in C (a pipeline that cannot reach NULL) never sees `stop`: the
+    # watchdog ends the process stuck_grace seconds after the EOS wait (estuary.watchdog)
+    from estuary.watchdog import StopWatchdog
+    watchdog = StopWatchdog(eos_timeout + stuck_grace)
+    watchdog.install()
     bus = pipeline.get_bus()
     status = EXIT_OK
     pipeline.set_state(Gst.State.PLAYING)
@@ -160,6 +167,7 @@ def run(pipeline, on_message=None, eos_timeout: float = 15.0, quiet: bool = Fals
         if server is not None:
             server.shutdown()
             server.server_close()
+        watchdog.done()
         for s, h in old.items():
             signal.signal(s, h)
     return status

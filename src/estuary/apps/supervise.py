@@ -8,7 +8,10 @@ interrupted recording is never finished. The apps stay as they are; ``estuary ru
 * an ERROR on any pipeline makes the exit status non-zero, and the summary names the element,
   the message and the inputs the app was given;
 * SIGINT/SIGTERM send EOS to the app's pipelines, so files are finished, and the status is
-  130/143; a second signal, or no EOS within ``eos_timeout`` seconds, stops the app at once.
+  130/143; a second signal, or no EOS within ``eos_timeout`` seconds, stops the app at once;
+* and if the app still runs ``stuck_grace`` seconds after that (its main thread blocked in C,
+  where Python never runs the handlers above), :class:`estuary.watchdog.StopWatchdog` prints
+  every thread's stack and ends the process with the signal's status.
 """
 
 from __future__ import annotations
@@ -32,8 +35,10 @@ class AppError:
 class AppSupervisor:
     """Observe an app's bus messages and signals; see the module docstring."""
 
-    def __init__(self, eos_timeout: float = 15.0):
+    def __init__(self, eos_timeout: float = 15.0, stuck_grace: float = 10.0):
+        from estuary.watchdog import StopWatchdog
         self.eos_timeout = eos_timeout
+        self._watchdog = StopWatchdog(eos_timeout + stuck_grace, name="estuary run")
         self.errors: list[AppError] = []
         self.signal: int | None = None
         self.timed_out = False
@@ -68,8 +73,10 @@ class AppSupervisor:
         for s in (signal.SIGINT, signal.SIGTERM):
             self._old[s] = signal.signal(s, self._on_signal)
         self._old[signal.SIGALRM] = signal.signal(signal.SIGALRM, self._on_alarm)
+        self._watchdog.install()  # after the handlers: it chains to them
 
     def restore(self) -> None:
+        self._watchdog.done()
         signal.alarm(0)
         for s, h in self._old.items():
             signal.signal(s, h)
