@@ -19,7 +19,9 @@ def test_short_soak_memory_is_flat(tmp_path):
     rep = json.loads(out.read_text())
     samples = rep["samples"]
     assert len(samples) >= 10
-    assert samples[-1]["frames"] > samples[0]["frames"] > 0  # it kept flowing
+    # it kept flowing: frames came in the second half too (the first sample may still be at 0
+    # when the machine is busy: the model loads and the workers start within those seconds)
+    assert samples[-1]["frames"] > samples[len(samples) // 2]["frames"] > 0
     assert samples[-1]["events"] > 0 and samples[-1]["events"] - samples[-1]["events_released"] <= 5
     assert rep["verdict"]["broker"]["sent"] > 0 and rep["verdict"]["broker"]["dropped"] == 0
 
