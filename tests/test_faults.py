@@ -337,9 +337,10 @@ def _playable_frames(path: Path) -> int:
 
 
 def interrupt_when(argv: list, sig: int, ready, tmp: Path, limit: float = 120.0,
-                   wait: float = 120.0) -> subprocess.CompletedProcess:
+                   wait: float = 120.0, again_after: float | None = None) -> subprocess.CompletedProcess:
     """Start ``argv``, wait until ``ready(stdout_so_far)`` holds (the run is really under way,
-    however loaded the machine), send ``sig`` and collect the outcome."""
+    however loaded the machine), send ``sig`` (and again ``again_after`` seconds later) and
+    collect the outcome."""
     import threading
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp)
     chunks = {"out": [], "err": []}
@@ -358,6 +359,9 @@ def interrupt_when(argv: list, sig: int, ready, tmp: Path, limit: float = 120.0,
         assert time.monotonic() < end, f"not under way after {limit} s:\n{''.join(chunks['err'])[-2000:]}"
         time.sleep(0.2)
     proc.send_signal(sig)
+    if again_after is not None:
+        time.sleep(again_after)
+        proc.send_signal(sig)
     try:
         proc.wait(timeout=wait)
     except subprocess.TimeoutExpired:
@@ -466,6 +470,18 @@ def test_a_stop_signal_ends_a_process_whose_main_thread_is_stuck_in_c(where, sig
     main_frame = {"estuary-run": "in stop_the_pipeline", "runner": "runner.py\", line"}[where]
     assert main_frame in r.stderr and "in stuck" in r.stderr, r.stderr[-3000:]
     assert time.monotonic() - t0 < 25
+
+
+def test_a_second_signal_ends_a_stuck_process_without_waiting_for_the_eos_timeout(tmp_path):
+    """The user presses Ctrl-C again: "again to stop at once" holds even when the main thread
+    cannot run Python (eos_timeout here is 60 s; the second signal ends it within seconds)."""
+    script = _WEDGED_MAIN["estuary-run"].replace("eos_timeout=1.0", "eos_timeout=60.0")
+    t0 = time.monotonic()
+    r = interrupt_when([PY, "-c", script], signal.SIGINT, lambda out: "ready" in out, tmp_path,
+                       wait=30, again_after=1.0)
+    assert r.returncode == 130, r.stderr[-3000:]
+    assert "still running" in r.stderr, r.stderr[-3000:]
+    assert time.monotonic() - t0 < 20  # not the 60 s of the EOS wait
 
 
 def test_fault_table_is_large_enough():

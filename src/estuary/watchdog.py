@@ -52,6 +52,7 @@ class StopWatchdog:
             return  # signals are the main thread's business (as signal.signal requires)
         for sig in self.signals:
             r, w = os.pipe()
+            os.set_blocking(w, False)  # a full pipe must never block the signal handler
             wfile = os.fdopen(w, "w")
             faulthandler.register(sig, file=wfile, all_threads=False, chain=True)
             self._pipes[r] = (sig, wfile)
