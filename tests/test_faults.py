@@ -354,10 +354,15 @@ def interrupt_when(argv: list, sig: int, ready, tmp: Path, limit: float = 120.0,
     for t in threads:
         t.start()
     end = time.monotonic() + limit
-    while not ready("".join(chunks["out"])):
-        assert proc.poll() is None, f"ended before it was interrupted:\n{''.join(chunks['err'])[-2000:]}"
-        assert time.monotonic() < end, f"not under way after {limit} s:\n{''.join(chunks['err'])[-2000:]}"
-        time.sleep(0.2)
+    try:
+        while not ready("".join(chunks["out"])):
+            assert proc.poll() is None, f"ended before it was interrupted:\n{''.join(chunks['err'])[-2000:]}"
+            assert time.monotonic() < end, f"not under way after {limit} s:\n{''.join(chunks['err'])[-2000:]}"
+            time.sleep(0.2)
+    except AssertionError:
+        proc.kill()  # a failed test leaves no process behind
+        proc.wait()
+        raise
     proc.send_signal(sig)
     if again_after is not None:
         time.sleep(again_after)
