@@ -117,8 +117,10 @@ def file_pipeline(n, bound, delay=0.01, late=False):
     properties after linking its sources)."""
     p = Gst.Pipeline.new()
     mux = Gst.ElementFactory.make("nvstreammux", "mux")
-    for k, v in (("batch-size", n), ("width", 640), ("height", 272)) + ((("max-frames-in-flight", bound),) if not late else ()):
+    for k, v in (("batch-size", n), ("width", 640), ("height", 272)):
         mux.set_property(k, v)
+    if not late:
+        mux.set_property("max-frames-in-flight", bound)
     sink = Gst.ElementFactory.make("fakesink", "sink")
     sink.set_property("sync", False)
     p.add(mux)

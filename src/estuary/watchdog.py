@@ -25,10 +25,7 @@ import sys
 import threading
 import time
 
-__all__ = ["StopWatchdog", "SIGNAL_STATUS"]
-
-#: exit status of a process stopped by the signal (the shell's 128 + n)
-SIGNAL_STATUS = {signal.SIGINT: 130, signal.SIGTERM: 143}
+__all__ = ["StopWatchdog"]
 
 
 class StopWatchdog:
@@ -113,4 +110,4 @@ class StopWatchdog:
             faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
             sys.stderr.flush()
         finally:
-            os._exit(SIGNAL_STATUS.get(sig, 128 + int(sig)))
+            os._exit(128 + int(sig))  # the shell's status for a signal: runner's EXIT_SIGINT / EXIT_SIGTERM
