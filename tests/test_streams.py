@@ -514,6 +514,95 @@ def test_uri_source_bin_decodes_in_software_without_a_nested_esdecoder(h264_clip
     assert all(np.array_equal(a, b) for a, b in zip(plain, nested))
 
 
+@pytest.mark.parametrize("w, h, env, want", [
+    (640, 272, None, 1), (1920, 1080, None, 1), (1920, 1088, None, 1), (2560, 1440, None, 0),
+    (3840, 2160, None, 0), (640, 272, "", 1), (640, 272, "0", 0), (3840, 2160, "3", 3),
+])
+def test_decoder_threads_one_up_to_1080p_unless_told(w, h, env, want):
+    from estuary.elements.decoder import decoder_threads
+    assert decoder_threads(w, h, env) == want
+
+
+@pytest.mark.parametrize("env", ["x", "-1", "1.5"])
+def test_decoder_threads_bad_setting_says_what_to_give(env):
+    from estuary.elements.decoder import decoder_threads
+    from estuary.errors import ConfigError
+    with pytest.raises(ConfigError, match="ESTUARY_DECODER_THREADS.*give"):
+        decoder_threads(640, 272, env)
+
+
+def _decoder_threads_seen(launch: str):
+    """Runs ``launch`` (its sink named ``sink``); returns the final message, the frames that
+    reached the sink and each libav decoder's ``max-threads`` once frames flowed."""
+    from estuary.gst import all_elements
+    p = Gst.parse_launch(launch)
+    threads, n = {}, [0]
+
+    def probe(pad, info):
+        n[0] += 1
+        for e in all_elements(p):
+            f = e.get_factory()
+            if f is not None and f.get_plugin_name() == "libav":
+                threads[e.get_name()] = e.get_property("max-threads")
+        return Gst.PadProbeReturn.OK
+
+    p.get_by_name("sink").get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, probe)
+    return run_pipeline(p), n[0], threads
+
+
+@pytest.fixture(scope="module")
+def big_clip(tmp_path_factory):
+    """Three frames larger than 1080p."""
+    mp4 = tmp_path_factory.mktemp("big") / "big.mp4"
+    p = Gst.parse_launch(
+        "videotestsrc num-buffers=3 pattern=green ! video/x-raw,width=2560,height=1440,format=I420,framerate=20/1 ! "
+        f"x264enc speed-preset=ultrafast ! h264parse ! mp4mux ! filesink location={mp4}")
+    assert run_pipeline(p).type == Gst.MessageType.EOS
+    return mp4
+
+
+_DECODING_PATHS = {
+    # the sample ports' source bin (esurisrcbin's uridecodebin plugs the software decoder)
+    "source bin": "esurisrcbin uri={uri} ! fakesink name=sink",
+    # deepstream-test1's decoder (esdecoder's decodebin)
+    "nvv4l2decoder": "filesrc location={path} ! qtdemux ! h264parse ! nvv4l2decoder ! fakesink name=sink",
+    # deepstream-test3's uridecodebin, which autoplugs esdecoder
+    "uridecodebin": "uridecodebin uri={uri} ! fakesink name=sink",
+}
+
+
+@pytest.mark.parametrize("path", list(_DECODING_PATHS))
+@pytest.mark.parametrize("clip, env, want", [("small", None, 1), ("small", "0", 0), ("big", None, 0)])
+def test_software_decoders_get_their_threads_from_the_frame_size(path, clip, env, want, h264_clip,
+                                                                 big_clip, monkeypatch):
+    """Up to 1080p a libav decoder runs on one thread (less CPU a frame where inference keeps
+    the cores busy); larger frames and ``ESTUARY_DECODER_THREADS=0`` keep libav's own choice."""
+    mp4 = h264_clip[0] if clip == "small" else big_clip
+    if env is not None:
+        monkeypatch.setenv("ESTUARY_DECODER_THREADS", env)
+    msg, frames, threads = _decoder_threads_seen(
+        _DECODING_PATHS[path].format(uri=Gst.filename_to_uri(str(mp4)), path=mp4))
+    assert msg.type == Gst.MessageType.EOS, msg.parse_error()
+    assert frames == (20 if clip == "small" else 3)
+    assert list(threads.values()) == [want], threads
+
+
+def test_bad_decoder_threads_setting_is_an_error_naming_it(h264_clip, monkeypatch):
+    monkeypatch.setenv("ESTUARY_DECODER_THREADS", "many")
+    msg, _, _ = _decoder_threads_seen(_DECODING_PATHS["source bin"].format(
+        uri=Gst.filename_to_uri(str(h264_clip[0])), path=""))
+    assert msg.type == Gst.MessageType.ERROR
+    assert "ESTUARY_DECODER_THREADS='many': give a number of threads" in msg.parse_error()[0].message
+
+
+def test_one_decoder_thread_gives_the_same_pixels(h264_clip, monkeypatch):
+    one, _ = _source_bin_frames(h264_clip[0])
+    monkeypatch.setenv("ESTUARY_DECODER_THREADS", "0")
+    auto, _ = _source_bin_frames(h264_clip[0])
+    assert len(one) == len(auto) == 20
+    assert all(np.array_equal(a, b) for a, b in zip(one, auto))
+
+
 def test_missing_file_source_gives_clear_error(tmp_path):
     from estuary.elements.decoder import make_source_bin
     from estuary.errors import SourceError

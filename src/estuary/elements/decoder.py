@@ -15,9 +15,10 @@ from __future__ import annotations
 import functools
 
 from estuary.gst import Gst, GstBase
-from estuary.gst.element import ElementBase, Prop
+from estuary.gst.element import ElementBase, Prop, post_error
 
-__all__ = ["EsDecoder", "EsCudaSurfaces", "make_source_bin", "CUDA_NV12_CAPS"]
+__all__ = ["EsDecoder", "EsCudaSurfaces", "make_source_bin", "CUDA_NV12_CAPS", "decoder_threads",
+           "limit_decoder_threads"]
 
 #: NVDEC frames left in GPU memory, labelled as our surfaces as well (apps test for memory:NVMM)
 CUDA_NV12_CAPS = "video/x-raw(memory:NVMM, memory:CUDAMemory), format=(string)NV12"
@@ -66,6 +67,7 @@ class EsDecoder(ElementBase, Gst.Bin):
         self._decodebin.connect("pad-added", self._on_pad)
         self._decodebin.connect("autoplug-select", skip_esdecoder)
         self._decodebin.connect("autoplug-query", _on_query)
+        limit_decoder_threads(self._decodebin)
 
     def _on_pad(self, dbin, pad):
         caps = pad.get_current_caps() or pad.query_caps(None)
@@ -166,6 +168,71 @@ def skip_esdecoder(dbin, pad, caps, factory):
     decoder bin's inner decodebin (not into itself), and ``esurisrcbin``'s uridecodebin where
     decoding is in software."""
     return _AUTOPLUG_SKIP if factory.get_element_type() == EsDecoder.__gtype__ else _AUTOPLUG_TRY
+
+
+#: frames up to this many pixels (1080p, in 16-pixel macroblocks) are decoded on one thread
+_ONE_THREAD_PIXELS = 1920 * 1088
+
+
+def decoder_threads(width: int, height: int, env: str | None = None) -> int:
+    """Threads for a software (libav) decoder of ``width`` × ``height`` frames: 1 up to 1080p,
+    0 (libav's choice: one a core) above; ``env`` (``ESTUARY_DECODER_THREADS``) overrides it
+    with a number (0: libav's choice).
+
+    Why one: on the CPU path inference keeps every core busy, so what counts is a frame's CPU
+    time, not one stream's decoding speed — and libav's frame threads cost CPU to hand frames
+    between them and hold a frame per thread (latency). avdec_h264 on 2 cores, 2,000 frames of
+    640×272: 1.5 → 1.1 ms of CPU a frame; 1080p: 14 → 12 ms (docs/benchmarks.md, session 14).
+    Streams decode in parallel anyway. Above 1080p one core may not keep up with one stream
+    (4K at 25-40 fps on one core of the VMs measured), so libav threads it as before."""
+    if env not in (None, ""):
+        try:
+            n = int(env)
+        except ValueError:
+            from estuary.errors import ConfigError
+            raise ConfigError(f"ESTUARY_DECODER_THREADS={env!r}: give a number of threads "
+                              "(0: one a core)", key="ESTUARY_DECODER_THREADS") from None
+        if n < 0:
+            from estuary.errors import ConfigError
+            raise ConfigError(f"ESTUARY_DECODER_THREADS={env!r}: give 0 or more threads",
+                              key="ESTUARY_DECODER_THREADS")
+        return n
+    return 1 if width * height <= _ONE_THREAD_PIXELS else 0
+
+
+def limit_decoder_threads(bin: Gst.Bin) -> None:
+    """Gives each libav video decoder that ``bin`` (a decodebin or uridecodebin) plugs the
+    threads :func:`decoder_threads` says for its stream's size, set from its input caps before
+    it opens (and again should the size change). Hardware decoders are left alone."""
+    bin.connect("deep-element-added", _on_element_added)
+
+
+def _on_element_added(_bin, _sub, element) -> None:
+    factory = element.get_factory()
+    if (factory is None or factory.get_plugin_name() != "libav"
+            or "Decoder/Video" not in (factory.get_metadata("klass") or "")
+            or element.find_property("max-threads") is None):
+        return
+    import os
+    env = os.environ.get("ESTUARY_DECODER_THREADS")
+    element.get_static_pad("sink").add_probe(Gst.PadProbeType.EVENT_DOWNSTREAM, _on_caps, env)
+
+
+def _on_caps(pad, info, env):
+    event = info.get_event()
+    if event.type != Gst.EventType.CAPS:
+        return Gst.PadProbeReturn.OK
+    s = event.parse_caps().get_structure(0)
+    ok_w, w = s.get_int("width")
+    ok_h, h = s.get_int("height")
+    if ok_w and ok_h:
+        try:
+            n = decoder_threads(w, h, env)
+        except ValueError as e:  # a bad setting: an ERROR on the bus naming it, not a crash
+            post_error(pad.get_parent_element(), e, "ESTUARY_DECODER_THREADS")
+            return Gst.PadProbeReturn.OK
+        pad.get_parent_element().set_property("max-threads", n)
+    return Gst.PadProbeReturn.OK
 
 
 def autoplug_rank() -> int:

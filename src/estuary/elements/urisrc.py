@@ -149,8 +149,9 @@ class EsUriSrcBin(ElementBase, Gst.Bin):
         dec.connect("no-more-pads", self._on_no_more_pads)
         dec.connect("source-setup", self._on_source_setup)
         if _plain_decoder():
-            from estuary.elements.decoder import skip_esdecoder
+            from estuary.elements.decoder import limit_decoder_threads, skip_esdecoder
             dec.connect("autoplug-select", skip_esdecoder)
+            limit_decoder_threads(dec)
         self._found = []
         self.add(dec)
         self._dec = dec
