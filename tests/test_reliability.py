@@ -187,6 +187,41 @@ def test_rtsp_source_reconnects_after_its_server_is_killed_and_the_other_never_s
           f"steady source: {len(steady_t)} frames, longest gap {max(gaps) * 1000:.0f} ms")
 
 
+def test_a_10_bit_camera_reconnects_with_its_format_converter_rebuilt():
+    """A 10-bit H.264 camera (its frames go through a videoconvert before esconvert) is killed
+    and restarted: the rebuilt decoder gets a fresh converter, the old one is gone, frames flow."""
+    import time
+
+    from estuary.gst import all_elements
+    from estuary.testing import RtspTestServer
+    from tests.servers import free_port
+    with RtspTestServer(free_port(), format="I420_10LE") as cam:
+        p, arrivals = _live_pipeline([cam.uri], {0: dict(reconnect_interval=1)})
+        bus = p.get_bus()
+        messages = []
+        converters = lambda: [e for e in all_elements(p)  # noqa: E731
+                              if e.get_factory() is not None and e.get_factory().get_name() == "videoconvert"]
+        p.set_state(Gst.State.PLAYING)
+        try:
+            count = lambda t0=0.0: sum(1 for t, _ in list(arrivals) if t >= t0)  # noqa: E731
+            err = _pump(bus, 30, messages, until=lambda: count() >= 20)
+            assert err is None, err.parse_error()
+            assert count() >= 20 and len(converters()) == 1
+            cam.kill()
+            err = _pump(bus, 2.5, messages)
+            assert err is None, err.parse_error()
+            cam.start()
+            t_restart = time.monotonic()
+            err = _pump(bus, 30, messages, until=lambda: count(t_restart) >= 20)
+            assert err is None, err.parse_error()
+            assert count(t_restart) >= 20, "the camera came back after its server restarted"
+            assert len(converters()) == 1, converters()
+        finally:
+            p.set_state(Gst.State.NULL)
+    assert any(m.type == Gst.MessageType.ELEMENT and m.get_structure().get_name() == "estuary-source-restored"
+               for m in messages)
+
+
 def test_rtsp_source_gives_up_after_its_attempts_with_an_error_naming_it():
     from tests.servers import free_port
     uri = f"rtsp://127.0.0.1:{free_port()}/nothing-here"

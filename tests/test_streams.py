@@ -565,10 +565,14 @@ _DECODING_PATHS = {
     # the sample ports' source bin (esurisrcbin's uridecodebin plugs the software decoder)
     "source bin": "esurisrcbin uri={uri} ! fakesink name=sink",
     # deepstream-test1's decoder (esdecoder's decodebin)
-    "nvv4l2decoder": "filesrc location={path} ! qtdemux ! h264parse ! nvv4l2decoder ! fakesink name=sink",
+    "nvv4l2decoder": "filesrc location={path} ! qtdemux ! {parse} ! nvv4l2decoder ! fakesink name=sink",
     # deepstream-test3's uridecodebin, which autoplugs esdecoder
     "uridecodebin": "uridecodebin uri={uri} ! fakesink name=sink",
 }
+
+
+def _launch(path: str, mp4, parse: str = "h264parse") -> str:
+    return _DECODING_PATHS[path].format(uri=Gst.filename_to_uri(str(mp4)), path=mp4, parse=parse)
 
 
 @pytest.mark.parametrize("path", list(_DECODING_PATHS))
@@ -581,7 +585,7 @@ def test_software_decoders_get_their_threads_from_the_frame_size(path, clip, env
     if env is not None:
         monkeypatch.setenv("ESTUARY_DECODER_THREADS", env)
     msg, frames, threads = _decoder_threads_seen(
-        _DECODING_PATHS[path].format(uri=Gst.filename_to_uri(str(mp4)), path=mp4))
+        _launch(path, mp4))
     assert msg.type == Gst.MessageType.EOS, msg.parse_error()
     assert frames == (20 if clip == "small" else 3)
     assert list(threads.values()) == [want], threads
@@ -589,8 +593,7 @@ def test_software_decoders_get_their_threads_from_the_frame_size(path, clip, env
 
 def test_bad_decoder_threads_setting_is_an_error_naming_it(h264_clip, monkeypatch):
     monkeypatch.setenv("ESTUARY_DECODER_THREADS", "many")
-    msg, _, _ = _decoder_threads_seen(_DECODING_PATHS["source bin"].format(
-        uri=Gst.filename_to_uri(str(h264_clip[0])), path=""))
+    msg, _, _ = _decoder_threads_seen(_launch("source bin", h264_clip[0]))
     assert msg.type == Gst.MessageType.ERROR
     assert "ESTUARY_DECODER_THREADS='many': give a number of threads" in msg.parse_error()[0].message
 
@@ -601,6 +604,57 @@ def test_one_decoder_thread_gives_the_same_pixels(h264_clip, monkeypatch):
     auto, _ = _source_bin_frames(h264_clip[0])
     assert len(one) == len(auto) == 20
     assert all(np.array_equal(a, b) for a, b in zip(one, auto))
+
+
+@pytest.fixture(scope="module")
+def format_clips(tmp_path_factory):
+    """Green H.264 clips in the formats of H.264's 4:4:4, 4:2:2 and 10-bit profiles (and
+    8-bit 4:2:0 to compare), and H.265 Main10 (today's cameras): what ``esconvert`` does not
+    read itself."""
+    d = tmp_path_factory.mktemp("formats")
+    out = {}
+    for name, fmt, codec in (("I420", "I420", "264"), ("Y444", "Y444", "264"), ("Y42B", "Y42B", "264"),
+                             ("I420_10LE", "I420_10LE", "264"), ("HEVC Main10", "I420_10LE", "265")):
+        out[name] = d / f"{name.replace(' ', '-')}.mp4"
+        p = Gst.parse_launch(
+            f"videotestsrc num-buffers=5 pattern=green ! video/x-raw,format={fmt},width=320,height=240,"
+            f"framerate=20/1 ! x{codec}enc speed-preset=ultrafast ! h{codec}parse ! mp4mux ! "
+            f"filesink location={out[name]}")
+        assert run_pipeline(p).type == Gst.MessageType.EOS
+    return out
+
+
+def _frame_means(launch: str):
+    """Runs ``launch`` (its sink named ``sink``, RGBA surfaces in); returns the final message
+    and each frame's mean R, G, B."""
+    from estuary.gst import capi
+    p = Gst.parse_launch(launch)
+    means = []
+
+    def probe(pad, info):
+        with capi.map_buffer(hash(info.get_buffer())) as m:
+            means.append(capi.as_array(m).reshape(-1, 4)[:, :3].mean(0))
+        return Gst.PadProbeReturn.OK
+
+    p.get_by_name("sink").get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, probe)
+    return run_pipeline(p), means
+
+
+@pytest.mark.parametrize("path", list(_DECODING_PATHS))
+@pytest.mark.parametrize("fmt", ["Y444", "Y42B", "I420_10LE", "HEVC Main10"])
+def test_4_2_2_4_4_4_and_10_bit_video_decodes_to_surfaces(path, fmt, format_clips):
+    """Before, these stopped with "not-negotiated" (esconvert reads 8-bit 4:2:0 and RGB
+    formats): now GStreamer's videoconvert goes between, and the pixels are those of the
+    8-bit 4:2:0 clip of the same picture."""
+    def means(f):
+        mp4 = format_clips[f]
+        msg, got = _frame_means(_launch(path, mp4, "h265parse" if "HEVC" in f else "h264parse"))
+        assert msg.type == Gst.MessageType.EOS, msg.parse_error()
+        return got
+    got, ref = means(fmt), means("I420")
+    assert len(got) == len(ref) == 5
+    assert np.abs(np.array(got) - np.array(ref)).max() < 3, (got[0], ref[0])
+    assert np.abs(got[0] - COLOURS["green"]).max() < 25
 
 
 def test_missing_file_source_gives_clear_error(tmp_path):

@@ -119,14 +119,17 @@ def run_and_collect(description, sink: str = "sink", timeout: float = 60.0) -> l
 
 def serve_rtsp_test_stream(port: int, path: str = "/test", width: int = 320, height: int = 240,
                            fps: int = 30, pattern: str = "ball", user: str | None = None,
-                           password: str | None = None, auth_method: str = "digest"):
+                           password: str | None = None, auth_method: str = "digest",
+                           format: str | None = None):
     """Serve a live H.264 test pattern at rtsp://127.0.0.1:port/path (runs a GLib main loop
     for ever; :class:`RtspTestServer` runs it in a child process so tests can kill it). With
-    ``user``/``password`` only clients that log in are served (a camera with a password)."""
+    ``user``/``password`` only clients that log in are served (a camera with a password);
+    ``format`` is the encoder's input (``I420_10LE``: a 10-bit stream; ``Y444``: 4:4:4)."""
     from estuary.gst import GLib
     from estuary.outputs import serve_rtsp_launch
+    fmt = f"format={format}," if format else ""
     serve_rtsp_launch(
-        f"( videotestsrc is-live=true pattern={pattern} ! video/x-raw,width={width},height={height},"
+        f"( videotestsrc is-live=true pattern={pattern} ! video/x-raw,{fmt}width={width},height={height},"
         f"framerate={fps}/1 ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={fps // 2} "
         "! rtph264pay name=pay0 pt=96 config-interval=1 )", port, path,
         user=user, password=password, auth_method=auth_method)

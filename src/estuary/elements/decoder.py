@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import functools
 
+from estuary.errors import StreamError
 from estuary.gst import Gst, GstBase
 from estuary.gst.element import ElementBase, Prop, post_error
 
 __all__ = ["EsDecoder", "EsCudaSurfaces", "make_source_bin", "CUDA_NV12_CAPS", "decoder_threads",
-           "limit_decoder_threads"]
+           "limit_decoder_threads", "link_decoded"]
 
 #: NVDEC frames left in GPU memory, labelled as our surfaces as well (apps test for memory:NVMM)
 CUDA_NV12_CAPS = "video/x-raw(memory:NVMM, memory:CUDAMemory), format=(string)NV12"
@@ -84,7 +85,43 @@ class EsDecoder(ElementBase, Gst.Bin):
             return
         sink = self._convert.get_static_pad("sink")
         if not sink.is_linked():
-            pad.link(sink)
+            link_decoded(self, pad, sink)
+
+
+def link_decoded(bin: Gst.Bin, pad: Gst.Pad, sink: Gst.Pad) -> list[Gst.Element]:
+    """Links a decoder's video ``pad`` to ``sink`` (an ``esconvert``'s) in ``bin``; through
+    GStreamer's ``videoconvert`` when the decoded format is one ``esconvert`` does not read —
+    H.264 4:2:2 and 4:4:4, 10-bit H.264 and H.265 (HEVC Main10 cameras), ... — which would
+    otherwise stop the stream with "not-negotiated". YUV becomes 8-bit 4:2:0 (I420), so that
+    ``esconvert`` turns it into RGBA with the same colour arithmetic as every other stream; RGB
+    becomes RGBA. Returns the elements it added (for a bin that rebuilds its decoder to
+    remove with it)."""
+    from estuary.gst import GstVideo
+    from estuary.surface.convert import SUPPORTED_FORMATS
+    caps = pad.get_current_caps() or pad.query_caps(None)
+    st = caps.get_structure(0) if caps.get_size() else None
+    fmt = st.get_string("format") if st is not None else None
+    added = []
+    if fmt is not None and fmt not in SUPPORTED_FORMATS:
+        info = GstVideo.video_format_get_info(GstVideo.video_format_from_string(fmt))
+        yuv = bool(info.flags & GstVideo.VideoFormatFlags.YUV)
+        conv = Gst.ElementFactory.make("videoconvert", None)
+        conv.set_property("dither", 0)  # 10-bit to 8: rounded, the same pixels every run
+        want = Gst.ElementFactory.make("capsfilter", None)
+        want.set_property("caps", Gst.Caps.from_string(f"video/x-raw, format={'I420' if yuv else 'RGBA'}"))
+        added = [conv, want]
+        for e in added:
+            bin.add(e)
+        conv.link(want)
+        for e in added:
+            e.sync_state_with_parent()
+    res = pad.link(added[0].get_static_pad("sink") if added else sink)
+    if res == Gst.PadLinkReturn.OK and added:
+        res = added[-1].get_static_pad("src").link(sink)
+    if res != Gst.PadLinkReturn.OK:  # said on the bus: the stream would stop with no reason
+        post_error(bin, StreamError(f"cannot take the decoder's {caps.to_string()} ({res.value_nick})"),
+                   "decoded video")
+    return added
 
 
 def _on_query(dbin, pad, element, query) -> bool:

@@ -120,6 +120,7 @@ class EsUriSrcBin(ElementBase, Gst.Bin):
         self._lock = threading.RLock()
         self._ghost = None
         self._dec = None
+        self._fmtconv: list = []  # a videoconvert between decoder and esconvert (link_decoded)
         self._found: list[str] = []
         self._missing: list[str] = []  # caps of streams no decoder was found for
         self._playing = False
@@ -189,7 +190,8 @@ class EsUriSrcBin(ElementBase, Gst.Bin):
         if s.file_loop or s.rtsp_reconnect_interval > 0:
             kinds |= Gst.PadProbeType.BUFFER
         pad.add_probe(kinds, self._on_data, dec)
-        pad.link(sink)
+        from estuary.elements.decoder import link_decoded
+        self._fmtconv = link_decoded(self, pad, sink)
         pad.set_offset(self._offset)
 
     def _join_offset(self) -> int:
@@ -270,9 +272,10 @@ class EsUriSrcBin(ElementBase, Gst.Bin):
 
     def _rebuild(self):
         old, self._dec = self._dec, None
-        if old is not None:
-            old.set_state(Gst.State.NULL)
-            self.remove(old)
+        conv, self._fmtconv = self._fmtconv, []
+        for e in ([old] if old is not None else []) + conv:  # the decoder, what converted its format
+            e.set_state(Gst.State.NULL)
+            self.remove(e)
         dec = self._build_decoder()
         self._last_data = time.monotonic()
         dec.sync_state_with_parent()
