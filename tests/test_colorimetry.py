@@ -191,3 +191,27 @@ def test_i420_fast_path_with_chroma_planes_that_are_not_whole_rows(h, w):
     assert np.abs(ours.astype(np.int16) - exact).max() <= 1
     nv12 = rgba_to(np.dstack([ours, np.full((h, w), 255, np.uint8)]), "NV12")
     assert nv12.shape == (h * 3 // 2, w)
+
+
+@pytest.mark.parametrize("fmt, chroma_site, colorimetry", [
+    ("I420", None, None), ("I420", "jpeg", None), ("I420", None, ("bt709", True)), ("NV12", None, None),
+])
+@pytest.mark.parametrize("h, w", [(241, 321), (241, 320), (240, 321), (1, 1)])
+def test_odd_sized_frames_convert_as_the_frame_one_pixel_larger_cropped(fmt, chroma_site, colorimetry, h, w):
+    """Odd sizes (a JPEG photo of 321×241, 4:4:4 video made 4:2:0) were refused ("must have even
+    width and height"): their last chroma row/column serves one luma row/column, so the frame
+    converts as the even frame around it, cropped (within a level: the even frame may take
+    OpenCV's fixed-point fast path)."""
+    from estuary.surface.colorimetry import Colorimetry
+    from estuary.surface.convert import frame_to_rgba
+    rng = np.random.default_rng(h * 1000 + w)
+    H2, W2 = h + h % 2, w + w % 2
+    y = rng.integers(16, 236, (H2, W2), dtype=np.uint8)
+    c = rng.integers(16, 241, (3, H2 // 2, W2 // 2), dtype=np.uint8)
+    col = Colorimetry(*colorimetry) if colorimetry else None
+    planes = ([y, c[0], c[1]] if fmt == "I420" else
+              [y, np.ascontiguousarray(np.stack([c[0], c[1]], -1).reshape(H2 // 2, W2))])
+    even = frame_to_rgba(planes, fmt, colorimetry=col, chroma_site=chroma_site).astype(np.int16)
+    odd = frame_to_rgba([planes[0][:h, :w]] + planes[1:], fmt, colorimetry=col, chroma_site=chroma_site)
+    assert odd.shape == (h, w, 4)
+    assert np.abs(odd.astype(np.int16) - even[:h, :w]).max() <= 1

@@ -657,6 +657,19 @@ def test_4_2_2_4_4_4_and_10_bit_video_decodes_to_surfaces(path, fmt, format_clip
     assert np.abs(got[0] - COLOURS["green"]).max() < 25
 
 
+@pytest.mark.parametrize("path", ["source bin", "uridecodebin"])
+def test_an_odd_sized_jpeg_photo_decodes_to_surfaces(path, tmp_path):
+    """A 321×241 JPEG (jpegdec gives odd-sized I420) was refused: "I420 frames must have even
+    width and height"."""
+    jpg = tmp_path / "odd.jpg"
+    p = Gst.parse_launch("videotestsrc num-buffers=1 pattern=green ! video/x-raw,format=I420,width=321,height=241 "
+                         f"! jpegenc ! filesink location={jpg}")
+    assert run_pipeline(p).type == Gst.MessageType.EOS
+    msg, means = _frame_means(_launch(path, jpg))
+    assert msg.type == Gst.MessageType.EOS, msg.parse_error()
+    assert len(means) == 1 and np.abs(means[0] - COLOURS["green"]).max() < 25, means
+
+
 def test_missing_file_source_gives_clear_error(tmp_path):
     from estuary.elements.decoder import make_source_bin
     from estuary.errors import SourceError

@@ -75,13 +75,14 @@ def frame_to_rgba(planes, fmt: str, out: np.ndarray | None = None,
         return cv2.cvtColor(np.ascontiguousarray(planes[0]), cv2.COLOR_GRAY2RGBA, dst=out)
     y = planes[0]
     h, w = y.shape
-    if h % 2 or w % 2:
-        raise StreamError(f"{fmt} frames must have even width and height, got {w}x{h}")
+    # odd sizes (JPEG photos, 4:4:4 video made 4:2:0) have a last chroma row/column for one luma
+    # row/column: chroma is scaled to twice its size as for even frames, then cropped
+    ch, cw = (h + 1) // 2, (w + 1) // 2
     if colorimetry is None:
         colorimetry = colorimetry_from_caps(None, h)
     ws = _workspace(h, w)
     if (fmt == "I420" and chroma_site != "jpeg" and colorimetry == _BT601_LIMITED
-            and int(y.min()) >= 16):
+            and not (h % 2 or w % 2) and int(y.min()) >= 16):
         # OpenCV's own I420 conversion is this matrix and range with repeated chroma, in fixed
         # point: within 1 level of the exact formula and about 8× faster than the general path
         # below — except that it clamps luma below 16 ("super-black") to 16, hence the check
@@ -98,19 +99,19 @@ def frame_to_rgba(planes, fmt: str, out: np.ndarray | None = None,
     if fmt == "I420":
         # chroma repeated (as videoconvert's I420 fast path does), or interpolated where it sits
         # between the luma samples (JPEG)
-        uv = cv2.merge([np.ascontiguousarray(planes[1][: h // 2, : w // 2]),
-                        np.ascontiguousarray(planes[2][: h // 2, : w // 2])], dst=ws["uv_small"])
+        uv = cv2.merge([np.ascontiguousarray(planes[1][:ch, :cw]),
+                        np.ascontiguousarray(planes[2][:ch, :cw])], dst=ws["uv_small"])
         interp = cv2.INTER_LINEAR if chroma_site == "jpeg" else cv2.INTER_NEAREST
     elif fmt == "NV12":
-        uv = np.ascontiguousarray(planes[1][: h // 2, :w]).reshape(h // 2, w // 2, 2)
+        uv = np.ascontiguousarray(planes[1][:ch, : 2 * cw]).reshape(ch, cw, 2)
         interp = cv2.INTER_LINEAR  # videoconvert's generic path interpolates chroma
     else:
         raise StreamError(f"unsupported raw video format {fmt}")
     # work buffers are reused per thread and frame size: fresh 1080p arrays each frame cost more
     # in page faults than the arithmetic
     uv_full, yuv, rgb = ws["uv_full"], ws["yuv"], ws["rgb"]
-    cv2.resize(uv, (w, h), dst=uv_full, interpolation=interp)
-    cv2.mixChannels([np.ascontiguousarray(y), uv_full], [yuv], [0, 0, 1, 1, 2, 2])
+    cv2.resize(uv, (2 * cw, 2 * ch), dst=uv_full, interpolation=interp)
+    cv2.mixChannels([np.ascontiguousarray(y), np.ascontiguousarray(uv_full[:h, :w])], [yuv], [0, 0, 1, 1, 2, 2])
     cv2.transform(yuv, yuv_to_rgb_matrix34(colorimetry), dst=rgb)  # rounds and saturates to 0..255
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2RGBA, dst=out)
 
@@ -137,8 +138,9 @@ def _workspace(h: int, w: int) -> dict:
     """This thread's work buffers for (h, w) frames (the last size used is kept)."""
     ws = getattr(_local, "ws", None)
     if ws is None or ws["size"] != (h, w):
-        ws = {"size": (h, w), "uv_small": np.empty((h // 2, w // 2, 2), np.uint8),
-              "uv_full": np.empty((h, w, 2), np.uint8), "yuv": np.empty((h, w, 3), np.uint8),
+        ch, cw = (h + 1) // 2, (w + 1) // 2
+        ws = {"size": (h, w), "uv_small": np.empty((ch, cw, 2), np.uint8),
+              "uv_full": np.empty((2 * ch, 2 * cw, 2), np.uint8), "yuv": np.empty((h, w, 3), np.uint8),
               "rgb": np.empty((h, w, 3), np.uint8), "i420": np.empty((h * 3 // 2, w), np.uint8)}
         _local.ws = ws
     return ws
