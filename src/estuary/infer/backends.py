@@ -131,6 +131,38 @@ class OrtBackend(Backend):
         return b
 
 
+_ov_import_lock = threading.Lock()
+
+
+def import_openvino():
+    """``import openvino``, without OpenVINO's usage telemetry.
+
+    Importing ``openvino`` imports its model converter, which sends a usage event to Google
+    Analytics unless the user opted out (or ``CI=true``): ``openvino_telemetry`` forks a
+    process for it from a thread. In a GStreamer process that is two faults: traffic leaves the
+    machine unasked (Estuary talks to 127.0.0.1 and the brokers it is given, nothing else), and
+    a fork from a thread of a multi-threaded process can deadlock the child — seen here as a
+    ``deepstream-test2`` run that never exited (the child stuck in ``PyOS_AfterFork_Child``,
+    its parent waiting for it at exit). OpenVINO falls back to its own no-op stub when
+    ``openvino_telemetry`` cannot be imported, so it is made unimportable for this one import
+    (not RTLD_DEEPBIND's ``import_cxx``: that breaks OpenVINO; see create_backend). An
+    application that imported ``openvino`` itself before has its telemetry as it chose it."""
+    import sys
+    with _ov_import_lock:
+        if "openvino" in sys.modules:
+            import openvino
+            return openvino
+        blocked = "openvino_telemetry" not in sys.modules
+        if blocked:
+            sys.modules["openvino_telemetry"] = None  # an ImportError for `import openvino_telemetry`
+        try:
+            import openvino
+        finally:
+            if blocked and "openvino_telemetry" in sys.modules and sys.modules["openvino_telemetry"] is None:
+                del sys.modules["openvino_telemetry"]
+        return openvino
+
+
 _core = None
 _core_lock = threading.Lock()
 
@@ -139,7 +171,7 @@ def _ov_core():
     global _core
     with _core_lock:
         if _core is None:
-            import openvino as ov
+            ov = import_openvino()
             _core = ov.Core()
             # pybind11 sets up its numpy API on first use under a call_once that also takes the
             # GIL: two worker threads getting there first deadlock. Do it here, once, with the GIL.
@@ -193,7 +225,7 @@ def _u8_input(model, offsets: tuple, scale: float, nhwc: bool):
     docs/benchmarks.md, session 9). Outputs: bit-identical to numpy's with a scale alone (the
     bundled FP32 and INT8 models); offsets OpenVINO folds into the first convolution's bias,
     within float rounding (~1e-6 relative)."""
-    import openvino as ov
+    ov = import_openvino()
     import openvino.opset13 as ops
     from openvino.preprocess import PrePostProcessor
     if len(model.inputs) != 1:
@@ -237,7 +269,7 @@ class OpenVinoBackend(Backend):
     def __init__(self, path: str, threads: int = 0, precision: str = "fp32", streams: int = 1,
                  adaptive: bool = False, u8_input: tuple | None = None, batch: int = 1):
         try:
-            import openvino as ov  # (not import_cxx: RTLD_DEEPBIND breaks OpenVINO; see create_backend)
+            ov = import_openvino()
         except ImportError as exc:
             raise ModelError(f"openvino is not installed: {exc}") from None
         core = _ov_core()
@@ -302,7 +334,7 @@ class OpenVinoBackend(Backend):
         Reshape to 1) fails to reshape, or gives outputs without a batch of ``n``: it keeps the
         image-by-image path, with a debug log. ``model``: the one compiled at batch 1 (with
         its uint8 input where it takes one), copied before the reshape."""
-        import openvino as ov
+        ov = import_openvino()
         try:
             model = model.clone()
             if len(model.inputs) != 1 or model.inputs[0].get_partial_shape().rank.is_dynamic:
@@ -334,7 +366,7 @@ class OpenVinoBackend(Backend):
         engine does not check on a test frame)."""
         if not self.input_shape or any(not isinstance(d, int) for d in self.input_shape[1:]):
             return  # (dynamic image dimensions: nothing to run it on)
-        import openvino as ov
+        ov = import_openvino()
         b1 = self.input_shape[0] if isinstance(self.input_shape[0], int) else 1
         for b, requests in ((b1, (self.request, self.request_one)),
                             (self.batch, (self.request_n, self.request_one_n))):
@@ -370,7 +402,7 @@ class OpenVinoBackend(Backend):
         # call, holding the GIL). The array is held while bound, so ``is`` cannot match a new
         # array at a recycled address.
         if self._bound.get(id(req)) is not x:
-            import openvino as ov
+            ov = import_openvino()
             req.set_input_tensor(ov.Tensor(x, shared_memory=True))
             self._bound[id(req)] = x
         req.start_async()
