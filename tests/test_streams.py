@@ -206,6 +206,62 @@ def test_releasing_a_pad_does_not_wait_for_downstream():
     assert eos_ids == [1]
 
 
+def _mux_with_a_pad_nobody_feeds(unlink: bool):
+    """Source 0 (30 frames) into sink_0; sink_1 requested and never linked, or linked to a
+    source bin that is then removed without releasing the pad (``unlink``)."""
+    p = Gst.parse_launch(
+        "nvstreammux name=m batch-size=2 width=64 height=48 ! fakesink name=sink "
+        "videotestsrc num-buffers=30 ! video/x-raw,width=64,height=48,framerate=30/1 ! m.sink_0")
+    mux = p.get_by_name("m")
+    orphan = mux.request_pad_simple("sink_1")
+    if unlink:
+        gone = Gst.parse_bin_from_description(
+            "videotestsrc num-buffers=1 ! capsfilter caps=video/x-raw,width=64,height=48", True)
+        gone.set_locked_state(True)  # never plays: a source removed before it gave anything
+        p.add(gone)
+        gone.get_static_pad("src").link(orphan)
+        p.remove(gone)  # unlinks sink_1, leaves it requested
+    return p, orphan
+
+
+@pytest.mark.parametrize("unlink", [False, True], ids=["never linked", "source removed, pad kept"])
+def test_a_muxer_pad_with_no_source_does_not_hold_up_the_others(unlink):
+    """A sink pad that no source feeds (NVIDIA's runtime add/delete sample under load: a
+    source deleted as it was added asks for its pad after its bin was removed; the link fails)
+    held every batch for ever in a pipeline of file sources: the app hung. Now the pad is
+    ended after a moment (2 s), without a stream-eos for a stream that never was."""
+    p, _ = _mux_with_a_pad_nobody_feeds(unlink)
+    rows = collect_batches(p)
+    msgs = []
+    t0 = time.monotonic()
+    assert run_pipeline(p, timeout=20, on_message=msgs.append).type == Gst.MessageType.EOS
+    assert sum(len(r) for r in rows) == 30 and {r[0] for b in rows for r in b} == {0}
+    assert stream_eos_ids(msgs) == [0]
+    assert time.monotonic() - t0 < 10
+
+
+def test_a_muxer_pad_linked_late_still_gets_its_frames():
+    """A pad ended for having no source takes frames again once one is linked to it."""
+    p, orphan = _mux_with_a_pad_nobody_feeds(False)
+    rows = collect_batches(p)
+    late = Gst.parse_bin_from_description(
+        "videotestsrc num-buffers=10 ! capsfilter caps=video/x-raw,width=64,height=48,framerate=30/1", True)
+    p.get_by_name("sink").set_property("sync", True)  # source 0 lasts 1 s: the link comes in it
+
+    def join():
+        p.add(late)
+        late.get_static_pad("src").link(orphan)
+        late.sync_state_with_parent()
+
+    import threading
+    threading.Timer(2.5, join).start()  # after the pad was ended (2 s)
+    msgs = []
+    assert run_pipeline(p, timeout=20, on_message=msgs.append).type == Gst.MessageType.EOS
+    got = [r[0] for b in rows for r in b]
+    assert got.count(0) == 30 and got.count(1) == 10, got
+    assert sorted(stream_eos_ids(msgs)) == [0, 1]
+
+
 def test_live_timeout_pushes_partial_batches():
     timeout_us = 60000
     p = Gst.parse_launch(

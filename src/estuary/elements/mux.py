@@ -54,6 +54,8 @@ def _host_surfaces(batch_tensor, w: int, h: int) -> list:
 
 DEFAULT_BATCH_SIZE = 1
 DEFAULT_TIMEOUT_US = 40000
+#: a sink pad without a source this long is ended: see EsMux._watch_orphans
+ORPHAN_AFTER_S = 2.0
 #: max-frames-in-flight=-2 (auto): a live source's bound is this many frames more than its
 #: frames that wait in the muxer for the pipeline latency (a file source gets none). Opt-in: by
 #: default (-1) nothing is bounded, as in DeepStream, because dropping a live source's frames
@@ -84,7 +86,7 @@ def _running_time(segment, pts):
 
 class _SourceState:
     __slots__ = ("index", "frame_num", "eos_posted", "fmt", "segment", "new_caps", "colorimetry", "siting",
-                 "live", "gated", "gate_pad", "held")
+                 "live", "gated", "gate_pad", "held", "detached", "unlinked_since")
 
     def __init__(self, index: int):
         self.index = index
@@ -99,6 +101,8 @@ class _SourceState:
         self.gated = None  # looked for the decoder to hold this stream back (None: not yet)
         self.gate_pad = None  # that decoder's sink pad (kept: it has our probe)
         self.held = False  # the max-frames-in-flight probe is on this stream's pad
+        self.detached = False  # no source behind the pad: ended so batches do not wait (_watch_orphans)
+        self.unlinked_since = None  # monotonic time the pad was first seen without a source
 
 
 class EsMux(ElementBase, GstBase.Aggregator):
@@ -156,6 +160,7 @@ class EsMux(ElementBase, GstBase.Aggregator):
         # every sink pad and a weak reference on every batch cost ~0.5 ms a frame (4 streams on
         # the CPU) that the default (unbounded, as DeepStream) never uses
         self._flight_on = False
+        self._orphan_watch = None  # (thread, stop event) while running: see _watch_orphans
         self._apply_latency()
         self.connect("pad-added", self._on_pad_added)
 
@@ -197,6 +202,48 @@ class EsMux(ElementBase, GstBase.Aggregator):
         self._forget_pads()
         if self._flight_wanted():
             self._hold(pad, state)
+        pad.connect("linked", self._on_sink_linked)
+
+    # -- sink pads no source feeds ----------------------------------------------------------
+    def _watch_orphans(self, stop: threading.Event) -> None:
+        """A sink pad with no source behind it for ``ORPHAN_AFTER_S`` — requested but never
+        linked, or unlinked from a source bin removed without releasing the pad — is ended (an
+        EOS on the pad), so that the batches of the other sources do not wait for it for ever,
+        as DeepStream's muxer batches what its connected sources give. Seen in NVIDIA's runtime
+        add/delete sample under load: a source deleted just as it was added asks for its pad
+        after its bin was removed, the link fails, the other sources' pads fill up: a hung
+        app. No stream-eos is posted for it (it never streamed); linking a source to it again
+        takes its frames (:meth:`_on_sink_linked`). Checked twice a second while running."""
+        try:
+            while not stop.wait(0.5):
+                now = time.monotonic()
+                for pad, state in self._sink_pads():
+                    if pad.is_linked():
+                        state.unlinked_since = None
+                    elif not state.detached:
+                        if state.unlinked_since is None:
+                            state.unlinked_since = now
+                        elif now - state.unlinked_since >= ORPHAN_AFTER_S:
+                            # marked first: the aggregator may see the EOS before send_event returns
+                            state.detached = True
+                            if not pad.send_event(Gst.Event.new_eos()):  # (not running: next time)
+                                state.detached = False
+        except Exception as exc:  # noqa: BLE001 - a dead watcher must be heard
+            self.post_error(exc, "muxer pad watch")
+
+    def do_start(self):
+        stop = threading.Event()
+        t = threading.Thread(target=self._watch_orphans, args=(stop,), daemon=True,
+                             name=f"{self.get_name()}-pads")
+        self._orphan_watch = (t, stop)
+        t.start()
+        return True
+
+    def _on_sink_linked(self, pad, _peer) -> None:
+        state = self._state(pad)
+        if state.detached:  # a source joined after all: take its frames (the EOS is flushed)
+            state.detached = False
+            pad.send_event(Gst.Event.new_flush_stop(False))
 
     def _hold(self, pad, state: _SourceState) -> None:
         """Bound the frames in flight of ``pad``'s stream (estuary.gst.flight), once per pad."""
@@ -416,7 +463,7 @@ class EsMux(ElementBase, GstBase.Aggregator):
         for k in range(n):
             pad, state = pads[(start + k) % n]
             if pad.is_eos() and not pad.has_buffer():
-                if not state.eos_posted:
+                if not state.eos_posted and not state.detached:
                     state.eos_posted = True
                     self._post_stream_eos(state)
                 continue
@@ -497,6 +544,10 @@ class EsMux(ElementBase, GstBase.Aggregator):
         return GstBase.Aggregator.do_sink_event(self, pad, event)
 
     def do_stop(self):
+        watch, self._orphan_watch = self._orphan_watch, None
+        if watch is not None:
+            watch[1].set()
+            watch[0].join(timeout=5)
         self._caps_sent = None
         self._release_gpu_inputs(wait=True)
         self._flight.reset()  # wakes every held thread; batches still out no longer count
@@ -504,6 +555,7 @@ class EsMux(ElementBase, GstBase.Aggregator):
             st.live = st.gated = None
             st.frame_num = 0
             st.eos_posted = False
+            st.detached, st.unlinked_since = False, None
         return True
 
     def get_source_index(self, pad) -> int:
