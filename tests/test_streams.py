@@ -240,6 +240,25 @@ def test_a_muxer_pad_with_no_source_does_not_hold_up_the_others(unlink):
     assert time.monotonic() - t0 < 10
 
 
+def test_a_muxer_whose_only_source_is_linked_late_waits_for_it():
+    """With no source linked at all nothing is ended: an app may link its first source late."""
+    p = Gst.parse_launch("nvstreammux name=m batch-size=1 width=64 height=48 ! fakesink name=sink")
+    pad = p.get_by_name("m").request_pad_simple("sink_0")
+    rows = collect_batches(p)
+    src = Gst.parse_bin_from_description(
+        "videotestsrc num-buffers=5 ! capsfilter caps=video/x-raw,width=64,height=48,framerate=30/1", True)
+
+    def join():
+        p.add(src)
+        src.get_static_pad("src").link(pad)
+        src.sync_state_with_parent()
+
+    import threading
+    threading.Timer(3.0, join).start()  # after the 2 s a pad without a source is given
+    assert run_pipeline(p, timeout=20).type == Gst.MessageType.EOS
+    assert sum(len(b) for b in rows) == 5
+
+
 def test_a_muxer_pad_linked_late_still_gets_its_frames():
     """A pad ended for having no source takes frames again once one is linked to it."""
     p, orphan = _mux_with_a_pad_nobody_feeds(False)

@@ -210,14 +210,20 @@ class EsMux(ElementBase, GstBase.Aggregator):
         linked, or unlinked from a source bin removed without releasing the pad — is ended (an
         EOS on the pad), so that the batches of the other sources do not wait for it for ever,
         as DeepStream's muxer batches what its connected sources give. Seen in NVIDIA's runtime
-        add/delete sample under load: a source deleted just as it was added asks for its pad
-        after its bin was removed, the link fails, the other sources' pads fill up: a hung
+        add/delete sample under load: a source stopped while the pipeline returns to PLAYING is
+        set back to PLAYING by that state change after the app removed it; its pad-added
+        handler asks for a muxer pad, the link fails, the other sources' pads fill up: a hung
         app. No stream-eos is posted for it (it never streamed); linking a source to it again
-        takes its frames (:meth:`_on_sink_linked`). Checked twice a second while running."""
+        takes its frames (:meth:`_on_sink_linked`). Only while another pad has a source: a
+        muxer with none waits, as an app may link its first source late. Checked twice a
+        second while running."""
         try:
             while not stop.wait(0.5):
                 now = time.monotonic()
-                for pad, state in self._sink_pads():
+                pads = self._sink_pads()
+                if not any(p.is_linked() for p, _ in pads):
+                    continue
+                for pad, state in pads:
                     if pad.is_linked():
                         state.unlinked_since = None
                     elif not state.detached:
