@@ -221,7 +221,8 @@ def decoder_threads(width: int, height: int, env: str | None = None) -> int:
     between them and hold a frame per thread (latency). avdec_h264 on 2 cores, 2,000 frames of
     640×272: 1.5 → 1.1 ms of CPU a frame; 1080p: 14 → 12 ms (docs/benchmarks.md, session 14).
     Streams decode in parallel anyway. Above 1080p one core may not keep up with one stream
-    (4K at 25-40 fps on one core of the VMs measured), so libav threads it as before."""
+    in real time (4K is four 1080p frames' work: ~45 ms on one core of that VM, by the 1080p
+    figure), so libav threads it as before."""
     if env not in (None, ""):
         try:
             n = int(env)
