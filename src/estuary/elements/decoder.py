@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 
-from estuary.errors import StreamError
+from estuary.errors import ConfigError, StreamError
 from estuary.gst import Gst, GstBase
 from estuary.gst.element import ElementBase, Prop, post_error
 
@@ -223,19 +223,16 @@ def decoder_threads(width: int, height: int, env: str | None = None) -> int:
     Streams decode in parallel anyway. Above 1080p one core may not keep up with one stream
     in real time (4K is four 1080p frames' work: ~45 ms on one core of that VM, by the 1080p
     figure), so libav threads it as before."""
-    if env not in (None, ""):
-        try:
-            n = int(env)
-        except ValueError:
-            from estuary.errors import ConfigError
-            raise ConfigError(f"ESTUARY_DECODER_THREADS={env!r}: give a number of threads "
-                              "(0: one a core)", key="ESTUARY_DECODER_THREADS") from None
-        if n < 0:
-            from estuary.errors import ConfigError
-            raise ConfigError(f"ESTUARY_DECODER_THREADS={env!r}: give 0 or more threads",
-                              key="ESTUARY_DECODER_THREADS")
-        return n
-    return 1 if width * height <= _ONE_THREAD_PIXELS else 0
+    if env in (None, ""):
+        return 1 if width * height <= _ONE_THREAD_PIXELS else 0
+    try:
+        n = int(env)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise ConfigError(f"ESTUARY_DECODER_THREADS={env!r}: give a number of threads, 0 or more "
+                          "(0: one a core)", key="ESTUARY_DECODER_THREADS")
+    return n
 
 
 def limit_decoder_threads(bin: Gst.Bin) -> None:
@@ -264,12 +261,11 @@ def _on_caps(pad, info, env):
     ok_w, w = s.get_int("width")
     ok_h, h = s.get_int("height")
     if ok_w and ok_h:
+        dec = pad.get_parent_element()
         try:
-            n = decoder_threads(w, h, env)
-        except ValueError as e:  # a bad setting: an ERROR on the bus naming it, not a crash
-            post_error(pad.get_parent_element(), e, "ESTUARY_DECODER_THREADS")
-            return Gst.PadProbeReturn.OK
-        pad.get_parent_element().set_property("max-threads", n)
+            dec.set_property("max-threads", decoder_threads(w, h, env))
+        except ConfigError as e:  # a bad setting: an ERROR on the bus naming it, not a crash
+            post_error(dec, e, "ESTUARY_DECODER_THREADS")
     return Gst.PadProbeReturn.OK
 
 
