@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from estuary.gst import Gst, batchmeta
+from estuary.gst import Gst, GstVideo, batchmeta
 from estuary.surface.colorimetry import colorimetry_from_caps
 
 from conftest import run_pipeline
@@ -156,6 +156,18 @@ def test_caps_colorimetry_is_read():
     assert video_format(caps).color.full_range and video_format(caps).color.matrix == "bt601"
     hd = Gst.Caps.from_string("video/x-raw,format=I420,width=1280,height=720,framerate=30/1")
     assert video_format(hd).color.matrix == "bt709" and not video_format(hd).color.full_range
+
+
+@pytest.mark.parametrize("name,matrix,full", [
+    ("bt601", "bt601", False), ("bt709", "bt709", False), ("bt2020", "bt2020", False),
+    ("bt2020-10", "bt2020", False),  # 10-bit HEVC (Main10 HDR cameras) says this one
+    ("bt2100-pq", "bt2020", False), ("bt2100-hlg", "bt2020", False), ("smpte240m", "smpte240m", False),
+    ("2:6:14:9", "bt2020", False), ("1:3:5:1", "bt709", True)])
+def test_named_and_coded_colorimetries(name, matrix, full):
+    c = colorimetry_from_caps(name, 1080)
+    assert (c.matrix, c.full_range) == (matrix, full)
+    # GStreamer knows the name too (a caps string an upstream element could send)
+    assert GstVideo.VideoColorimetry().from_string(name)
 
 
 @pytest.mark.parametrize("low", [16, 0])

@@ -156,18 +156,22 @@ def test_tiler_osd_and_nvenc_on_gpu_surfaces(tmp_path):
 # -- batch NV12 → RGBA kernel (estuary.gst.cuda.Nv12BatchConverter) -------------------------
 
 def _nv12_on_gpu(y, uv, pitch):
-    """Upload planes into one pitched device buffer (as NVDEC lays them out); returns the
-    tensor (kept alive by the caller) and the plane pointers."""
+    """Upload planes (uint8 NV12, or uint16 P010/P016) into one pitched device buffer (as NVDEC
+    lays them out; ``pitch`` in bytes); returns the tensor (kept alive by the caller) and the
+    plane pointers."""
     h, w = y.shape
+    n = y.dtype.itemsize
+    raw = lambda a: torch.as_tensor(np.ascontiguousarray(a).view(np.uint8), device="cuda")
     buf = torch.full((h * 3 // 2, pitch), 77, dtype=torch.uint8, device="cuda")
-    buf[:h, :w] = torch.as_tensor(y, device="cuda")
-    buf[h:, :w] = torch.as_tensor(uv.reshape(h // 2, w), device="cuda")
+    buf[:h, :w * n] = raw(y)
+    buf[h:, :w * n] = raw(uv.reshape(h // 2, w))
     return buf, buf.data_ptr(), buf.data_ptr() + h * pitch
 
 
 def test_batch_kernel_matches_the_numpy_reference():
-    """One launch over frames of different sizes, pitches, matrices, ranges and chroma sitings,
-    scaled, unscaled and letterboxed: every pixel within 1 level of the reference."""
+    """One launch over frames of different sizes, pitches, matrices, ranges, chroma sitings and
+    sample sizes (NV12 and 16-bit P010/P016), scaled, unscaled and letterboxed: every pixel
+    within 1 level of the reference."""
     pytest.importorskip("cupy", reason="the batch kernel needs CuPy")
     from estuary.surface.colorimetry import Colorimetry
     from estuary.gst.cuda import Nv12BatchConverter
@@ -177,15 +181,25 @@ def test_batch_kernel_matches_the_numpy_reference():
     specs = [((1920, 1080), 2048, Colorimetry("bt709", False), (0.5, 0.5)),
              ((1280, 720), 1280, Colorimetry("bt601", False), (0.0, 0.5)),
              ((640, 480), 768, Colorimetry("bt601", True), (0.5, 0.5)),
-             ((1280, 720), 1536, Colorimetry("bt709", True), (0.0, 0.0))]
-    for out_w, out_h, keep in ((1280, 720, False), (1920, 1080, False), (1280, 720, True), (416, 416, True)):
+             ((1280, 720), 1536, Colorimetry("bt709", True), (0.0, 0.0)),
+             ((1920, 1080), 4096, Colorimetry("bt2020", False), (0.0, 0.5), 10),  # P010_10LE
+             ((640, 480), 1536, Colorimetry("bt601", False), (0.5, 0.5), 12)]  # P016_LE, 12 bits
+    cases = [(out_w, out_h, keep, specs) for out_w, out_h, keep in
+             ((1280, 720, False), (1920, 1080, False), (1280, 720, True), (416, 416, True))]
+    cases.append((1280, 720, True, [sp for sp in specs if len(sp) == 4]))  # 8-bit only: the NV12 kernel
+    for out_w, out_h, keep, batch in cases:
         keep_alive, frames, planes = [], [], []
-        for (w, h), pitch, c, site in specs:
-            y = rng.integers(0, 256, (h, w), dtype=np.uint8)
-            uv = rng.integers(0, 256, (h // 2, w // 2, 2), dtype=np.uint8)
+        for (w, h), pitch, c, site, *bits in batch:
+            if bits:  # the sample in the high bits of a 16-bit word
+                shift = 16 - bits[0]
+                y = rng.integers(0, 1 << bits[0], (h, w), dtype=np.uint16) << shift
+                uv = rng.integers(0, 1 << bits[0], (h // 2, w // 2, 2), dtype=np.uint16) << shift
+            else:
+                y = rng.integers(0, 256, (h, w), dtype=np.uint8)
+                uv = rng.integers(0, 256, (h // 2, w // 2, 2), dtype=np.uint8)
             buf, yp, uvp = _nv12_on_gpu(y, uv, pitch)
             keep_alive.append(buf)
-            frames.append(Nv12Frame(yp, uvp, pitch, pitch, w, h, c, site))
+            frames.append(Nv12Frame(yp, uvp, pitch, pitch, w, h, c, site, sample_bytes=y.dtype.itemsize))
             planes.append((y, uv, c, site))
         params, _ = batch_params(frames, out_w, out_h, keep_aspect=keep)
         out = torch.full((len(frames), out_h, out_w, 4), 7, dtype=torch.uint8, device="cuda")  # poisoned
@@ -197,17 +211,23 @@ def test_batch_kernel_matches_the_numpy_reference():
             assert d.max() <= 1, (i, out_w, out_h, keep, d.max(), (d > 1).sum())
 
 
-def test_muxer_gpu_frames_match_the_reference_of_the_decoded_nv12():
-    """nvh264dec → nvstreammux (GPU path, scaled to 1280x720): each output frame equals the
-    numpy reference of the very NV12 frame the decoder produced (downloaded), within 1 level."""
+@pytest.mark.parametrize("clip, parse_dec, fmt", [
+    ("bikes_1080p.mp4", "h264parse ! nvh264dec", "NV12"),
+    ("bikes_h265_main10.mp4", "h265parse ! nvh265dec", "P010_10LE"),  # HEVC Main10 cameras
+    ("bikes_h265_main12.mp4", "h265parse ! nvh265dec", ("P016_LE", "P012_LE")),
+])
+def test_muxer_gpu_frames_match_the_reference_of_the_decoded_nv12(clip, parse_dec, fmt):
+    """nvh26Xdec → nvstreammux (GPU path, scaled to 1280x720): each output frame equals the
+    numpy reference of the very frame the decoder produced (downloaded: NV12, or its 16-bit
+    twins from 10- and 12-bit streams), within 1 level."""
     pytest.importorskip("cupy", reason="the batch kernel needs CuPy")
     from estuary.gst import GstVideo, capi
     from estuary.surface.colorimetry import colorimetry_from_caps
     from estuary.gst.cuda import CudaView
     from estuary.surface.nv12 import chroma_siting, nv12_to_rgba_reference
-    clip = data.media_path("bikes_1080p.mp4")
+    clip = data.media_path(clip)
     p = Gst.parse_launch(
-        f"filesrc location={clip} ! qtdemux ! h264parse ! nvh264dec ! video/x-raw(memory:CUDAMemory) ! "
+        f"filesrc location={clip} ! qtdemux ! {parse_dec} ! video/x-raw(memory:CUDAMemory) ! "
         "identity eos-after=12 ! m.sink_0 nvstreammux name=m batch-size=1 width=1280 height=720 ! fakesink name=sink")
     nv12, out, info = {}, {}, {}
 
@@ -217,13 +237,16 @@ def test_muxer_gpu_frames_match_the_reference_of_the_decoded_nv12():
         st = caps.get_structure(0)
         w, h = st.get_int("width")[1], st.get_int("height")[1]
         info["c"] = (colorimetry_from_caps(st.get_string("colorimetry"), h), chroma_siting(st.get_string("chroma-site")))
+        info["format"] = st.get_string("format")
+        n, typestr = (1, "|u1") if info["format"] == "NV12" else (2, "<i2")
         vm = GstVideo.buffer_get_video_meta(buf)
         with capi.map_buffer(hash(buf), flags=capi.GST_MAP_CUDA) as mi:
             ptr = int(mi.data)
-            y = torch.as_tensor(CudaView(ptr + vm.offset[0], (h, w), (vm.stride[0], 1)), device="cuda").cpu().numpy()
-            uv = torch.as_tensor(CudaView(ptr + vm.offset[1], (h // 2, w // 2, 2), (vm.stride[1], 2, 1)),
+            y = torch.as_tensor(CudaView(ptr + vm.offset[0], (h, w), (vm.stride[0], n), typestr),
+                                device="cuda").cpu().numpy()
+            uv = torch.as_tensor(CudaView(ptr + vm.offset[1], (h // 2, w // 2, 2), (vm.stride[1], 2 * n, n), typestr),
                                  device="cuda").cpu().numpy()
-        nv12[len(nv12)] = (y, uv)  # one source: the muxer keeps its frame order
+        nv12[len(nv12)] = (y.view(np.uint16), uv.view(np.uint16)) if n == 2 else (y, uv)
         return Gst.PadProbeReturn.OK
 
     def take(pad, pinfo):
@@ -235,7 +258,9 @@ def test_muxer_gpu_frames_match_the_reference_of_the_decoded_nv12():
     sinkpad = p.get_by_name("m").get_static_pad("sink_0")
     sinkpad.add_probe(Gst.PadProbeType.BUFFER, grab)
     p.get_by_name("sink").get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, take)
-    assert run_pipeline(p, timeout=120).type == Gst.MessageType.EOS
+    msg = run_pipeline(p, timeout=120)
+    assert msg.type == Gst.MessageType.EOS, msg.parse_error() if msg.type == Gst.MessageType.ERROR else msg.type
+    assert info["format"] in ((fmt,) if isinstance(fmt, str) else fmt)
     assert len(out) >= 10 and set(out) <= set(nv12)
     c, site = info["c"]
     for num, img in out.items():
@@ -243,6 +268,7 @@ def test_muxer_gpu_frames_match_the_reference_of_the_decoded_nv12():
         ref = nv12_to_rgba_reference(y, uv, 1280, 720, c, site)
         d = np.abs(img.astype(int) - ref)
         assert d.max() <= 1, (num, d.max(), (d > 1).sum(), c, site)
+        assert img[..., :3].std() > 10  # a picture, not a blank surface
 
 
 def test_gpu_tee_branches_do_not_see_each_others_drawing():
@@ -427,6 +453,93 @@ def test_uridecodebin_keeps_nvdec_frames_on_the_gpu_and_unified_memory_maps_them
     monkeypatch.setenv("ESTUARY_NVDEC_CUDA", "0")  # the switch: frames decoded into system memory
     assert [d for d, _ in _uridecodebin_frames(0, frames=3)] == ["cpu"] * 3
 
+
+
+def _h265_frames(name: str, frames: int = 8):
+    """The first ``frames`` muxer frames (device, RGBA) of an H.265 copy of the bundled clip
+    through uridecodebin, as a DeepStream app decodes a file."""
+    from estuary.gst import batchmeta
+    clip = data.media_path(f"bikes_h265_{name}.mp4")
+    p = Gst.parse_launch(f"uridecodebin uri=file://{clip} ! m.sink_0 nvstreammux name=m batch-size=1 "
+                         "width=640 height=272 ! fakesink name=sink")
+    got = []
+
+    def probe(pad, info):
+        f = batchmeta.get(info.get_buffer()).surface.frames[0]
+        if len(got) < frames:
+            got.append((f.device, f.tensor.cpu().numpy().copy() if f.device == "cuda" else
+                        np.array(pyds.get_nvds_buf_surface(hash(info.get_buffer()), 0), copy=True)))
+        return Gst.PadProbeReturn.OK
+
+    p.get_by_name("sink").get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, probe)
+    msg = run_pipeline(p, timeout=120)
+    p.set_state(Gst.State.NULL)
+    assert msg.type == Gst.MessageType.EOS, msg.parse_error() if msg.type == Gst.MessageType.ERROR else msg.type
+    assert len(got) == frames
+    return got
+
+
+@pytest.mark.parametrize("name, device", [("main10", "cuda"), ("main12", "cuda"), ("main444", "cpu")])
+def test_10_and_12_bit_and_4_4_4_hevc_decode_on_nvdec(name, device):
+    """H.265 Main10 / Main12 (cameras with 10-bit sensors) stay on the GPU as P010/P016 and are
+    converted there; 4:4:4, which NVDEC decodes into a layout the muxer's kernel does not read,
+    comes through system memory. Each frame is the picture of the 8-bit 4:2:0 encode of the same
+    clip, within what two lossy encodes differ by."""
+    pytest.importorskip("cupy", reason="the muxer's GPU conversion needs CuPy")
+    base = _h265_frames("main")
+    assert {d for d, _ in base} == {"cuda"}
+    got = _h265_frames(name)
+    assert {d for d, _ in got} == {device}
+    for (_, a), (_, b) in zip(base, got):
+        d = np.abs(a[..., :3].astype(int) - b[..., :3])
+        assert d.mean() < 2.5, (name, d.mean())  # 1.0-1.2 on the CPU path (libav)
+        assert b[..., :3].std() > 10
+
+
+@pytest.mark.parametrize("first", ["nvdec", "system memory"])
+def test_a_batch_mixing_nvdec_and_system_memory_frames_runs_on_the_gpu(first):
+    """A GPU pipeline with a source NVDEC cannot keep on the GPU (here 4:4:4 HEVC; a JPEG or
+    V4L2 camera alike) beside an NVDEC one: every batch is on the GPU (the other frames are
+    uploaded), nvinfer finds objects in both streams, and the uploaded frame is the pixels that
+    stream gives alone. (Before: nvinfer stopped with AttributeError on the mixed batch, or ran
+    on the CPU with the GPU's FP16 model when the first frame was the system-memory one.)"""
+    pytest.importorskip("cupy", reason="the muxer's GPU conversion needs CuPy")
+    from estuary.gst import batchmeta
+    alone = _h265_frames("main444", frames=4)
+    assert {d for d, _ in alone} == {"cpu"}
+    names = ["main", "main444"] if first == "nvdec" else ["main444", "main"]
+    srcs = " ".join(f"uridecodebin uri=file://{data.media_path(f'bikes_h265_{n}.mp4')} ! m.sink_{i}"
+                    for i, n in enumerate(names))
+    p = Gst.parse_launch(
+        f"{srcs} nvstreammux name=m batch-size=2 width=640 height=272 ! "
+        f"nvinfer name=pgie config-file-path={data.model_path(data.PRIMARY_CONFIG)} ! "
+        "nvmultistreamtiler rows=1 columns=2 width=1280 height=272 ! nvdsosd ! fakesink name=sink")
+    devices, objects, frames444 = set(), {0: 0, 1: 0}, {}
+
+    def after_mux(pad, info):
+        b = batchmeta.get(info.get_buffer())
+        devices.add(tuple(f.device for f in b.surface.frames))
+        for fm in b.frames:
+            if names[fm.source_id] == "main444" and fm.frame_num < 4:
+                frames444[fm.frame_num] = b.surface.frames[fm.batch_id].tensor.cpu().numpy()
+        return Gst.PadProbeReturn.OK
+
+    def before_tiler(pad, info):
+        for fm in pyds.gst_buffer_get_nvds_batch_meta(hash(info.get_buffer())).frames:
+            objects[fm.source_id] += fm.num_obj_meta
+        return Gst.PadProbeReturn.OK
+
+    p.get_by_name("m").get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, after_mux)
+    p.get_by_name("pgie").get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, before_tiler)
+    msg = run_pipeline(p, timeout=180)
+    p.set_state(Gst.State.NULL)
+    assert msg.type == Gst.MessageType.EOS, msg.parse_error() if msg.type == Gst.MessageType.ERROR else msg.type
+    assert ("cuda", "cuda") in devices and {d for b in devices for d in b} == {"cuda"}, devices
+    # the same street in both (76 and 69 objects on the CPU path): found in both streams alike
+    assert min(objects.values()) > 30 and abs(objects[0] - objects[1]) <= 0.25 * max(objects.values()), objects
+    assert sorted(frames444) == [0, 1, 2, 3]
+    for k, (_, a) in enumerate(alone):
+        assert np.array_equal(frames444[k], a)
 
 
 def test_classifiers_on_their_own_stream_in_one_padded_call_equal_chunks_waited_for(monkeypatch):

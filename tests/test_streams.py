@@ -732,6 +732,24 @@ def test_4_2_2_4_4_4_and_10_bit_video_decodes_to_surfaces(path, fmt, format_clip
     assert np.abs(got[0] - COLOURS["green"]).max() < 25
 
 
+@pytest.mark.parametrize("caps, want", [
+    (None, True),  # not known yet: 4:2:0, the usual case
+    ("video/x-h265, profile=main-10, chroma-format=4:2:0, bit-depth-luma=10", True),
+    ("video/x-h265, profile=main-444, chroma-format=4:4:4", False),
+    ("video/x-h265, profile=main-422-10", False),  # no chroma-format: the profile says
+    ("video/x-h264, profile=high-4:4:4", False),
+    ("video/x-h264, profile=high-4:2:2-intra", False),
+    ("video/x-h264, profile=high", True),
+    ("video/x-h264, chroma-format=4:0:0", False),  # monochrome: NVDEC's output is no NV12 either
+])
+def test_nvdec_output_stays_on_the_gpu_only_for_4_2_0_streams(caps, want):
+    """NVDEC decodes 4:2:0 into NV12 / P010 / P016, which the muxer converts on the GPU; other
+    chroma formats are decoded into system memory (GStreamer's NVDEC decoders pick CUDA memory
+    whenever it is offered, whatever the layout, and would stop with "not-negotiated")."""
+    from estuary.elements.decoder import chroma_420
+    assert chroma_420(Gst.Caps.from_string(caps) if caps else None) is want
+
+
 @pytest.mark.parametrize("path", ["source bin", "uridecodebin"])
 def test_an_odd_sized_jpeg_photo_decodes_to_surfaces(path, tmp_path):
     """A 321×241 JPEG (jpegdec gives odd-sized I420) was refused: "I420 frames must have even

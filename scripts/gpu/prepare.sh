@@ -32,6 +32,14 @@ gst-launch-1.0 -q filesrc location=.gpu/data/media/bikes_1080p.mp4 ! qtdemux ! h
   videoconvert ! x265enc bitrate=4000 speed-preset=ultrafast ! video/x-h265,profile=main ! h265parse ! \
   mp4mux ! filesink location=.gpu/data/media/bikes_1080p_h265.mp4
 cp ~/.cache/estuary/media/bikes.mp4 .gpu/data/media/
+# the bundled street clip (640x272) in H.265 at 8, 10 and 12 bits 4:2:0 and 8-bit 4:4:4, for the
+# tests of NVDEC's other output formats (P010_10LE, P016_LE; 4:4:4 is decoded to system memory)
+for spec in "main:I420" "main10:I420_10LE" "main12:I420_12LE" "main444:Y444"; do
+  name=${spec%%:*}; fmt=${spec##*:}
+  gst-launch-1.0 -q filesrc location=.gpu/data/media/bikes.mp4 ! qtdemux ! h264parse ! avdec_h264 ! \
+    videoconvert dither=0 ! video/x-raw,format=$fmt ! x265enc bitrate=600 speed-preset=ultrafast ! \
+    h265parse ! mp4mux ! filesink location=.gpu/data/media/bikes_h265_$name.mp4
+done
 touch .gpu/data/.complete-v5
 pip download -q --no-deps pytest pluggy iniconfig packaging -d .gpu/wheels
 du -sh .gpu

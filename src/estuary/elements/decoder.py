@@ -4,11 +4,13 @@ encoded video (H.264/H.265/... elementary or parsed streams) and outputs RGBA su
 NVDEC where GStreamer's nvcodec registers it) → ``esconvert``.
 
 When ``decodebin`` picks an NVDEC decoder and CUDA surfaces can be used here (torch with CUDA and
-CuPy), the decoded NV12 frames stay in GPU memory instead: the output caps are
-``video/x-raw(memory:NVMM, memory:CUDAMemory), format=NV12`` (still "NVMM", as DeepStream apps
-check), and ``nvstreammux`` converts them on the GPU into CUDA RGBA surfaces, as DeepStream's
-decoder → muxer path does (``pyds.get_nvds_buf_surface_gpu`` then works on them).
-``ESTUARY_NVDEC_CUDA=0`` keeps the frames in system memory."""
+CuPy), the decoded 4:2:0 frames stay in GPU memory instead: the output caps are
+``video/x-raw(memory:NVMM, memory:CUDAMemory)`` with format NV12 — or P010_10LE / P016_LE from
+10- and 12-bit streams (HEVC Main10 cameras) — (still "NVMM", as DeepStream apps check), and
+``nvstreammux`` converts them on the GPU into CUDA RGBA surfaces, as DeepStream's decoder → muxer
+path does (``pyds.get_nvds_buf_surface_gpu`` then works on them). 4:2:2 and 4:4:4 streams, which
+NVDEC decodes into other layouts, are decoded into system memory and converted there.
+``ESTUARY_NVDEC_CUDA=0`` keeps all frames in system memory."""
 
 from __future__ import annotations
 
@@ -17,13 +19,17 @@ import functools
 from estuary.errors import ConfigError, StreamError
 from estuary.gst import Gst, GstBase
 from estuary.gst.element import ElementBase, Prop, post_error
+from estuary.surface.nv12 import SAMPLE_BYTES
 
-__all__ = ["EsDecoder", "EsCudaSurfaces", "make_source_bin", "CUDA_NV12_CAPS", "decoder_threads",
+__all__ = ["EsDecoder", "EsCudaSurfaces", "make_source_bin", "CUDA_NV12_CAPS", "chroma_420", "decoder_threads",
            "limit_decoder_threads", "link_decoded"]
 
+#: NVDEC's two-plane 4:2:0 formats, which nvstreammux converts on the GPU (surface/nv12.py):
+#: NV12 and its 16-bit twins from 10- and 12-bit streams
+_CUDA_FORMATS = "{ " + ", ".join(SAMPLE_BYTES) + " }"
 #: NVDEC frames left in GPU memory, labelled as our surfaces as well (apps test for memory:NVMM)
-CUDA_NV12_CAPS = "video/x-raw(memory:NVMM, memory:CUDAMemory), format=(string)NV12"
-_NVDEC_CAPS = "video/x-raw(memory:CUDAMemory), format=(string)NV12"
+CUDA_NV12_CAPS = f"video/x-raw(memory:NVMM, memory:CUDAMemory), format=(string){_CUDA_FORMATS}"
+_NVDEC_CAPS = f"video/x-raw(memory:CUDAMemory), format=(string){_CUDA_FORMATS}"
 
 _ENCODED = ("video/x-h264, stream-format=(string){ byte-stream, avc }, alignment=(string)au; "
             "video/x-h265, stream-format=(string){ byte-stream, hvc1, hev1 }, alignment=(string)au; "
@@ -80,7 +86,12 @@ class EsDecoder(ElementBase, Gst.Bin):
             tag = Gst.ElementFactory.make("escudasurfaces", None)
             self.add(tag)
             tag.sync_state_with_parent()
-            pad.link(tag.get_static_pad("sink"))
+            res = pad.link(tag.get_static_pad("sink"))
+            if res != Gst.PadLinkReturn.OK:  # a layout the muxer's kernel does not read
+                post_error(self, StreamError(f"cannot take the decoder's {caps.to_string()} in GPU memory "
+                                             f"({res.value_nick}); ESTUARY_NVDEC_CUDA=0 decodes into "
+                                             "system memory"), "decoded video")
+                return
             self._src.set_target(tag.get_static_pad("src"))
             return
         sink = self._convert.get_static_pad("sink")
@@ -126,14 +137,18 @@ def link_decoded(bin: Gst.Bin, pad: Gst.Pad, sink: Gst.Pad) -> list[Gst.Element]
 
 def _on_query(dbin, pad, element, query) -> bool:
     """``decodebin`` asks this for its decoder's caps queries until the decoder's pad is exposed:
-    an NVDEC decoder is told that CUDA-memory NV12 is wanted when CUDA surfaces are usable, else
-    system memory (left alone, GStreamer 1.22's NVDEC decoders pick CUDA memory, which the
-    converter cannot read), so it negotiates that from its first frame. Other decoders and
-    queries: decodebin's default."""
+    an NVDEC decoder is told that CUDA-memory 4:2:0 (NV12, P010_10LE, P016_LE) is wanted when
+    CUDA surfaces are usable and the stream is 4:2:0, else system memory (left alone, GStreamer
+    1.22's NVDEC decoders pick CUDA memory, which the converter cannot read; and they choose
+    CUDA memory whatever the format, so a 4:4:4 stream offered CUDA 4:2:0 would stop with
+    "not-negotiated"), so it negotiates that from its first frame. Other decoders and queries:
+    decodebin's default."""
     factory = element.get_factory()
     if factory is None or factory.get_plugin_name() != "nvcodec":
         return False
-    want = Gst.Caps.from_string(_NVDEC_CAPS if cuda_surfaces_usable() else "video/x-raw")
+    sink = element.get_static_pad("sink")
+    on_gpu = cuda_surfaces_usable() and chroma_420(sink.get_current_caps() if sink is not None else None)
+    want = Gst.Caps.from_string(_NVDEC_CAPS if on_gpu else "video/x-raw")
     if query.type == Gst.QueryType.CAPS:
         filt = query.parse_caps()
         query.set_caps_result(filt.intersect_full(want, Gst.CapsIntersectMode.FIRST) if filt else want)
@@ -142,6 +157,20 @@ def _on_query(dbin, pad, element, query) -> bool:
         query.set_accept_caps_result(want.can_intersect(query.parse_accept_caps()))
         return True
     return False
+
+
+def chroma_420(caps: Gst.Caps | None) -> bool:
+    """Whether the encoded stream of ``caps`` (a decoder's input) is 4:2:0, or does not say:
+    from the parser's ``chroma-format``, else its ``profile`` (H.265 ``main-422-10``,
+    ``main-444``, ...; H.264 ``high-4:2:2-intra``, ``high-4:4:4``, ...)."""
+    if caps is None or caps.get_size() == 0:
+        return True
+    st = caps.get_structure(0)
+    chroma = st.get_string("chroma-format")
+    if chroma:
+        return chroma == "4:2:0"
+    profile = st.get_string("profile") or ""
+    return not any(tag in profile for tag in ("422", "444", "4:2:2", "4:4:4"))
 
 
 def cuda_surfaces_usable() -> bool:
@@ -176,7 +205,7 @@ def _relabel(caps: Gst.Caps, to_surfaces: bool) -> Gst.Caps:
 
 
 class EsCudaSurfaces(ElementBase, GstBase.BaseTransform):
-    """Passes NVDEC's CUDA-memory NV12 frames through unchanged, labelled ``memory:NVMM`` as well
+    """Passes NVDEC's CUDA-memory 4:2:0 frames (NV12, P010_10LE, P016_LE) through unchanged, labelled ``memory:NVMM`` as well
     (the caps DeepStream apps look for on a decoder's pad); ``nvstreammux`` converts them on the GPU."""
 
     __gtype_name__ = "EstuaryCudaSurfaces"

@@ -22,15 +22,18 @@ from estuary.inflight import FlightLimiter
 from estuary.meta.enums import NvBufSurfaceMemType
 from estuary.gst.batchsurface import BatchSurface, FrameSurface, new_rgba_buffer
 from estuary.surface.convert import SUPPORTED_FORMATS, frame_to_rgba, resize_into
+from estuary.surface.nv12 import SAMPLE_BYTES
 
 __all__ = ["EsMux", "BATCH_CAPS", "FRAME_CAPS"]
 
 _FMTS = "{ " + ", ".join(SUPPORTED_FORMATS) + " }"
+#: NVDEC's frames in GPU memory: NV12 and its 16-bit twins (surface/nv12.py SAMPLE_BYTES)
+_CUDA_FMTS = "{ " + ", ".join(SAMPLE_BYTES) + " }"
 #: a single (not yet batched) frame, on our surfaces or in plain system memory
 FRAME_CAPS = (f"video/x-raw(memory:NVMM), format=(string){_FMTS}; "
               f"video/x-raw, format=(string){_FMTS}; "
-              "video/x-raw(memory:CUDAMemory), format=(string)NV12; "
-              "video/x-raw(memory:NVMM, memory:CUDAMemory), format=(string)NV12")
+              f"video/x-raw(memory:CUDAMemory), format=(string){_CUDA_FMTS}; "
+              f"video/x-raw(memory:NVMM, memory:CUDAMemory), format=(string){_CUDA_FMTS}")
 #: batched surfaces
 BATCH_CAPS = "video/x-raw(memory:NVMM), format=(string)RGBA"
 
@@ -154,6 +157,9 @@ class EsMux(ElementBase, GstBase.Aggregator):
         self._caps_sent = None
         self._rr = 0
         self._gpu = None  # GPU path: (torch device, Nv12BatchConverter or None)
+        #: a sink pad has had CUDA-memory caps: every batch from then on is on the GPU (frames
+        #: decoded into system memory — a JPEG camera beside NVDEC ones — are uploaded)
+        self._cuda_seen = False
         self._gpu_inflight = collections.deque()  # (CUDA event, input buffers the kernel reads)
         self._flight = FlightLimiter()
         # frames in flight are counted only once max-frames-in-flight bounds them: a probe on
@@ -238,6 +244,7 @@ class EsMux(ElementBase, GstBase.Aggregator):
             self.post_error(exc, "muxer pad watch")
 
     def do_start(self):
+        self._cuda_seen = False
         stop = threading.Event()
         t = threading.Thread(target=self._watch_orphans, args=(stop,), daemon=True,
                              name=f"{self.get_name()}-pads")
@@ -374,6 +381,7 @@ class EsMux(ElementBase, GstBase.Aggregator):
     def _parse_caps(self, state, caps):
         state.fmt = video_format(caps)
         if state.fmt.cuda:
+            self._cuda_seen = True
             from estuary.surface.colorimetry import colorimetry_from_caps
             from estuary.surface.nv12 import chroma_siting
             st = caps.get_structure(0)
@@ -382,7 +390,7 @@ class EsMux(ElementBase, GstBase.Aggregator):
 
     # -- GPU path: one conversion kernel per batch -------------------------------------------
     def _gpu_batch(self, items, w, h):
-        """Convert the batch's CUDA-memory NV12 frames ``items`` [(state, buffer)] with one kernel
+        """Convert the batch's CUDA-memory NV12 (or P010/P016) frames ``items`` [(state, buffer)] with one kernel
         launch into one (N, h, w, 4) tensor; returns [(FrameSurface, geometry)] in order."""
         if not items:
             return []
@@ -405,8 +413,10 @@ class EsMux(ElementBase, GstBase.Aggregator):
         frames, bufs = [], []
         for st, buf in items:
             fmt = st.fmt
-            if fmt.format != "NV12":
-                raise StreamError(f"esmux converts NV12 CUDA memory on the GPU, got {fmt.format}")
+            sample_bytes = SAMPLE_BYTES.get(fmt.format)
+            if sample_bytes is None:
+                raise StreamError(f"esmux converts {', '.join(SAMPLE_BYTES)} CUDA memory on the GPU, "
+                                  f"got {fmt.format}")
             vmeta = GstVideo.buffer_get_video_meta(buf)
             strides = tuple(vmeta.stride) if vmeta is not None else fmt.strides
             offsets = tuple(vmeta.offset) if vmeta is not None else fmt.offsets
@@ -415,7 +425,7 @@ class EsMux(ElementBase, GstBase.Aggregator):
             with capi.map_buffer(hash(buf), write=False, flags=capi.GST_MAP_CUDA) as info:
                 ptr = int(info.data)
             frames.append(Nv12Frame(ptr + offsets[0], ptr + offsets[1], strides[0], strides[1],
-                                    fmt.width, fmt.height, st.colorimetry, st.siting))
+                                    fmt.width, fmt.height, st.colorimetry, st.siting, sample_bytes))
             bufs.append(buf)
         params, geos = batch_params(frames, w, h, keep_aspect=self.settings.enable_padding)
         out = conv.convert(params, w, h)
@@ -428,6 +438,17 @@ class EsMux(ElementBase, GstBase.Aggregator):
         for s in surfaces:
             s.ready = ev  # the conversion's end: a classifier on its own stream waits for this only
         return [(s, geos[i]) for i, s in enumerate(surfaces)]
+
+    def _to_gpu(self, surf: FrameSurface) -> FrameSurface:
+        """A frame decoded into system memory, in a batch of GPU frames: its RGBA pixels copied
+        to the GPU. The copy is from pageable memory, so it returns once done (a host wait, on
+        this path only: a stream without NVDEC beside NVDEC ones)."""
+        import numpy as np
+        import torch
+        with surf.pixels(write=False) as a:
+            host = torch.from_numpy(np.array(a, copy=True, order="C"))
+        t = host.to(torch.device(f"cuda:{self.settings.gpu_id}"))
+        return FrameSurface(None, surf.width, surf.height, pitch=surf.width * 4, device="cuda", tensor=t)
 
     def _release_gpu_inputs(self, wait: bool = False):
         """Drop the decoded buffers whose conversion has run (all of them with ``wait``)."""
@@ -505,11 +526,15 @@ class EsMux(ElementBase, GstBase.Aggregator):
         frames = []
         now_ns = time.time_ns() if s.attach_sys_ts else 0
         on_gpu = self._gpu_batch([(st, b) for _, st, b in taken if st.fmt.cuda], w, h)
+        # one device a batch: downstream elements run a batch on the device of its frames
+        upload = self._cuda_seen and s.nvbuf_memory_type not in _HOST_MAPPABLE
         for batch_id, (pad, state, buf) in enumerate(taken):
             if state.fmt.cuda:
                 surf, geo = on_gpu.pop(0)
             else:
                 surf, geo = self._frame_surface(buf, state.fmt, w, h)
+                if upload:
+                    surf = self._to_gpu(surf)
             frames.append(surf)
             fm = batch.acquire_frame()
             fm.pad_index = fm.source_id = state.index

@@ -33,6 +33,7 @@ _NAMED = {  # name → (matrix, full_range)
     "bt601": ("bt601", False),
     "bt709": ("bt709", False),
     "bt2020": ("bt2020", False),
+    "bt2020-10": ("bt2020", False),  # GStreamer's name for 10-bit BT.2020 (HEVC Main10 HDR cameras)
     "bt2100-pq": ("bt2020", False),
     "bt2100-hlg": ("bt2020", False),
     "smpte240m": ("smpte240m", False),

@@ -1,4 +1,6 @@
 """Batch NV12 → RGBA conversion with scaling: the per-frame parameter table and the index maths.
+NV12's 16-bit twins (P010_10LE from 10-bit HEVC, P016_LE from 12-bit: the same two-plane layout
+with each sample in the high bits of a 16-bit word) go the same way, read as ``sample / 256``.
 
 Engine-free and GPU-free: :func:`batch_params` packs, for every frame of a batch, where its
 planes are (device pointers, pitches), its size, where it lands in the output (letterbox
@@ -25,7 +27,7 @@ import numpy as np
 
 from estuary.surface.colorimetry import Colorimetry, yuv_to_rgb_affine
 
-__all__ = ["PARAMS_DTYPE", "Nv12Frame", "chroma_siting", "letterbox", "batch_params",
+__all__ = ["PARAMS_DTYPE", "SAMPLE_BYTES", "Nv12Frame", "chroma_siting", "letterbox", "batch_params",
            "nv12_to_rgba_reference"]
 
 #: one row per frame; the CUDA kernel's ``FrameParams`` struct has this exact layout (112 bytes)
@@ -34,22 +36,29 @@ PARAMS_DTYPE = np.dtype([
     ("y_pitch", "<i4"), ("uv_pitch", "<i4"), ("src_w", "<i4"), ("src_h", "<i4"),
     ("ox", "<i4"), ("oy", "<i4"), ("nw", "<i4"), ("nh", "<i4"),
     ("m", "<f4", (9,)), ("off", "<f4", (3,)),
-    ("hsite", "<f4"), ("vsite", "<f4"), ("pad", "<i4", (2,)),
+    ("hsite", "<f4"), ("vsite", "<f4"), ("sample_bytes", "<i4"), ("pad", "<i4"),
 ])
 assert PARAMS_DTYPE.itemsize == 112
+
+#: the two-plane 4:2:0 formats the kernel reads, and their bytes a sample
+SAMPLE_BYTES = {"NV12": 1, "P010_10LE": 2, "P016_LE": 2, "P012_LE": 2}
 
 
 class Nv12Frame:
     """Where one decoded NV12 frame is (device or host addresses) and how to read its colours."""
 
-    __slots__ = ("y_ptr", "uv_ptr", "y_pitch", "uv_pitch", "width", "height", "colorimetry", "siting")
+    __slots__ = ("y_ptr", "uv_ptr", "y_pitch", "uv_pitch", "width", "height", "colorimetry", "siting",
+                 "sample_bytes")
 
     def __init__(self, y_ptr: int, uv_ptr: int, y_pitch: int, uv_pitch: int, width: int, height: int,
-                 colorimetry: Colorimetry, siting: tuple[float, float] = (0.5, 0.5)):
+                 colorimetry: Colorimetry, siting: tuple[float, float] = (0.5, 0.5), sample_bytes: int = 1):
         self.y_ptr, self.uv_ptr = int(y_ptr), int(uv_ptr)
         self.y_pitch, self.uv_pitch = int(y_pitch), int(uv_pitch)
         self.width, self.height = int(width), int(height)
         self.colorimetry, self.siting = colorimetry, siting
+        if sample_bytes not in (1, 2):
+            raise ValueError(f"sample_bytes must be 1 (NV12) or 2 (P010_10LE, P016_LE), got {sample_bytes}")
+        self.sample_bytes = sample_bytes
 
 
 def chroma_siting(chroma_site: str | None) -> tuple[float, float]:
@@ -90,7 +99,7 @@ def batch_params(frames: list[Nv12Frame], out_w: int, out_h: int, keep_aspect: b
             affine[f.colorimetry] = yuv_to_rgb_affine(f.colorimetry)
         m, off = affine[f.colorimetry]
         p[i] = (f.y_ptr, f.uv_ptr, f.y_pitch, f.uv_pitch, f.width, f.height, *rect,
-                m.reshape(9), off, f.siting[0], f.siting[1], (0, 0))
+                m.reshape(9), off, f.siting[0], f.siting[1], f.sample_bytes, 0)
     return p, geos
 
 
@@ -115,7 +124,8 @@ def nv12_to_rgba_reference(y: np.ndarray, uv: np.ndarray, out_w: int, out_h: int
                            colorimetry: Colorimetry, siting: tuple[float, float] = (0.5, 0.5),
                            keep_aspect: bool = False) -> np.ndarray:
     """The kernel's maths in numpy: Y plane (H, W) and interleaved UV plane (H/2, W/2, 2),
-    uint8 → (out_h, out_w, 4) uint8 RGBA."""
+    uint8 (NV12) or uint16 (P010_10LE, P016_LE: read as ``sample / 256``) → (out_h, out_w, 4)
+    uint8 RGBA."""
     h, w = y.shape
     (ox, oy, nw, nh), _ = letterbox(w, h, out_w, out_h, keep_aspect)
     m, off = yuv_to_rgb_affine(colorimetry)
@@ -131,6 +141,9 @@ def nv12_to_rgba_reference(y: np.ndarray, uv: np.ndarray, out_w: int, out_h: int
     cy = (SY - np.float32(siting[1])) * np.float32(0.5)
     U = _bilinear(uv[..., 0], cx, cy)
     V = _bilinear(uv[..., 1], cx, cy)
+    if y.dtype == np.uint16:  # after the interpolation, as the kernel does
+        scale = np.float32(1.0 / 256.0)
+        Y, U, V = Y * scale, U * scale, V * scale
     yuv = np.stack([Y - off[0], U - off[1], V - off[2]], -1).astype(np.float32)
     rgb = np.einsum("ij,hwj->hwi", m.astype(np.float32), yuv)
     out[oy: oy + nh, ox: ox + nw, :3] = np.clip(np.floor(rgb + np.float32(0.5)), 0, 255).astype(np.uint8)
