@@ -205,8 +205,9 @@ def _relabel(caps: Gst.Caps, to_surfaces: bool) -> Gst.Caps:
 
 
 class EsCudaSurfaces(ElementBase, GstBase.BaseTransform):
-    """Passes NVDEC's CUDA-memory 4:2:0 frames (NV12, P010_10LE, P016_LE) through unchanged, labelled ``memory:NVMM`` as well
-    (the caps DeepStream apps look for on a decoder's pad); ``nvstreammux`` converts them on the GPU."""
+    """Passes NVDEC's CUDA-memory 4:2:0 frames (NV12, P010_10LE, P016_LE) through unchanged,
+    labelled ``memory:NVMM`` as well (the caps DeepStream apps look for on a decoder's pad);
+    ``nvstreammux`` converts them on the GPU."""
 
     __gtype_name__ = "EstuaryCudaSurfaces"
     FACTORY = "escudasurfaces"

@@ -390,8 +390,9 @@ class EsMux(ElementBase, GstBase.Aggregator):
 
     # -- GPU path: one conversion kernel per batch -------------------------------------------
     def _gpu_batch(self, items, w, h):
-        """Convert the batch's CUDA-memory NV12 (or P010/P016) frames ``items`` [(state, buffer)] with one kernel
-        launch into one (N, h, w, 4) tensor; returns [(FrameSurface, geometry)] in order."""
+        """Convert the batch's CUDA-memory NV12 (or P010/P016) frames ``items`` [(state, buffer)]
+        with one kernel launch into one (N, h, w, 4) tensor; returns [(FrameSurface, geometry)]
+        in order."""
         if not items:
             return []
         import torch
