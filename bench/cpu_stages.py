@@ -176,8 +176,10 @@ def whole(stage: str, n: int, in_flight: int, calib: str, int8_model: str, clip:
     clip, model = clip or data.media_path("bikes.mp4"), data.model_path("yolov3-tiny-ds4.onnx")
     if stage == "ceiling":  # as the bench runs it: the INT8 file built by the parent process
         r = cpu_compare.one("model", 1, clip, int8_model, 0, variant="ov-int8")
-    else:
-        r = cpu_compare.one("estuary", n, clip, model, 0, variant="ov-int8", calib=calib, in_flight=in_flight)
+    else:  # ESTUARY_BENCH_WORKERS: nvinfer's infer-workers (0, the default: auto) for --env A/Bs
+        workers = int(os.environ.get("ESTUARY_BENCH_WORKERS", "0"))
+        r = cpu_compare.one("estuary", n, clip, model, 0, workers=workers, variant="ov-int8", calib=calib,
+                            in_flight=in_flight)
     return {"stage": stage, "streams": n, "frames": r["frames"], "fps": r["fps"], "cpu_pct": r["cpu_pct"],
             "cpu_ms_per_frame": round(10 * r["cpu_pct"] / r["fps"], 3)}
 
