@@ -542,6 +542,116 @@ def test_a_batch_mixing_nvdec_and_system_memory_frames_runs_on_the_gpu(first):
         assert np.array_equal(frames444[k], a)
 
 
+@pytest.mark.parametrize("first", ["cpu", "cuda"])
+def test_nvinfer_takes_batches_of_either_device_whichever_came_first(first, tmp_path):
+    """nvinfer picks its engine's device from its first batch; batches from the other device
+    after it (a live system-memory camera's first batches, NVDEC streams joining later) are
+    downloaded or uploaded, not failed on. Two muxers, one fed by NVDEC (CUDA frames) and one by
+    a 4:4:4 stream (system memory), meet in a funnel before nvinfer; the other muxer waits until
+    ``first``'s has pushed 3 batches. (The model with FP32 weights: an engine started on the CPU
+    runs it with ONNX Runtime.)"""
+    import threading
+    pytest.importorskip("cupy", reason="the muxer's GPU conversion needs CuPy")
+    clip = {"cuda": data.media_path("bikes_h265_main.mp4"), "cpu": data.media_path("bikes_h265_main444.mp4")}
+    p = Gst.parse_launch(
+        f"uridecodebin uri=file://{clip['cuda']} ! mc.sink_0 nvstreammux name=mc batch-size=1 width=640 height=272 ! f.sink_0 "
+        f"uridecodebin uri=file://{clip['cpu']} ! mp.sink_0 nvstreammux name=mp batch-size=1 width=640 height=272 ! f.sink_1 "
+        f"funnel name=f ! nvinfer name=pgie config-file-path={fp32_config(tmp_path)} ! fakesink name=sink")
+    go, pushed = threading.Event(), [0]
+    leader, follower = ("mp", "mc") if first == "cpu" else ("mc", "mp")
+
+    def lead(pad, info):
+        pushed[0] += 1
+        if pushed[0] >= 3:
+            go.set()
+        return Gst.PadProbeReturn.OK
+
+    def follow(pad, info):
+        go.wait(60)
+        return Gst.PadProbeReturn.OK
+
+    p.get_by_name(leader).get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, lead)
+    p.get_by_name(follower).get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, follow)
+    order, objects = [], {"cpu": 0, "cuda": 0}
+
+    def after_infer(pad, info):
+        from estuary.gst import batchmeta
+        b = batchmeta.get(info.get_buffer())
+        dev = b.surface.frames[0].device
+        order.append(dev)
+        objects[dev] += sum(f.num_obj_meta for f in pyds.gst_buffer_get_nvds_batch_meta(hash(info.get_buffer())).frames)
+        return Gst.PadProbeReturn.OK
+
+    p.get_by_name("pgie").get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, after_infer)
+    msg = run_pipeline(p, timeout=180)
+    p.set_state(Gst.State.NULL)
+    assert msg.type == Gst.MessageType.EOS, msg.parse_error() if msg.type == Gst.MessageType.ERROR else msg.type
+    assert order[0] == first and order.count("cpu") == order.count("cuda") == 250
+    # the same street in both (76 and 69 objects on the CPU path)
+    assert min(objects.values()) > 30 and abs(objects["cpu"] - objects["cuda"]) <= 0.25 * max(objects.values()), objects
+
+
+def _source_frames(desc: str, frames: int, width: int = 640, height: int = 272, stop_after: int = 0):
+    """(device, RGBA) of the first ``frames`` muxer frames of ``desc`` (a source linked to m.sink_0)
+    and the number of frames seen; ``stop_after``: send EOS after that many (a looping source)."""
+    import threading
+    from estuary.gst import batchmeta
+    p = Gst.parse_launch(f"{desc} nvstreammux name=m batch-size=1 width={width} height={height} ! fakesink name=sink")
+    got, seen = [], [0]
+
+    def probe(pad, info):
+        seen[0] += 1
+        f = batchmeta.get(info.get_buffer()).surface.frames[0]
+        if len(got) < frames:
+            got.append((f.device, f.tensor.cpu().numpy().copy() if f.device == "cuda" else f.copy()))
+        if stop_after and seen[0] == stop_after:
+            threading.Thread(target=p.send_event, args=(Gst.Event.new_eos(),), daemon=True).start()
+        return Gst.PadProbeReturn.OK
+
+    p.get_by_name("sink").get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, probe)
+    msg = run_pipeline(p, timeout=120)
+    p.set_state(Gst.State.NULL)
+    assert msg.type == Gst.MessageType.EOS, msg.parse_error() if msg.type == Gst.MessageType.ERROR else msg.type
+    return got, seen[0]
+
+
+@pytest.mark.parametrize("clip, device", [("bikes.mp4", "cuda"), ("bikes_h265_main10.mp4", "cuda"),
+                                          ("bikes_h265_main444.mp4", "cpu")])
+def test_nvurisrcbin_keeps_nvdec_frames_on_the_gpu(clip, device):
+    """nvurisrcbin (DeepStream 6.2+'s source, test3 with --file-loop) hands NVDEC's CUDA frames
+    on as they are, as uridecodebin does (before: its converter refused them, "noformat", or it
+    said the file had no video); a looping file rebuilds its decoder and goes on on the GPU."""
+    pytest.importorskip("cupy", reason="the muxer's GPU conversion needs CuPy")
+    uri = f"file://{data.media_path(clip)}"
+    ref, _ = _source_frames(f"uridecodebin uri={uri} ! m.sink_0", 4)
+    got, n = _source_frames(f"nvurisrcbin uri={uri} ! m.sink_0", 4)
+    assert n == 250 and [d for d, _ in got] == [device] * 4 == [d for d, _ in ref]
+    for (_, a), (_, b) in zip(ref, got):
+        assert np.array_equal(a, b)
+    looped, n = _source_frames(f"nvurisrcbin uri={uri} file-loop=true ! m.sink_0", 300, stop_after=300)
+    assert n >= 300 and {d for d, _ in looped} == {device}
+    assert np.array_equal(looped[250][1], ref[0][1]) or np.abs(looped[250][1].astype(int) - ref[0][1]).mean() < 1
+
+
+@pytest.mark.parametrize("name", ["odd_I420.jpg", "odd_Y444.jpg", "bikes_mjpeg444.avi"])
+def test_jpeg_photos_and_mjpeg_decode_on_the_gpu_machine(name):
+    """JPEG through the three ways DeepStream apps decode it: NVIDIA's JPEG decoder where it
+    takes the picture (4:2:0), GStreamer's jpegdec where it does not (4:4:4: it stopped with
+    "Internal data stream error")."""
+    pytest.importorskip("cupy", reason="the muxer's GPU conversion needs CuPy")
+    f = data.media_path(name)
+    seen = {}
+    for path, desc in (("uridecodebin", f"uridecodebin uri=file://{f} ! m.sink_0"),
+                       ("nvurisrcbin", f"nvurisrcbin uri=file://{f} ! m.sink_0"),
+                       ("nvv4l2decoder", f"filesrc location={f} ! parsebin ! nvv4l2decoder ! m.sink_0")):
+        got, n = _source_frames(desc, 1)
+        assert n >= 1 and got[0][1][..., :3].std() > 20, path
+        seen[path] = got[0]
+    first = next(iter(seen.values()))
+    for path, (dev, img) in seen.items():
+        assert dev == first[0] and np.array_equal(img, first[1]), path
+
+
 def test_classifiers_on_their_own_stream_in_one_padded_call_equal_chunks_waited_for(monkeypatch):
     """Secondary classifiers on CUDA frames: every object of a batch in one padded call (CUDA
     graphs) on the classifier's own CUDA stream, waiting only for the muxer's conversion, give

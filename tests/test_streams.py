@@ -741,6 +741,9 @@ def test_4_2_2_4_4_4_and_10_bit_video_decodes_to_surfaces(path, fmt, format_clip
     ("video/x-h264, profile=high-4:2:2-intra", False),
     ("video/x-h264, profile=high", True),
     ("video/x-h264, chroma-format=4:0:0", False),  # monochrome: NVDEC's output is no NV12 either
+    ("image/jpeg, sampling=YCbCr-4:2:0", True),  # jpegparse's field
+    ("image/jpeg, sampling=YCbCr-4:4:4", False),
+    ("image/jpeg, sampling=GRAYSCALE", False),
 ])
 def test_nvdec_output_stays_on_the_gpu_only_for_4_2_0_streams(caps, want):
     """NVDEC decodes 4:2:0 into NV12 / P010 / P016, which the muxer converts on the GPU; other

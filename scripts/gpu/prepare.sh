@@ -8,6 +8,8 @@ cd "$(dirname "$0")/../.."
 shared=${ESTUARY_SHARED:-../shared}
 rm -rf .gpu
 bash "$shared/tools/gpu/gather.sh" "$PWD/.gpu" >/dev/null 2>&1
+# libjpeg for gst-plugins-good's jpegdec (the JPEGs NVIDIA's JPEG decoder does not take: 4:4:4)
+(cd .gpu/debs && apt-get download libjpeg62-turbo >/dev/null)
 mkdir -p .gpu/data/models .gpu/data/media .gpu/data/samples
 .venv/bin/python scripts/gpu/half_onnx.py
 cp ~/.cache/estuary/models/*.txt .gpu/data/models/
@@ -39,6 +41,14 @@ for spec in "main:I420" "main10:I420_10LE" "main12:I420_12LE" "main444:Y444"; do
   gst-launch-1.0 -q filesrc location=.gpu/data/media/bikes.mp4 ! qtdemux ! h264parse ! avdec_h264 ! \
     videoconvert dither=0 ! video/x-raw,format=$fmt ! x265enc bitrate=600 speed-preset=ultrafast ! \
     h265parse ! mp4mux ! filesink location=.gpu/data/media/bikes_h265_$name.mp4
+done
+# JPEG that NVIDIA's JPEG decoder does not take (4:4:4: MJPEG cameras, photos) and odd sizes
+gst-launch-1.0 -q filesrc location=.gpu/data/media/bikes.mp4 ! qtdemux ! h264parse ! avdec_h264 ! \
+  identity eos-after=30 ! videoconvert ! video/x-raw,format=Y444 ! jpegenc quality=70 ! avimux ! \
+  filesink location=.gpu/data/media/bikes_mjpeg444.avi
+for fmt in I420 Y444; do
+  gst-launch-1.0 -q videotestsrc num-buffers=1 pattern=smpte ! video/x-raw,width=321,height=241,format=$fmt ! \
+    jpegenc ! filesink location=.gpu/data/media/odd_$fmt.jpg
 done
 touch .gpu/data/.complete-v5
 pip download -q --no-deps pytest pluggy iniconfig packaging -d .gpu/wheels

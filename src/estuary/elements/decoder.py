@@ -161,14 +161,17 @@ def _on_query(dbin, pad, element, query) -> bool:
 
 def chroma_420(caps: Gst.Caps | None) -> bool:
     """Whether the encoded stream of ``caps`` (a decoder's input) is 4:2:0, or does not say:
-    from the parser's ``chroma-format``, else its ``profile`` (H.265 ``main-422-10``,
-    ``main-444``, ...; H.264 ``high-4:2:2-intra``, ``high-4:4:4``, ...)."""
+    from the parser's ``chroma-format`` (H.264, H.265) or ``sampling`` (JPEG), else its
+    ``profile`` (H.265 ``main-422-10``, ``main-444``, ...; H.264 ``high-4:2:2-intra``, ...)."""
     if caps is None or caps.get_size() == 0:
         return True
     st = caps.get_structure(0)
     chroma = st.get_string("chroma-format")
     if chroma:
         return chroma == "4:2:0"
+    sampling = st.get_string("sampling")  # jpegparse: YCbCr-4:2:0, YCbCr-4:4:4, GRAYSCALE, ...
+    if sampling:
+        return sampling == "YCbCr-4:2:0"
     profile = st.get_string("profile") or ""
     return not any(tag in profile for tag in ("422", "444", "4:2:2", "4:4:4"))
 
@@ -233,8 +236,14 @@ _AUTOPLUG_TRY, _AUTOPLUG_SKIP = 0, 2
 def skip_esdecoder(dbin, pad, caps, factory):
     """An ``autoplug-select`` handler that keeps a decodebin from plugging ``esdecoder``: this
     decoder bin's inner decodebin (not into itself), and ``esurisrcbin``'s uridecodebin where
-    decoding is in software."""
-    return _AUTOPLUG_SKIP if factory.get_element_type() == EsDecoder.__gtype__ else _AUTOPLUG_TRY
+    decoding is in software. It also passes over NVIDIA's JPEG decoder for JPEGs that are not
+    4:2:0 (4:4:4 photos and MJPEG cameras), which it fails on (measured on an H200, GStreamer
+    1.22: "Internal data stream error", 0 frames): ``jpegdec`` decodes them."""
+    if factory.get_element_type() == EsDecoder.__gtype__:
+        return _AUTOPLUG_SKIP
+    if factory.get_name() == "nvjpegdec" and not chroma_420(caps):
+        return _AUTOPLUG_SKIP
+    return _AUTOPLUG_TRY
 
 
 #: frames up to this many pixels (1080p, in 16-pixel macroblocks) are decoded on one thread

@@ -68,6 +68,7 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
         self.init_pads()
         self._set_props: set[str] = set()
         self._engine = None
+        self._on_gpu = False  # the engine runs on the GPU (chosen from the first batch's frames)
         self._batches = 0
         self._cache = SecondaryCache()
         self.engine_name = ""
@@ -175,6 +176,7 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
         import os
         from estuary.infer.engine import InferEngine
         cfg = self.cfg
+        self._on_gpu = on_gpu
         workers = self._streams = self._workers(on_gpu)
         prefer = self.settings.backend
         if on_gpu and prefer in ("openvino", "onnxruntime") and "backend" in self._set_props:
@@ -459,7 +461,14 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
         for f in frames:
             surf = batch.surface.frame(f.batch_id)
             if surf.device == "cuda":
-                imgs.append(surf.tensor)  # stays on the GPU
+                # stays on the GPU; downloaded for an engine on the CPU (it started on a batch of
+                # system-memory frames: a live camera's, before the NVDEC ones had a frame)
+                imgs.append(surf.tensor if self._on_gpu else surf.tensor.cpu().numpy())
+                continue
+            if self._on_gpu:  # a system-memory frame for the engine on the GPU: uploaded
+                import torch
+                with surf.pixels(write=False) as px:
+                    imgs.append(torch.from_numpy(np.array(px)).to(f"cuda:{max(self.cfg.gpu_id, 0)}"))
                 continue
             if mapped is not None:
                 imgs.append(mapped.enter_context(surf.pixels(write=False)))

@@ -32,6 +32,7 @@ from __future__ import annotations
 import threading
 import time
 
+from estuary.elements.decoder import CUDA_NV12_CAPS
 from estuary.gst import GLib, Gst, is_inside
 from estuary.gst.element import ElementBase, Prop
 from estuary.redact import redact
@@ -83,7 +84,10 @@ class EsUriSrcBin(ElementBase, Gst.Bin):
     METADATA = ("Estuary URI source bin", "Source/Video",
                 "Decodes a URI to Estuary RGBA surfaces; reconnects network sources and loops files",
                 "Estuary")
-    PAD_TEMPLATES = (("vsrc_%u", Gst.PadDirection.SRC, Gst.PadPresence.SOMETIMES, _OUT_CAPS, None),)
+    #: RGBA surfaces, or NVDEC's frames left in GPU memory (an autoplugged esdecoder's; nvstreammux
+    #: converts them on the GPU)
+    PAD_TEMPLATES = (("vsrc_%u", Gst.PadDirection.SRC, Gst.PadPresence.SOMETIMES,
+                      f"{_OUT_CAPS}; {CUDA_NV12_CAPS}", None),)
     PROPS = (
         Prop("uri", str, None, "URI of the input (file://, rtsp://, http(s)://)"),
         Prop("source-id", int, 0, "Source index, used in messages", 0, 2**31 - 1),
@@ -121,6 +125,7 @@ class EsUriSrcBin(ElementBase, Gst.Bin):
         self._ghost = None
         self._dec = None
         self._fmtconv: list = []  # a videoconvert between decoder and esconvert (link_decoded)
+        self._video_pad = None  # the decoder's video pad in use (one a decoder)
         self._found: list[str] = []
         self._missing: list[str] = []  # caps of streams no decoder was found for
         self._playing = False
@@ -173,15 +178,23 @@ class EsUriSrcBin(ElementBase, Gst.Bin):
         name = caps.get_structure(0).get_name()
         self._found.append(name)
         sink = self._conv.get_static_pad("sink")
-        if not name.startswith("video/") or sink.is_linked():
+        in_use = self._video_pad is not None and self._video_pad.get_parent() is not None
+        if not name.startswith("video/") or sink.is_linked() or in_use:
             return
+        feats = caps.get_features(0)
+        # an esdecoder that kept NVDEC's frames in GPU memory: they leave this bin as they are
+        # (esconvert reads system memory; the muxer converts them on the GPU)
+        cuda = feats is not None and feats.contains("memory:CUDAMemory")
+        target = pad if cuda else self._filter.get_static_pad("src")
+        self._video_pad = pad
         if self._ghost is None:
             self._offset = self._join_offset()
-            ghost = Gst.GhostPad.new_from_template("vsrc_0", self._filter.get_static_pad("src"),
-                                                   self.get_pad_template("vsrc_%u"))
+            ghost = Gst.GhostPad.new_from_template("vsrc_0", target, self.get_pad_template("vsrc_%u"))
             ghost.set_active(True)
             self._ghost = ghost
             self.add_pad(ghost)  # the app links it in its pad-added handler
+        elif self._ghost.get_target() != target:  # a rebuilt decoder (reconnection, loop)
+            self._ghost.set_target(target)
         s = self.settings
         # buffers are looked at only by a source that loops (where the pass ends) or reconnects
         # (when data last came, when it came back): a Python call per frame costs the others
@@ -190,8 +203,9 @@ class EsUriSrcBin(ElementBase, Gst.Bin):
         if s.file_loop or s.rtsp_reconnect_interval > 0:
             kinds |= Gst.PadProbeType.BUFFER
         pad.add_probe(kinds, self._on_data, dec)
-        from estuary.elements.decoder import link_decoded
-        self._fmtconv = link_decoded(self, pad, sink)
+        if not cuda:
+            from estuary.elements.decoder import link_decoded
+            self._fmtconv = link_decoded(self, pad, sink)
         pad.set_offset(self._offset)
 
     def _join_offset(self) -> int:
@@ -205,7 +219,8 @@ class EsUriSrcBin(ElementBase, Gst.Bin):
         return max(0, clock.get_time() - self.get_base_time())
 
     def _on_no_more_pads(self, dec):
-        if dec is self._dec and not self._conv.get_static_pad("sink").is_linked():
+        video = self._video_pad is not None and self._video_pad.get_parent() is not None
+        if dec is self._dec and not video:
             s = self.settings
             text = (f"source {s.source_id} ({redact(s.uri)}) has no video stream that can be decoded "
                     f"(streams found: {', '.join(self._found) or 'none'})")
@@ -273,6 +288,7 @@ class EsUriSrcBin(ElementBase, Gst.Bin):
     def _rebuild(self):
         old, self._dec = self._dec, None
         conv, self._fmtconv = self._fmtconv, []
+        self._video_pad = None
         for e in ([old] if old is not None else []) + conv:  # the decoder, what converted its format
             e.set_state(Gst.State.NULL)
             self.remove(e)
