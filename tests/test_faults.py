@@ -38,6 +38,7 @@ class Case:
     fails: bool = True  # the process must exit non-zero
     says: list = field(default_factory=list)  # substrings of stdout+stderr (after {tmp} expansion)
     files: dict = field(default_factory=dict)  # name -> bytes | str | callable(tmp) -> bytes, written first
+    env: dict = field(default_factory=dict)  # environment variables added for the run
 
 
 def cli(*args):
@@ -158,6 +159,12 @@ CASES = {
     "run-test1-missing-file": Case(cli("run", "test1", "{tmp}/missing.h264"), says=["{tmp}/missing.h264"]),
     "run-test3-rtsp-no-server": Case(cli("run", "test3", "rtsp://127.0.0.1:9/cam"), says=["rtsp://127.0.0.1:9/cam"]),
     "run-unknown-app": Case(cli("run", "nosuchapp"), says=["nosuchapp"]),
+    # no H.264 decoder (as on a machine without gst-libav): the demuxer's bare "Internal data
+    # stream error" comes with what was missing and where to get it
+    "run-test3-no-h264-decoder": Case(
+        cli("run", "test3", "file://" + data.media_path("bikes.mp4")),
+        says=["H.264 (High Profile) decoder", "gstreamer1.0-libav"],
+        env={"GST_PLUGIN_FEATURE_RANK": "avdec_h264:0,openh264dec:0,nvh264dec:0,nvh264sldec:0"}),
     "demo-video-raw-h264-of-noise": Case(cli("demo", "--video", "{tmp}/broken.h264", "--output", "{tmp}/o.mp4"),
                                          says=["{tmp}/broken.h264"], files=BROKEN_H264),
     "demo-video-empty-file": Case(cli("demo", "--video", "{tmp}/empty.mp4", "--output", "{tmp}/o.mp4"),
@@ -251,7 +258,7 @@ def test_fault(name, tmp_path):
     argv = [_expand(a, tmp_path) for a in case.argv]
     try:
         r = subprocess.run(argv, capture_output=True, text=True, timeout=TIMEOUT, cwd=tmp_path,
-                           stdin=subprocess.DEVNULL)
+                           stdin=subprocess.DEVNULL, env={**os.environ, **case.env})
     except subprocess.TimeoutExpired:
         pytest.fail(f"{name}: hung (no exit within {TIMEOUT} s)")
     out = r.stdout + r.stderr

@@ -6,7 +6,9 @@ interrupted recording is never finished. The apps stay as they are; ``estuary ru
 ``common.bus_call.bus_call`` (every sample routes its bus through it) to observe the messages:
 
 * an ERROR on any pipeline makes the exit status non-zero, and the summary names the element,
-  the message and the inputs the app was given;
+  the message and the inputs the app was given — and what GStreamer said it lacked, when a
+  decoder was missing (the app's own error is then a bare "Internal data stream error" from the
+  demuxer);
 * SIGINT/SIGTERM send EOS to the app's pipelines, so files are finished, and the status is
   130/143; a second signal, or no EOS within ``eos_timeout`` seconds, stops the app at once;
 * and if the app still runs ``stuck_grace`` seconds after that (its main thread blocked in C,
@@ -40,6 +42,7 @@ class AppSupervisor:
         self.eos_timeout = eos_timeout
         self._watchdog = StopWatchdog(eos_timeout + stuck_grace, name="estuary run")
         self.errors: list[AppError] = []
+        self.missing: list[str] = []  # what decodebin found no plugin for ("H.264 (High Profile) decoder")
         self.signal: int | None = None
         self.timed_out = False
         self._pipelines: "weakref.WeakSet" = weakref.WeakSet()
@@ -63,6 +66,12 @@ class AppSupervisor:
             self._pipelines.add(top)
         if message.type == Gst.MessageType.EOS and self.signal is not None:
             signal.alarm(0)  # finished in time; the app now stops its pipeline itself
+        if message.type == Gst.MessageType.ELEMENT:
+            st = message.get_structure()
+            if st is not None and st.get_name() == "missing-plugin":
+                what = st.get_string("name") or st.get_string("type") or "a plugin"
+                if what not in self.missing:
+                    self.missing.append(what)
         if message.type == Gst.MessageType.ERROR:
             err, _debug = message.parse_error()
             name = message.src.get_name() if message.src is not None else "?"
@@ -114,4 +123,8 @@ class AppSupervisor:
             return None
         first = self.errors[0]
         where = f" (inputs: {' '.join(inputs)})" if inputs else ""
-        return f"estuary run {app} failed: ERROR from {first.element}: {first.message}{where}"
+        lacking = ""
+        if self.missing:
+            lacking = (f"; GStreamer has no {', '.join(self.missing)} here: install the plugins that "
+                       "provide it (most video decoders: gst-libav, e.g. apt install gstreamer1.0-libav)")
+        return f"estuary run {app} failed: ERROR from {first.element}: {first.message}{where}{lacking}"
