@@ -458,23 +458,8 @@ def test_uridecodebin_keeps_nvdec_frames_on_the_gpu_and_unified_memory_maps_them
 def _h265_frames(name: str, frames: int = 8):
     """The first ``frames`` muxer frames (device, RGBA) of an H.265 copy of the bundled clip
     through uridecodebin, as a DeepStream app decodes a file."""
-    from estuary.gst import batchmeta
-    clip = data.media_path(f"bikes_h265_{name}.mp4")
-    p = Gst.parse_launch(f"uridecodebin uri=file://{clip} ! m.sink_0 nvstreammux name=m batch-size=1 "
-                         "width=640 height=272 ! fakesink name=sink")
-    got = []
-
-    def probe(pad, info):
-        f = batchmeta.get(info.get_buffer()).surface.frames[0]
-        if len(got) < frames:
-            got.append((f.device, f.tensor.cpu().numpy().copy() if f.device == "cuda" else
-                        np.array(pyds.get_nvds_buf_surface(hash(info.get_buffer()), 0), copy=True)))
-        return Gst.PadProbeReturn.OK
-
-    p.get_by_name("sink").get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, probe)
-    msg = run_pipeline(p, timeout=120)
-    p.set_state(Gst.State.NULL)
-    assert msg.type == Gst.MessageType.EOS, msg.parse_error() if msg.type == Gst.MessageType.ERROR else msg.type
+    got, _ = _source_frames(f"uridecodebin uri=file://{data.media_path(f'bikes_h265_{name}.mp4')} ! m.sink_0",
+                            frames)
     assert len(got) == frames
     return got
 

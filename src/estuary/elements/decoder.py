@@ -21,7 +21,7 @@ from estuary.gst import Gst, GstBase
 from estuary.gst.element import ElementBase, Prop, post_error
 from estuary.surface.nv12 import SAMPLE_BYTES
 
-__all__ = ["EsDecoder", "EsCudaSurfaces", "make_source_bin", "CUDA_NV12_CAPS", "chroma_420", "decoder_threads",
+__all__ = ["EsDecoder", "EsCudaSurfaces", "make_source_bin", "CUDA_NV12_CAPS", "NVDEC_CAPS", "chroma_420", "decoder_threads",
            "limit_decoder_threads", "link_decoded"]
 
 #: NVDEC's two-plane 4:2:0 formats, which nvstreammux converts on the GPU (surface/nv12.py):
@@ -29,7 +29,8 @@ __all__ = ["EsDecoder", "EsCudaSurfaces", "make_source_bin", "CUDA_NV12_CAPS", "
 _CUDA_FORMATS = "{ " + ", ".join(SAMPLE_BYTES) + " }"
 #: NVDEC frames left in GPU memory, labelled as our surfaces as well (apps test for memory:NVMM)
 CUDA_NV12_CAPS = f"video/x-raw(memory:NVMM, memory:CUDAMemory), format=(string){_CUDA_FORMATS}"
-_NVDEC_CAPS = f"video/x-raw(memory:CUDAMemory), format=(string){_CUDA_FORMATS}"
+#: the same frames as NVDEC gives them
+NVDEC_CAPS = f"video/x-raw(memory:CUDAMemory), format=(string){_CUDA_FORMATS}"
 
 _ENCODED = ("video/x-h264, stream-format=(string){ byte-stream, avc }, alignment=(string)au; "
             "video/x-h265, stream-format=(string){ byte-stream, hvc1, hev1 }, alignment=(string)au; "
@@ -148,7 +149,7 @@ def _on_query(dbin, pad, element, query) -> bool:
         return False
     sink = element.get_static_pad("sink")
     on_gpu = cuda_surfaces_usable() and chroma_420(sink.get_current_caps() if sink is not None else None)
-    want = Gst.Caps.from_string(_NVDEC_CAPS if on_gpu else "video/x-raw")
+    want = Gst.Caps.from_string(NVDEC_CAPS if on_gpu else "video/x-raw")
     if query.type == Gst.QueryType.CAPS:
         filt = query.parse_caps()
         query.set_caps_result(filt.intersect_full(want, Gst.CapsIntersectMode.FIRST) if filt else want)
@@ -217,7 +218,7 @@ class EsCudaSurfaces(ElementBase, GstBase.BaseTransform):
     ALIASES = ()
     METADATA = ("Estuary CUDA surfaces", "Filter/Video", "Labels NVDEC CUDA frames as Estuary surfaces",
                 "Estuary")
-    PAD_TEMPLATES = (("sink", Gst.PadDirection.SINK, Gst.PadPresence.ALWAYS, _NVDEC_CAPS, None),
+    PAD_TEMPLATES = (("sink", Gst.PadDirection.SINK, Gst.PadPresence.ALWAYS, NVDEC_CAPS, None),
                      ("src", Gst.PadDirection.SRC, Gst.PadPresence.ALWAYS, CUDA_NV12_CAPS, None))
 
     def __init__(self):

@@ -463,12 +463,11 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
             if surf.device == "cuda":
                 # stays on the GPU; downloaded for an engine on the CPU (it started on a batch of
                 # system-memory frames: a live camera's, before the NVDEC ones had a frame)
-                imgs.append(surf.tensor if self._on_gpu else surf.tensor.cpu().numpy())
+                imgs.append(surf.tensor if self._on_gpu else surf.copy())
                 continue
             if self._on_gpu:  # a system-memory frame for the engine on the GPU: uploaded
                 import torch
-                with surf.pixels(write=False) as px:
-                    imgs.append(torch.from_numpy(np.array(px)).to(f"cuda:{max(self.cfg.gpu_id, 0)}"))
+                imgs.append(torch.from_numpy(surf.copy()).to(f"cuda:{max(self.cfg.gpu_id, 0)}"))
                 continue
             if mapped is not None:
                 imgs.append(mapped.enter_context(surf.pixels(write=False)))

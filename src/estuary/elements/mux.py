@@ -23,17 +23,15 @@ from estuary.meta.enums import NvBufSurfaceMemType
 from estuary.gst.batchsurface import BatchSurface, FrameSurface, new_rgba_buffer
 from estuary.surface.convert import SUPPORTED_FORMATS, frame_to_rgba, resize_into
 from estuary.surface.nv12 import SAMPLE_BYTES
+from estuary.elements.decoder import CUDA_NV12_CAPS, NVDEC_CAPS
 
 __all__ = ["EsMux", "BATCH_CAPS", "FRAME_CAPS"]
 
 _FMTS = "{ " + ", ".join(SUPPORTED_FORMATS) + " }"
-#: NVDEC's frames in GPU memory: NV12 and its 16-bit twins (surface/nv12.py SAMPLE_BYTES)
-_CUDA_FMTS = "{ " + ", ".join(SAMPLE_BYTES) + " }"
-#: a single (not yet batched) frame, on our surfaces or in plain system memory
+#: a single (not yet batched) frame, on our surfaces or in plain system memory, or NVDEC's in GPU
+#: memory (NV12 and its 16-bit twins: surface/nv12.py SAMPLE_BYTES)
 FRAME_CAPS = (f"video/x-raw(memory:NVMM), format=(string){_FMTS}; "
-              f"video/x-raw, format=(string){_FMTS}; "
-              f"video/x-raw(memory:CUDAMemory), format=(string){_CUDA_FMTS}; "
-              f"video/x-raw(memory:NVMM, memory:CUDAMemory), format=(string){_CUDA_FMTS}")
+              f"video/x-raw, format=(string){_FMTS}; {NVDEC_CAPS}; {CUDA_NV12_CAPS}")
 #: batched surfaces
 BATCH_CAPS = "video/x-raw(memory:NVMM), format=(string)RGBA"
 
@@ -444,11 +442,8 @@ class EsMux(ElementBase, GstBase.Aggregator):
         """A frame decoded into system memory, in a batch of GPU frames: its RGBA pixels copied
         to the GPU. The copy is from pageable memory, so it returns once done (a host wait, on
         this path only: a stream without NVDEC beside NVDEC ones)."""
-        import numpy as np
         import torch
-        with surf.pixels(write=False) as a:
-            host = torch.from_numpy(np.array(a, copy=True, order="C"))
-        t = host.to(torch.device(f"cuda:{self.settings.gpu_id}"))
+        t = torch.from_numpy(surf.copy()).to(torch.device(f"cuda:{self.settings.gpu_id}"))
         return FrameSurface(None, surf.width, surf.height, pitch=surf.width * 4, device="cuda", tensor=t)
 
     def _release_gpu_inputs(self, wait: bool = False):

@@ -178,8 +178,7 @@ class EsUriSrcBin(ElementBase, Gst.Bin):
         name = caps.get_structure(0).get_name()
         self._found.append(name)
         sink = self._conv.get_static_pad("sink")
-        in_use = self._video_pad is not None and self._video_pad.get_parent() is not None
-        if not name.startswith("video/") or sink.is_linked() or in_use:
+        if not name.startswith("video/") or sink.is_linked() or self._has_video():
             return
         feats = caps.get_features(0)
         # an esdecoder that kept NVDEC's frames in GPU memory: they leave this bin as they are
@@ -208,6 +207,11 @@ class EsUriSrcBin(ElementBase, Gst.Bin):
             self._fmtconv = link_decoded(self, pad, sink)
         pad.set_offset(self._offset)
 
+    def _has_video(self) -> bool:
+        """Whether the current decoder's video pad is in use (a pad its decoder removed, at a
+        restart or a rebuild, is not)."""
+        return self._video_pad is not None and self._video_pad.get_parent() is not None
+
     def _join_offset(self) -> int:
         """A file source added to a pipeline that is already PLAYING starts at the current
         running time (its own timestamps start at 0), so a clock-synced sink neither races
@@ -219,8 +223,7 @@ class EsUriSrcBin(ElementBase, Gst.Bin):
         return max(0, clock.get_time() - self.get_base_time())
 
     def _on_no_more_pads(self, dec):
-        video = self._video_pad is not None and self._video_pad.get_parent() is not None
-        if dec is self._dec and not video:
+        if dec is self._dec and not self._has_video():
             s = self.settings
             text = (f"source {s.source_id} ({redact(s.uri)}) has no video stream that can be decoded "
                     f"(streams found: {', '.join(self._found) or 'none'})")
