@@ -233,6 +233,35 @@ def test_run_test3_output_writes_a_playable_annotated_mp4(tmp_path):
         assert (changed > 300) == (c > 0), (c, changed)
 
 
+def test_display_output_plays_after_the_process_is_killed(tmp_path):
+    """A process killed before EOS (SIGKILL, OOM, power loss) leaves its --output MP4 playable up
+    to its last whole second: a plain MP4 has no index until EOS and plays nothing then."""
+    import os
+    import signal
+    import time
+    out = tmp_path / "live.mp4"
+    code = ("import pyds; from estuary.gst import Gst; "
+            "p = Gst.parse_launch('videotestsrc is-live=true pattern=ball ! "
+            "video/x-raw,width=320,height=240,framerate=15/1 ! nveglglessink'); "
+            "p.set_state(Gst.State.PLAYING); print('playing', flush=True); "
+            "p.get_bus().timed_pop_filtered(120 * Gst.SECOND, Gst.MessageType.ERROR)")
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env["ESTUARY_DISPLAY_OUTPUT"] = str(out)
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "playing"
+        deadline = time.monotonic() + 60
+        while (not out.exists() or out.stat().st_size < 20000) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(3)  # three more seconds of frames (15 fps) at least
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    frames = _decoded(out)
+    assert len(frames) >= 30, f"{len(frames)} frames play"
+    assert frames[0].shape[:2] == (240, 320)
+
+
 def test_headless_warning_names_the_sink_and_an_option_that_exists(tmp_path):
     import os
     clip = tmp_path / "in.h264"

@@ -45,7 +45,7 @@ def output_size(video: str, width: int = 640) -> tuple[int, int]:
 def build_demo_pipeline(output: str, video: str | None = None, frames: int = -1):
     import pyds  # noqa: F401 - registers the elements
     from estuary import data
-    from estuary.elements.sinks import encoder_name
+    from estuary.elements.sinks import RECORDING_FILESINK, RECORDING_MUX, encoder_name
     from estuary.gst import Gst
     data.ensure()
     video = video or data.media_path("bikes.mp4")
@@ -62,7 +62,7 @@ def build_demo_pipeline(output: str, video: str | None = None, frames: int = -1)
             "nvtracker name=tracker ll-lib-file=libnvds_nvmultiobjecttracker.so ! "
             f'nvinfer name=sgie config-file-path="{data.model_path(data.VEHICLE_TYPES_CONFIG)}" ! '
             "nvdsosd name=osd ! queue ! nvvideoconvert ! video/x-raw,format=I420 ! "
-            f'{enc}{enc_opts} ! h264parse ! mp4mux ! filesink location="{output}"')
+            f'{enc}{enc_opts} ! h264parse ! {RECORDING_MUX} ! {RECORDING_FILESINK} location="{output}"')
     pipeline = Gst.parse_launch(desc)
     # labels above their boxes, inside the frame, clear of each other, sized for the frame
     # (the demo chooses the offsets, as an app's probe would; nvdsosd draws them where told)

@@ -127,13 +127,16 @@ class PipelineBackend:
 
     def _with_recorder(self, slot, cam, src):
         """source → tee → queue → (to the muxer) and tee → queue → x264enc → mp4mux → file."""
+        from estuary.elements.sinks import recording_elements
         from estuary.gst import Gst
         src.set_name(f"camera-src-{slot:02d}")  # the outer bin is the one named source-bin-NN
         b = Gst.Bin.new(None)
         path = os.path.join(self.record_dir, f"{cam.id}-{self.w.id}-{int(time.time() * 1000)}.mp4")
         els = {n: Gst.ElementFactory.make(f, None) for n, f in (
             ("caps", "capsfilter"), ("tee", "tee"), ("q_mux", "queue"), ("q_rec", "queue"), ("conv", "nvvideoconvert"), ("sys", "capsfilter"),
-            ("enc", "x264enc"), ("parse", "h264parse"), ("mp4", "mp4mux"), ("file", "filesink"))}
+            ("enc", "x264enc"), ("parse", "h264parse"))}
+        # (an MP4 that plays up to its last second when the worker is killed: host loss, OOM)
+        els["mp4"], els["file"] = recording_elements()
         # both branches share the tee's caps: the muxer's NVMM RGBA; the recorder converts to I420
         els["caps"].set_property("caps", Gst.Caps.from_string("video/x-raw(memory:NVMM),format=RGBA"))
         els["sys"].set_property("caps", Gst.Caps.from_string("video/x-raw,format=I420"))
