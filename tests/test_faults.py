@@ -87,6 +87,8 @@ def _mux(desc_sources: str, n: int = 1) -> str:
 
 
 BROKEN_H264 = {"broken.h264": lambda _t: _rand(50000)}
+# a recording whose writer died before EOS: the MP4's first half, no index ('moov' box) at its end
+UNFINISHED_MP4 = {"cut.mp4": lambda _t: Path(MEDIA).read_bytes()[: Path(MEDIA).stat().st_size // 2]}
 
 CASES = {
     # -- issue item 1: model files that used to kill the process (nvinfer and nvinferserver) --
@@ -159,6 +161,8 @@ CASES = {
     "run-test1-missing-file": Case(cli("run", "test1", "{tmp}/missing.h264"), says=["{tmp}/missing.h264"]),
     "run-test3-rtsp-no-server": Case(cli("run", "test3", "rtsp://127.0.0.1:9/cam"), says=["rtsp://127.0.0.1:9/cam"]),
     "run-unknown-app": Case(cli("run", "nosuchapp"), says=["nosuchapp"]),
+    "run-test3-unfinished-mp4": Case(cli("run", "test3", "file://{tmp}/cut.mp4"),
+                                     says=["{tmp}/cut.mp4 has no index", "never finished"], files=UNFINISHED_MP4),
     # no H.264 decoder (as on a machine without gst-libav): the demuxer's bare "Internal data
     # stream error" comes with what was missing and where to get it
     "run-test3-no-h264-decoder": Case(
@@ -169,6 +173,8 @@ CASES = {
                                          says=["{tmp}/broken.h264"], files=BROKEN_H264),
     "demo-video-empty-file": Case(cli("demo", "--video", "{tmp}/empty.mp4", "--output", "{tmp}/o.mp4"),
                                   says=["{tmp}/empty.mp4"], files={"empty.mp4": b""}),
+    "demo-video-unfinished-mp4": Case(cli("demo", "--video", "{tmp}/cut.mp4", "--output", "{tmp}/o.mp4"),
+                                      says=["{tmp}/cut.mp4 has no index"], files=UNFINISHED_MP4),
     "demo-video-missing": Case(cli("demo", "--video", "{tmp}/none.mp4", "--output", "{tmp}/o.mp4"),
                                says=["{tmp}/none.mp4"]),
     "launch-syntax-error": Case(launch("videotestsrc ! ! fakesink"), says=["cannot build the pipeline"]),
@@ -183,6 +189,8 @@ CASES = {
                                    says=["{tmp}/noise.mp4"], files={"noise.mp4": lambda _t: _rand(100000)}),
     "urisrcbin-empty-file": Case(launch(_mux("nvurisrcbin uri=file://{tmp}/empty.mp4 ! m.sink_0")),
                                  says=["{tmp}/empty.mp4"], files={"empty.mp4": b""}),
+    "urisrcbin-unfinished-mp4": Case(launch(_mux("nvurisrcbin uri=file://{tmp}/cut.mp4 ! m.sink_0")),
+                                     says=["{tmp}/cut.mp4 has no index"], files=UNFINISHED_MP4),
     "urisrcbin-no-uri": Case(launch(_mux("nvurisrcbin ! m.sink_0")), says=["uri"]),
     "urisrcbin-rtsp-gives-up": Case(launch(_mux(
         "nvurisrcbin uri=rtsp://127.0.0.1:9/cam rtsp-reconnect-interval=1 rtsp-reconnect-attempts=1 ! m.sink_0")),

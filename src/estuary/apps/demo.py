@@ -37,7 +37,9 @@ def output_size(video: str, width: int = 640) -> tuple[int, int]:
         cap.release()
     if not w or not h:
         from estuary.errors import SourceError
-        raise SourceError(f"cannot read the frame size of {video} (not a video OpenCV can open)")
+        from estuary.mp4 import unfinished_mp4
+        raise SourceError(unfinished_mp4(video) or
+                          f"cannot read the frame size of {video} (not a video OpenCV can open)")
     out_w = min(width, int(w)) // 2 * 2
     return out_w, max(2, int(round(out_w * h / w / 2)) * 2)
 

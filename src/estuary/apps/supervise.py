@@ -127,4 +127,8 @@ class AppSupervisor:
         if self.missing:
             lacking = (f"; GStreamer has no {', '.join(self.missing)} here: install the plugins that "
                        "provide it (most video decoders: gst-libav, e.g. apt install gstreamer1.0-libav)")
-        return f"estuary run {app} failed: ERROR from {first.element}: {first.message}{where}{lacking}"
+        from estuary.mp4 import local_path, unfinished_mp4
+        unfinished = [why for why in (unfinished_mp4(p) for p in filter(None, map(local_path, inputs)))
+                      if why and why not in first.message]
+        told = "".join(f"; {why}" for why in unfinished)
+        return f"estuary run {app} failed: ERROR from {first.element}: {first.message}{where}{lacking}{told}"

@@ -57,6 +57,13 @@ def _plain_decoder() -> bool:
                    for f in Gst.Registry.get().get_feature_list_by_plugin("nvcodec"))
 
 
+def _unfinished(uri: str) -> str | None:
+    """Why a local MP4 input plays nothing when its recording was never finished (no index)."""
+    from estuary.mp4 import local_path, unfinished_mp4
+    path = local_path(uri or "")
+    return unfinished_mp4(path) if path else None
+
+
 _TEXT_MESSAGES = Gst.MessageType.PROGRESS | Gst.MessageType.WARNING | Gst.MessageType.INFO
 
 
@@ -380,6 +387,9 @@ class EsUriSrcBin(ElementBase, Gst.Bin):
         text = redact(f"source {s.source_id} ({s.uri}): {err.message}")
         if self._missing:
             text += f" (no decoder for {', '.join(sorted(set(self._missing)))})"
+        why = _unfinished(s.uri)
+        if why:
+            text = f"{text.rstrip('.')}: {why}"
         new = GLib.Error.new_literal(GLib.quark_from_string(err.domain), text, err.code)
         return Gst.Message.new_error(message.src, new, redact(debug))
 

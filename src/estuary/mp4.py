@@ -1,0 +1,73 @@
+"""What an MP4 (ISO base media) file's top-level boxes say about why it does not play.
+
+A recorder that stops before EOS — killed, crashed, the disk full, the camera's SD card pulled —
+leaves ``ftyp`` + ``mdat`` without the ``moov`` box (the index: codecs, sizes, where each frame
+is) that a plain MP4 writer adds last. Demuxers then report only "This file contains no playable
+streams" / "moov atom not found", which reads like a codec problem. :func:`unfinished_mp4`
+tells that case apart from the file's first bytes, without decoding anything.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from urllib.parse import unquote, urlparse
+
+__all__ = ["top_level_boxes", "unfinished_mp4", "local_path"]
+
+# top-level box types that start an ISO base media file (an MP4 writer's first box is one of these)
+_LEADING = {b"ftyp", b"styp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pdin", b"uuid", b"moof"}
+_MAX_BOXES = 4096  # a fragmented recording has two boxes a fragment; the answer comes well before
+
+
+def top_level_boxes(path: str) -> list[tuple[str, int]] | None:
+    """``[(type, size), ...]`` of the file's top-level boxes as their headers say (a box running
+    past the end of the file is the last one), or None when the file does not start like an
+    ISO base media file (another container, an elementary stream, noise, empty)."""
+    out: list[tuple[str, int]] = []
+    try:
+        size_total = os.path.getsize(path)
+        with open(path, "rb") as f:
+            pos = 0
+            while pos + 8 <= size_total and len(out) < _MAX_BOXES:
+                f.seek(pos)
+                size, kind = struct.unpack(">I4s", f.read(8))
+                if size == 1:  # a 64-bit size follows the type
+                    raw = f.read(8)
+                    if len(raw) < 8:
+                        break
+                    size = struct.unpack(">Q", raw)[0]
+                elif size == 0:  # the box runs to the end of the file
+                    size = size_total - pos
+                if not out and kind not in _LEADING:
+                    return None
+                if size < 8 or not all(32 <= c < 127 for c in kind):
+                    return None if not out else out
+                out.append((kind.decode("ascii"), size))
+                pos += size
+    except OSError:
+        return None
+    return out or None
+
+
+def unfinished_mp4(path: str) -> str | None:
+    """Why the MP4 at ``path`` cannot play when its writer never finished it (no ``moov`` box:
+    neither a plain MP4's index at the end nor a fragmented one's at the start), as a sentence
+    for an error message; None for any other file (finished, fragmented, not an MP4, missing)."""
+    boxes = top_level_boxes(path)
+    if not boxes:
+        return None
+    kinds = {k for k, _ in boxes}
+    if "moov" in kinds:
+        return None
+    return (f"{path} has no index ('moov' box): its recording was never finished (the writer "
+            "stopped before closing the file), so no player can read it as it is; record with "
+            "a fragmented MP4 (mp4mux fragment-duration=1000) to keep such files playable")
+
+
+def local_path(uri_or_path: str) -> str | None:
+    """The local file a ``file://`` URI or a plain path names (None for network URIs)."""
+    if "://" not in uri_or_path:
+        return uri_or_path
+    u = urlparse(uri_or_path)
+    return unquote(u.path) if u.scheme == "file" else None
