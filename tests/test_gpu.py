@@ -455,6 +455,52 @@ def test_uridecodebin_keeps_nvdec_frames_on_the_gpu_and_unified_memory_maps_them
 
 
 
+def _infer_with_memory_type(mem_type: int):
+    """The 1080p clip through uridecodebin (NVDEC) → muxer with ``nvbuf-memory-type`` → nvinfer:
+    (the engine's backend, the frames' devices, per frame the objects as (class, box to 0.1 px))."""
+    clip = data.media_path("bikes_1080p.mp4")
+    p = Gst.parse_launch(
+        f"uridecodebin uri=file://{clip} ! m.sink_0 nvstreammux name=m "
+        f"batch-size=1 width=1280 height=720 nvbuf-memory-type={mem_type} ! "
+        f"nvinfer name=pgie config-file-path={data.model_path(data.PRIMARY_CONFIG)} ! fakesink name=sink")
+    devices, objects = [], []
+
+    def probe(pad, info):
+        bm = pyds.gst_buffer_get_nvds_batch_meta(hash(info.get_buffer()))
+        for f in bm.frames:
+            devices.append(bm.surface.frame(f.batch_id).device)
+            if devices[-1] == "cpu":  # what an imagedata app reads
+                assert pyds.get_nvds_buf_surface(hash(info.get_buffer()), f.batch_id).shape == (720, 1280, 4)
+            objects.append(sorted((o.class_id, round(o.rect_params.left, 1), round(o.rect_params.top, 1),
+                                   round(o.rect_params.width, 1), round(o.rect_params.height, 1)) for o in f.objects))
+        return Gst.PadProbeReturn.OK
+
+    p.get_by_name("sink").get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, probe)
+    msgs = []
+    msg = run_pipeline(p, timeout=120, on_message=msgs.append)
+    p.set_state(Gst.State.NULL)
+    assert msg.type == Gst.MessageType.EOS, msg.parse_error() if msg.type == Gst.MessageType.ERROR else msg.type
+    started = [m.get_structure().get_string("backend") for m in msgs
+               if m.type == Gst.MessageType.ELEMENT and m.get_structure().has_name("esinfer-started")]
+    return started, devices, objects
+
+
+def test_unified_memory_frames_are_inferred_on_the_gpu():
+    """An app that reads frames on the CPU sets the muxer's nvbuf-memory-type to CUDA unified
+    (deepstream-imagedata-multistream): its frames come as system-memory copies, and nvinfer still
+    runs on the GPU (it ran on the CPU before: ONNX Runtime, which cannot even load this FP16
+    model) and finds the objects it finds on the CUDA frames."""
+    pytest.importorskip("cupy", reason="the muxer's GPU conversion needs CuPy")
+    backend_gpu, dev_gpu, objs_gpu = _infer_with_memory_type(0)
+    backend, dev, objs = _infer_with_memory_type(3)  # NVBUF_MEM_CUDA_UNIFIED
+    # (the clip: 257 frames, 104 objects, every frame's the same both ways on the H200)
+    assert set(dev_gpu) == {"cuda"} and set(dev) == {"cpu"} and len(dev) == len(dev_gpu) >= 250
+    assert backend and backend[0].startswith("torch") and backend_gpu[0].startswith("torch"), (backend, backend_gpu)
+    found = sum(map(len, objs_gpu))
+    same = sum(a == b for a, b in zip(objs, objs_gpu))
+    assert found > 50 and same >= 0.95 * len(dev), f"{same} of {len(dev)} frames with the same objects ({found})"
+
+
 def _h265_frames(name: str, frames: int = 8):
     """The first ``frames`` muxer frames (device, RGBA) of an H.265 copy of the bundled clip
     through uridecodebin, as a DeepStream app decodes a file."""

@@ -1,7 +1,9 @@
 """Write the bundled ONNX models with FP16 weights into .gpu/data/models (half the bytes to
-carry; Estuary's torch backend runs them in FP16 anyway)."""
+carry; Estuary's torch backend runs them in FP16 anyway). Names: the command's arguments, else
+the COCO detector and the classifier."""
 
 import os
+import sys
 
 import numpy as np
 import onnx
@@ -9,7 +11,7 @@ from onnx import numpy_helper
 
 from estuary import data
 
-for name in ("yolov3-tiny.onnx", "mobilenet_v2.onnx"):
+for name in sys.argv[1:] or ("yolov3-tiny.onnx", "mobilenet_v2.onnx"):
     m = onnx.load(data.model_path(name))
     for init in m.graph.initializer:
         arr = numpy_helper.to_array(init)

@@ -104,7 +104,7 @@ class EsDemux(ElementBase, ChainElement, Gst.Element):
             one.add_frame(nf)
             if batch.surface is not None:
                 one.surface = BatchSurface([batch.surface.frame(f.batch_id)], 1,
-                                           batch.surface.mem_type, batch.surface.gpu_id)
+                                           batch.surface.mem_type, batch.surface.gpu_id, batch.surface.cuda_copies)
             out = Gst.Buffer.new()
             out.pts = f.buf_pts
             out.dts, out.duration = buf.dts, buf.duration

@@ -303,8 +303,11 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
         if self._engine is None:
             if not hasattr(self, "cfg"):
                 self._load_config()
+            # on the GPU for CUDA frames, and for system-memory copies of frames the muxer
+            # converted on the GPU (an app that reads frames on the CPU, as imagedata-multistream,
+            # sets nvbuf-memory-type unified: DeepStream infers on the GPU all the same)
             frames = batch.surface.frames
-            self._start(on_gpu=bool(frames) and frames[0].device == "cuda")
+            self._start(on_gpu=bool(frames) and (frames[0].device == "cuda" or batch.surface.cuda_copies))
         cfg = self.cfg
         if self._calibration is not None and cfg.process_mode == 1:
             self._collect_calibration(batch)

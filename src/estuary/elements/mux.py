@@ -522,6 +522,7 @@ class EsMux(ElementBase, GstBase.Aggregator):
         frames = []
         now_ns = time.time_ns() if s.attach_sys_ts else 0
         on_gpu = self._gpu_batch([(st, b) for _, st, b in taken if st.fmt.cuda], w, h)
+        cuda_copies = bool(on_gpu) and s.nvbuf_memory_type in _HOST_MAPPABLE  # (on_gpu is emptied below)
         # one device a batch: downstream elements run a batch on the device of its frames
         upload = self._cuda_seen and s.nvbuf_memory_type not in _HOST_MAPPABLE
         for batch_id, (pad, state, buf) in enumerate(taken):
@@ -544,8 +545,8 @@ class EsMux(ElementBase, GstBase.Aggregator):
             fm.num_surfaces_per_frame = s.num_surfaces_per_frame
             fm.misc_frame_info[0] = 0
             batch.add_frame(fm)
-        batch.surface = BatchSurface(frames, s.batch_size,
-                                     NvBufSurfaceMemType(s.nvbuf_memory_type), s.gpu_id)
+        batch.surface = BatchSurface(frames, s.batch_size, NvBufSurfaceMemType(s.nvbuf_memory_type), s.gpu_id,
+                                     cuda_copies=cuda_copies)
         out = Gst.Buffer.new()
         first = taken[0][2]
         pts = [t for t in rts if t != Gst.CLOCK_TIME_NONE]

@@ -146,7 +146,7 @@ class EsTiler(ElementBase, ChainElement, Gst.Element):
             if id(f) not in shown:
                 batch.frames.remove(f)
         batch.surface = BatchSurface([FrameSurface(out, W, H)], 1, batch.surface.mem_type,
-                                     batch.surface.gpu_id)
+                                     batch.surface.gpu_id, batch.surface.cuda_copies)
         return [buf]
 
     def _process_gpu(self, buf, batch):

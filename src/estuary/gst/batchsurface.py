@@ -156,18 +156,23 @@ class FrameSurface:
 class BatchSurface:
     """The NvBufSurface equivalent: ``frames[batch_id]`` are the frames of one batch."""
 
-    __slots__ = ("frames", "batch_size", "mem_type", "gpu_id")
+    __slots__ = ("frames", "batch_size", "mem_type", "gpu_id", "cuda_copies")
 
     def __init__(self, frames: list[FrameSurface], batch_size: int,
-                 mem_type=NvBufSurfaceMemType.NVBUF_MEM_DEFAULT, gpu_id: int = 0):
+                 mem_type=NvBufSurfaceMemType.NVBUF_MEM_DEFAULT, gpu_id: int = 0, cuda_copies: bool = False):
         self.frames = frames
         self.batch_size = int(batch_size)
         self.mem_type = mem_type
         self.gpu_id = gpu_id
+        #: the frames are system-memory copies of frames converted on GPU ``gpu_id`` (the muxer's
+        #: nvbuf-memory-type CUDA pinned or unified, which DeepStream's memory the CPU can read
+        #: too): the GPU is there, and work that DeepStream does on the GPU stays there
+        self.cuda_copies = cuda_copies
 
     def clone(self) -> "BatchSurface":
         """A surface whose frames share this one's memory, copied on write (see FrameSurface.clone)."""
-        return BatchSurface([f.clone() for f in self.frames], self.batch_size, self.mem_type, self.gpu_id)
+        return BatchSurface([f.clone() for f in self.frames], self.batch_size, self.mem_type, self.gpu_id,
+                            self.cuda_copies)
 
     @property
     def num_filled(self) -> int:
