@@ -235,7 +235,10 @@ def main(argv=None) -> int:
     ap.add_argument("--streams", default="1,4")
     ap.add_argument("--stages", default=",".join(STAGES))
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--in-flight", type=int, default=3, help="nvstreammux max-frames-in-flight (the bench's f3)")
+    # -1 (unbounded) as estuary bench's throughput rows; 3 is its paced-latency setting, which
+    # costs throughput on 2 cores (INT8, AMD AVX2: 24.7 against 28.7 fps; docs/benchmarks.md, session 16)
+    ap.add_argument("--in-flight", type=int, default=-1,
+                    help="nvstreammux max-frames-in-flight (-1: unbounded, as the bench's throughput rows)")
     ap.add_argument("--clip", help="an H.264 MP4 (default: bikes.mp4, or the --make-clip file)")
     ap.add_argument("--make-clip", type=int, default=0, help="write bikes.mp4 this many times over first")
     ap.add_argument("--src", default="", help="source trees to A/B, comma-separated (PYTHONPATH of each run)")
