@@ -234,7 +234,7 @@ def test_run_test3_output_writes_a_playable_annotated_mp4(tmp_path):
 
 
 def test_display_output_plays_after_the_process_is_killed(tmp_path):
-    """A process killed before EOS (SIGKILL, OOM, power loss) leaves its --output MP4 playable up
+    """A process killed before EOS (SIGKILL, OOM, a crash) leaves its --output MP4 playable up
     to its last whole second: a plain MP4 has no index until EOS and plays nothing then."""
     import os
     import signal

@@ -210,7 +210,7 @@ def test_a_removed_camera_never_starts_on_the_next_owner(tmp_path):
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
 def test_recordings_play_after_the_worker_stops(tmp_path, sig):
-    """SIGTERM: EOS closes each recording. SIGKILL (host loss, OOM): nothing closes them, and
+    """SIGTERM: EOS closes each recording. SIGKILL (OOM, a crash): nothing closes them, and
     they still play up to their last whole second (fragmented MP4; a plain one has no index
     then and plays nothing)."""
     clip = tmp_path / "cam.mp4"

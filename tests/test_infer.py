@@ -561,3 +561,22 @@ def test_stopping_while_a_batch_enters_leaves_no_worker_threads():
     p.set_state(Gst.State.NULL)
     workers = [t.name for t in threading.enumerate() if t.name.startswith("pgie-worker")]
     assert workers == [], f"worker threads outlive the pipeline: {workers}"
+
+
+@pytest.mark.parametrize("backend,env,expected", [
+    ("auto", None, True), ("torch", None, True), ("onnxruntime", None, False), ("openvino", None, False),
+    ("auto", "onnxruntime", False), ("auto", "openvino", False), ("auto", "torch", True),
+])
+def test_gpu_converted_copies_go_to_the_gpu_only_for_the_torch_backend(monkeypatch, backend, env, expected):
+    """Frames the muxer converted on the GPU and handed over as system-memory copies (nvbuf-memory-type
+    unified) are inferred on the GPU, unless a CPU runtime was asked for (element or environment):
+    those keep running them on the CPU. (No onnxruntime-gpu here.)"""
+    import pyds  # noqa: F401 - registers the elements
+    from estuary.gst import Gst
+    if env is None:
+        monkeypatch.delenv("ESTUARY_BACKEND", raising=False)
+    else:
+        monkeypatch.setenv("ESTUARY_BACKEND", env)
+    e = Gst.ElementFactory.make("nvinfer", None)
+    e.set_property("backend", backend)
+    assert e._torch_takes_copies() is expected

@@ -34,6 +34,9 @@ CASES = {
     "mdat size 0 (to the end), no index": (lambda: FTYP + struct.pack(">I4s", 0, b"mdat") + b"\0" * 50, True),
     "H.264 elementary stream": (lambda: Path(data.media_path("bikes.h264")).read_bytes()[:20000], False),
     "JPEG": (lambda: Path(data.media_path("bus.jpg")).read_bytes(), False),
+    "HEIF/AVIF image (top-level meta, no moov)": (
+        lambda: box(b"ftyp", b"avif\0\0\0\0avifmif1") + box(b"meta", b"\0" * 40) + box(b"mdat", b"\0" * 100), False),
+    "64-bit size smaller than its own header": (lambda: FTYP + struct.pack(">I4sQ", 1, b"mdat", 12) + b"\0" * 40, False),
     "random bytes": (lambda: bytes(range(256)) * 40, False),
     "empty": (lambda: b"", False),
     "shorter than a box header": (lambda: b"\0\0\0", False),
@@ -60,6 +63,30 @@ def test_boxes_of_a_finished_file():
 def test_a_missing_file_or_a_folder_is_no_verdict(tmp_path):
     assert unfinished_mp4(str(tmp_path / "none.mp4")) is None
     assert unfinished_mp4(str(tmp_path)) is None
+
+
+def test_a_fifo_or_a_nul_in_the_path_gives_no_verdict_at_once(tmp_path):
+    """Opening a FIFO blocks until someone writes it: it is not opened (an ERROR message that
+    asks would otherwise never go out); a NUL byte (file:///a%00b.mp4) is no path."""
+    import os
+    import threading
+    fifo = tmp_path / "cam.mp4"
+    os.mkfifo(fifo)
+    got = []
+    t = threading.Thread(target=lambda: got.append(unfinished_mp4(str(fifo))), daemon=True)
+    t.start()
+    t.join(5)
+    assert got == [None], "unfinished_mp4 blocked on a FIFO"
+    assert unfinished_mp4(local_path("file:///tmp/a%00b.mp4")) is None
+
+
+def test_the_walk_stops_at_the_index():
+    """A fragmented recording has two boxes a second: the walk ends at moov, not the last fragment."""
+    import tempfile
+    with tempfile.NamedTemporaryFile(suffix=".mp4") as f:
+        f.write(FTYP + box(b"moov", b"\0" * 64) + (box(b"moof", b"\0" * 16) + box(b"mdat", b"\0" * 32)) * 5000)
+        f.flush()
+        assert [k for k, _ in top_level_boxes(f.name)] == ["ftyp", "moov"]
 
 
 @pytest.mark.parametrize("given,path", [

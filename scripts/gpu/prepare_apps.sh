@@ -20,7 +20,10 @@ src=$(.venv/bin/python -c "from estuary import data; print(data.data_dir())")
 cp "$src"/models/*.txt "$src"/models/selfie_segmentation*.onnx .gpu/data/models/
 cp -r "$src"/samples/* .gpu/data/samples/
 cp "$src"/media/bikes.mp4 "$src"/media/bikes.h264 "$src"/media/zidane.jpg .gpu/data/media/
-touch .gpu/data/.complete-v9
+# the data folder's stamps as estuary.data names them: the carried data counts as installed there
+for stamp in $(grep -o "\.complete-v[0-9]*\|\.segmentation-v[0-9]*" src/estuary/data.py | sort -u); do
+  touch ".gpu/data/$stamp"
+done
 for tag in v1.0.3 v1.2.0; do
   mkdir -p .gpu/dsapps/$tag
   git --git-dir="$mirror" archive "$tag" apps 2>/dev/null | tar -x -C .gpu/dsapps/$tag \

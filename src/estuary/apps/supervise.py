@@ -127,8 +127,20 @@ class AppSupervisor:
         if self.missing:
             lacking = (f"; GStreamer has no {', '.join(self.missing)} here: install the plugins that "
                        "provide it (most video decoders: gst-libav, e.g. apt install gstreamer1.0-libav)")
-        from estuary.mp4 import local_path, unfinished_mp4
-        unfinished = [why for why in (unfinished_mp4(p) for p in filter(None, map(local_path, inputs)))
-                      if why and why not in first.message]
-        told = "".join(f"; {why}" for why in unfinished)
+        told = "" if "has no index ('moov' box)" in first.message else _unfinished_inputs(inputs)
         return f"estuary run {app} failed: ERROR from {first.element}: {first.message}{where}{lacking}{told}"
+
+
+def _unfinished_inputs(inputs: list[str]) -> str:
+    """"; <why>" for each local MP4 input whose recording was never finished (estuary.mp4)."""
+    from estuary.mp4 import local_path, unfinished_mp4
+    told = ""
+    for given in inputs:
+        try:
+            path = local_path(given)
+            why = unfinished_mp4(path) if path else None
+        except Exception:  # noqa: BLE001 - only adds to a summary that must be printed anyway
+            why = None
+        if why:
+            told += f"; {why}"
+    return told

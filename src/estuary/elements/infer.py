@@ -172,6 +172,17 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
             return 1
         return 2 if (os.cpu_count() or 1) >= 2 else 1
 
+    def _torch_takes_copies(self) -> bool:
+        """Whether system-memory copies of GPU-converted frames go to the GPU: where the torch
+        backend would run them (``backend`` auto or torch, ``ESTUARY_BACKEND`` included, and no
+        onnxruntime-gpu); a CPU runtime asked for keeps them on the CPU, as before."""
+        import os
+        from estuary.infer.backends import _ort_has_cuda
+        prefer = self.settings.backend
+        if prefer in (None, "", "auto"):
+            prefer = os.environ.get("ESTUARY_BACKEND") or "auto"
+        return prefer == "torch" or (prefer == "auto" and not _ort_has_cuda())
+
     def _start(self, on_gpu: bool = False):
         import os
         from estuary.infer.engine import InferEngine
@@ -307,7 +318,8 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
             # converted on the GPU (an app that reads frames on the CPU, as imagedata-multistream,
             # sets nvbuf-memory-type unified: DeepStream infers on the GPU all the same)
             frames = batch.surface.frames
-            self._start(on_gpu=bool(frames) and (frames[0].device == "cuda" or batch.surface.cuda_copies))
+            self._start(on_gpu=bool(frames) and (frames[0].device == "cuda" or
+                                                  (batch.surface.cuda_copies and self._torch_takes_copies())))
         cfg = self.cfg
         if self._calibration is not None and cfg.process_mode == 1:
             self._collect_calibration(batch)

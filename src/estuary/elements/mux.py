@@ -522,7 +522,8 @@ class EsMux(ElementBase, GstBase.Aggregator):
         frames = []
         now_ns = time.time_ns() if s.attach_sys_ts else 0
         on_gpu = self._gpu_batch([(st, b) for _, st, b in taken if st.fmt.cuda], w, h)
-        cuda_copies = bool(on_gpu) and s.nvbuf_memory_type in _HOST_MAPPABLE  # (on_gpu is emptied below)
+        # frames converted on the GPU and handed over as system-memory copies (on_gpu is emptied below)
+        cuda_copies = any(sf.device == "cpu" for sf, _ in on_gpu)
         # one device a batch: downstream elements run a batch on the device of its frames
         upload = self._cuda_seen and s.nvbuf_memory_type not in _HOST_MAPPABLE
         for batch_id, (pad, state, buf) in enumerate(taken):

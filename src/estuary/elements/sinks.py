@@ -8,6 +8,8 @@ import os
 
 from estuary.gst import Gst, GstBase
 from estuary.gst.element import ElementBase, Prop
+# the recording that survives its writer (fragmented MP4, unbuffered): see estuary.mp4
+from estuary.mp4 import RECORDING_FILESINK, RECORDING_FRAGMENT_MS, RECORDING_MUX
 
 __all__ = ["EsDisplaySink", "EsTransformPassthrough", "has_display", "encoder_name", "recording_elements",
            "RECORDING_MUX", "RECORDING_FILESINK", "display_output", "OUTPUT_ENV"]
@@ -46,19 +48,10 @@ def encoder_name() -> str:
     raise RuntimeError("no H.264 encoder: install gstreamer1.0-plugins-ugly (x264enc)")
 
 
-# An MP4 that survives its writer: mp4mux writes its index (moov) only at EOS, so a plain MP4
-# of a process killed before EOS (SIGKILL, OOM, power loss) has no index and plays nothing.
-# Fragmented, each second is a self-describing fragment; unbuffered, a fragment reaches the
-# file when mp4mux pushes it instead of waiting in filesink's 64 KB buffer (seconds of video at
-# low bitrates). A 15 fps recording killed 4.5 s in: 60 frames (4 s) play, none before.
-RECORDING_FRAGMENT_MS = 1000
-RECORDING_MUX = f"mp4mux fragment-duration={RECORDING_FRAGMENT_MS}"
-RECORDING_FILESINK = "filesink buffer-mode=unbuffered"
-
-
 def recording_elements() -> tuple:
     """``(mp4mux, filesink)`` set up as :data:`RECORDING_MUX` ! :data:`RECORDING_FILESINK`: an
-    MP4 recording that plays up to its last second when the process dies before EOS."""
+    MP4 recording that plays up to its last second when the process dies before EOS (killed,
+    crashed; not when the host loses power: nothing is synced to the disk)."""
     mux = Gst.ElementFactory.make("mp4mux", None)
     mux.set_property("fragment-duration", RECORDING_FRAGMENT_MS)
     sink = Gst.ElementFactory.make("filesink", None)

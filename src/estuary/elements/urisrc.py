@@ -29,6 +29,7 @@ while it reconnects.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
@@ -38,6 +39,8 @@ from estuary.gst.element import ElementBase, Prop
 from estuary.redact import redact
 
 __all__ = ["EsUriSrcBin"]
+
+log = logging.getLogger("estuary")
 
 _OUT_CAPS = "video/x-raw(memory:NVMM), format=(string)RGBA"
 
@@ -60,8 +63,12 @@ def _plain_decoder() -> bool:
 def _unfinished(uri: str) -> str | None:
     """Why a local MP4 input plays nothing when its recording was never finished (no index)."""
     from estuary.mp4 import local_path, unfinished_mp4
-    path = local_path(uri or "")
-    return unfinished_mp4(path) if path else None
+    try:
+        path = local_path(uri or "")
+        return unfinished_mp4(path) if path else None
+    except Exception:  # noqa: BLE001 - it only adds to an ERROR, which must go out regardless
+        log.debug("esurisrcbin: could not look into %s", redact(uri), exc_info=True)
+        return None
 
 
 _TEXT_MESSAGES = Gst.MessageType.PROGRESS | Gst.MessageType.WARNING | Gst.MessageType.INFO

@@ -135,7 +135,7 @@ class PipelineBackend:
         els = {n: Gst.ElementFactory.make(f, None) for n, f in (
             ("caps", "capsfilter"), ("tee", "tee"), ("q_mux", "queue"), ("q_rec", "queue"), ("conv", "nvvideoconvert"), ("sys", "capsfilter"),
             ("enc", "x264enc"), ("parse", "h264parse"))}
-        # (an MP4 that plays up to its last second when the worker is killed: host loss, OOM)
+        # (an MP4 that plays up to its last second when the worker process is killed: OOM, a crash)
         els["mp4"], els["file"] = recording_elements()
         # both branches share the tee's caps: the muxer's NVMM RGBA; the recorder converts to I420
         els["caps"].set_property("caps", Gst.Caps.from_string("video/x-raw(memory:NVMM),format=RGBA"))
