@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from estuary import data
-from estuary.mp4 import local_path, top_level_boxes, unfinished_mp4
+from estuary.mp4 import local_path, top_level_boxes, unfinished_input, unfinished_mp4
 
 MEDIA = Path(data.media_path("bikes.mp4"))
 
@@ -95,3 +95,14 @@ def test_the_walk_stops_at_the_index():
 ])
 def test_local_path(given, path):
     assert local_path(given) == path
+
+
+@pytest.mark.parametrize("given,unfinished", [
+    ("file://{cut}", True), ("{cut}", True), ("file://{whole}", False), ("rtsp://cam/1", False),
+    ("file://[not-a-host/x.mp4", False), ("", False),
+])
+def test_unfinished_input_takes_what_users_give_and_never_raises(tmp_path, given, unfinished):
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(MEDIA.read_bytes()[: MEDIA.stat().st_size // 2])
+    why = unfinished_input(given.format(cut=cut, whole=MEDIA))
+    assert (why is not None) == unfinished, why

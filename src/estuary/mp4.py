@@ -15,7 +15,8 @@ import stat
 import struct
 from urllib.parse import unquote, urlparse
 
-__all__ = ["top_level_boxes", "unfinished_mp4", "local_path", "RECORDING_MUX", "RECORDING_FILESINK"]
+__all__ = ["top_level_boxes", "unfinished_mp4", "unfinished_input", "local_path", "RECORDING_MUX",
+           "RECORDING_FILESINK"]
 
 #: An MP4 that survives its writer (gst-launch syntax): mp4mux writes its index (moov) only at EOS,
 #: so a plain MP4 of a process killed before EOS (SIGKILL, OOM, a crash) plays nothing.
@@ -88,6 +89,17 @@ def unfinished_mp4(path: str) -> str | None:
     return (f"{path} has no index ('moov' box): its recording was never finished (the writer "
             "stopped before closing the file), so no player can read it as it is; record with "
             f"a fragmented MP4 ({RECORDING_MUX} ! {RECORDING_FILESINK}) to keep such files playable")
+
+
+def unfinished_input(uri_or_path: str) -> str | None:
+    """:func:`unfinished_mp4` for an input as a user gives it (a path or a URI; network URIs have
+    no verdict). Never raises: its answer only adds to an error message that must go out anyway
+    (a URI urlparse refuses, say)."""
+    try:
+        path = local_path(uri_or_path or "")
+        return unfinished_mp4(path) if path else None
+    except Exception:  # noqa: BLE001 - see above
+        return None
 
 
 def local_path(uri_or_path: str) -> str | None:

@@ -127,20 +127,8 @@ class AppSupervisor:
         if self.missing:
             lacking = (f"; GStreamer has no {', '.join(self.missing)} here: install the plugins that "
                        "provide it (most video decoders: gst-libav, e.g. apt install gstreamer1.0-libav)")
-        told = "" if "has no index ('moov' box)" in first.message else _unfinished_inputs(inputs)
+        told = ""  # local MP4 inputs whose recording was never finished (unless the source said so)
+        if "has no index ('moov' box)" not in first.message:
+            from estuary.mp4 import unfinished_input
+            told = "".join(f"; {why}" for why in map(unfinished_input, inputs) if why)
         return f"estuary run {app} failed: ERROR from {first.element}: {first.message}{where}{lacking}{told}"
-
-
-def _unfinished_inputs(inputs: list[str]) -> str:
-    """"; <why>" for each local MP4 input whose recording was never finished (estuary.mp4)."""
-    from estuary.mp4 import local_path, unfinished_mp4
-    told = ""
-    for given in inputs:
-        try:
-            path = local_path(given)
-            why = unfinished_mp4(path) if path else None
-        except Exception:  # noqa: BLE001 - only adds to a summary that must be printed anyway
-            why = None
-        if why:
-            told += f"; {why}"
-    return told

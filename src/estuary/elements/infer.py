@@ -174,14 +174,10 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
 
     def _torch_takes_copies(self) -> bool:
         """Whether system-memory copies of GPU-converted frames go to the GPU: where the torch
-        backend would run them (``backend`` auto or torch, ``ESTUARY_BACKEND`` included, and no
-        onnxruntime-gpu); a CPU runtime asked for keeps them on the CPU, as before."""
-        import os
-        from estuary.infer.backends import _ort_has_cuda
-        prefer = self.settings.backend
-        if prefer in (None, "", "auto"):
-            prefer = os.environ.get("ESTUARY_BACKEND") or "auto"
-        return prefer == "torch" or (prefer == "auto" and not _ort_has_cuda())
+        backend would run GPU frames (backends.torch_takes_gpu_frames); a CPU runtime asked for
+        keeps them on the CPU, as before."""
+        from estuary.infer.backends import torch_takes_gpu_frames
+        return torch_takes_gpu_frames(self.settings.backend)
 
     def _start(self, on_gpu: bool = False):
         import os

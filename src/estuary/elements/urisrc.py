@@ -29,7 +29,6 @@ while it reconnects.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 
@@ -39,8 +38,6 @@ from estuary.gst.element import ElementBase, Prop
 from estuary.redact import redact
 
 __all__ = ["EsUriSrcBin"]
-
-log = logging.getLogger("estuary")
 
 _OUT_CAPS = "video/x-raw(memory:NVMM), format=(string)RGBA"
 
@@ -58,17 +55,6 @@ def _plain_decoder() -> bool:
         return False
     return not any(isinstance(f, Gst.ElementFactory) and "Decoder" in (f.get_metadata("klass") or "")
                    for f in Gst.Registry.get().get_feature_list_by_plugin("nvcodec"))
-
-
-def _unfinished(uri: str) -> str | None:
-    """Why a local MP4 input plays nothing when its recording was never finished (no index)."""
-    from estuary.mp4 import local_path, unfinished_mp4
-    try:
-        path = local_path(uri or "")
-        return unfinished_mp4(path) if path else None
-    except Exception:  # noqa: BLE001 - it only adds to an ERROR, which must go out regardless
-        log.debug("esurisrcbin: could not look into %s", redact(uri), exc_info=True)
-        return None
 
 
 _TEXT_MESSAGES = Gst.MessageType.PROGRESS | Gst.MessageType.WARNING | Gst.MessageType.INFO
@@ -394,7 +380,8 @@ class EsUriSrcBin(ElementBase, Gst.Bin):
         text = redact(f"source {s.source_id} ({s.uri}): {err.message}")
         if self._missing:
             text += f" (no decoder for {', '.join(sorted(set(self._missing)))})"
-        why = _unfinished(s.uri)
+        from estuary.mp4 import unfinished_input
+        why = unfinished_input(s.uri)  # (a local MP4 whose recording was never finished)
         if why:
             text = f"{text.rstrip('.')}: {why}"
         new = GLib.Error.new_literal(GLib.quark_from_string(err.domain), text, err.code)

@@ -189,13 +189,26 @@ def _ov_int8_float(core) -> str:
     return "bf16" if has_bf16 and want != "f32" else "f32"
 
 
+def resolve_backend(prefer: str | None) -> str:
+    """nvinfer's ``backend`` with ``auto`` (or unset) deferring to ``ESTUARY_BACKEND``."""
+    if prefer in (None, "", "auto"):
+        return os.environ.get("ESTUARY_BACKEND") or "auto"
+    return prefer
+
+
+def torch_takes_gpu_frames(prefer: str | None) -> bool:
+    """Whether frames on a GPU go to the torch backend with ``backend`` = ``prefer`` (resolved):
+    asked for, or ``auto`` without onnxruntime-gpu (which :func:`create_backend` prefers)."""
+    prefer = resolve_backend(prefer)
+    return prefer == "torch" or (prefer == "auto" and not _ort_has_cuda())
+
+
 def ov_int8_float_precision(prefer: str | None) -> str:
     """What the float layers of an INT8 model will run in with nvinfer's ``backend`` = ``prefer``
     (resolved as :func:`create_backend` does): "bf16" where OpenVINO runs it on a CPU with BF16,
     else "f32". A fallback decided later (OpenVINO failing to compile the model) is caught by the
     engine, which compares with the backend's ``int8_float``."""
-    if prefer in (None, "", "auto"):
-        prefer = os.environ.get("ESTUARY_BACKEND") or "auto"
+    prefer = resolve_backend(prefer)
     if prefer not in ("auto", "openvino") or not _openvino_installed():
         return "f32"
     from estuary.native import cxx_throw_safe
@@ -582,14 +595,13 @@ def create_backend(path: str, gpu_id: int = -1, prefer: str | None = None, threa
     does; other runtimes take float32); ``batch``: the batch size the caller runs most (OpenVINO
     also compiles a model exported for batch 1, or a dynamic batch, at that size; see
     :meth:`OpenVinoBackend._compile_batch`)."""
-    if prefer in (None, "", "auto"):
-        prefer = os.environ.get("ESTUARY_BACKEND") or "auto"
+    prefer = resolve_backend(prefer)
     if prefer not in BACKEND_CHOICES:
         raise ConfigError(f"unknown backend {prefer!r}", key="backend",
                           hint="one of " + ", ".join(BACKEND_CHOICES))
     if prefer != "onnxruntime":  # (OrtBackend checks the file itself)
         check_onnx_file(path)
-    if prefer == "torch" or (prefer == "auto" and gpu_id >= 0 and _cuda_available() and not _ort_has_cuda()):
+    if prefer == "torch" or (gpu_id >= 0 and _cuda_available() and torch_takes_gpu_frames(prefer)):
         from estuary.infer.torch_backend import TorchBackend
         return TorchBackend(path, gpu_id=max(gpu_id, 0))
     fallback = ""
