@@ -28,8 +28,8 @@ def test_every_deepstream_property_exists_with_its_type_and_default(element):
         want = GTYPE.get(row.type, row.type)
         if p.value_type.name != want and (element, row.name) not in dsprops.TYPE_DEVIATIONS:
             problems.append(f"{row.name}: type {p.value_type.name}, DeepStream {want}")
-        if not p.flags & GObject.ParamFlags.WRITABLE:
-            problems.append(f"{row.name}: not writable")
+        if bool(p.flags & GObject.ParamFlags.WRITABLE) == row.readonly:
+            problems.append(f"{row.name}: " + ("writable, DeepStream's is read-only" if row.readonly else "not writable"))
         if row.default is None or (element, row.name) in dsprops.DEVIATIONS:
             continue
         value = el.get_property(row.name)
@@ -101,7 +101,7 @@ def test_underscore_spellings_and_gst_launch_strings_work():
 def test_properties_without_effect_say_so_in_their_description():
     el = _make("nvmultistreamtiler")
     assert "no effect here" in el.find_property("compute-hw").blurb
-    assert "no effect here" in _make("nvurisrcbin").find_property("smart-record").blurb
+    assert "no effect here" in _make("nvurisrcbin").find_property("ipc-socket-path").blurb
     assert "no effect here" not in el.find_property("rows").blurb  # implemented ones keep theirs
 
 

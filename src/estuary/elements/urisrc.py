@@ -33,6 +33,7 @@ import threading
 import time
 
 from estuary.elements.decoder import CUDA_NV12_CAPS
+from estuary.elements.smartrec import SMART_RECORD_PROPS, SMART_RECORD_SIGNALS, SmartRecordMixin
 from estuary.gst import GLib, Gst, is_inside
 from estuary.gst.element import ElementBase, Prop
 from estuary.redact import redact
@@ -75,7 +76,7 @@ def _redacted(message):
     return new(message.src, err, redact(debug))
 
 
-class EsUriSrcBin(ElementBase, Gst.Bin):
+class EsUriSrcBin(SmartRecordMixin, ElementBase, Gst.Bin):
     """URI source bin with reconnection and looping."""
 
     __gtype_name__ = "EstuaryUriSrcBin"
@@ -110,7 +111,11 @@ class EsUriSrcBin(ElementBase, Gst.Bin):
         Prop("num-extra-surfaces", int, 0, "Accepted for compatibility", 0, 24),
         Prop("drop-frame-interval", int, 0, "Accepted for compatibility", 0, 30),
         Prop("dec-skip-frames", int, 0, "Accepted for compatibility", 0, 2),
-    )
+    ) + SMART_RECORD_PROPS
+    __gsignals__ = SMART_RECORD_SIGNALS
+    # (here, not only inherited: ElementBase turns an exception in a do_ method into a bus ERROR)
+    do_start_sr = SmartRecordMixin.do_start_sr
+    do_stop_sr = SmartRecordMixin.do_stop_sr
 
     def __init__(self):
         super().__init__()
@@ -141,6 +146,12 @@ class EsUriSrcBin(ElementBase, Gst.Bin):
         self._end = 0
         # an EOS sent by the application (SIGINT → pipeline EOS): end for real, no loop/reconnect
         self._eos_requested = False
+        self._sr_setup()
+
+    def do_get_property(self, pspec):
+        if pspec.name == "smart-rec-status":
+            return self._sr_status()
+        return ElementBase.do_get_property(self, pspec)
 
     # -- the replaceable decoder ----------------------------------------------------------------
     def _build_decoder(self):
@@ -158,6 +169,7 @@ class EsUriSrcBin(ElementBase, Gst.Bin):
             from estuary.elements.decoder import limit_decoder_threads, skip_esdecoder
             dec.connect("autoplug-select", skip_esdecoder)
             limit_decoder_threads(dec)
+        self._sr_watch(dec)
         self._found = []
         self.add(dec)
         self._dec = dec
@@ -292,6 +304,7 @@ class EsUriSrcBin(ElementBase, Gst.Bin):
         old, self._dec = self._dec, None
         conv, self._fmtconv = self._fmtconv, []
         self._video_pad = None
+        self._sr_rebuilt()
         for e in ([old] if old is not None else []) + conv:  # the decoder, what converted its format
             e.set_state(Gst.State.NULL)
             self.remove(e)
@@ -403,6 +416,7 @@ class EsUriSrcBin(ElementBase, Gst.Bin):
             self._playing = False
         elif transition == Gst.StateChange.PAUSED_TO_READY:
             self._stop_watchdog()
+            self._sr_shutdown()
         if transition == Gst.StateChange.READY_TO_PAUSED:
             s = self.settings
             self._started = time.monotonic()

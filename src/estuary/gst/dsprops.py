@@ -11,7 +11,8 @@ not confirm, which is then not checked. Where our default must differ from DeepS
 reason is in :data:`DEVIATIONS`.
 
 Column ``type``: bool, int, uint, int64, uint64, string, pointer, or an enum name from
-:data:`ENUMS`; an optional ``[lo,hi]`` range. Strings: DeepStream's NULL and "" defaults are
+:data:`ENUMS`; an optional ``[lo,hi]`` range; `` (read-only)`` at the end for a property apps
+only read. Strings: DeepStream's NULL and "" defaults are
 both "unset"; Estuary uses "" so element code needs no None checks. Column ``note``: why the
 property has no effect here (used only when the element does not implement it).
 """
@@ -225,14 +226,15 @@ nvurisrcbin | rtsp-reconnect-interval | uint | 0 |
 nvurisrcbin | rtsp-reconnect-attempts | int | -1 |
 nvurisrcbin | extract-sei-type5-data | bool | false | SEI data is not extracted
 nvurisrcbin | sei-uuid | string | "" | SEI data is not extracted
-nvurisrcbin | smart-record | GstNvSmartRecordType | 0 | smart record is not implemented
-nvurisrcbin | smart-rec-dir-path | string | "" | smart record is not implemented
-nvurisrcbin | smart-rec-file-prefix | string | "Smart_Record" | smart record is not implemented
-nvurisrcbin | smart-rec-cache | uint | 0 | smart record is not implemented
-nvurisrcbin | smart-rec-video-cache | uint | 0 | smart record is not implemented
-nvurisrcbin | smart-rec-container | GstNvSmartRecContainer | 0 | smart record is not implemented
-nvurisrcbin | smart-rec-mode | GstNvSmartRecMode | 0 | smart record is not implemented
-nvurisrcbin | smart-rec-default-duration | uint | 20 | smart record is not implemented
+nvurisrcbin | smart-record | GstNvSmartRecordType | 0 |
+nvurisrcbin | smart-rec-dir-path | string | "" |
+nvurisrcbin | smart-rec-file-prefix | string | "Smart_Record" |
+nvurisrcbin | smart-rec-cache | uint | 0 |
+nvurisrcbin | smart-rec-video-cache | uint | 0 |
+nvurisrcbin | smart-rec-container | GstNvSmartRecContainer | 0 |
+nvurisrcbin | smart-rec-mode | GstNvSmartRecMode | 0 |
+nvurisrcbin | smart-rec-default-duration | uint | 20 |
+nvurisrcbin | smart-rec-status | bool (read-only) | false |
 nvurisrcbin | ipc-socket-path | string | "" | nvunixfdsrc input is not implemented
 nvurisrcbin | ipc-connection-attempts | int | -1 | nvunixfdsrc input is not implemented
 nvurisrcbin | ipc-connection-interval | uint64 | 1000000 | nvunixfdsrc input is not implemented
@@ -361,6 +363,7 @@ class DsProp:
     maximum: int | None
     default: object      # None: unconfirmed (not checked)
     note: str
+    readonly: bool = False  # the type column ends with "(read-only)"
 
     @property
     def is_enum(self) -> bool:
@@ -383,6 +386,8 @@ def _parse(text: str) -> dict[str, dict[str, DsProp]]:
     out: dict[str, dict[str, DsProp]] = {}
     for line in text.strip().splitlines():
         element, name, typ, default, note = (c.strip() for c in line.split("|", 4))
+        readonly = typ.endswith("(read-only)")
+        typ = typ.removesuffix("(read-only)").strip()
         lo = hi = None
         if "[" in typ:
             typ, rng = typ.rstrip("]").split("[")
@@ -402,7 +407,7 @@ def _parse(text: str) -> dict[str, dict[str, DsProp]]:
             value = None
         else:
             value = int(default)
-        out.setdefault(element, {})[name] = DsProp(element, name, typ, lo, hi, value, note)
+        out.setdefault(element, {})[name] = DsProp(element, name, typ, lo, hi, value, note, readonly)
     return out
 
 
@@ -442,6 +447,7 @@ def markdown() -> str:
                 default += f" (Estuary differs: {DEVIATIONS[(element, row.name)]})"
             typ = row.type + (f" [{row.minimum}, {row.maximum}]" if row.minimum is not None and
                               row.type not in ENUMS and (row.minimum, row.maximum) != _RANGES.get(row.type) else "")
+            typ += " (read-only)" if row.readonly else ""
             blurb = made.find_property(row.name).blurb or ""
             inert = "no effect here" in blurb or blurb.startswith("Accepted")
             effect = f"no effect: {row.note or blurb}" if inert else "implemented"

@@ -1,0 +1,266 @@
+"""Smart record on ``esurisrcbin`` / ``nvurisrcbin``: DeepStream 6.x/7.x's ``smart-rec-*``
+properties, the ``start-sr`` / ``stop-sr`` action signals and ``sr-done``.
+
+The shell over :mod:`estuary.record`: it taps the source's encoded stream at its video decoder's
+input (only when ``smart-record`` is set: a Python call a packet costs the others nothing),
+keeps the look-back cache, writes each session with a :class:`~estuary.gst.recording.RecordingWriter`
+and reports the end.
+
+* ``start-sr`` (gpointer session-id out, uint start-time s, uint duration s, gpointer user-data):
+  records from ``start-time`` seconds before now (within ``smart-rec-cache``) to ``duration``
+  seconds after (0: ``smart-rec-default-duration``), or to ``stop-sr``. The session id is
+  written to the first argument when it is a pointer (a capsule, as from ``pyds``); ``None``
+  is accepted. One session at a time per source: a second ``start-sr`` is a WARNING.
+* ``stop-sr`` (uint session-id) ends that session now.
+* ``sr-done`` (gpointer ``NvDsSRRecordingInfo*``, gpointer user-data) when its file is written
+  (read it with :func:`estuary.record.info.recording_info`); the element message
+  ``estuary-sr-done`` carries the same fields (session-id, source-id, path, filename, dirpath,
+  duration-ms, container, width, height).
+
+A recording that cannot be made or written (no such directory, a full disk, an input that is
+not compressed video) is a WARNING on the bus naming the cause: the analytics go on.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import threading
+from datetime import datetime
+
+from estuary.gst import GLib, GObject, Gst
+from estuary.gst.element import Prop
+from estuary.record.info import NvDsSRRecordingInfo
+from estuary.record.smart import NS, Packet, RecordBusy, Session, SmartRecorder, recording_name
+
+__all__ = ["SmartRecordMixin", "SMART_RECORD_PROPS", "SMART_RECORD_SIGNALS"]
+
+SMART_RECORD_PROPS = (
+    Prop("smart-record", int, 0, "Smart record: 0 off, 1 triggered by cloud messages, 2 cloud and "
+         "local events (both take start-sr / stop-sr here)", 0, 2),
+    Prop("smart-rec-dir-path", str, "", "Directory for smart recordings (empty: the working directory)"),
+    Prop("smart-rec-file-prefix", str, "Smart_Record", "File name prefix of smart recordings"),
+    Prop("smart-rec-cache", int, 0, "Seconds of the encoded stream kept to record before start-sr", 0, 2**32 - 1),
+    Prop("smart-rec-video-cache", int, 0, "Deprecated: smart-rec-cache", 0, 2**32 - 1, attr="smart_rec_cache"),
+    Prop("smart-rec-container", int, 0, "Smart recording container: 0 MP4 (fragmented), 1 MKV", 0, 1),
+    Prop("smart-rec-mode", int, 0, "Streams recorded: 0 audio and video, 1 video, 2 audio "
+         "(this bin exposes no audio: video is recorded)", 0, 2),
+    Prop("smart-rec-default-duration", int, 20, "Seconds recorded after start-sr when it asks for 0",
+         0, 2**32 - 1),
+    Prop("smart-rec-status", bool, False, "Whether a smart recording is in progress", readable_only=True),
+)
+
+_ACTION = GObject.SignalFlags.RUN_LAST | GObject.SignalFlags.ACTION
+SMART_RECORD_SIGNALS = {
+    "start-sr": (_ACTION, None, (GObject.TYPE_POINTER, GObject.TYPE_UINT, GObject.TYPE_UINT, GObject.TYPE_POINTER)),
+    "stop-sr": (_ACTION, None, (GObject.TYPE_UINT,)),
+    "sr-done": (GObject.SignalFlags.RUN_LAST, None, (GObject.TYPE_POINTER, GObject.TYPE_POINTER)),
+}
+
+
+def _capsule(address: int):
+    new = ctypes.pythonapi.PyCapsule_New
+    new.restype, new.argtypes = ctypes.py_object, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p]
+    return new(address, None, None)
+
+
+class SmartRecordMixin:
+    """Smart record for a source bin with a replaceable ``uridecodebin`` (see the module doc).
+    The bin calls :meth:`_sr_setup` at construction, :meth:`_sr_watch` on each new decoder,
+    :meth:`_sr_rebuilt` when it replaces one and :meth:`_sr_shutdown` on PAUSED → READY."""
+
+    def _sr_setup(self) -> None:
+        self._sr: SmartRecorder | None = None
+        self._sr_lock = threading.RLock()  # orders writes: cached packets before live ones
+        self._sr_caps: Gst.Caps | None = None
+        self._sr_tapped = None  # the decoder element whose input is recorded
+        self._sr_writer = None
+        self._sr_file: tuple[str, str] | None = None  # (dirpath, filename) of the session
+        self._sr_next_id = 0
+        self._sr_threads: list[threading.Thread] = []
+
+    # -- the encoded stream --------------------------------------------------------------------
+    def _sr_watch(self, dec) -> None:
+        """Tap ``dec``'s (a new uridecodebin's) video decoder input when smart record is on."""
+        s = self.settings
+        if not s.smart_record:
+            return
+        if self._sr is None or self._sr.cache_ns != s.smart_rec_cache * NS:
+            self._sr = SmartRecorder(s.smart_rec_cache)
+        self._sr_tapped = None
+        dec.connect("deep-element-added", self._sr_on_element)
+
+    def _sr_on_element(self, _bin, _sub, element) -> None:
+        factory = element.get_factory()
+        klass = (factory.get_metadata("klass") or "") if factory is not None else ""
+        if self._sr_tapped is not None or "Decoder" not in klass or "Video" not in klass:
+            return
+        pad = element.get_static_pad("sink")
+        if pad is None:
+            return
+        self._sr_tapped = element
+        pad.add_probe(Gst.PadProbeType.BUFFER | Gst.PadProbeType.EVENT_DOWNSTREAM, self._sr_on_packet)
+
+    def _sr_on_packet(self, pad, info):
+        rec = self._sr
+        if rec is None or pad.get_parent_element() is not self._sr_tapped:
+            return Gst.PadProbeReturn.OK
+        if info.type & Gst.PadProbeType.BUFFER:
+            buf = info.get_buffer()
+            ts = buf.dts if buf.dts != Gst.CLOCK_TIME_NONE else buf.pts
+            key = not buf.has_flags(Gst.BufferFlags.DELTA_UNIT)
+            with self._sr_lock:
+                step = rec.push(Packet(None if ts == Gst.CLOCK_TIME_NONE else ts, key, buf))
+                for p in step.write:
+                    self._sr_write(p)
+            if step.done is not None:
+                self._sr_end(step.done)
+            return Gst.PadProbeReturn.OK
+        event = info.get_event()
+        if event.type == Gst.EventType.CAPS:
+            self._sr_caps = event.parse_caps()
+        elif event.type == Gst.EventType.EOS:
+            # finished here, before the EOS goes on: when the application sees the pipeline's
+            # EOS, the file is whole and sr-done has been emitted
+            self._sr_end(rec.stop("end of stream"), wait=True)
+        return Gst.PadProbeReturn.OK
+
+    def _sr_write(self, packet: Packet) -> None:
+        """(under ``_sr_lock``) Write one packet of the session, opening its file first."""
+        rec, session = self._sr, self._sr.session if self._sr is not None else None
+        if session is None:
+            return
+        if self._sr_writer is None:
+            from estuary.gst.recording import RecordingWriter
+            dirpath, filename = self._sr_file
+            try:
+                self._sr_writer = RecordingWriter(os.path.join(dirpath, filename), self._sr_caps,
+                                                  self.settings.smart_rec_container)
+            except (OSError, ValueError) as exc:
+                rec.stop("failed")
+                self._sr_warn(f"smart record session {session.id} not recorded: {exc}")
+                return
+        if not self._sr_writer.write(packet.payload):
+            rec.stop("failed")
+            self._sr_end(session)
+
+    # -- the application's signals -------------------------------------------------------------
+    def do_start_sr(self, session_out, start_time: int, duration: int, user_data) -> None:
+        s = self.settings
+        why = ""
+        if not s.smart_record:
+            why = "smart-record is 0 (off): set it to 1 or 2 before the source starts"
+        elif self._sr is None:
+            why = "the source has not started yet (start-sr works once the pipeline is PAUSED or PLAYING)"
+        elif s.smart_rec_mode == 2:
+            why = "smart-rec-mode is 2 (audio only) and this source bin exposes no audio"
+        dirpath = os.path.abspath(s.smart_rec_dir_path or os.getcwd())
+        if not why and not (os.path.isdir(dirpath) and os.access(dirpath, os.W_OK | os.X_OK)):
+            why = (f"smart-rec-dir-path {dirpath} is not a writable directory" if os.path.isdir(dirpath)
+                   else f"smart-rec-dir-path {dirpath} does not exist")
+        if why:
+            self._sr_warn(f"start-sr ignored: {why}")
+            return
+        after = duration or s.smart_rec_default_duration
+        with self._sr_lock:
+            if self._sr.session is not None:
+                self._sr_warn(f"start-sr ignored: smart record session {self._sr.session.id} is still "
+                              "recording (one at a time per source; send stop-sr first)")
+                return
+            self._sr_next_id += 1
+            sid = self._sr_next_id
+            ext = "mp4" if s.smart_rec_container == 0 else "mkv"
+            self._sr_file = (dirpath, recording_name(s.smart_rec_file_prefix, s.source_id, sid, datetime.now(), ext))
+            try:
+                _session, cached = self._sr.start(sid, start_time, after, user=user_data)
+            except RecordBusy as exc:  # (checked above; kept for a start racing this one)
+                self._sr_warn(f"start-sr ignored: {exc}")
+                return
+            for p in cached:
+                self._sr_write(p)
+        if session_out is not None:
+            # DeepStream's guint* out-parameter (a capsule from the app): write the id there
+            ctypes.c_uint32.from_address(hash(session_out)).value = sid
+        self.gst_info("smart record session %d started: %s s before, %s s after", sid, start_time, after)
+
+    def do_stop_sr(self, session_id: int) -> None:
+        rec = self._sr
+        current = rec.session if rec is not None else None
+        if current is None or current.id != session_id:
+            self._sr_warn(f"stop-sr ignored: no smart record session {session_id} is recording"
+                          + (f" (session {current.id} is)" if current is not None else ""))
+            return
+        self._sr_end(rec.stop("stop-sr"))
+
+    # -- the end of a session ------------------------------------------------------------------
+    def _sr_end(self, session: Session | None, wait: bool = False) -> None:
+        """Finish ``session``'s file (its muxer writes the last fragment and index), then report
+        it: on a thread of its own, or here with ``wait``."""
+        if session is None:
+            return
+        with self._sr_lock:
+            writer, self._sr_writer = self._sr_writer, None
+            file = self._sr_file
+        if wait:
+            self._sr_finish(session, writer, file)
+            return
+        t = threading.Thread(target=self._sr_finish, args=(session, writer, file), daemon=True,
+                             name=f"esurisrcbin-sr-{session.id}")
+        self._sr_threads = [x for x in self._sr_threads if x.is_alive()] + [t]
+        t.start()
+
+    def _sr_finish(self, session: Session, writer, file) -> None:
+        try:
+            if writer is None:
+                if session.ended != "failed":
+                    self._sr_warn(f"smart record session {session.id} recorded nothing ({session.ended} "
+                                  "before a key frame came: a smart-rec-cache of at least the stream's "
+                                  "key frame interval starts recordings at once)")
+                return
+            err = writer.finish()
+            dirpath, filename = file
+            if err:
+                self._sr_warn(f"smart record session {session.id} ({os.path.join(dirpath, filename)}) "
+                              f"failed: {err}")
+                return
+            self._sr_report(session, writer, dirpath, filename)
+        except Exception as exc:  # noqa: BLE001 - a finishing thread's failure must reach the bus
+            self.post_error(exc, "smart record")
+
+    def _sr_report(self, session: Session, writer, dirpath: str, filename: str) -> None:
+        s = self.settings
+        ms = writer.duration_ns // 1_000_000
+        names = (filename.encode(), dirpath.encode())  # kept alive while the handlers run
+        info = NvDsSRRecordingInfo(None, session.id, names[0], names[1], ms, s.smart_rec_container,
+                                   writer.width, writer.height, 1, 0, 0, 0)
+        self.post_element_message("estuary-sr-done", **{
+            "session-id": session.id, "source-id": s.source_id, "path": os.path.join(dirpath, filename),
+            "filename": filename, "dirpath": dirpath, "duration-ms": int(ms),
+            "container": s.smart_rec_container, "width": writer.width, "height": writer.height,
+            "ended": session.ended})
+        self.emit("sr-done", _capsule(ctypes.addressof(info)), session.user)
+        del names
+
+    def _sr_warn(self, text: str) -> None:
+        self.gst_warning("%s", text)
+        err = GLib.Error.new_literal(Gst.CoreError.quark(), f"{self.get_name()}: {text}", int(Gst.CoreError.FAILED))
+        self.post_message(Gst.Message.new_warning(self, err, text))
+
+    def _sr_rebuilt(self) -> None:
+        """The decoder is being replaced (reconnection, loop): a new stream, new timestamps."""
+        if self._sr is not None:
+            self._sr_end(self._sr.reset())
+        self._sr_caps = None
+        self._sr_tapped = None
+
+    def _sr_shutdown(self, timeout_s: float = 30.0) -> None:
+        """PAUSED → READY: end the session and wait for its file to be finished."""
+        if self._sr is not None:
+            self._sr_end(self._sr.reset("stopped"))
+        for t in self._sr_threads:
+            if t is not threading.current_thread():
+                t.join(timeout_s)
+        self._sr_threads = []
+
+    def _sr_status(self) -> bool:
+        return self._sr is not None and self._sr.session is not None
