@@ -664,6 +664,36 @@ def test_nvurisrcbin_keeps_nvdec_frames_on_the_gpu(clip, device):
     assert np.array_equal(looped[250][1], ref[0][1]) or np.abs(looped[250][1].astype(int) - ref[0][1]).mean() < 1
 
 
+def test_smart_record_with_nvdec_records_the_encoded_stream(tmp_path):
+    """Smart record where NVDEC decodes (nvurisrcbin plugs esdecoder): the encoded stream at
+    esdecoder's input is recorded, and the file decodes back on NVDEC to its reported length."""
+    from estuary.record.info import recording_info
+    clip = data.media_path("bikes_1080p.mp4")  # 30 fps, a key frame every 2 s
+    p = Gst.parse_launch(
+        f"nvurisrcbin name=src uri=file://{clip} smart-record=2 smart-rec-cache=3 smart-rec-dir-path={tmp_path} "
+        "! m.sink_0 nvstreammux name=m batch-size=1 width=1280 height=720 ! fakesink name=sink sync=false")
+    src = p.get_by_name("src")
+    done, fired = [], []
+    src.connect("sr-done", lambda _el, info, _u: done.append(recording_info(info)))
+
+    def probe(_pad, info):
+        if info.get_buffer().pts >= 5 * Gst.SECOND and not fired:
+            fired.append(src._sr_tapped.get_factory().get_name())
+            src.emit("start-sr", None, 2, 2, None)
+        return Gst.PadProbeReturn.OK
+    p.get_by_name("sink").get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, probe)
+    assert run_pipeline(p, timeout=120).type == Gst.MessageType.EOS
+    assert fired == ["esdecoder"]
+    (info,) = done
+    assert (info.width, info.height) == (1920, 1080) and 3900 <= info.duration_ms <= 6100
+    back = Gst.parse_launch(f"filesrc location={info.path} ! qtdemux ! h264parse ! nvh264dec ! fakesink name=s")
+    frames = []
+    back.get_by_name("s").get_static_pad("sink").add_probe(
+        Gst.PadProbeType.BUFFER, lambda _p, _i: frames.append(1) or Gst.PadProbeReturn.OK)
+    assert run_pipeline(back, timeout=60).type == Gst.MessageType.EOS
+    assert len(frames) == pytest.approx(info.duration_ms / 1000 * 30, abs=4)
+
+
 @pytest.mark.parametrize("name", ["odd_I420.jpg", "odd_Y444.jpg", "bikes_mjpeg444.avi"])
 def test_jpeg_photos_and_mjpeg_decode_on_the_gpu_machine(name):
     """JPEG through the three ways DeepStream apps decode it: NVIDIA's JPEG decoder where it

@@ -209,16 +209,18 @@ def _capsule(obj):
     return new(ctypes.addressof(obj), None, None)
 
 
-def _run(clip, props: str, actions, timeout=60):
+def _run(clip, props: str, actions, timeout=60, shown=None):
     """Run nvurisrcbin on ``clip`` as fast as it decodes; ``actions(src, pts_s)`` is called for
-    each decoded frame. Returns (sr-done infos, bus warnings, element messages, the final message)."""
+    each decoded frame (whose times go to ``shown``). Returns (sr-done infos, bus warnings,
+    estuary-sr-done messages)."""
     from estuary.record.info import recording_info
     p = Gst.parse_launch(f"nvurisrcbin name=src uri=file://{clip} {props} ! fakesink name=sink sync=false")
     src = p.get_by_name("src")
     done, warnings, messages = [], [], []
     src.connect("sr-done", lambda _el, info, user: done.append((recording_info(info), user)))
     p.get_by_name("sink").get_static_pad("sink").add_probe(
-        Gst.PadProbeType.BUFFER, lambda _p, info: actions(src, info.get_buffer().pts / 1e9) or Gst.PadProbeReturn.OK)
+        Gst.PadProbeType.BUFFER, lambda _p, info: (shown.append(info.get_buffer().pts) if shown is not None else None,
+                                                   actions(src, info.get_buffer().pts / 1e9)) and Gst.PadProbeReturn.OK)
     p.set_state(Gst.State.PLAYING)
     bus = p.get_bus()
     while True:
@@ -377,7 +379,7 @@ def test_a_file_that_cannot_be_created_is_a_warning_naming_it(clip, tmp_path):
         clip, f"smart-record=2 smart-rec-cache=2 smart-rec-dir-path={tmp_path} smart-rec-file-prefix={prefix}",
         _once(3.0, lambda src: src.emit("start-sr", None, 1, 2, None)))
     assert done == [] and len(warnings) == 1
-    assert "session 1 not recorded: cannot write" in warnings[0] and "name too long" in warnings[0].lower()
+    assert f"start-sr ignored: cannot create a file in {tmp_path}: File name too long" in warnings[0]
     assert os.listdir(tmp_path) == []
 
 
@@ -416,3 +418,97 @@ def test_raw_video_cannot_be_recorded():
     assert "not compressed" in recordable(Gst.Caps.from_string("video/x-raw,format=I420"), 0)
     assert recordable(Gst.Caps.from_string("video/x-h265,stream-format=hvc1"), 1) == ""
     assert "not known" in recordable(None, 0)
+
+
+def test_recording_leaves_the_live_stream_alone_and_sessions_back_to_back_are_whole(clip, tmp_path):
+    """The analytics' frames keep their times while sessions record (a recording once rebased
+    the live packets' timestamps: frames stood still, then jumped a second); sessions started
+    as soon as the last one ended, over the same cached seconds, each get their own file of
+    their own length."""
+    state = {"ids": 0}
+
+    def act(src, pts):
+        if pts >= 2.0 and not src.get_property("smart-rec-status") and state["ids"] < 6:
+            state["ids"] += 1
+            src.emit("start-sr", None, 1, 1, None)
+    shown = []
+    done, warnings, _ = _run(clip, f"smart-record=2 smart-rec-cache=3 smart-rec-dir-path={tmp_path}", act,
+                             shown=shown)
+    assert not warnings
+    steps = {b - a for a, b in zip(shown, shown[1:])}
+    assert len(shown) == 12 * CLIP_FPS and max(steps) - min(steps) <= 1, sorted(steps)[:3] + sorted(steps)[-3:]
+    assert [i.session_id for i, _ in done] == list(range(1, len(done) + 1)) and len(done) >= 5
+    assert len({i.filename for i, _ in done}) == len(done) and sorted(os.listdir(tmp_path)) == sorted(i.filename for i, _ in done)
+    for info, _ in done:
+        frames, first, _last = _decoded(info.path)
+        assert 1990 <= info.duration_ms <= 3100, info  # 1-2 s before (1 s GOPs), 1 s after
+        assert frames == pytest.approx(info.duration_ms / 1000 * CLIP_FPS, abs=2) and first < Gst.SECOND // 10
+
+
+def _encode(tmp_path, name, tail):
+    path = str(tmp_path / name)
+    p = Gst.parse_launch(f"videotestsrc num-buffers={6 * CLIP_FPS} pattern=ball ! video/x-raw,width=160,height=120,"
+                         f"framerate={CLIP_FPS}/1 ! {tail} ! filesink location={path}")
+    p.set_state(Gst.State.PLAYING)
+    msg = p.get_bus().timed_pop_filtered(60 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
+    p.set_state(Gst.State.NULL)
+    assert msg is not None and msg.type == Gst.MessageType.EOS
+    return path
+
+
+def test_mjpeg_is_recorded(tmp_path):
+    """An MJPEG camera's stream (an image decoder, not a video one) is recorded too."""
+    src = _encode(tmp_path, "cam.mkv", "jpegenc ! matroskamux")
+    out = tmp_path / "out"
+    out.mkdir()
+    done, warnings, _ = _run(src, f"smart-record=2 smart-rec-cache=2 smart-rec-container=1 smart-rec-dir-path={out}",
+                             _once(2.0, lambda el: el.emit("start-sr", None, 1, 2, None)))
+    (info, _), = done
+    assert not warnings and info.filename.endswith(".mkv")
+    assert _decoded(info.path)[0] == pytest.approx(info.duration_ms / 1000 * CLIP_FPS, abs=2)
+
+
+def test_raw_video_is_a_warning_not_a_silent_session(tmp_path):
+    src = _encode(tmp_path, "raw.mkv", "matroskamux")
+    out = tmp_path / "out"
+    out.mkdir()
+    done, warnings, _ = _run(src, f"smart-record=2 smart-rec-cache=2 smart-rec-dir-path={out}",
+                             _once(1.0, lambda el: el.emit("start-sr", None, 1, 2, None)))
+    assert done == [] and len(warnings) == 1 and "not compressed" in warnings[0]
+    assert os.listdir(out) == []
+
+
+def test_a_format_the_container_cannot_hold_is_named(tmp_path):
+    src = _encode(tmp_path, "vp8.mkv", "vp8enc deadline=1 keyframe-max-dist=30 ! matroskamux")
+    out = tmp_path / "out"
+    out.mkdir()
+    done, warnings, _ = _run(src, f"smart-record=2 smart-rec-cache=2 smart-rec-dir-path={out}",
+                             _once(2.0, lambda el: el.emit("start-sr", None, 1, 1, None)))
+    assert done == [] and len(warnings) == 1
+    assert "video/x-vp8 cannot be stored in mp4" in warnings[0]
+    assert os.listdir(out) == []
+
+
+def test_a_restarted_pipeline_records_again(clip, tmp_path):
+    from estuary.record.info import recording_info
+    p = Gst.parse_launch(f"nvurisrcbin name=src uri=file://{clip} smart-record=2 smart-rec-cache=2 "
+                         f"smart-rec-dir-path={tmp_path} ! fakesink name=sink sync=false")
+    src = p.get_by_name("src")
+    done, fired = [], []
+    src.connect("sr-done", lambda _el, info, _u: done.append(recording_info(info).session_id))
+
+    def probe(_pad, info):
+        if info.get_buffer().pts >= 2 * Gst.SECOND and len(fired) < len(runs):
+            fired.append(1)
+            src.emit("start-sr", None, 1, 1, None)
+        return Gst.PadProbeReturn.OK
+    p.get_by_name("sink").get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, probe)
+    runs = []
+    for _ in range(2):  # PLAYING → EOS → READY → PLAYING again
+        runs.append(1)
+        p.set_state(Gst.State.PLAYING)
+        msg = p.get_bus().timed_pop_filtered(60 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
+        assert msg is not None and msg.type == Gst.MessageType.EOS, msg and msg.parse_error()
+        p.set_state(Gst.State.READY)
+    p.set_state(Gst.State.NULL)
+    assert done == [1, 2] and len(os.listdir(tmp_path)) == 2

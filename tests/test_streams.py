@@ -732,6 +732,24 @@ def test_4_2_2_4_4_4_and_10_bit_video_decodes_to_surfaces(path, fmt, format_clip
     assert np.abs(got[0] - COLOURS["green"]).max() < 25
 
 
+@pytest.mark.parametrize("fmt", ["I420", "Y444"])
+def test_a_restarted_source_bin_plays_a_converted_format_again(fmt, format_clips):
+    """EOS, READY, PLAYING again: a 4:4:4 stream (videoconvert between decoder and esconvert)
+    said "has no video stream that can be decoded" on the second run — the first run's
+    converter still held esconvert's input."""
+    p = Gst.parse_launch(f"nvurisrcbin uri=file://{format_clips[fmt]} ! fakesink name=sink sync=false")
+    frames = []
+    p.get_by_name("sink").get_static_pad("sink").add_probe(
+        Gst.PadProbeType.BUFFER, lambda _p, _i: frames.append(1) or Gst.PadProbeReturn.OK)
+    for run in (1, 2):
+        p.set_state(Gst.State.PLAYING)
+        msg = p.get_bus().timed_pop_filtered(30 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
+        assert msg is not None and msg.type == Gst.MessageType.EOS, (run, msg and msg.parse_error())
+        p.set_state(Gst.State.READY)
+    p.set_state(Gst.State.NULL)
+    assert len(frames) == 10
+
+
 @pytest.mark.parametrize("caps, want", [
     (None, True),  # not known yet: 4:2:0, the usual case
     ("video/x-h265, profile=main-10, chroma-format=4:2:0, bit-depth-luma=10", True),

@@ -18,7 +18,9 @@ and reports the end.
   duration-ms, container, width, height).
 
 A recording that cannot be made or written (no such directory, a full disk, an input that is
-not compressed video) is a WARNING on the bus naming the cause: the analytics go on.
+not compressed video, a format the container cannot hold) is a WARNING on the bus naming the
+cause: the analytics go on. The live packets are only looked at: what goes to the decoder is
+never changed.
 """
 
 from __future__ import annotations
@@ -67,22 +69,27 @@ def _capsule(address: int):
 class SmartRecordMixin:
     """Smart record for a source bin with a replaceable ``uridecodebin`` (see the module doc).
     The bin calls :meth:`_sr_setup` at construction, :meth:`_sr_watch` on each new decoder,
-    :meth:`_sr_rebuilt` when it replaces one and :meth:`_sr_shutdown` on PAUSED → READY."""
+    :meth:`_sr_video_linked` when its video pad is in use, :meth:`_sr_rebuilt` when it replaces
+    the decoder and :meth:`_sr_shutdown` on PAUSED → READY.
+
+    Locking: ``_sr_lock`` covers a packet's push and write (streaming thread) and every start
+    and stop (application threads), so a session's packets go to its own writer in order and a
+    session that ended takes none; files are finished outside it."""
 
     def _sr_setup(self) -> None:
         self._sr: SmartRecorder | None = None
-        self._sr_lock = threading.RLock()  # orders writes: cached packets before live ones
+        self._sr_lock = threading.RLock()
         self._sr_caps: Gst.Caps | None = None
         self._sr_tapped = None  # the decoder element whose input is recorded
-        self._sr_writer = None
-        self._sr_file: tuple[str, str] | None = None  # (dirpath, filename) of the session
         self._sr_next_id = 0
         self._sr_threads: list[threading.Thread] = []
+        self._sr_closing = False
 
     # -- the encoded stream --------------------------------------------------------------------
     def _sr_watch(self, dec) -> None:
-        """Tap ``dec``'s (a new uridecodebin's) video decoder input when smart record is on."""
+        """Tap ``dec``'s (a new uridecodebin's) decoder input when smart record is on."""
         s = self.settings
+        self._sr_closing = False
         if not s.smart_record:
             return
         if self._sr is None or self._sr.cache_ns != s.smart_rec_cache * NS:
@@ -93,18 +100,28 @@ class SmartRecordMixin:
     def _sr_on_element(self, _bin, _sub, element) -> None:
         factory = element.get_factory()
         klass = (factory.get_metadata("klass") or "") if factory is not None else ""
-        if self._sr_tapped is not None or "Decoder" not in klass or "Video" not in klass:
+        # the first decoder of the stream: a video decoder, or an image one (MJPEG)
+        if self._sr_tapped is not None or "Decoder" not in klass or not ("Video" in klass or "Image" in klass):
             return
         pad = element.get_static_pad("sink")
         if pad is None:
             return
         self._sr_tapped = element
-        pad.add_probe(Gst.PadProbeType.BUFFER | Gst.PadProbeType.EVENT_DOWNSTREAM, self._sr_on_packet)
+        pad.add_probe(Gst.PadProbeType.BUFFER | Gst.PadProbeType.EVENT_DOWNSTREAM |
+                      Gst.PadProbeType.EVENT_FLUSH, self._sr_on_packet)
 
     def _sr_on_packet(self, pad, info):
+        # looked at, never changed, never dropped: the probe's answer is OK whatever happens
+        try:
+            self._sr_packet(pad, info)
+        except Exception as exc:  # noqa: BLE001 - a fault here must reach the bus, not drop video
+            self.post_error(exc, "smart record")
+        return Gst.PadProbeReturn.OK
+
+    def _sr_packet(self, pad, info) -> None:
         rec = self._sr
         if rec is None or pad.get_parent_element() is not self._sr_tapped:
-            return Gst.PadProbeReturn.OK
+            return
         if info.type & Gst.PadProbeType.BUFFER:
             buf = info.get_buffer()
             ts = buf.dts if buf.dts != Gst.CLOCK_TIME_NONE else buf.pts
@@ -112,36 +129,41 @@ class SmartRecordMixin:
             with self._sr_lock:
                 step = rec.push(Packet(None if ts == Gst.CLOCK_TIME_NONE else ts, key, buf))
                 for p in step.write:
-                    self._sr_write(p)
-            if step.done is not None:
-                self._sr_end(step.done)
-            return Gst.PadProbeReturn.OK
+                    self._sr_write(rec.session, p)
+            self._sr_end(step.done)
+            return
         event = info.get_event()
         if event.type == Gst.EventType.CAPS:
             self._sr_caps = event.parse_caps()
+        elif event.type == Gst.EventType.FLUSH_STOP:
+            with self._sr_lock:
+                ended = rec.reset("flushed")  # a seek: a new timeline
+            self._sr_end(ended)
         elif event.type == Gst.EventType.EOS:
-            # finished here, before the EOS goes on: when the application sees the pipeline's
-            # EOS, the file is whole and sr-done has been emitted
-            self._sr_end(rec.stop("end of stream"), wait=True)
-        return Gst.PadProbeReturn.OK
+            with self._sr_lock:
+                ended = rec.stop("end of stream")
+            # finished here, before the EOS goes on, with any session still being finished:
+            # when the application sees the pipeline's EOS, every file is whole and reported
+            self._sr_end(ended, wait=True)
+            self._sr_join()
 
-    def _sr_write(self, packet: Packet) -> None:
-        """(under ``_sr_lock``) Write one packet of the session, opening its file first."""
-        rec, session = self._sr, self._sr.session if self._sr is not None else None
-        if session is None:
-            return
-        if self._sr_writer is None:
+    def _sr_write(self, session: Session | None, packet: Packet) -> None:
+        """(under ``_sr_lock``) Write one packet of ``session``, opening its file first."""
+        if session is None or session.ended:
+            return  # (a session that failed on an earlier packet of the same batch)
+        if session.sink is None:
             from estuary.gst.recording import RecordingWriter
-            dirpath, filename = self._sr_file
+            dirpath, filename = session.target
             try:
-                self._sr_writer = RecordingWriter(os.path.join(dirpath, filename), self._sr_caps,
-                                                  self.settings.smart_rec_container)
-            except (OSError, ValueError) as exc:
-                rec.stop("failed")
+                session.sink = RecordingWriter(os.path.join(dirpath, filename), self._sr_caps,
+                                               self.settings.smart_rec_container)
+            except Exception as exc:  # noqa: BLE001 - a recording that cannot be made is a WARNING
+                self._sr.stop("failed")
+                _unlink_empty(os.path.join(dirpath, filename))
                 self._sr_warn(f"smart record session {session.id} not recorded: {exc}")
                 return
-        if not self._sr_writer.write(packet.payload):
-            rec.stop("failed")
+        if not session.sink.write(packet.payload):
+            self._sr.stop("failed")
             self._sr_end(session)
 
     # -- the application's signals -------------------------------------------------------------
@@ -151,9 +173,15 @@ class SmartRecordMixin:
         if not s.smart_record:
             why = "smart-record is 0 (off): set it to 1 or 2 before the source starts"
         elif self._sr is None:
-            why = "the source has not started yet (start-sr works once the pipeline is PAUSED or PLAYING)"
+            why = ("smart-record was 0 when the source started: set it before the pipeline starts"
+                   if self._dec is not None else
+                   "the source has not started yet (start-sr works once the pipeline is PAUSED or PLAYING)")
+        elif self._sr_closing:
+            why = "the source is stopping"
         elif s.smart_rec_mode == 2:
             why = "smart-rec-mode is 2 (audio only) and this source bin exposes no audio"
+        elif self._sr_tapped is None and self._has_video():
+            why = "the input's video is not compressed (nothing to record without encoding it)"
         dirpath = os.path.abspath(s.smart_rec_dir_path or os.getcwd())
         if not why and not (os.path.isdir(dirpath) and os.access(dirpath, os.W_OK | os.X_OK)):
             why = (f"smart-rec-dir-path {dirpath} is not a writable directory" if os.path.isdir(dirpath)
@@ -170,58 +198,68 @@ class SmartRecordMixin:
             self._sr_next_id += 1
             sid = self._sr_next_id
             ext = "mp4" if s.smart_rec_container == 0 else "mkv"
-            self._sr_file = (dirpath, recording_name(s.smart_rec_file_prefix, s.source_id, sid, datetime.now(), ext))
             try:
-                _session, cached = self._sr.start(sid, start_time, after, user=user_data)
-            except RecordBusy as exc:  # (checked above; kept for a start racing this one)
+                filename = _reserve(dirpath, recording_name(s.smart_rec_file_prefix, s.source_id, sid,
+                                                            datetime.now(), ext))
+            except OSError as exc:
+                self._sr_warn(f"start-sr ignored: cannot create a file in {dirpath}: {exc.strerror or exc}")
+                return
+            try:
+                session, cached = self._sr.start(sid, start_time, after, user=user_data, target=(dirpath, filename))
+            except RecordBusy as exc:  # (checked above; kept for safety)
+                _unlink_empty(os.path.join(dirpath, filename))
                 self._sr_warn(f"start-sr ignored: {exc}")
                 return
             for p in cached:
-                self._sr_write(p)
+                self._sr_write(session, p)
         if session_out is not None:
             # DeepStream's guint* out-parameter (a capsule from the app): write the id there
             ctypes.c_uint32.from_address(hash(session_out)).value = sid
         self.gst_info("smart record session %d started: %s s before, %s s after", sid, start_time, after)
 
     def do_stop_sr(self, session_id: int) -> None:
-        rec = self._sr
-        current = rec.session if rec is not None else None
-        if current is None or current.id != session_id:
+        with self._sr_lock:
+            rec = self._sr
+            current = rec.session if rec is not None else None
+            ended = rec.stop("stop-sr") if current is not None and current.id == session_id else None
+        if ended is None:
             self._sr_warn(f"stop-sr ignored: no smart record session {session_id} is recording"
                           + (f" (session {current.id} is)" if current is not None else ""))
             return
-        self._sr_end(rec.stop("stop-sr"))
+        self._sr_end(ended)
 
     # -- the end of a session ------------------------------------------------------------------
     def _sr_end(self, session: Session | None, wait: bool = False) -> None:
         """Finish ``session``'s file (its muxer writes the last fragment and index), then report
-        it: on a thread of its own, or here with ``wait``."""
+        it: on a thread of its own, or here with ``wait``. The session has already left the
+        recorder: nothing writes to it any more."""
         if session is None:
             return
         with self._sr_lock:
-            writer, self._sr_writer = self._sr_writer, None
-            file = self._sr_file
+            writer, session.sink = session.sink, None
         if wait:
-            self._sr_finish(session, writer, file)
+            self._sr_finish(session, writer)
             return
-        t = threading.Thread(target=self._sr_finish, args=(session, writer, file), daemon=True,
+        t = threading.Thread(target=self._sr_finish, args=(session, writer), daemon=True,
                              name=f"esurisrcbin-sr-{session.id}")
-        self._sr_threads = [x for x in self._sr_threads if x.is_alive()] + [t]
+        with self._sr_lock:
+            self._sr_threads = [x for x in self._sr_threads if x.is_alive()] + [t]
         t.start()
 
-    def _sr_finish(self, session: Session, writer, file) -> None:
+    def _sr_finish(self, session: Session, writer) -> None:
         try:
+            dirpath, filename = session.target
+            path = os.path.join(dirpath, filename)
             if writer is None:
+                _unlink_empty(path)  # (the name reserved at start-sr)
                 if session.ended != "failed":
                     self._sr_warn(f"smart record session {session.id} recorded nothing ({session.ended} "
                                   "before a key frame came: a smart-rec-cache of at least the stream's "
                                   "key frame interval starts recordings at once)")
                 return
             err = writer.finish()
-            dirpath, filename = file
             if err:
-                self._sr_warn(f"smart record session {session.id} ({os.path.join(dirpath, filename)}) "
-                              f"failed: {err}")
+                self._sr_warn(f"smart record session {session.id} ({path}) failed: {err}")
                 return
             self._sr_report(session, writer, dirpath, filename)
         except Exception as exc:  # noqa: BLE001 - a finishing thread's failure must reach the bus
@@ -246,21 +284,69 @@ class SmartRecordMixin:
         err = GLib.Error.new_literal(Gst.CoreError.quark(), f"{self.get_name()}: {text}", int(Gst.CoreError.FAILED))
         self.post_message(Gst.Message.new_warning(self, err, text))
 
-    def _sr_rebuilt(self) -> None:
-        """The decoder is being replaced (reconnection, loop): a new stream, new timestamps."""
-        if self._sr is not None:
-            self._sr_end(self._sr.reset())
-        self._sr_caps = None
-        self._sr_tapped = None
-
-    def _sr_shutdown(self, timeout_s: float = 30.0) -> None:
-        """PAUSED → READY: end the session and wait for its file to be finished."""
-        if self._sr is not None:
-            self._sr_end(self._sr.reset("stopped"))
-        for t in self._sr_threads:
+    def _sr_join(self, timeout_s: float = 30.0) -> None:
+        """Wait for the files being finished (other than by this thread)."""
+        with self._sr_lock:
+            threads, self._sr_threads = self._sr_threads, []
+        for t in threads:
             if t is not threading.current_thread():
                 t.join(timeout_s)
-        self._sr_threads = []
+
+    def _sr_video_linked(self) -> None:
+        """The source's video is in use: without a tapped decoder it is not compressed, and a
+        session waiting for packets would wait for ever."""
+        if self._sr is not None and self._sr_tapped is None:
+            with self._sr_lock:
+                ended = self._sr.stop("no encoded video")
+            if ended is not None:
+                _unlink_empty(os.path.join(*ended.target))
+                self._sr_warn(f"smart record session {ended.id} not recorded: the input's video is not "
+                              "compressed (nothing to record without encoding it)")
+
+    def _sr_rebuilt(self) -> None:
+        """The decoder is being replaced (reconnection, loop): a new stream, new timestamps."""
+        self._sr_tapped = None  # first: a late packet of the old decoder is no longer taken
+        self._sr_caps = None
+        if self._sr is not None:
+            with self._sr_lock:
+                ended = self._sr.reset()
+            self._sr_end(ended)
+
+    def _sr_shutdown(self) -> None:
+        """PAUSED → READY: end the session and wait for every file to be finished."""
+        self._sr_closing = True  # a start-sr from here on (an sr-done handler's) is refused
+        # uridecodebin drops its decoders in READY and plugs new ones when it starts again:
+        # the next one is tapped
+        self._sr_tapped = None
+        self._sr_caps = None
+        if self._sr is not None:
+            with self._sr_lock:
+                ended = self._sr.reset("stopped")
+            self._sr_end(ended)
+        self._sr_join()
 
     def _sr_status(self) -> bool:
         return self._sr is not None and self._sr.session is not None
+
+
+def _reserve(dirpath: str, filename: str) -> str:
+    """``filename`` in ``dirpath``, made there (empty) so that no other session or process takes
+    it (two sources with the same source-id and prefix would pick the same name within a
+    second); ``-2``, ``-3``... before the extension when it exists."""
+    stem, ext = os.path.splitext(filename)
+    for n in range(1, 1000):
+        name = filename if n == 1 else f"{stem}-{n}{ext}"
+        try:
+            os.close(os.open(os.path.join(dirpath, name), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+            return name
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{filename} and 999 more names like it exist")
+
+
+def _unlink_empty(path: str) -> None:
+    try:
+        if os.path.getsize(path) == 0:
+            os.unlink(path)
+    except OSError:
+        pass

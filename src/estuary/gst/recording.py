@@ -12,10 +12,10 @@ from __future__ import annotations
 import os
 import threading
 
-from estuary.gst import Gst
+from estuary.gst import GLib, Gst
 from estuary.mp4 import RECORDING_FILESINK, RECORDING_MUX
 
-__all__ = ["RecordingWriter", "CONTAINERS", "recordable"]
+__all__ = ["RecordingWriter", "CONTAINERS", "recordable", "describe"]
 
 #: smart-rec-container value → (file extension, muxer)
 CONTAINERS = {0: ("mp4", RECORDING_MUX), 1: ("mkv", "matroskamux")}
@@ -40,6 +40,13 @@ def _mux_factory(container: int) -> str:
     return CONTAINERS[container][1].split()[0]
 
 
+def describe(caps: Gst.Caps) -> str:
+    """A format as a user knows it: ``video/x-h264``, ``video/mpeg (mpegversion 2)``."""
+    st = caps.get_structure(0)
+    ok, version = st.get_int("mpegversion")
+    return st.get_name() + (f" (mpegversion {version})" if ok else "")
+
+
 def recordable(caps: Gst.Caps, container: int) -> str:
     """Why ``caps`` (a decoder's input) cannot go into ``container``; empty when it can."""
     if caps is None or caps.is_empty():
@@ -50,10 +57,13 @@ def recordable(caps: Gst.Caps, container: int) -> str:
     factory = Gst.ElementFactory.find(_mux_factory(container))
     if factory is None:
         return f"{_mux_factory(container)} is not installed"
+    # with a parser in front (H.264, H.265), the muxer gets what the parser makes of the stream
+    # (avc from byte-stream): the codec decides; otherwise the stream as it is must fit
+    want = Gst.Caps.from_string(name) if name in _PARSERS else caps
     for tmpl in factory.get_static_pad_templates():
-        if tmpl.direction == Gst.PadDirection.SINK and tmpl.get_caps().can_intersect(Gst.Caps.from_string(name)):
+        if tmpl.direction == Gst.PadDirection.SINK and tmpl.get_caps().can_intersect(want):
             return ""
-    return f"{name} cannot be stored in {CONTAINERS[container][0]}"
+    return f"{describe(caps)} cannot be stored in {CONTAINERS[container][0]}"
 
 
 class RecordingWriter:
@@ -65,11 +75,15 @@ class RecordingWriter:
         if why:
             raise ValueError(why)
         self.path = path
+        self._format = f"{describe(caps)} cannot be stored in {CONTAINERS[container][0]}"
         name = caps.get_structure(0).get_name()
         parser = _PARSERS.get(name)
         chain = f"appsrc name=src format=time ! {parser + ' ! ' if parser else ''}" \
                 f"{CONTAINERS[container][1]} ! {RECORDING_FILESINK} name=sink"
-        self._pipe = Gst.parse_launch(chain)
+        try:
+            self._pipe = Gst.parse_launch(chain)
+        except GLib.Error as exc:  # a parser or muxer that is not installed
+            raise ValueError(f"cannot record {describe(caps)}: {exc.message}") from None
         self._src = self._pipe.get_by_name("src")
         self._src.set_property("caps", caps)
         self._src.set_property("max-bytes", 0)  # never block the source's streaming thread
@@ -85,19 +99,26 @@ class RecordingWriter:
         self._ended = threading.Event()
         self._error = ""
         # its messages are taken as they are posted (no bus loop of its own: the end of the file
-        # is an event to wait for)
+        # is an event to wait for); the handler is removed at the end, or it would keep this
+        # writer and its pipeline alive
         self._pipe.get_bus().set_sync_handler(self._on_message)
         if self._pipe.set_state(Gst.State.PLAYING) == Gst.StateChangeReturn.FAILURE:
             err = self._error
-            self._pipe.set_state(Gst.State.NULL)
+            self._close()
             raise OSError(f"cannot write {path}: {err or 'the recording pipeline did not start'}")
 
     def write(self, buf: Gst.Buffer) -> bool:
-        """Write one packet; False when the file no longer takes any (it failed)."""
+        """Write one packet; False when the file no longer takes any (it failed: the packets
+        would only pile up in memory)."""
+        if self._error:
+            return False
         base_ts = buf.dts if buf.dts != Gst.CLOCK_TIME_NONE else buf.pts
         if self._base is None:
             self._base = base_ts if base_ts != Gst.CLOCK_TIME_NONE else 0
-        out = buf.copy()  # shares the memory; the timestamps are the copy's own
+        # a buffer of its own that shares the memory: the packet itself goes on to the decoder
+        # with its timestamps (Gst.Buffer.copy() is only a new reference)
+        out = buf.copy_region(Gst.BufferCopyFlags.FLAGS | Gst.BufferCopyFlags.TIMESTAMPS |
+                              Gst.BufferCopyFlags.META | Gst.BufferCopyFlags.MEMORY, 0, buf.get_size())
         for attr in ("pts", "dts"):
             t = getattr(buf, attr)
             if t != Gst.CLOCK_TIME_NONE:
@@ -107,7 +128,7 @@ class RecordingWriter:
             dur = buf.duration if buf.duration != Gst.CLOCK_TIME_NONE else 0
             self._hi = max(self._hi, out.pts + dur)
         self.packets += 1
-        return self._src.emit("push-buffer", out) == Gst.FlowReturn.OK
+        return self._src.emit("push-buffer", out) == Gst.FlowReturn.OK and not self._error
 
     @property
     def duration_ns(self) -> int:
@@ -119,7 +140,7 @@ class RecordingWriter:
         self._src.emit("end-of-stream")
         if not self._ended.wait(timeout_s):
             self._error = self._error or f"the recording did not finish within {timeout_s:.0f} s"
-        self._pipe.set_state(Gst.State.NULL)
+        self._close()
         err = self._error
         if not err and self.packets == 0:
             err = "nothing was recorded"
@@ -127,24 +148,16 @@ class RecordingWriter:
             os.unlink(self.path)  # an empty file would pass for a recording
         return err
 
-    def _on_message(self, _bus, msg):
-        if msg.type == Gst.MessageType.ERROR and not self._error:
-            err, debug = msg.parse_error()
-            self._error = _reason(err.message, debug)
-            self._ended.set()
-        elif msg.type == Gst.MessageType.EOS:
-            self._ended.set()
-        return Gst.BusSyncReply.DROP
-
-    def _on_message(self, _bus, msg):
-        if msg.type == Gst.MessageType.ERROR and not self._error:
-            err, debug = msg.parse_error()
-            self._error = _reason(err.message, debug)
-            self._ended.set()
-        elif msg.type == Gst.MessageType.EOS:
-            self._ended.set()
-        return Gst.BusSyncReply.DROP
-
-    def abort(self) -> None:
-        """Stop without finishing (the pipeline is going away)."""
+    def _close(self) -> None:
         self._pipe.set_state(Gst.State.NULL)
+        self._pipe.get_bus().set_sync_handler(None)
+
+    def _on_message(self, _bus, msg):
+        if msg.type == Gst.MessageType.ERROR and not self._error:
+            err, debug = msg.parse_error()
+            # a format the muxer refuses shows up as "Internal data stream error": say which
+            self._error = self._format if "not-negotiated" in (debug or "") else _reason(err.message, debug)
+            self._ended.set()
+        elif msg.type == Gst.MessageType.EOS:
+            self._ended.set()
+        return Gst.BusSyncReply.DROP

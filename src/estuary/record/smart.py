@@ -31,6 +31,9 @@ NS = 1_000_000_000
 _UNTIMED_STEP = NS // 30
 #: at most this many packets a second of cache: a bound on memory when timestamps stall
 _MAX_PACKETS_A_SECOND = 240
+#: a packet this much older than the newest is a new timeline (a camera that reset its clock,
+#: a seek), not a late packet: decode-order times only go forward
+_BACKWARDS_NS = NS
 
 
 class RecordBusy(RuntimeError):
@@ -59,9 +62,14 @@ class Session:
     first_ts: int | None = None  # the first packet written (a key frame)
     last_ts: int | None = None
     packets: int = 0
-    #: why it ended: "duration", "stop-sr", "end of stream", "source rebuilt", "stopped"
+    #: why it ended: "duration", "stop-sr", "end of stream", "source rebuilt", "stopped",
+    #: "timestamps went back", "failed"
     ended: str = ""
     user: Any = field(default=None, repr=False)  # the caller's user data, handed back at the end
+    #: where the recording goes and what writes it (the caller's: a file name, a writer), kept
+    #: on the session so that a session ending and the next starting never share them
+    target: Any = field(default=None, repr=False)
+    sink: Any = field(default=None, repr=False)
 
     @property
     def end_ts(self) -> int | None:
@@ -102,7 +110,8 @@ class SmartRecorder:
                 return 0.0
             return (self._newest - self._gops[0][0].ts) / NS
 
-    def start(self, session_id: int, before_s: float, after_s: float, user: Any = None) -> tuple[Session, list[Packet]]:
+    def start(self, session_id: int, before_s: float, after_s: float, user: Any = None,
+              target: Any = None) -> tuple[Session, list[Packet]]:
         """Begin session ``session_id``; returns it and the cached packets it starts with (from
         the last key frame at or before ``before_s`` seconds ago — the cache's first one when
         it holds less — to the newest packet). ``before_s`` beyond the cache is cut to it.
@@ -111,7 +120,8 @@ class SmartRecorder:
             if self._session is not None:
                 raise RecordBusy(f"smart record session {self._session.id} is still recording")
             before_ns = min(int(max(0.0, before_s) * NS), self.cache_ns)
-            s = Session(session_id, before_ns, int(max(0.0, after_s) * NS), trigger_ts=self._newest, user=user)
+            s = Session(session_id, before_ns, int(max(0.0, after_s) * NS), trigger_ts=self._newest, user=user,
+                        target=target)
             self._session = s
             if self._newest is None or not self._gops:
                 return s, []
@@ -149,6 +159,17 @@ class SmartRecorder:
             if ts is None:
                 ts = 0 if self._newest is None else self._newest + _UNTIMED_STEP
                 packet = Packet(ts, packet.key, packet.payload)
+            if self._newest is not None and ts < self._newest - _BACKWARDS_NS:
+                # a new timeline: the cache's times and the session's end mean nothing on it
+                self._gops.clear()
+                self._cached = 0
+                self._newest = None
+                s, self._session = self._session, None
+                if s is not None:
+                    s.ended = "timestamps went back"
+                    self._newest = ts
+                    self._cache(packet)
+                    return Step(done=s)
             self._newest = ts if self._newest is None else max(self._newest, ts)
             self._cache(packet)
             s = self._session
