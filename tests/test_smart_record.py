@@ -170,6 +170,7 @@ def test_recording_names():
 
 # -- the element -----------------------------------------------------------------------------------
 
+from conftest import run_pipeline  # noqa: E402
 from estuary.gst import Gst  # noqa: E402
 
 CLIP_FPS = 30
@@ -178,15 +179,16 @@ CLIP_FPS = 30
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory):
     """12 s of H.264 at 30 fps, a key frame every second (x264 would otherwise pick its own)."""
-    path = str(tmp_path_factory.mktemp("sr") / "gop1s.mp4")
-    p = Gst.parse_launch(
-        f"videotestsrc num-buffers={12 * CLIP_FPS} pattern=ball ! video/x-raw,width=160,height=120,"
-        f"framerate={CLIP_FPS}/1 ! x264enc speed-preset=ultrafast key-int-max={CLIP_FPS} "
-        f"! h264parse ! mp4mux ! filesink location={path}")
-    p.set_state(Gst.State.PLAYING)
-    msg = p.get_bus().timed_pop_filtered(60 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
-    p.set_state(Gst.State.NULL)
-    assert msg is not None and msg.type == Gst.MessageType.EOS
+    return _encode(tmp_path_factory.mktemp("sr"), "gop1s.mp4",
+                   f"x264enc speed-preset=ultrafast key-int-max={CLIP_FPS} ! h264parse ! mp4mux", seconds=12)
+
+
+def _encode(directory, name: str, tail: str, seconds: int = 6) -> str:
+    """A 160×120 test pattern at 30 fps through ``tail`` (encoder, muxer) into ``directory/name``."""
+    path = str(directory / name)
+    p = Gst.parse_launch(f"videotestsrc num-buffers={seconds * CLIP_FPS} pattern=ball ! video/x-raw,width=160,"
+                         f"height=120,framerate={CLIP_FPS}/1 ! {tail} ! filesink location={path}")
+    assert run_pipeline(p, timeout=60).type == Gst.MessageType.EOS
     return path
 
 
@@ -196,10 +198,7 @@ def _decoded(path):
     pts = []
     p.get_by_name("sink").get_static_pad("sink").add_probe(
         Gst.PadProbeType.BUFFER, lambda _p, info: pts.append(info.get_buffer().pts) or Gst.PadProbeReturn.OK)
-    p.set_state(Gst.State.PLAYING)
-    msg = p.get_bus().timed_pop_filtered(60 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
-    p.set_state(Gst.State.NULL)
-    assert msg is not None and msg.type == Gst.MessageType.EOS, f"{path} does not play"
+    assert run_pipeline(p, timeout=60).type == Gst.MessageType.EOS, f"{path} does not play"
     return len(pts), min(pts), max(pts)
 
 
@@ -445,48 +444,26 @@ def test_recording_leaves_the_live_stream_alone_and_sessions_back_to_back_are_wh
         assert frames == pytest.approx(info.duration_ms / 1000 * CLIP_FPS, abs=2) and first < Gst.SECOND // 10
 
 
-def _encode(tmp_path, name, tail):
-    path = str(tmp_path / name)
-    p = Gst.parse_launch(f"videotestsrc num-buffers={6 * CLIP_FPS} pattern=ball ! video/x-raw,width=160,height=120,"
-                         f"framerate={CLIP_FPS}/1 ! {tail} ! filesink location={path}")
-    p.set_state(Gst.State.PLAYING)
-    msg = p.get_bus().timed_pop_filtered(60 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
-    p.set_state(Gst.State.NULL)
-    assert msg is not None and msg.type == Gst.MessageType.EOS
-    return path
-
-
-def test_mjpeg_is_recorded(tmp_path):
-    """An MJPEG camera's stream (an image decoder, not a video one) is recorded too."""
-    src = _encode(tmp_path, "cam.mkv", "jpegenc ! matroskamux")
+@pytest.mark.parametrize("name, tail, container, warning", [
+    # an MJPEG camera: its decoder is an image decoder, not a video one
+    ("cam.mkv", "jpegenc ! matroskamux", 1, None),
+    ("raw.mkv", "matroskamux", 0, "the input's video is not compressed"),
+    ("vp8.mkv", "vp8enc deadline=1 keyframe-max-dist=30 ! matroskamux", 0, "video/x-vp8 cannot be stored in mp4"),
+])
+def test_other_inputs_record_or_say_why_not(tmp_path, name, tail, container, warning):
+    src = _encode(tmp_path, name, tail)
     out = tmp_path / "out"
     out.mkdir()
-    done, warnings, _ = _run(src, f"smart-record=2 smart-rec-cache=2 smart-rec-container=1 smart-rec-dir-path={out}",
+    done, warnings, _ = _run(src, f"smart-record=2 smart-rec-cache=2 smart-rec-container={container} "
+                                  f"smart-rec-dir-path={out}",
                              _once(2.0, lambda el: el.emit("start-sr", None, 1, 2, None)))
-    (info, _), = done
-    assert not warnings and info.filename.endswith(".mkv")
-    assert _decoded(info.path)[0] == pytest.approx(info.duration_ms / 1000 * CLIP_FPS, abs=2)
-
-
-def test_raw_video_is_a_warning_not_a_silent_session(tmp_path):
-    src = _encode(tmp_path, "raw.mkv", "matroskamux")
-    out = tmp_path / "out"
-    out.mkdir()
-    done, warnings, _ = _run(src, f"smart-record=2 smart-rec-cache=2 smart-rec-dir-path={out}",
-                             _once(1.0, lambda el: el.emit("start-sr", None, 1, 2, None)))
-    assert done == [] and len(warnings) == 1 and "not compressed" in warnings[0]
-    assert os.listdir(out) == []
-
-
-def test_a_format_the_container_cannot_hold_is_named(tmp_path):
-    src = _encode(tmp_path, "vp8.mkv", "vp8enc deadline=1 keyframe-max-dist=30 ! matroskamux")
-    out = tmp_path / "out"
-    out.mkdir()
-    done, warnings, _ = _run(src, f"smart-record=2 smart-rec-cache=2 smart-rec-dir-path={out}",
-                             _once(2.0, lambda el: el.emit("start-sr", None, 1, 1, None)))
-    assert done == [] and len(warnings) == 1
-    assert "video/x-vp8 cannot be stored in mp4" in warnings[0]
-    assert os.listdir(out) == []
+    if warning is None:
+        (info, _), = done
+        assert not warnings and os.listdir(out) == [info.filename]
+        assert _decoded(info.path)[0] == pytest.approx(info.duration_ms / 1000 * CLIP_FPS, abs=2)
+    else:
+        assert done == [] and len(warnings) == 1 and warning in warnings[0]
+        assert os.listdir(out) == []
 
 
 def test_a_restarted_pipeline_records_again(clip, tmp_path):
