@@ -650,6 +650,25 @@ def _launch(path: str, mp4, parse: str = "h264parse") -> str:
     return _DECODING_PATHS[path].format(uri=Gst.filename_to_uri(str(mp4)), path=mp4, parse=parse)
 
 
+@pytest.mark.parametrize("path", ["source bin", "nvv4l2decoder"])
+@pytest.mark.parametrize("interval, frames", [(0, 250), (1, 250), (3, 84), (5, 50), (30, 9)])
+def test_drop_frame_interval_outputs_every_nth_frame(path, interval, frames):
+    """nvurisrcbin's and nvv4l2decoder's drop-frame-interval (apps set it to run analytics on a
+    fraction of a camera's frames): accepted and ignored before, so every frame went on; now the
+    first and every n-th after it (the bundled clip: 250 frames)."""
+    from estuary import data
+    clip = data.media_path("bikes.mp4")
+    launch = _launch(path, clip).replace(" ! fakesink", f" drop-frame-interval={interval} ! fakesink", 1)
+    p = Gst.parse_launch(launch)
+    pts = []
+    p.get_by_name("sink").get_static_pad("sink").add_probe(
+        Gst.PadProbeType.BUFFER, lambda _p, info: pts.append(info.get_buffer().pts) or Gst.PadProbeReturn.OK)
+    assert run_pipeline(p).type == Gst.MessageType.EOS
+    assert len(pts) == frames
+    step = {b - a for a, b in zip(pts, pts[1:])}
+    assert len({round(d / 1e6) for d in step}) == 1  # evenly spaced: every n-th frame
+
+
 @pytest.mark.parametrize("path", list(_DECODING_PATHS))
 @pytest.mark.parametrize("clip, env, want", [("small", None, 1), ("small", "0", 0), ("big", None, 0)])
 def test_software_decoders_get_their_threads_from_the_frame_size(path, clip, env, want, h264_clip,

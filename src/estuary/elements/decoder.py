@@ -22,7 +22,7 @@ from estuary.gst.element import ElementBase, Prop, post_error
 from estuary.surface.nv12 import SAMPLE_BYTES
 
 __all__ = ["EsDecoder", "EsCudaSurfaces", "make_source_bin", "CUDA_NV12_CAPS", "NVDEC_CAPS", "chroma_420", "decoder_threads",
-           "limit_decoder_threads", "link_decoded"]
+           "limit_decoder_threads", "link_decoded", "drop_frames"]
 
 #: NVDEC's two-plane 4:2:0 formats, which nvstreammux converts on the GPU (surface/nv12.py):
 #: NV12 and its 16-bit twins from 10- and 12-bit streams
@@ -52,7 +52,7 @@ class EsDecoder(ElementBase, Gst.Bin):
         Prop("gpu-id", int, 0, "GPU to use", 0, 64),
         Prop("bufapi-version", bool, True, "Accepted for compatibility (Jetson)"),
         Prop("enable-max-performance", bool, False, "Accepted for compatibility (Jetson)"),
-        Prop("drop-frame-interval", int, 0, "Output every n-th frame (0: all)", 0, 30),
+        Prop("drop-frame-interval", int, 0, "Output every n-th decoded frame (0 or 1: all)", 0, 30),
         Prop("num-extra-surfaces", int, 0, "Accepted for compatibility", 0, 24),
         Prop("cudadec-memtype", int, 0, "Accepted for compatibility", 0, 2),
     )
@@ -81,6 +81,7 @@ class EsDecoder(ElementBase, Gst.Bin):
         caps = pad.get_current_caps() or pad.query_caps(None)
         if not caps.get_structure(0).get_name().startswith("video/"):
             return
+        drop_frames(pad, self.settings.drop_frame_interval)
         feats = caps.get_features(0)
         if feats is not None and feats.contains("memory:CUDAMemory"):
             # NVDEC's frames stay on the GPU (see _on_query): pass them on, labelled as surfaces
@@ -273,6 +274,20 @@ def decoder_threads(width: int, height: int, env: str | None = None) -> int:
         raise ConfigError(f"ESTUARY_DECODER_THREADS={env!r}: give a number of threads, 0 or more "
                           "(0: one a core)", key="ESTUARY_DECODER_THREADS")
     return n
+
+
+def drop_frames(pad: Gst.Pad, interval: int) -> None:
+    """DeepStream's ``drop-frame-interval`` on a decoder's output ``pad``: every ``interval``-th
+    decoded frame goes on (the first, then ``interval`` later...), the others are dropped (0 and
+    1: every frame). Frames are still decoded (the next ones need them), as NVDEC's are."""
+    if interval <= 1:
+        return  # (no Python call a frame for the default)
+    seen = [0]
+
+    def keep(_pad, _info):
+        n, seen[0] = seen[0], seen[0] + 1
+        return Gst.PadProbeReturn.OK if n % interval == 0 else Gst.PadProbeReturn.DROP
+    pad.add_probe(Gst.PadProbeType.BUFFER, keep)
 
 
 def limit_decoder_threads(bin: Gst.Bin) -> None:

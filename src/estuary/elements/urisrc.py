@@ -109,7 +109,7 @@ class EsUriSrcBin(SmartRecordMixin, ElementBase, Gst.Bin):
         Prop("gpu-id", int, 0, "GPU to use", 0, 64),
         Prop("cudadec-memtype", int, 0, "Accepted for compatibility", 0, 2),
         Prop("num-extra-surfaces", int, 0, "Accepted for compatibility", 0, 24),
-        Prop("drop-frame-interval", int, 0, "Accepted for compatibility", 0, 30),
+        Prop("drop-frame-interval", int, 0, "Output every n-th decoded frame (0 or 1: all)", 0, 30),
         Prop("dec-skip-frames", int, 0, "Accepted for compatibility", 0, 2),
     ) + SMART_RECORD_PROPS
     __gsignals__ = SMART_RECORD_SIGNALS
@@ -222,6 +222,8 @@ class EsUriSrcBin(SmartRecordMixin, ElementBase, Gst.Bin):
         if s.file_loop or s.rtsp_reconnect_interval > 0:
             kinds |= Gst.PadProbeType.BUFFER
         pad.add_probe(kinds, self._on_data, dec)
+        from estuary.elements.decoder import drop_frames
+        drop_frames(pad, s.drop_frame_interval)  # (after _on_data: a dropped frame is still data)
         if not cuda:
             from estuary.elements.decoder import link_decoded
             self._fmtconv = link_decoded(self, pad, sink)
