@@ -127,7 +127,8 @@ class EsMux(ElementBase, GstBase.Aggregator):
         Prop("enable-padding", bool, False, "Keep the aspect ratio when scaling (letterbox)"),
         Prop("batched-push-timeout", int, DEFAULT_TIMEOUT_US,
              "Push a partial batch after this many microseconds (live sources; -1: wait)", -1, 2**31 - 1),
-        Prop("live-source", bool, False, "Sources are live"),
+        Prop("live-source", bool, False, "Accepted: whether sources are live is read from the pipeline "
+             "(their latency); batched-push-timeout applies to live ones"),
         Prop("nvbuf-memory-type", int, 0, "Surface memory type (NvBufSurfaceMemType)", 0, 6),
         Prop("gpu-id", int, 0, "GPU to use", 0, 64),
         Prop("attach-sys-ts", bool, True, "Set ntp_timestamp to the system time"),
@@ -170,7 +171,7 @@ class EsMux(ElementBase, GstBase.Aggregator):
 
     # -- properties -------------------------------------------------------------------------
     def property_changed(self, key, value):
-        if key in ("batched_push_timeout", "live_source"):
+        if key == "batched_push_timeout":
             self._apply_latency()
         if key == "max_frames_in_flight":
             if self._flight_wanted():
