@@ -4,6 +4,10 @@ surfaces (``video/x-raw(memory:NVMM)``) and plain system-memory ``video/x-raw``.
 * batched surfaces → batched surfaces: passed through (surfaces are RGBA already);
 * batched surfaces → raw video: frame 0 of each batch (use it after the tiler or demuxer);
 * raw or single-frame surfaces → surfaces or raw: converted (and scaled) per frame.
+
+``src-crop``, ``flip-method`` and ``dest-crop`` (``estuary.surface.transform``) apply to the
+per-frame conversions (a camera's frames before ``nvstreammux``, a tiled or demuxed frame
+before an encoder); a batch cannot be turned here, and says so.
 """
 
 from __future__ import annotations
@@ -41,8 +45,11 @@ class EsConvert(ElementBase, ChainElement, Gst.Element):
         Prop("gpu-id", int, 0, "GPU to use", 0, 64),
         Prop("interpolation-method", int, 1, "Accepted for compatibility", 0, 6),
         Prop("compute-hw", int, 0, "Accepted for compatibility", 0, 2),
-        Prop("src-crop", str, "", "Accepted for compatibility"),
-        Prop("dest-crop", str, "", "Accepted for compatibility"),
+        Prop("src-crop", str, "", "left:top:width:height of the input to convert (empty or 0:0:0:0: all)"),
+        Prop("dest-crop", str, "", "left:top:width:height of the output to draw into, the rest black "
+             "(empty or 0:0:0:0: all)"),
+        Prop("flip-method", int, 0, "0 none, 1 counter-clockwise 90, 2 180, 3 clockwise 90, 4 horizontal, "
+             "5 upper-right diagonal, 6 vertical, 7 upper-left diagonal", 0, 7),
     )
 
     def __init__(self):
@@ -54,6 +61,7 @@ class EsConvert(ElementBase, ChainElement, Gst.Element):
         self._color = None  # the input's YUV matrix and range (parsed once per caps)
         self._direct = False  # frame mode: convert straight into the output buffer
         self._pool = None  # frame mode: output buffers, reused
+        self._geom = None  # src-crop / flip-method / dest-crop (estuary.surface.transform.Geometry)
 
     def do_change_state(self, transition):
         ret = Gst.Element.do_change_state(self, transition)
@@ -66,8 +74,28 @@ class EsConvert(ElementBase, ChainElement, Gst.Element):
             self._pool.close()
             self._pool = None
 
+    def _geometry(self):
+        from estuary.surface.transform import Geometry, parse_crop
+        st = self.settings
+        try:
+            return Geometry(parse_crop(st.src_crop, "src-crop"), int(st.flip_method),
+                            parse_crop(st.dest_crop, "dest-crop"))
+        except ValueError as exc:
+            raise StreamError(f"{self.get_name()}: {exc}") from None
+
     def output_caps(self, caps):
         fin = video_format(caps)
+        geom = self._geometry()
+        if geom and fin.nvmm and fin.batch_size:
+            raise StreamError(f"{self.get_name()}: src-crop, dest-crop and flip-method apply to single frames, "
+                              "not to a batch: put this nvvideoconvert before nvstreammux (each camera's "
+                              "frames) or after the tiler or nvstreamdemux")
+        # the picture's size out when downstream leaves it open: turned with flip-method
+        ow, oh = geom.default_size(fin.width, fin.height) if geom else (fin.width, fin.height)
+        if geom:  # the caps asked for first: the input's, at the turned size
+            import re
+            text = re.sub(r"width=\(int\)\d+", f"width=(int){ow}", caps.to_string())
+            caps = Gst.Caps.from_string(re.sub(r"height=\(int\)\d+", f"height=(int){oh}", text))
         peer = self.srcpad.peer_query_caps(None)
         tmpl = self.srcpad.get_pad_template_caps()
         allowed = peer.intersect(tmpl) if peer is not None else tmpl
@@ -87,12 +115,12 @@ class EsConvert(ElementBase, ChainElement, Gst.Element):
                     if inter.is_empty():
                         continue
                     st = inter.get_structure(0).copy()
-                    w, h = fin.width, fin.height
+                    w, h = ow, oh
                     if st.has_field("width"):
-                        st.fixate_field_nearest_int("width", fin.width)
+                        st.fixate_field_nearest_int("width", ow)
                         w = st.get_int("width")[1]
                     if st.has_field("height"):
-                        st.fixate_field_nearest_int("height", fin.height)
+                        st.fixate_field_nearest_int("height", oh)
                         h = st.get_int("height")[1]
                     fr = ""
                     if fin.fps_n > 0:
@@ -111,7 +139,8 @@ class EsConvert(ElementBase, ChainElement, Gst.Element):
             raise StreamError(f"cannot convert {caps.to_string()} to any of {allowed.to_string()}")
         fout = video_format(out)
         self._in, self._out = fin, fout
-        if caps.is_equal(out):
+        self._geom = geom or None
+        if caps.is_equal(out) and not geom:
             self._mode = "pass"
         elif fin.nvmm and fin.batch_size:
             same_frame = fout.format == "RGBA" and (fout.width, fout.height) == (fin.width, fin.height)
@@ -124,7 +153,7 @@ class EsConvert(ElementBase, ChainElement, Gst.Element):
             # RGBA out at the input's size with tight rows: the conversion writes the output
             # buffer itself (no intermediate frame, no second copy)
             self._direct = (fout.format == "RGBA" and (fout.width, fout.height) == (fin.width, fin.height)
-                            and fout.strides[0] == fout.width * 4 and fout.offsets[0] == 0)
+                            and fout.strides[0] == fout.width * 4 and fout.offsets[0] == 0 and not geom)
             self._pool = FramePool(fout.size)
         return out
 
@@ -164,7 +193,11 @@ class EsConvert(ElementBase, ChainElement, Gst.Element):
 
     def _convert_rgba(self, rgba: np.ndarray) -> Gst.Buffer:
         fo = self._out
-        if rgba.shape[:2] != (fo.height, fo.width):
+        if self._geom is not None:
+            placed = np.empty((fo.height, fo.width, 4), np.uint8)
+            self._geom.apply(rgba, placed)
+            rgba = placed
+        elif rgba.shape[:2] != (fo.height, fo.width):
             scaled = np.empty((fo.height, fo.width, 4), np.uint8)
             resize_into(rgba, scaled)
             rgba = scaled

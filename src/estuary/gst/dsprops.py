@@ -182,7 +182,7 @@ nvvideoconvert | src-crop | string | "" |
 nvvideoconvert | dest-crop | string | "" |
 nvvideoconvert | interpolation-method | GstNvInterpolationMethod | 6 | {_INTERP}
 nvvideoconvert | compute-hw | GstNvComputeHWType | 0 | {_HW}
-nvvideoconvert | flip-method | GstNvDsVideoFlipMethod | 0 | frames are not rotated or flipped
+nvvideoconvert | flip-method | GstNvDsVideoFlipMethod | 0 |
 nvvideoconvert | output-buffers | uint[1,{G_MAXUINT}] | 4 | output buffers are allocated per frame
 nvvideoconvert | allow-odd-crop | bool | true | crops are not restricted
 nvvideoconvert | contiguous-buffers | bool | false | batches are one array already

@@ -1,0 +1,133 @@
+"""nvvideoconvert's src-crop, flip-method and dest-crop (accepted and ignored before: a camera
+mounted upside down stayed upside down). Two layers: the geometry on arrays
+(estuary.surface.transform), then the element on real frames, against numpy's own turns."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from estuary.surface.transform import Geometry, flip, flipped_size, parse_crop
+
+# numpy's reference for each GstNvDsVideoFlipMethod value
+TURNS = {
+    0: lambda a: a,
+    1: lambda a: np.rot90(a, 1),               # counter-clockwise
+    2: lambda a: np.rot90(a, 2),
+    3: lambda a: np.rot90(a, -1),              # clockwise
+    4: lambda a: a[:, ::-1],                   # horizontal flip
+    5: lambda a: np.rot90(a, 2).swapaxes(0, 1),  # across the upper-right diagonal
+    6: lambda a: a[::-1],                      # vertical flip
+    7: lambda a: a.swapaxes(0, 1),             # across the upper-left diagonal (transpose)
+}
+
+
+@pytest.mark.parametrize("method", sorted(TURNS))
+def test_flip_matches_numpy(method):
+    img = np.random.default_rng(method).integers(0, 255, (6, 10, 4), dtype=np.uint8)
+    got = flip(img, method)
+    assert np.array_equal(got, TURNS[method](img))
+    assert got.shape[:2][::-1] == flipped_size(10, 6, method)
+
+
+@pytest.mark.parametrize("text, want", [
+    ("", None), ("0:0:0:0", None), ("10:5:20:10", (10, 5, 20, 10)), (" 1:2:3:4 ", (1, 2, 3, 4)),
+    ("1:2:3", ValueError), ("a:b:c:d", ValueError), ("-1:0:5:5", ValueError), ("0:0:0:5", ValueError),
+])
+def test_crops_are_left_top_width_height(text, want):
+    if want is ValueError:
+        with pytest.raises(ValueError, match="src-crop"):
+            parse_crop(text, "src-crop")
+    else:
+        assert parse_crop(text, "src-crop") == want
+
+
+def test_crop_turn_and_place():
+    img = np.arange(8 * 12 * 4, dtype=np.uint8).reshape(8, 12, 4)
+    out = np.full((12, 8, 4), 7, np.uint8)
+    # the 4×6 block at (2, 1), turned clockwise (6×4), into the same size at (1, 3) of the output
+    Geometry((2, 1, 4, 6), 3, (1, 3, 6, 4)).apply(img, out)
+    assert np.array_equal(out[3:7, 1:7], np.rot90(img[1:7, 2:6], -1))
+    assert out[:3].max() == 0 and out[7:].max() == 0 and out[:, 7:].max() == 0  # the rest black
+    clamped = np.zeros((8, 12, 4), np.uint8)
+    Geometry((10, 6, 50, 50)).apply(img, clamped)  # past the image: clamped to its 2×2 corner
+    assert np.array_equal(clamped[0, 0], img[6, 10])
+
+
+# -- the element -----------------------------------------------------------------------------------
+
+from estuary.gst import Gst, capi  # noqa: E402
+
+import pyds  # noqa: E402,F401 - registers the elements
+
+
+def _frames(props: str, out_caps: str = "video/x-raw,format=RGBA", w: int = 64, h: int = 48):
+    """(input frame, output frame) of one smpte test frame through nvvideoconvert ``props``."""
+    p = Gst.parse_launch(
+        f"videotestsrc num-buffers=1 pattern=smpte ! video/x-raw,format=RGBA,width={w},height={h} ! tee name=t "
+        f"t. ! queue ! appsink name=ref t. ! queue ! nvvideoconvert {props} ! {out_caps} ! appsink name=out")
+    p.set_state(Gst.State.PLAYING)
+
+    def pull(name):
+        sample = p.get_by_name(name).emit("pull-sample")
+        assert sample is not None, f"no frame at {name}"
+        st = sample.get_caps().get_structure(0)
+        W, H = st.get_int("width")[1], st.get_int("height")[1]
+        with capi.map_buffer(hash(sample.get_buffer())) as m:
+            return capi.as_array(m)[: W * H * 4].reshape(H, W, 4).copy()
+    try:
+        return pull("ref"), pull("out")
+    finally:
+        p.set_state(Gst.State.NULL)
+
+
+@pytest.mark.parametrize("surfaces", [False, True])
+@pytest.mark.parametrize("method", sorted(TURNS))
+def test_flip_method_turns_the_frame(method, surfaces):
+    caps = "video/x-raw(memory:NVMM),format=RGBA" if surfaces else "video/x-raw,format=RGBA"
+    ref, out = _frames(f"flip-method={method}", caps)
+    assert np.array_equal(out, TURNS[method](ref))
+
+
+def test_src_crop_is_scaled_to_the_output_and_dest_crop_places_it():
+    import cv2
+    ref, out = _frames("src-crop=10:5:20:10")
+    assert out.shape == ref.shape
+    assert np.abs(out.astype(int) - cv2.resize(np.ascontiguousarray(ref[5:15, 10:30]), (64, 48)).astype(int)).max() <= 1
+    ref, out = _frames("dest-crop=8:8:32:24 flip-method=2")
+    assert np.array_equal(out[8:32, 8:40], cv2.resize(np.rot90(ref, 2), (32, 24), interpolation=cv2.INTER_LINEAR))
+    assert out[:8].max() == 0 and out[32:].max() == 0
+
+
+def test_a_camera_turned_before_the_muxer_is_batched_turned():
+    """The usual place: each camera's frames, before nvstreammux."""
+    from conftest import run_pipeline
+    p = Gst.parse_launch(
+        "videotestsrc num-buffers=3 ! video/x-raw,format=RGBA,width=64,height=48 ! nvvideoconvert flip-method=3 ! "
+        "video/x-raw(memory:NVMM),format=RGBA ! m.sink_0 nvstreammux name=m batch-size=1 width=48 height=64 ! "
+        "fakesink name=sink")
+    sizes = []
+
+    def probe(_pad, info):
+        bm = pyds.gst_buffer_get_nvds_batch_meta(hash(info.get_buffer()))
+        sizes.extend((f.source_frame_width, f.source_frame_height) for f in bm.frames)
+        return Gst.PadProbeReturn.OK
+    p.get_by_name("sink").get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, probe)
+    assert run_pipeline(p).type == Gst.MessageType.EOS
+    assert sizes == [(48, 64)] * 3
+
+
+@pytest.mark.parametrize("props, why", [
+    ("flip-method=1", "not to a batch: put this nvvideoconvert before nvstreammux"),
+    ("src-crop=1:2:3", "src-crop '1:2:3': expected left:top:width:height"),
+])
+def test_what_cannot_be_done_is_an_error_saying_what_to_do(props, why):
+    from conftest import run_pipeline
+    before = "nvvideoconvert ! " if "flip" in props else f"nvvideoconvert {props} ! "
+    after = f"nvvideoconvert {props} ! " if "flip" in props else ""
+    p = Gst.parse_launch(
+        f"videotestsrc num-buffers=3 ! video/x-raw,format=RGBA,width=64,height=48 ! {before}"
+        "video/x-raw(memory:NVMM),format=RGBA ! m.sink_0 nvstreammux name=m batch-size=1 width=64 height=48 ! "
+        f"{after}fakesink")
+    msg = run_pipeline(p)
+    assert msg.type == Gst.MessageType.ERROR and why in msg.parse_error()[0].message, msg.parse_error()
