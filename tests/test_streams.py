@@ -650,6 +650,24 @@ def _launch(path: str, mp4, parse: str = "h264parse") -> str:
     return _DECODING_PATHS[path].format(uri=Gst.filename_to_uri(str(mp4)), path=mp4, parse=parse)
 
 
+@pytest.mark.parametrize("mux, ext", [("mpegtsmux", "ts"), ("matroskamux", "mkv"), ("flvmux", "flv")])
+def test_nvurisrcbin_plays_h264_in_any_container(mux, ext, tmp_path):
+    """An MPEG-TS input (files, and the MP2T of RTSP cameras, HLS and UDP streams) failed at
+    once: tsdemux's stream-collection message shares bits with WARNING, and the source took it
+    for a warning to redact (AttributeError, an ERROR on the bus)."""
+    path = tmp_path / f"clip.{ext}"
+    enc = Gst.parse_launch(f"videotestsrc num-buffers=30 ! video/x-raw,width=160,height=120 ! x264enc ! h264parse ! "
+                           f"{mux} ! filesink location={path}")
+    assert run_pipeline(enc).type == Gst.MessageType.EOS
+    p = Gst.parse_launch(f"nvurisrcbin uri={Gst.filename_to_uri(str(path))} ! fakesink name=sink")
+    frames = []
+    p.get_by_name("sink").get_static_pad("sink").add_probe(
+        Gst.PadProbeType.BUFFER, lambda _p, _i: frames.append(1) or Gst.PadProbeReturn.OK)
+    msg = run_pipeline(p)
+    assert msg.type == Gst.MessageType.EOS, msg.parse_error()
+    assert len(frames) == 30
+
+
 @pytest.mark.parametrize("path", ["source bin", "nvv4l2decoder"])
 @pytest.mark.parametrize("interval, frames", [(0, 250), (1, 250), (3, 84), (5, 50), (30, 9)])
 def test_drop_frame_interval_outputs_every_nth_frame(path, interval, frames):

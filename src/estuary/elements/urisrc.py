@@ -58,7 +58,9 @@ def _plain_decoder() -> bool:
                    for f in Gst.Registry.get().get_feature_list_by_plugin("nvcodec"))
 
 
-_TEXT_MESSAGES = Gst.MessageType.PROGRESS | Gst.MessageType.WARNING | Gst.MessageType.INFO
+#: (a tuple, not a flag mask: GStreamer's extended message types — stream-collection, which every
+#: MPEG-TS input posts, streams-selected, redirect... — share bits with WARNING and INFO)
+_TEXT_MESSAGES = (Gst.MessageType.PROGRESS, Gst.MessageType.WARNING, Gst.MessageType.INFO)
 
 
 def _redacted(message):
@@ -388,7 +390,7 @@ class EsUriSrcBin(SmartRecordMixin, ElementBase, Gst.Bin):
                 return
             if ours:
                 message = self._named_error(message)
-        elif message.type & _TEXT_MESSAGES and self._dec is not None and is_inside(message.src, self._dec):
+        elif message.type in _TEXT_MESSAGES and self._dec is not None and is_inside(message.src, self._dec):
             message = _redacted(message)  # rtspsrc's "Connecting to rtsp://user:password@..."
         elif message.type == Gst.MessageType.ELEMENT:
             st = message.get_structure()
