@@ -489,3 +489,82 @@ def test_a_restarted_pipeline_records_again(clip, tmp_path):
         p.set_state(Gst.State.READY)
     p.set_state(Gst.State.NULL)
     assert done == [1, 2] and len(os.listdir(tmp_path)) == 2
+
+
+def test_timestamps_that_go_back_end_the_session():
+    rec = SmartRecorder(5)
+    _feed(rec, _stream(10.1))
+    session, _ = rec.start(1, 1, 100)
+    written, done = _feed(rec, _stream(2.1, start=0.0))  # a camera that reset its clock
+    assert done == [session] and session.ended == "timestamps went back" and written == []
+    assert rec.cached_seconds == pytest.approx(2.0)  # the new timeline is cached
+
+
+def test_names_are_reserved_and_never_shared(tmp_path):
+    from estuary.elements.smartrec import _reserve
+    names = [_reserve(str(tmp_path), "a_1.mp4") for _ in range(3)]
+    assert names == ["a_1.mp4", "a_1-2.mp4", "a_1-3.mp4"] and sorted(os.listdir(tmp_path)) == sorted(names)
+
+
+def test_h265_with_presentation_times_only_records_into_mp4(tmp_path):
+    """H.265 in MKV (no decode times; x265's open GOPs show pictures before their key frame):
+    those leading pictures had times before the file's start and mp4mux failed."""
+    src = _encode(tmp_path, "hevc.mkv", f"x265enc speed-preset=ultrafast key-int-max={CLIP_FPS} ! h265parse ! matroskamux")
+    out = tmp_path / "out"
+    out.mkdir()
+    done, warnings, _ = _run(src, f"smart-record=2 smart-rec-cache=3 smart-rec-dir-path={out}",
+                             _once(3.0, lambda el: el.emit("start-sr", None, 2, 2, None)))
+    (info, _), = done
+    assert not warnings
+    frames, first, _ = _decoded(info.path)
+    assert frames >= 3.5 * CLIP_FPS and frames == pytest.approx(info.duration_ms / 1000 * CLIP_FPS, abs=3)
+
+
+def test_a_start_after_the_decoder_ended_records_the_cache_before_the_pipeline_ends(clip, tmp_path):
+    """The application is behind the decoder (a clock-synced sink): a start-sr on one of the
+    last frames comes after the decoder's EOS. The cache is the recording, finished before the
+    pipeline's EOS reaches the application."""
+    from estuary.record.info import recording_info
+    p = Gst.parse_launch(f"nvurisrcbin name=src uri=file://{clip} smart-record=2 smart-rec-cache=2 "
+                         f"smart-rec-dir-path={tmp_path} ! queue max-size-time=0 max-size-buffers=0 max-size-bytes=0 ! "
+                         "fakesink name=sink sync=true")
+    src = p.get_by_name("src")
+    done, order = [], []
+    src.connect("sr-done", lambda _el, info, _u: (done.append(recording_info(info)), order.append("sr-done")))
+    fired = []
+
+    def probe(_pad, info):
+        if info.get_buffer().pts >= int(11.5 * Gst.SECOND) and not fired:
+            fired.append(1)
+            src.emit("start-sr", None, 1, 10, None)
+        return Gst.PadProbeReturn.OK
+    p.get_by_name("sink").get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, probe)
+    # the decoder is seconds ahead of the clock-synced sink; at 11.5 s it has long ended
+    msg = run_pipeline(p, timeout=60, on_message=lambda m: order.append("eos") if m.type == Gst.MessageType.EOS else None)
+    assert msg.type == Gst.MessageType.EOS and fired
+    assert order == ["sr-done", "eos"]
+    (info,) = done
+    assert 1000 <= info.duration_ms <= 2600  # 1-2 s before, nothing after: the stream had ended
+    assert _decoded(info.path)[0] == pytest.approx(info.duration_ms / 1000 * CLIP_FPS, abs=2)
+
+
+def test_start_sr_outside_a_run_is_refused(clip, tmp_path):
+    p = Gst.parse_launch(f"nvurisrcbin name=src uri=file://{clip} smart-record=2 smart-rec-dir-path={tmp_path} "
+                         "! fakesink")
+    src = p.get_by_name("src")
+    p.set_state(Gst.State.READY)
+    src.emit("start-sr", None, 1, 1, None)
+    msg = p.get_bus().pop_filtered(Gst.MessageType.WARNING)
+    p.set_state(Gst.State.NULL)
+    assert msg is not None and "not running" in msg.parse_warning()[0].message
+    assert os.listdir(tmp_path) == []
+
+
+def test_smart_record_set_after_the_start_says_so(clip, tmp_path):
+    def act(src, pts, state={}):
+        if "set" not in state:
+            state["set"] = src.set_property("smart-record", 2) or True
+        elif pts >= 2.0 and "started" not in state:
+            state["started"] = src.emit("start-sr", None, 1, 1, None) or True
+    done, warnings, _ = _run(clip, f"smart-rec-dir-path={tmp_path}", act)
+    assert done == [] and len(warnings) == 1 and "smart-record was 0 when the source started" in warnings[0]

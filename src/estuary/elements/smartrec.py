@@ -84,20 +84,29 @@ class SmartRecordMixin:
         self._sr_next_id = 0
         self._sr_threads: list[threading.Thread] = []
         self._sr_closing = False
+        self._sr_eos = False  # the tapped decoder saw the end of the stream: no packet will come
 
     # -- the encoded stream --------------------------------------------------------------------
     def _sr_watch(self, dec) -> None:
         """Tap ``dec``'s (a new uridecodebin's) decoder input when smart record is on."""
         s = self.settings
         self._sr_closing = False
+        self._sr_eos = False
         if not s.smart_record:
             return
         if self._sr is None or self._sr.cache_ns != s.smart_rec_cache * NS:
             self._sr = SmartRecorder(s.smart_rec_cache)
         self._sr_tapped = None
         dec.connect("deep-element-added", self._sr_on_element)
+        dec.connect("deep-element-removed", self._sr_on_removed)
 
-    def _sr_on_element(self, _bin, _sub, element) -> None:
+    def _sr_on_removed(self, _bin, _sub, element) -> None:
+        if element is self._sr_tapped:  # a decoder decodebin tried and dropped: tap the next
+            self._sr_tapped = None
+
+    def _sr_on_element(self, dec, _sub, element) -> None:
+        if dec is not self._dec:
+            return  # a decoder being torn down (a rebuild) still plugging elements
         factory = element.get_factory()
         klass = (factory.get_metadata("klass") or "") if factory is not None else ""
         # the first decoder of the stream: a video decoder, or an image one (MJPEG)
@@ -134,13 +143,22 @@ class SmartRecordMixin:
             return
         event = info.get_event()
         if event.type == Gst.EventType.CAPS:
-            self._sr_caps = event.parse_caps()
+            caps, ended = event.parse_caps(), None
+            with self._sr_lock:
+                if self._sr_caps is not None and not caps.is_equal(self._sr_caps):
+                    # a new size or profile: the file's format was the old one (the rest of it
+                    # would not decode), and the cache holds the old stream
+                    ended = rec.reset("format changed")
+                self._sr_caps = caps
+            self._sr_end(ended)
         elif event.type == Gst.EventType.FLUSH_STOP:
             with self._sr_lock:
+                self._sr_eos = False
                 ended = rec.reset("flushed")  # a seek: a new timeline
             self._sr_end(ended)
         elif event.type == Gst.EventType.EOS:
             with self._sr_lock:
+                self._sr_eos = True
                 ended = rec.stop("end of stream")
             # finished here, before the EOS goes on, with any session still being finished:
             # when the application sees the pipeline's EOS, every file is whole and reported
@@ -153,10 +171,9 @@ class SmartRecordMixin:
             return  # (a session that failed on an earlier packet of the same batch)
         if session.sink is None:
             from estuary.gst.recording import RecordingWriter
-            dirpath, filename = session.target
+            dirpath, filename, container = session.target
             try:
-                session.sink = RecordingWriter(os.path.join(dirpath, filename), self._sr_caps,
-                                               self.settings.smart_rec_container)
+                session.sink = RecordingWriter(os.path.join(dirpath, filename), self._sr_caps, container)
             except Exception as exc:  # noqa: BLE001 - a recording that cannot be made is a WARNING
                 self._sr.stop("failed")
                 _unlink_empty(os.path.join(dirpath, filename))
@@ -176,8 +193,8 @@ class SmartRecordMixin:
             why = ("smart-record was 0 when the source started: set it before the pipeline starts"
                    if self._dec is not None else
                    "the source has not started yet (start-sr works once the pipeline is PAUSED or PLAYING)")
-        elif self._sr_closing:
-            why = "the source is stopping"
+        elif self._sr_closing or self.current_state < Gst.State.PAUSED:
+            why = "the source is not running (start-sr works while the pipeline is PAUSED or PLAYING)"
         elif s.smart_rec_mode == 2:
             why = "smart-rec-mode is 2 (audio only) and this source bin exposes no audio"
         elif self._sr_tapped is None and self._has_video():
@@ -205,13 +222,23 @@ class SmartRecordMixin:
                 self._sr_warn(f"start-sr ignored: cannot create a file in {dirpath}: {exc.strerror or exc}")
                 return
             try:
-                session, cached = self._sr.start(sid, start_time, after, user=user_data, target=(dirpath, filename))
+                session, cached = self._sr.start(sid, start_time, after, user=user_data,
+                                                 target=(dirpath, filename, s.smart_rec_container))
             except RecordBusy as exc:  # (checked above; kept for safety)
                 _unlink_empty(os.path.join(dirpath, filename))
                 self._sr_warn(f"start-sr ignored: {exc}")
                 return
+            if self._sr_caps is not None and cached:
+                # the file opened here, on the application's thread (with no cache, the first
+                # packet's streaming thread opens it: the format is not known before)
+                self._sr_write(session, cached[0])
+                cached = cached[1:]
             for p in cached:
                 self._sr_write(session, p)
+            # the stream already ended (the application is behind the decoder): what the cache
+            # held is the recording; finished now, before the EOS reaches the application
+            ended = self._sr.stop("end of stream") if self._sr_eos else None
+        self._sr_end(ended, wait=True)
         if session_out is not None:
             # DeepStream's guint* out-parameter (a capsule from the app): write the id there
             ctypes.c_uint32.from_address(hash(session_out)).value = sid
@@ -242,13 +269,13 @@ class SmartRecordMixin:
             return
         t = threading.Thread(target=self._sr_finish, args=(session, writer), daemon=True,
                              name=f"esurisrcbin-sr-{session.id}")
-        with self._sr_lock:
+        with self._sr_lock:  # (started under it: a join never meets a thread not yet started)
             self._sr_threads = [x for x in self._sr_threads if x.is_alive()] + [t]
-        t.start()
+            t.start()
 
     def _sr_finish(self, session: Session, writer) -> None:
         try:
-            dirpath, filename = session.target
+            dirpath, filename, _container = session.target
             path = os.path.join(dirpath, filename)
             if writer is None:
                 _unlink_empty(path)  # (the name reserved at start-sr)
@@ -267,14 +294,15 @@ class SmartRecordMixin:
 
     def _sr_report(self, session: Session, writer, dirpath: str, filename: str) -> None:
         s = self.settings
+        container = session.target[2]
         ms = writer.duration_ns // 1_000_000
         names = (filename.encode(), dirpath.encode())  # kept alive while the handlers run
-        info = NvDsSRRecordingInfo(None, session.id, names[0], names[1], ms, s.smart_rec_container,
+        info = NvDsSRRecordingInfo(None, session.id, names[0], names[1], ms, container,
                                    writer.width, writer.height, 1, 0, 0, 0)
         self.post_element_message("estuary-sr-done", **{
             "session-id": session.id, "source-id": s.source_id, "path": os.path.join(dirpath, filename),
             "filename": filename, "dirpath": dirpath, "duration-ms": int(ms),
-            "container": s.smart_rec_container, "width": writer.width, "height": writer.height,
+            "container": container, "width": writer.width, "height": writer.height,
             "ended": session.ended})
         self.emit("sr-done", _capsule(ctypes.addressof(info)), session.user)
         del names
@@ -299,7 +327,7 @@ class SmartRecordMixin:
             with self._sr_lock:
                 ended = self._sr.stop("no encoded video")
             if ended is not None:
-                _unlink_empty(os.path.join(*ended.target))
+                _unlink_empty(os.path.join(*ended.target[:2]))
                 self._sr_warn(f"smart record session {ended.id} not recorded: the input's video is not "
                               "compressed (nothing to record without encoding it)")
 
@@ -307,6 +335,7 @@ class SmartRecordMixin:
         """The decoder is being replaced (reconnection, loop): a new stream, new timestamps."""
         self._sr_tapped = None  # first: a late packet of the old decoder is no longer taken
         self._sr_caps = None
+        self._sr_eos = False
         if self._sr is not None:
             with self._sr_lock:
                 ended = self._sr.reset()

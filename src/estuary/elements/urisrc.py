@@ -191,14 +191,16 @@ class EsUriSrcBin(SmartRecordMixin, ElementBase, Gst.Bin):
         caps = pad.get_current_caps() or pad.query_caps(None)
         name = caps.get_structure(0).get_name()
         self._found.append(name)
-        if self._fmtconv and not self._has_video() and not self._fmtconv[0].get_static_pad("sink").is_linked():
-            # the format converter of a decoder pad that is gone (the pipeline was restarted:
-            # READY and back): it still holds esconvert's input, so the new pad found it taken
-            # and the source said it had no video
-            for e in self._fmtconv:
-                e.set_state(Gst.State.NULL)
-                self.remove(e)
-            self._fmtconv = []
+        with self._lock:  # (two demuxer pads can come at once: RTSP audio and video)
+            stale = self._fmtconv and not self._has_video() and not self._fmtconv[0].get_static_pad("sink").is_linked()
+            if stale:
+                # the format converter of a decoder pad that is gone (the pipeline was restarted:
+                # READY and back): it still holds esconvert's input, so the new pad found it
+                # taken and the source said it had no video
+                for e in self._fmtconv:
+                    e.set_state(Gst.State.NULL)
+                    self.remove(e)
+                self._fmtconv = []
         sink = self._conv.get_static_pad("sink")
         if not name.startswith("video/") or sink.is_linked() or self._has_video():
             return
@@ -432,7 +434,7 @@ class EsUriSrcBin(SmartRecordMixin, ElementBase, Gst.Bin):
             self._sr_shutdown()
         if transition == Gst.StateChange.READY_TO_PAUSED:
             s = self.settings
-            self._sr_closing = False  # (a restarted pipeline records again)
+            self._sr_closing = self._sr_eos = False  # (a restarted pipeline records again)
             self._started = time.monotonic()
             if self._watchdog is None:
                 self._stop.clear()

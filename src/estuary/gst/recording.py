@@ -36,6 +36,16 @@ def _reason(message: str, debug: str | None) -> str:
     return message
 
 
+def _playable(path: str) -> bool:
+    """Whether a failed recording still holds something to play: an MP4 with an index or a
+    fragment, any other non-empty file (an MKV plays up to where it stopped)."""
+    from estuary.mp4 import top_level_boxes
+    if os.path.getsize(path) == 0:
+        return False
+    boxes = top_level_boxes(path)
+    return boxes is None or any(kind in ("moov", "moof") for kind, _size in boxes)
+
+
 def _mux_factory(container: int) -> str:
     return CONTAINERS[container][1].split()[0]
 
@@ -115,6 +125,13 @@ class RecordingWriter:
         base_ts = buf.dts if buf.dts != Gst.CLOCK_TIME_NONE else buf.pts
         if self._base is None:
             self._base = base_ts if base_ts != Gst.CLOCK_TIME_NONE else 0
+            self._first_pts = buf.pts
+        elif (buf.pts != Gst.CLOCK_TIME_NONE and self._first_pts != Gst.CLOCK_TIME_NONE
+              and buf.pts < self._first_pts):
+            # shown before the key frame the file starts with (an open GOP's leading pictures,
+            # H.265's default): they need the GOP before it, which a decoder starting here skips;
+            # with times before the file's start they also make mp4mux fail ("no PTS")
+            return True
         # a buffer of its own that shares the memory: the packet itself goes on to the decoder
         # with its timestamps (Gst.Buffer.copy() is only a new reference)
         out = buf.copy_region(Gst.BufferCopyFlags.FLAGS | Gst.BufferCopyFlags.TIMESTAMPS |
@@ -144,8 +161,8 @@ class RecordingWriter:
         err = self._error
         if not err and self.packets == 0:
             err = "nothing was recorded"
-        if err and os.path.exists(self.path) and os.path.getsize(self.path) == 0:
-            os.unlink(self.path)  # an empty file would pass for a recording
+        if err and os.path.exists(self.path) and not _playable(self.path):
+            os.unlink(self.path)  # a file with nothing to play would pass for a recording
         return err
 
     def _close(self) -> None:
