@@ -787,6 +787,29 @@ def test_a_restarted_source_bin_plays_a_converted_format_again(fmt, format_clips
     assert len(frames) == 10
 
 
+def test_a_decoder_plugged_by_uridecodebin_is_fed_by_its_thread(tmp_path):
+    """A JPEG photo through uridecodebin: the outer typefind hands the file to esdecoder with no
+    parser between, and esdecoder's own typefind took it in pull mode, pushing frames from a
+    thread of its own before uridecodebin had linked esdecoder's output ("not-linked": the
+    odd-sized photo test above failed 2-40 % of runs under load; GStreamer's jpegdec never).
+    Now the inner typefind runs in push mode, fed by the outer one."""
+    jpg = tmp_path / "photo.jpg"
+    assert run_pipeline(Gst.parse_launch(
+        f"videotestsrc num-buffers=1 ! video/x-raw,width=320,height=240 ! jpegenc ! filesink location={jpg}")
+    ).type == Gst.MessageType.EOS
+    p = Gst.parse_launch(f"uridecodebin name=u uri={Gst.filename_to_uri(str(jpg))} ! fakesink")
+    typefinds = []
+    p.get_by_name("u").connect("deep-element-added", lambda _b, _s, el: typefinds.append(el) if (
+        el.get_factory() is not None and el.get_factory().get_name() == "typefind") else None)
+    p.set_state(Gst.State.PAUSED)
+    p.get_state(10 * Gst.SECOND)
+    from estuary.elements.decoder import EsDecoder  # (plugged as esdecoder or nvv4l2decoder)
+    inner = [t for t in typefinds if isinstance(t.get_parent().get_parent(), EsDecoder)]
+    modes = [t.get_static_pad("sink").mode for t in inner]
+    p.set_state(Gst.State.NULL)
+    assert modes == [Gst.PadMode.PUSH]
+
+
 @pytest.mark.parametrize("caps, want", [
     (None, True),  # not known yet: 4:2:0, the usual case
     ("video/x-h265, profile=main-10, chroma-format=4:2:0, bit-depth-luma=10", True),
