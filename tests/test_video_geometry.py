@@ -117,17 +117,50 @@ def test_a_camera_turned_before_the_muxer_is_batched_turned():
     assert sizes == [(48, 64)] * 3
 
 
-@pytest.mark.parametrize("props, why", [
-    ("flip-method=1", "not to a batch: put this nvvideoconvert before nvstreammux"),
-    ("src-crop=1:2:3", "src-crop '1:2:3': expected left:top:width:height"),
+@pytest.mark.parametrize("after, props", [
+    ("nvmultistreamtiler width=64 height=48", "flip-method=2"),
+    ("nvstreamdemux name=d d.src_0", "flip-method=3"),
+    ("nvmultistreamtiler width=64 height=48", "src-crop=0:0:32:24"),
 ])
-def test_what_cannot_be_done_is_an_error_saying_what_to_do(props, why):
+def test_a_tiled_or_demuxed_frame_is_turned_on_its_way_to_raw_video(after, props):
+    """Where the guide says: after the tiler or nvstreamdemux, into raw video (an encoder)."""
     from conftest import run_pipeline
-    before = "nvvideoconvert ! " if "flip" in props else f"nvvideoconvert {props} ! "
-    after = f"nvvideoconvert {props} ! " if "flip" in props else ""
+    from estuary.surface.transform import Geometry, parse_crop
     p = Gst.parse_launch(
-        f"videotestsrc num-buffers=3 ! video/x-raw,format=RGBA,width=64,height=48 ! {before}"
-        "video/x-raw(memory:NVMM),format=RGBA ! m.sink_0 nvstreammux name=m batch-size=1 width=64 height=48 ! "
-        f"{after}fakesink")
+        "videotestsrc num-buffers=2 pattern=smpte ! video/x-raw,format=RGBA,width=64,height=48 ! tee name=t "
+        "t. ! queue ! appsink name=ref t. ! queue ! nvvideoconvert ! video/x-raw(memory:NVMM),format=RGBA ! "
+        f"m.sink_0 nvstreammux name=m batch-size=1 width=64 height=48 ! {after} ! nvvideoconvert {props} ! "
+        "video/x-raw,format=RGBA ! appsink name=out")
+    p.set_state(Gst.State.PLAYING)
+    got = {}
+    for name in ("ref", "out"):
+        sample = p.get_by_name(name).emit("pull-sample")
+        st = sample.get_caps().get_structure(0)
+        W, H = st.get_int("width")[1], st.get_int("height")[1]
+        with capi.map_buffer(hash(sample.get_buffer())) as m:
+            got[name] = capi.as_array(m)[: W * H * 4].reshape(H, W, 4).copy()
+    p.set_state(Gst.State.NULL)
+    kv = dict(item.split("=") for item in props.split())
+    geom = Geometry(parse_crop(kv.get("src-crop", "")), int(kv.get("flip-method", 0)))
+    want = np.empty(got["out"].shape, np.uint8)
+    geom.apply(got["ref"], want)
+    assert got["out"].shape[:2] == geom.default_size(64, 48)[::-1]
+    assert np.abs(got["out"].astype(int) - want.astype(int)).max() <= 1
+
+
+@pytest.mark.parametrize("sources, after, props, why", [
+    (2, "", "flip-method=1", "apply to single frames: put this nvvideoconvert before nvstreammux"),
+    (1, "nvmultistreamtiler width=64 height=48 ! ", "flip-method=2 ! video/x-raw(memory:NVMM)",
+     "with raw video out (video/x-raw), not on batched surfaces"),
+    (1, "", "src-crop=1:2:3", "src-crop '1:2:3': expected left:top:width:height"),
+])
+def test_what_cannot_be_done_is_an_error_saying_what_to_do(sources, after, props, why):
+    from conftest import run_pipeline
+    crop_before = props.startswith("src-crop")
+    before = f"nvvideoconvert {props} ! " if crop_before else "nvvideoconvert ! "
+    tail = "" if crop_before else f"{after}nvvideoconvert {props} ! "
+    srcs = " ".join(f"videotestsrc num-buffers=3 ! video/x-raw,format=RGBA,width=64,height=48 ! {before}"
+                    f"video/x-raw(memory:NVMM),format=RGBA ! m.sink_{i}" for i in range(sources))
+    p = Gst.parse_launch(f"nvstreammux name=m batch-size={sources} width=64 height=48 ! {tail}fakesink {srcs}")
     msg = run_pipeline(p)
     assert msg.type == Gst.MessageType.ERROR and why in msg.parse_error()[0].message, msg.parse_error()

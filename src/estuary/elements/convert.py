@@ -6,8 +6,8 @@ surfaces (``video/x-raw(memory:NVMM)``) and plain system-memory ``video/x-raw``.
 * raw or single-frame surfaces → surfaces or raw: converted (and scaled) per frame.
 
 ``src-crop``, ``flip-method`` and ``dest-crop`` (``estuary.surface.transform``) apply to the
-per-frame conversions (a camera's frames before ``nvstreammux``, a tiled or demuxed frame
-before an encoder); a batch cannot be turned here, and says so.
+per-frame conversions (a camera's frames before ``nvstreammux``, a tiled or demuxed frame on
+its way to raw video: an encoder, a window); batched surfaces cannot be turned here, and say so.
 """
 
 from __future__ import annotations
@@ -83,13 +83,21 @@ class EsConvert(ElementBase, ChainElement, Gst.Element):
         except ValueError as exc:
             raise StreamError(f"{self.get_name()}: {exc}") from None
 
+    def _nvmm_out(self) -> bool:
+        """Whether downstream takes only surfaces (memory:NVMM), no raw video."""
+        peer = self.srcpad.peer_query_caps(None)
+        return peer is not None and not peer.can_intersect(Gst.Caps.from_string("video/x-raw"))
+
     def output_caps(self, caps):
         fin = video_format(caps)
         geom = self._geometry()
-        if geom and fin.nvmm and fin.batch_size:
-            raise StreamError(f"{self.get_name()}: src-crop, dest-crop and flip-method apply to single frames, "
-                              "not to a batch: put this nvvideoconvert before nvstreammux (each camera's "
-                              "frames) or after the tiler or nvstreamdemux")
+        if geom and fin.nvmm and fin.batch_size and (fin.batch_size > 1 or self._nvmm_out()):
+            # a batch of one (the tiler's or nvstreamdemux's output) is turned on its way to raw
+            # video (an encoder, a window); batched surfaces are not turned here
+            raise StreamError(f"{self.get_name()}: src-crop, dest-crop and flip-method apply to single frames: "
+                              "put this nvvideoconvert before nvstreammux (each camera's frames), or after "
+                              "the tiler or nvstreamdemux with raw video out (video/x-raw), not on batched "
+                              "surfaces (memory:NVMM)")
         # the picture's size out when downstream leaves it open: turned with flip-method
         ow, oh = geom.default_size(fin.width, fin.height) if geom else (fin.width, fin.height)
         if geom:  # the caps asked for first: the input's, at the turned size
