@@ -568,3 +568,15 @@ def test_smart_record_set_after_the_start_says_so(clip, tmp_path):
             state["started"] = src.emit("start-sr", None, 1, 1, None) or True
     done, warnings, _ = _run(clip, f"smart-rec-dir-path={tmp_path}", act)
     assert done == [] and len(warnings) == 1 and "smart-record was 0 when the source started" in warnings[0]
+
+
+@pytest.mark.parametrize("other, same", [
+    ("video/x-h264,stream-format=avc,width=640,height=272,profile=high,level=(string)4,framerate=25/1", True),
+    ("video/x-h264,stream-format=avc,width=1280,height=720,profile=high", False),
+    ("video/x-h264,stream-format=avc,width=640,height=272,profile=main", False),
+    ("video/x-h265,stream-format=hvc1,width=640,height=272,profile=high", False),
+])
+def test_a_new_format_ends_a_session_and_a_refinement_does_not(other, same):
+    from estuary.elements.smartrec import _format
+    base = Gst.Caps.from_string("video/x-h264,stream-format=avc,width=640,height=272,profile=high,level=(string)3")
+    assert (_format(base) == _format(Gst.Caps.from_string(other))) is same

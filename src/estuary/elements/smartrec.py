@@ -145,7 +145,7 @@ class SmartRecordMixin:
         if event.type == Gst.EventType.CAPS:
             caps, ended = event.parse_caps(), None
             with self._sr_lock:
-                if self._sr_caps is not None and not caps.is_equal(self._sr_caps):
+                if self._sr_caps is not None and _format(caps) != _format(self._sr_caps):
                     # a new size or profile: the file's format was the old one (the rest of it
                     # would not decode), and the cache holds the old stream
                     ended = rec.reset("format changed")
@@ -356,6 +356,16 @@ class SmartRecordMixin:
 
     def _sr_status(self) -> bool:
         return self._sr is not None and self._sr.session is not None
+
+
+def _format(caps: Gst.Caps) -> tuple:
+    """What a file cannot change midway: codec, size, profile, stream format (a caps event that
+    only refines others — a level, a frame rate — keeps the session)."""
+    st = caps.get_structure(0)
+    fields = []
+    for name in ("width", "height", "profile", "stream-format", "chroma-format", "bit-depth-luma"):
+        fields.append(st.get_value(name) if st.has_field(name) else None)
+    return (st.get_name(), *fields)
 
 
 def _reserve(dirpath: str, filename: str) -> str:
