@@ -580,3 +580,16 @@ def test_a_new_format_ends_a_session_and_a_refinement_does_not(other, same):
     from estuary.elements.smartrec import _format
     base = Gst.Caps.from_string("video/x-h264,stream-format=avc,width=640,height=272,profile=high,level=(string)3")
     assert (_format(base) == _format(Gst.Caps.from_string(other))) is same
+
+
+@pytest.mark.parametrize("how", ["capsule", "int"])
+def test_recording_info_reads_a_capsule_or_an_address(how):
+    from estuary import capsule
+    from estuary.record.info import NvDsSRRecordingInfo, recording_info
+    names = (b"a_1.mp4", b"/rec")
+    info = NvDsSRRecordingInfo(None, 4, names[0], names[1], 2500, 1, 640, 480, 1, 0, 0, 0)
+    arg = capsule.new(ctypes.addressof(info)) if how == "capsule" else ctypes.addressof(info)
+    assert capsule.address(capsule.new(ctypes.addressof(info))) == ctypes.addressof(info)
+    got = recording_info(arg)
+    assert (got.session_id, got.path, got.duration_ms, got.container, got.width, got.height) == \
+        (4, "/rec/a_1.mp4", 2500, 1, 640, 480)

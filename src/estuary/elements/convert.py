@@ -83,15 +83,11 @@ class EsConvert(ElementBase, ChainElement, Gst.Element):
         except ValueError as exc:
             raise StreamError(f"{self.get_name()}: {exc}") from None
 
-    def _nvmm_out(self) -> bool:
-        """Whether downstream takes only surfaces (memory:NVMM), no raw video."""
-        peer = self.srcpad.peer_query_caps(None)
-        return peer is not None and not peer.can_intersect(Gst.Caps.from_string("video/x-raw"))
-
     def output_caps(self, caps):
         fin = video_format(caps)
+        peer = self.srcpad.peer_query_caps(None)
         geom = self._geometry()
-        if geom and fin.nvmm and fin.batch_size and (fin.batch_size > 1 or self._nvmm_out()):
+        if geom and fin.nvmm and fin.batch_size and (fin.batch_size > 1 or _surfaces_only(peer)):
             # a batch of one (the tiler's or nvstreamdemux's output) is turned on its way to raw
             # video (an encoder, a window); batched surfaces are not turned here
             raise StreamError(f"{self.get_name()}: src-crop, dest-crop and flip-method apply to single frames: "
@@ -104,7 +100,6 @@ class EsConvert(ElementBase, ChainElement, Gst.Element):
             import re
             text = re.sub(r"width=\(int\)\d+", f"width=(int){ow}", caps.to_string())
             caps = Gst.Caps.from_string(re.sub(r"height=\(int\)\d+", f"height=(int){oh}", text))
-        peer = self.srcpad.peer_query_caps(None)
         tmpl = self.srcpad.get_pad_template_caps()
         allowed = peer.intersect(tmpl) if peer is not None else tmpl
         if allowed.is_empty():
@@ -216,6 +211,11 @@ class EsConvert(ElementBase, ChainElement, Gst.Element):
             planes = _pack_planes(data, fo)
             _write_planes(dst, planes, fo)
         return out
+
+
+def _surfaces_only(peer) -> bool:
+    """Whether downstream (its caps ``peer``) takes only surfaces (memory:NVMM), no raw video."""
+    return peer is not None and not peer.can_intersect(Gst.Caps.from_string("video/x-raw"))
 
 
 def _pack_planes(data: np.ndarray, fo):

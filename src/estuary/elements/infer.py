@@ -11,7 +11,7 @@ import time
 import numpy as np
 
 from estuary.errors import ConfigError, StreamError
-from estuary.gst import GLib, Gst, batchmeta
+from estuary.gst import Gst, batchmeta
 from estuary.gst.chain import ChainElement
 from estuary.gst.element import ElementBase, Prop
 from estuary.gst.flight import upstream_is_live
@@ -258,11 +258,9 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
             log.debug("%s: warmed up batch sizes %s in %.2f s", self.get_name(), done, time.perf_counter() - t0)
 
     def _warn(self, text: str) -> None:
-        """A WARNING on the bus (and in the log): the pipeline goes on."""
-        msg = f"{self.get_name()}: {text}"
-        log.warning(msg)
-        err = GLib.Error.new_literal(Gst.CoreError.quark(), msg, int(Gst.CoreError.FAILED))
-        self.post_message(Gst.Message.new_warning(self, err, msg))
+        """A WARNING on the bus (and in the Python log): the pipeline goes on."""
+        log.warning("%s: %s", self.get_name(), text)
+        self.post_warning(text)
 
     def _announce(self):
         """Post (and log) which runtime, precision and model file run, and why when not the default."""

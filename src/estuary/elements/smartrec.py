@@ -30,7 +30,8 @@ import os
 import threading
 from datetime import datetime
 
-from estuary.gst import GLib, GObject, Gst
+from estuary import capsule
+from estuary.gst import GObject, Gst
 from estuary.gst.element import Prop
 from estuary.record.info import NvDsSRRecordingInfo
 from estuary.record.smart import NS, Packet, RecordBusy, Session, SmartRecorder, recording_name
@@ -58,12 +59,6 @@ SMART_RECORD_SIGNALS = {
     "stop-sr": (_ACTION, None, (GObject.TYPE_UINT,)),
     "sr-done": (GObject.SignalFlags.RUN_LAST, None, (GObject.TYPE_POINTER, GObject.TYPE_POINTER)),
 }
-
-
-def _capsule(address: int):
-    new = ctypes.pythonapi.PyCapsule_New
-    new.restype, new.argtypes = ctypes.py_object, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p]
-    return new(address, None, None)
 
 
 class SmartRecordMixin:
@@ -117,20 +112,20 @@ class SmartRecordMixin:
             return
         self._sr_tapped = element
         pad.add_probe(Gst.PadProbeType.BUFFER | Gst.PadProbeType.EVENT_DOWNSTREAM |
-                      Gst.PadProbeType.EVENT_FLUSH, self._sr_on_packet)
+                      Gst.PadProbeType.EVENT_FLUSH, self._sr_on_packet, element)
 
-    def _sr_on_packet(self, pad, info):
+    def _sr_on_packet(self, _pad, info, decoder):
         # looked at, never changed, never dropped: the probe's answer is OK whatever happens
         try:
-            self._sr_packet(pad, info)
+            self._sr_packet(info, decoder)
         except Exception as exc:  # noqa: BLE001 - a fault here must reach the bus, not drop video
             self.post_error(exc, "smart record")
         return Gst.PadProbeReturn.OK
 
-    def _sr_packet(self, pad, info) -> None:
+    def _sr_packet(self, info, decoder) -> None:
         rec = self._sr
-        if rec is None or pad.get_parent_element() is not self._sr_tapped:
-            return
+        if rec is None or decoder is not self._sr_tapped:
+            return  # (a decoder no longer the tap: replaced, dropped)
         if info.type & Gst.PadProbeType.BUFFER:
             buf = info.get_buffer()
             ts = buf.dts if buf.dts != Gst.CLOCK_TIME_NONE else buf.pts
@@ -177,7 +172,7 @@ class SmartRecordMixin:
             except Exception as exc:  # noqa: BLE001 - a recording that cannot be made is a WARNING
                 self._sr.stop("failed")
                 _unlink_empty(os.path.join(dirpath, filename))
-                self._sr_warn(f"smart record session {session.id} not recorded: {exc}")
+                self.post_warning(f"smart record session {session.id} not recorded: {exc}")
                 return
         if not session.sink.write(packet.payload):
             self._sr.stop("failed")
@@ -204,12 +199,12 @@ class SmartRecordMixin:
             why = (f"smart-rec-dir-path {dirpath} is not a writable directory" if os.path.isdir(dirpath)
                    else f"smart-rec-dir-path {dirpath} does not exist")
         if why:
-            self._sr_warn(f"start-sr ignored: {why}")
+            self.post_warning(f"start-sr ignored: {why}")
             return
         after = duration or s.smart_rec_default_duration
         with self._sr_lock:
             if self._sr.session is not None:
-                self._sr_warn(f"start-sr ignored: smart record session {self._sr.session.id} is still "
+                self.post_warning(f"start-sr ignored: smart record session {self._sr.session.id} is still "
                               "recording (one at a time per source; send stop-sr first)")
                 return
             self._sr_next_id += 1
@@ -219,14 +214,14 @@ class SmartRecordMixin:
                 filename = _reserve(dirpath, recording_name(s.smart_rec_file_prefix, s.source_id, sid,
                                                             datetime.now(), ext))
             except OSError as exc:
-                self._sr_warn(f"start-sr ignored: cannot create a file in {dirpath}: {exc.strerror or exc}")
+                self.post_warning(f"start-sr ignored: cannot create a file in {dirpath}: {exc.strerror or exc}")
                 return
             try:
                 session, cached = self._sr.start(sid, start_time, after, user=user_data,
                                                  target=(dirpath, filename, s.smart_rec_container))
             except RecordBusy as exc:  # (checked above; kept for safety)
                 _unlink_empty(os.path.join(dirpath, filename))
-                self._sr_warn(f"start-sr ignored: {exc}")
+                self.post_warning(f"start-sr ignored: {exc}")
                 return
             if self._sr_caps is not None and cached:
                 # the file opened here, on the application's thread (with no cache, the first
@@ -250,7 +245,7 @@ class SmartRecordMixin:
             current = rec.session if rec is not None else None
             ended = rec.stop("stop-sr") if current is not None and current.id == session_id else None
         if ended is None:
-            self._sr_warn(f"stop-sr ignored: no smart record session {session_id} is recording"
+            self.post_warning(f"stop-sr ignored: no smart record session {session_id} is recording"
                           + (f" (session {current.id} is)" if current is not None else ""))
             return
         self._sr_end(ended)
@@ -280,13 +275,13 @@ class SmartRecordMixin:
             if writer is None:
                 _unlink_empty(path)  # (the name reserved at start-sr)
                 if session.ended != "failed":
-                    self._sr_warn(f"smart record session {session.id} recorded nothing ({session.ended} "
+                    self.post_warning(f"smart record session {session.id} recorded nothing ({session.ended} "
                                   "before a key frame came: a smart-rec-cache of at least the stream's "
                                   "key frame interval starts recordings at once)")
                 return
             err = writer.finish()
             if err:
-                self._sr_warn(f"smart record session {session.id} ({path}) failed: {err}")
+                self.post_warning(f"smart record session {session.id} ({path}) failed: {err}")
                 return
             self._sr_report(session, writer, dirpath, filename)
         except Exception as exc:  # noqa: BLE001 - a finishing thread's failure must reach the bus
@@ -304,13 +299,8 @@ class SmartRecordMixin:
             "filename": filename, "dirpath": dirpath, "duration-ms": int(ms),
             "container": container, "width": writer.width, "height": writer.height,
             "ended": session.ended})
-        self.emit("sr-done", _capsule(ctypes.addressof(info)), session.user)
+        self.emit("sr-done", capsule.new(ctypes.addressof(info)), session.user)
         del names
-
-    def _sr_warn(self, text: str) -> None:
-        self.gst_warning("%s", text)
-        err = GLib.Error.new_literal(Gst.CoreError.quark(), f"{self.get_name()}: {text}", int(Gst.CoreError.FAILED))
-        self.post_message(Gst.Message.new_warning(self, err, text))
 
     def _sr_join(self, timeout_s: float = 30.0) -> None:
         """Wait for the files being finished (other than by this thread)."""
@@ -328,7 +318,7 @@ class SmartRecordMixin:
                 ended = self._sr.stop("no encoded video")
             if ended is not None:
                 _unlink_empty(os.path.join(*ended.target[:2]))
-                self._sr_warn(f"smart record session {ended.id} not recorded: the input's video is not "
+                self.post_warning(f"smart record session {ended.id} not recorded: the input's video is not "
                               "compressed (nothing to record without encoding it)")
 
     def _sr_rebuilt(self) -> None:

@@ -32,7 +32,8 @@ from __future__ import annotations
 import threading
 import time
 
-from estuary.elements.decoder import CUDA_NV12_CAPS
+from estuary.elements.decoder import (CUDA_NV12_CAPS, drop_frames, limit_decoder_threads, link_decoded,
+                                      skip_esdecoder)
 from estuary.elements.smartrec import SMART_RECORD_PROPS, SMART_RECORD_SIGNALS, SmartRecordMixin
 from estuary.gst import GLib, Gst, is_inside
 from estuary.gst.element import ElementBase, Prop
@@ -168,7 +169,6 @@ class EsUriSrcBin(SmartRecordMixin, ElementBase, Gst.Bin):
         dec.connect("no-more-pads", self._on_no_more_pads)
         dec.connect("source-setup", self._on_source_setup)
         if _plain_decoder():
-            from estuary.elements.decoder import limit_decoder_threads, skip_esdecoder
             dec.connect("autoplug-select", skip_esdecoder)
             limit_decoder_threads(dec)
         self._sr_watch(dec)
@@ -226,10 +226,8 @@ class EsUriSrcBin(SmartRecordMixin, ElementBase, Gst.Bin):
         if s.file_loop or s.rtsp_reconnect_interval > 0:
             kinds |= Gst.PadProbeType.BUFFER
         pad.add_probe(kinds, self._on_data, dec)
-        from estuary.elements.decoder import drop_frames
         drop_frames(pad, s.drop_frame_interval)  # (after _on_data: a dropped frame is still data)
         if not cuda:
-            from estuary.elements.decoder import link_decoded
             self._fmtconv = link_decoded(self, pad, sink)
         pad.set_offset(self._offset)
         self._sr_video_linked()

@@ -211,11 +211,9 @@ class BatchSurface:
         # for the muxer's conversion
         f.ready = None
         ptr = t.data_ptr()
-        capsule = ctypes.pythonapi.PyCapsule_New
-        capsule.restype = ctypes.py_object
-        capsule.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p]
+        from estuary import capsule
         strides = tuple(s * t.element_size() for s in t.stride())
-        return (np.uint8, tuple(t.shape), strides, capsule(ptr, None, None),
+        return (np.uint8, tuple(t.shape), strides, capsule.new(ptr),
                 t.numel() * t.element_size())
 
     def as_nvbufsurface(self) -> NvBufSurface:

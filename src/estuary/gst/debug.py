@@ -22,8 +22,6 @@ _new.restype, _new.argtypes = _vp, [ctypes.c_char_p, ctypes.c_uint, ctypes.c_cha
 _log = lib.gst_debug_log_literal  # GStreamer >= 1.20
 _log.restype, _log.argtypes = None, [_vp, ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p,
                                      ctypes.c_int, _vp, ctypes.c_char_p]
-_capsule_pointer = ctypes.pythonapi.PyCapsule_GetPointer
-_capsule_pointer.restype, _capsule_pointer.argtypes = _vp, [ctypes.py_object, ctypes.c_char_p]
 
 # GstDebugColorFlags: GST_DEBUG_FG_CYAN (element categories in C plugins use colours too)
 _FG_CYAN = 0x0006
@@ -39,7 +37,8 @@ class _Category(ctypes.Structure):
 def object_address(obj) -> int | None:
     """The C ``GObject*`` of a PyGObject object (None for anything else)."""
     cap = getattr(obj, "__gpointer__", None)
-    return _capsule_pointer(cap, None) if cap is not None else None
+    from estuary import capsule
+    return capsule.address(cap) if cap is not None else None
 
 
 class DebugCategory:

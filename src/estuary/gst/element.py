@@ -299,6 +299,14 @@ class ElementBase:
         """Post an ERROR message for ``exc`` on the bus."""
         post_error(self, exc, where)
 
+    def post_warning(self, text: str) -> None:
+        """A WARNING on the bus, "<element>: ``text``" (and in the GStreamer log): the pipeline
+        goes on."""
+        msg = f"{self.get_name()}: {text}"
+        self.gst_warning("%s", text)
+        err = GLib.Error.new_literal(Gst.CoreError.quark(), msg, int(Gst.CoreError.FAILED))
+        self.post_message(Gst.Message.new_warning(self, err, msg))
+
     def post_element_message(self, name: str, **fields) -> None:
         """Post an application-visible ELEMENT message with a structure ``name``; text fields
         are redacted (a ``uri`` field shows ``rtsp://user:***@host/...``)."""

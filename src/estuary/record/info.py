@@ -60,9 +60,8 @@ def recording_info(info: Any) -> RecordingInfo:
     if isinstance(info, int):
         address = info
     elif type(info).__name__ == "PyCapsule":
-        get = ctypes.pythonapi.PyCapsule_GetPointer
-        get.restype, get.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
-        address = get(info, None)
+        from estuary import capsule
+        address = capsule.address(info)
     else:
         address = hash(info)  # gobject.GPointer: its hash is the pointer
     s = NvDsSRRecordingInfo.from_address(address)

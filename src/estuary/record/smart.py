@@ -146,10 +146,14 @@ class SmartRecorder:
         """Forget the cache (the stream restarts: a new decoder, new timestamps) and end the
         session; returns it."""
         with self._lock:
-            self._gops.clear()
-            self._cached = 0
-            self._newest = None
+            self._forget()
         return self.stop(reason)
+
+    def _forget(self) -> None:
+        """(under the lock) An empty cache, no newest packet."""
+        self._gops.clear()
+        self._cached = 0
+        self._newest = None
 
     def push(self, packet: Packet) -> Step:
         """Take the next packet (decode order); returns what to write and the session that
@@ -161,9 +165,7 @@ class SmartRecorder:
                 packet = Packet(ts, packet.key, packet.payload)
             if self._newest is not None and ts < self._newest - _BACKWARDS_NS:
                 # a new timeline: the cache's times and the session's end mean nothing on it
-                self._gops.clear()
-                self._cached = 0
-                self._newest = None
+                self._forget()
                 s, self._session = self._session, None
                 if s is not None:
                     s.ended = "timestamps went back"
