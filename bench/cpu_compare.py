@@ -94,12 +94,18 @@ def track_and_draw(tracker, bgr, xyxy, conf, cls):
     return n
 
 
+def cpus():
+    """The CPUs this process may run on (a ``taskset`` or a container's cpuset): ONNX Runtime's
+    default thread pool counts the host's cores instead (see estuary/cpus.py; not imported here:
+    the roboflow run has no Estuary)."""
+    return len(os.sched_getaffinity(0))
+
+
 def session(model, threads=0):
     import onnxruntime as ort
     so = ort.SessionOptions()
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    if threads:
-        so.intra_op_num_threads = threads
+    so.intra_op_num_threads = threads or cpus()
     so.log_severity_level = 3
     return ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
 
@@ -133,7 +139,7 @@ def run_model(n, clip, model, variant="ort-fp32", **_):
     from estuary.infer.backends import OpenVinoBackend, OrtBackend
     runtime, precision = _variant(variant)
     x = np.random.default_rng(0).random((n, 3, INPUT, INPUT), dtype=np.float32)
-    cores = os.cpu_count() or 1
+    cores = cpus()
     best = None
     for workers, threads in ((1, 0), (cores, 1)):
         if runtime == "openvino":
@@ -531,7 +537,7 @@ def main(argv=None):
         ap.error("--pace naive needs the naive mode and an unpaced run first: --pace 0,naive")
     rows = []
     print(f"clip {os.path.basename(clip)} (640x272 H.264, 250 frames), model {os.path.basename(model)}, "
-          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[1]:.1f} (other processes share them)", flush=True)
+          f"{cpus()} CPUs of {os.cpu_count()}, load average {os.getloadavg()[1]:.1f} (other processes share them)", flush=True)
     calib_dir = tempfile.TemporaryDirectory(prefix="estuary-bench-calib-")
     int8_models = {}
     int8_runtimes = sorted({_variant(v)[0] for v in variants if v.endswith("int8")})

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src"
-ENGINE_FREE = ("meta", "infer", "track", "osd", "analytics", "messaging", "flow", "boxes", "record")
+ENGINE_FREE = ("meta", "infer", "track", "osd", "analytics", "messaging", "flow", "boxes", "record", "cpus")
 FORBIDDEN = ("gi", "estuary.gst", "estuary.elements", "estuary.pyds", "estuary.apps", "pyds")
 
 

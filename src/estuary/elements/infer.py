@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 
+from estuary.cpus import usable_cpus
 from estuary.errors import ConfigError, StreamError
 from estuary.gst import Gst, batchmeta
 from estuary.gst.chain import ChainElement
@@ -150,7 +151,6 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
         return bool(self.settings.input_tensor_meta or self.cfg.input_tensor_from_meta)
 
     def _workers(self, on_gpu: bool) -> int:
-        import os
         cfg = self.cfg
         if on_gpu or cfg.process_mode != 1 or self._tensor_input:
             return 1
@@ -170,7 +170,7 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
         # cores, FP32: p50 36.7 ms against 59.5; INT8: 20.9 against 31.7).
         if upstream_is_live(self.sinkpad):
             return 1
-        return 2 if (os.cpu_count() or 1) >= 2 else 1
+        return 2 if usable_cpus() >= 2 else 1
 
     def _torch_takes_copies(self) -> bool:
         """Whether system-memory copies of GPU-converted frames go to the GPU: where the torch
@@ -180,7 +180,6 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
         return torch_takes_gpu_frames(self.settings.backend)
 
     def _start(self, on_gpu: bool = False):
-        import os
         from estuary.infer.engine import InferEngine
         cfg = self.cfg
         self._on_gpu = on_gpu
@@ -198,7 +197,7 @@ class EsInfer(ElementBase, ChainElement, Gst.Element):
             # thread (the decoder, the tracker) no longer stalls every core of a parallel operator
             import queue
             from estuary.infer.ordered import OrderedPool
-            threads = max(1, (os.cpu_count() or 1) // workers)
+            threads = max(1, usable_cpus() // workers)
             # infer-workers=0 (auto): each batch takes one request (OpenVINO) or session (ONNX
             # Runtime) on every core while that keeps up with the batches, each worker its own
             # under a backlog (RequestChooser in infer/backends.py); an explicit N keeps N

@@ -20,6 +20,7 @@ import time
 
 import numpy as np
 
+from estuary.cpus import usable_cpus
 from estuary.errors import ConfigError, ModelError
 from estuary.infer.backend import Backend
 from estuary.native import import_cxx
@@ -73,6 +74,10 @@ class OrtBackend(Backend):
         except ImportError as exc:  # pragma: no cover - a dependency
             raise ModelError(f"onnxruntime is not installed: {exc}") from None
         check_onnx_file(path)
+        if not threads and gpu_id < 0:
+            # ONNX Runtime's default counts the host's physical cores and pins a thread to each,
+            # past taskset and over a container's quota (estuary/cpus.py)
+            threads = usable_cpus()
         self._args = (path, gpu_id, threads, precision)
         available = ort.get_available_providers()
         providers = ["CPUExecutionProvider"]
@@ -289,8 +294,8 @@ class OpenVinoBackend(Backend):
         self.int8_float = _ov_int8_float(core)
         hint = {"fp16": _ov_reduced_precision(core), "int8": self.int8_float}.get(precision, "f32")
         props = {"NUM_STREAMS": max(1, streams), "INFERENCE_PRECISION_HINT": hint}
-        if threads:
-            props["INFERENCE_NUM_THREADS"] = threads * max(1, streams)
+        # OpenVINO reads the affinity mask but not a container's CPU quota (estuary/cpus.py)
+        props["INFERENCE_NUM_THREADS"] = threads * max(1, streams) if threads else usable_cpus()
         self.input_dtype = np.float32
         try:
             model = core.read_model(path)
