@@ -917,3 +917,49 @@ def test_missing_camera_gives_clear_error():
     from estuary.errors import SourceError
     with pytest.raises(SourceError, match="no camera at /dev/video99"):
         make_source_bin(0, "/dev/video99")
+
+
+_OPENH264_ONLY = """
+import sys
+from estuary.gst import Gst
+from estuary import data
+import estuary.elements  # noqa: F401 - registers esdecoder (nvv4l2decoder) and esurisrcbin
+path = data.media_path("bikes.mp4")
+p = Gst.parse_launch(sys.argv[1].replace("PATH", path) + " ! fakesink name=sink")
+plugged, frames = [], [0]
+p.connect("deep-element-added", lambda _b, _s, e: plugged.append(e.get_factory().get_name() if e.get_factory() else ""))
+def count(_pad, _info):
+    frames[0] += 1
+    return Gst.PadProbeReturn.OK
+p.get_by_name("sink").get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, count)
+p.set_state(Gst.State.PLAYING)
+m = p.get_bus().timed_pop_filtered(60 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
+p.set_state(Gst.State.NULL)
+print(m.type.first_value_nick if m else "timeout", frames[0], ",".join(sorted(set(plugged))))
+if m is not None and m.type == Gst.MessageType.ERROR:
+    print(m.parse_error()[0].message)
+"""
+
+
+@pytest.mark.parametrize("launch", [
+    "esurisrcbin uri=file://PATH",                                   # esurisrcbin's own decoder choice
+    "uridecodebin uri=file://PATH",                                  # an app's uridecodebin: esdecoder inside
+    "filesrc location=PATH ! qtdemux ! h264parse ! nvv4l2decoder",   # deepstream-test1's chain
+], ids=["esurisrcbin", "uridecodebin", "nvv4l2decoder"])
+def test_h264_from_mp4_with_openh264_as_the_only_decoder(launch):
+    """Without gst-libav (Fedora's default install; the GPU machine) openh264dec decodes H.264.
+    It takes byte-stream only; the parser used to settle on "avc" because esdecoder's caps were
+    among the candidates' (and esdecoder was then refused): "missing a plug-in" on every MP4."""
+    if Gst.ElementFactory.find("openh264dec") is None:
+        pytest.skip("GStreamer's openh264 plugin is not installed (gstreamer1.0-plugins-bad)")
+    import os
+    import subprocess
+    import sys
+    env = dict(os.environ, GST_PLUGIN_FEATURE_RANK="avdec_h264:NONE")
+    r = subprocess.run([sys.executable, "-c", _OPENH264_ONLY, launch], capture_output=True, text=True,
+                       timeout=120, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    status, frames, plugged = r.stdout.split("\n", 1)[0].split(" ")
+    assert status == "eos", r.stdout
+    assert "openh264dec" in plugged.split(",") and "avdec_h264" not in plugged.split(","), plugged
+    assert int(frames) == 250

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # On the GPU machine, after scripts/gpu/prepare_cpu_bench.sh here: issue #23's CPU benchmark
 # (`estuary bench`) on two of its CPUs, as close to the issue's 2-vCPU AVX-512 VNNI/BF16 machine
-# as that Xeon allows: two CPUs of different physical cores (taskset; every runtime's threads are
+# as that Xeon allows: its last two CPUs, of different physical cores (away from CPU 0, where
+# the machine's own services run; taskset; every runtime's threads are
 # sized from the affinity mask, estuary/cpus.py), oneDNN capped at AVX-512 with VNNI and BF16
 # (no AMX, which the issue's machine lacks: ONEDNN_MAX_CPU_ISA, read by OpenVINO's CPU plugin),
 # the GPU hidden (CUDA_VISIBLE_DEVICES empty: no NVDEC, no torch backend). Arguments go to
@@ -26,7 +27,7 @@ for init in m.graph.initializer:
         init.CopyFrom(numpy_helper.from_array(a.astype(np.float32), init.name))
 onnx.save(m, p)
 PY
-cpus=$(lscpu -p=CPU,CORE | grep -v '^#' | sort -t, -k2,2n -u | head -2 | cut -d, -f1 | paste -sd,)
+cpus=$(lscpu -p=CPU,CORE | grep -v '^#' | sort -t, -k2,2n -u | tail -2 | cut -d, -f1 | paste -sd,)
 export CUDA_VISIBLE_DEVICES= ONEDNN_MAX_CPU_ISA=${ONEDNN_MAX_CPU_ISA:-AVX512_CORE_BF16}
 lscpu | grep -E "^Model name|^Thread|^Core|^Socket"
 echo "CPUs $cpus (of $(nproc)); ONEDNN_MAX_CPU_ISA=$ONEDNN_MAX_CPU_ISA"

@@ -39,6 +39,7 @@ mkdir -p .gpu/data/models .gpu/data/media
 .venv/bin/python scripts/gpu/half_onnx.py yolov3-tiny-ds4.onnx
 cp ~/.cache/estuary/models/*.txt .gpu/data/models/
 cp ~/.cache/estuary/media/bikes.mp4 .gpu/data/media/
+mkdir -p .gpu/data/samples && cp -r ~/.cache/estuary/samples/* .gpu/data/samples/
 for stamp in $(grep -o "\.complete-v[0-9]*\|\.segmentation-v[0-9]*" src/estuary/data.py | sort -u); do
   touch ".gpu/data/$stamp"
 done

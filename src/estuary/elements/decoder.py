@@ -79,7 +79,7 @@ class EsDecoder(ElementBase, Gst.Bin):
         # of runs under load; GStreamer's jpegdec alone, never)
         self._decodebin.get_static_pad("sink").add_probe(Gst.PadProbeType.QUERY_UPSTREAM, _push_only)
         self._decodebin.connect("pad-added", self._on_pad)
-        self._decodebin.connect("autoplug-select", skip_esdecoder)
+        plug_without_esdecoder(self._decodebin)
         self._decodebin.connect("autoplug-query", _on_query)
         limit_decoder_threads(self._decodebin)
 
@@ -239,6 +239,31 @@ class EsCudaSurfaces(ElementBase, GstBase.BaseTransform):
 
 
 _AUTOPLUG_TRY, _AUTOPLUG_SKIP = 0, 2
+
+
+def plug_without_esdecoder(bin: Gst.Bin) -> None:
+    """Keeps ``bin`` (a decodebin or uridecodebin) from plugging ``esdecoder``: out of its list
+    of candidates (:func:`decoder_factories`) and refused should it come up anyway
+    (:func:`skip_esdecoder`)."""
+    bin.connect("autoplug-factories", decoder_factories)
+    bin.connect("autoplug-select", skip_esdecoder)
+
+
+def decoder_factories(_bin, _pad, caps: Gst.Caps) -> list:
+    """An ``autoplug-factories`` handler: decodebin's own candidates for ``caps`` (decodable
+    factories of rank marginal or more that take them, by rank, then name) without ``esdecoder``.
+
+    Why refusing it in ``autoplug-select`` is not enough: a parser's output format is settled
+    from the caps of all candidate decoders together, ``esdecoder``'s among them — H.264 "avc"
+    first — so the parser chose avc, and a decoder that takes only byte-stream was then refused:
+    with no gst-libav (Fedora's default, this project's GPU machine), ``openh264dec`` is the H.264
+    decoder, and every MP4 input failed with "missing a plug-in"."""
+    found = Gst.ElementFactory.list_filter(
+        Gst.ElementFactory.list_get_elements(Gst.ELEMENT_FACTORY_TYPE_DECODABLE, Gst.Rank.MARGINAL),
+        caps, Gst.PadDirection.SINK, caps.is_fixed())
+    found = [f for f in found if f.get_element_type() != EsDecoder.__gtype__]
+    found.sort(key=lambda f: (-f.get_rank(), f.get_name()))
+    return found
 
 
 def skip_esdecoder(dbin, pad, caps, factory):

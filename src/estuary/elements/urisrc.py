@@ -33,7 +33,7 @@ import threading
 import time
 
 from estuary.elements.decoder import (CUDA_NV12_CAPS, drop_frames, limit_decoder_threads, link_decoded,
-                                      skip_esdecoder)
+                                      plug_without_esdecoder)
 from estuary.elements.smartrec import SMART_RECORD_PROPS, SMART_RECORD_SIGNALS, SmartRecordMixin
 from estuary.gst import GLib, Gst, is_inside
 from estuary.gst.element import ElementBase, Prop
@@ -169,7 +169,7 @@ class EsUriSrcBin(SmartRecordMixin, ElementBase, Gst.Bin):
         dec.connect("no-more-pads", self._on_no_more_pads)
         dec.connect("source-setup", self._on_source_setup)
         if _plain_decoder():
-            dec.connect("autoplug-select", skip_esdecoder)
+            plug_without_esdecoder(dec)
             limit_decoder_threads(dec)
         self._sr_watch(dec)
         self._found = []
