@@ -75,6 +75,19 @@ def gpu_missing() -> str | None:
 
 # apps whose output folder must hold images afterwards (their masks)
 WRITES_IMAGES = {"deepstream-segmentation", "deepstream-segmask"}
+# apps that write ./out.mp4 (avenc_mpeg4 ! mpeg4videoparse ! qtmux): it must decode to every frame
+WRITES_VIDEO = {"deepstream-opticalflow", "deepstream-ssd-parser"}
+CLIP_FRAMES = 250  # bikes.mp4 and bikes.h264
+
+
+def video_frames(path: str) -> int:
+    """Frames OpenCV decodes from ``path`` (0 where it cannot open it)."""
+    import cv2
+    cap = cv2.VideoCapture(path)
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    return n
 
 # model configs: DeepStream file name → Estuary's bundled config of that name
 MODEL_CONFIGS = ("dstest1_pgie_config.txt", "dstest2_pgie_config.txt", "dstest2_sgie1_config.txt",
@@ -167,11 +180,16 @@ def main(argv=None) -> int:
         errors = [ln for ln in err.splitlines() if "Error" in ln or "rror:" in ln or "Traceback" in ln]
         last = (errors[-1] if errors else (err.strip().splitlines() or [""])[-1])[:150]
         images = [f for _, _, fs in os.walk(out) for f in fs if f.endswith(".jpg")] if os.path.isdir(out) else []
+        frames = video_frames(os.path.join(app_dir, "out.mp4")) if rc == 0 and app in WRITES_VIDEO else None
         if rc == 0 and app in WRITES_IMAGES and not images:
             failed += 1
             print(f"{app:45s} FAIL  rc=0 but no image in its output folder")
+        elif frames is not None and frames < CLIP_FRAMES:
+            failed += 1
+            print(f"{app:45s} FAIL  rc=0 but out.mp4 decodes to {frames} frames, not {CLIP_FRAMES}")
         elif rc == 0 and not any(ln.startswith("Error:") for ln in err.splitlines()):
-            print(f"{app:45s} ok    {len(outp.splitlines())} lines of output")
+            video = f", out.mp4 {frames} frames" if frames is not None else ""
+            print(f"{app:45s} ok    {len(outp.splitlines())} lines of output{video}")
         else:
             failed += 1
             print(f"{app:45s} FAIL  rc={rc} {last}")

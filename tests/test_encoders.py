@@ -35,7 +35,7 @@ def _decode(path):
                          "appsink name=out sync=false emit-signals=true")
 
     def on_pad(_pb, pad):
-        caps.append(pad.get_current_caps().to_string())
+        caps.append((pad.get_current_caps() or pad.query_caps(None)).to_string())
 
     p.get_by_name("pb").connect("pad-added", on_pad)
     p.get_by_name("out").connect("new-sample", lambda s: (frames.append(s.emit("pull-sample").get_buffer().pts),
@@ -134,3 +134,48 @@ def test_unsupported_profile_is_a_bus_error_naming_it():
     p.set_state(Gst.State.NULL)
     assert msg is not None and "enc" in msg.parse_error()[0].message
     assert "profile 1 is not supported here; use one of 0 (main)" in msg.parse_error()[0].message
+
+
+def test_avenc_mpeg4_into_qtmux_after_nvvideoconvert(tmp_path):
+    """deepstream-opticalflow's and deepstream-ssd-parser's output: nvvideoconvert → avenc_mpeg4 →
+    mpeg4videoparse → qtmux. gst-libav 1.22.0 with FFmpeg 5.1 (Debian 12) gives avenc_mpeg4's
+    packets no timestamps and qtmux stopped with "Buffer has no PTS" (estuary/gst/fixups.py)."""
+    if Gst.ElementFactory.find("avenc_mpeg4") is None:
+        pytest.skip("gst-libav's avenc_mpeg4 is not installed")
+    path = tmp_path / "out.mp4"
+    _run(f"videotestsrc num-buffers={FRAMES} pattern=ball ! video/x-raw,width=320,height=240,framerate=30/1 ! "
+         "nvvideoconvert ! video/x-raw,format=I420 ! avenc_mpeg4 bitrate=2000000 ! mpeg4videoparse ! "
+         f"qtmux ! filesink location={path}")
+    frames, caps = _decode(path)
+    assert caps and caps[0].startswith("video/mpeg")
+    assert len(frames) == FRAMES
+    # the frames' own times, 1/30 s apart from 0
+    assert all(abs(f - i * Gst.SECOND / 30) < Gst.MSECOND for i, f in enumerate(frames)), frames[:5]
+
+
+@pytest.mark.parametrize("enc", ["avenc_mjpeg", "avenc_mpeg4"])
+def test_encoder_timestamps_are_left_alone_where_given(enc):
+    """The fix restores timestamps only where the encoder gave none: avenc_mjpeg's (which it
+    gives) come out as without it, and avenc_mpeg4's as the frames' on the encoder's timeline."""
+    from estuary.gst import fixups
+    if Gst.ElementFactory.find(enc) is None:
+        pytest.skip(f"gst-libav's {enc} is not installed")
+    seen = {}
+    for fixed in (False, True):
+        p = Gst.parse_launch(f"videotestsrc num-buffers=5 ! video/x-raw,width=160,height=120,framerate=25/1 ! "
+                             f"{enc} name=enc ! fakesink name=s")
+        if fixed:
+            fixups.restore_encoder_timestamps(p.get_by_name("enc"))
+        pts = seen.setdefault(fixed, [])
+        p.get_by_name("s").get_static_pad("sink").add_probe(
+            Gst.PadProbeType.BUFFER, lambda _pad, info, pts=pts: (pts.append(info.get_buffer().pts), Gst.PadProbeReturn.OK)[1])
+        p.set_state(Gst.State.PLAYING)
+        p.get_bus().timed_pop_filtered(30 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
+        p.set_state(Gst.State.NULL)
+    assert len(seen[True]) == 5
+    if enc == "avenc_mjpeg":
+        assert seen[True] == seen[False]
+    else:
+        # consecutive frame times (the encoder's timeline may be shifted: 1,000 h in gst-libav 1.22)
+        assert all(b - a == Gst.SECOND // 25 for a, b in zip(seen[True], seen[True][1:])), seen[True]
+        assert seen[True][0] < 1 << 63

@@ -21,11 +21,11 @@ pytestmark = pytest.mark.skipif(not REPO, reason="set ESTUARY_NVIDIA_APPS to a d
 EXPECTED = {
     "v1.0.3": ["deepstream-test1", "deepstream-test2", "deepstream-test3", "deepstream-imagedata-multistream",
                "deepstream-nvdsanalytics", "deepstream-test1-rtsp-out", "runtime_source_add_delete",
-               "deepstream-segmentation"],
+               "deepstream-segmentation", "deepstream-opticalflow", "deepstream-ssd-parser"],
     "v1.2.0": ["deepstream-test1", "deepstream-test2", "deepstream-test3", "deepstream-imagedata-multistream",
                "deepstream-nvdsanalytics", "deepstream-test1-rtsp-out", "deepstream-preprocess-test", "deepstream-demux-multi-in-multi-out",
                "deepstream-custom-binding-test", "runtime_source_add_delete", "deepstream-segmentation",
-               "deepstream-segmask"],
+               "deepstream-segmask", "deepstream-opticalflow", "deepstream-ssd-parser"],
 }
 
 

@@ -64,6 +64,11 @@ class EsConvert(ElementBase, ChainElement, Gst.Element):
         self._geom = None  # src-crop / flip-method / dest-crop (estuary.surface.transform.Geometry)
 
     def do_change_state(self, transition):
+        if transition == Gst.StateChange.NULL_TO_READY:
+            # other elements' faults that the apps around this converter meet (a software
+            # encoder after it; estuary/gst/fixups.py)
+            from estuary.gst import fixups
+            fixups.install(self)
         ret = Gst.Element.do_change_state(self, transition)
         if transition == Gst.StateChange.PAUSED_TO_READY:
             self._close_pool()  # after the pads are deactivated: no chain is using the pool

@@ -113,8 +113,8 @@ def main(args):
     nvvidconv = Gst.ElementFactory.make("nvvideoconvert", "convertor")
     capsfilter = Gst.ElementFactory.make("capsfilter", "capsfilter")
     capsfilter.set_property("caps", Gst.Caps.from_string("video/x-raw, format=I420"))
-    # Estuary: avenc_mpeg4 + mpeg4videoparse + qtmux stops with "Buffer has no PTS" in GStreamer 1.22
-    # (also without Estuary), so the port encodes H.264 instead
+    # Estuary: the port encodes H.264 with whichever encoder is installed (NVIDIA's avenc_mpeg4 +
+    # mpeg4videoparse needs gst-libav; that chain runs too, estuary/gst/fixups.py)
     from estuary.elements.sinks import encoder_name
     encoder = Gst.ElementFactory.make(encoder_name(), "encoder")
     if encoder.find_property("speed-preset") is not None:
