@@ -278,3 +278,30 @@ def test_play_until_end_returns_the_final_message_and_stops_the_pipeline():
     with pytest.raises(TimeoutError, match="did not finish in 0.3 s"):
         play_until_end(p, timeout=0.3, on_tick=lambda: None, tick=0.1)
     assert 0.25 < time.monotonic() - t0 < 10 and p.get_state(0)[1] == Gst.State.NULL
+
+
+@pytest.mark.parametrize("size", [2 * 1024 * 1024, 0])
+def test_nvurisrcbin_udp_buffer_size_reaches_the_rtsp_source(size):
+    """nvurisrcbin's udp-buffer-size (4K cameras over UDP lose packets with the default): it was
+    accepted and ignored; now the RTSP source gets it and the camera plays."""
+    import time
+
+    from estuary.testing import RtspTestServer
+    from tests.servers import free_port
+    with RtspTestServer(free_port()) as cam:
+        p = Gst.parse_launch(f"nvurisrcbin uri={cam.uri} udp-buffer-size={size} ! fakesink name=sink sync=false")
+        sources, frames = [], []
+        p.connect("deep-element-added", lambda _b, _s, e: sources.append(e)
+                  if e.get_factory() is not None and e.get_factory().get_name() == "rtspsrc" else None)
+        p.get_by_name("sink").get_static_pad("sink").add_probe(
+            Gst.PadProbeType.BUFFER, lambda _p, _i: frames.append(1) or Gst.PadProbeReturn.OK)
+        p.set_state(Gst.State.PLAYING)
+        try:
+            end = time.monotonic() + 20
+            while time.monotonic() < end and len(frames) < 10:
+                m = p.get_bus().timed_pop_filtered(100 * Gst.MSECOND, Gst.MessageType.ERROR)
+                assert m is None, m.parse_error()
+            assert len(frames) >= 10
+            assert sources and sources[0].get_property("udp-buffer-size") == size
+        finally:
+            p.set_state(Gst.State.NULL)

@@ -687,6 +687,51 @@ def test_drop_frame_interval_outputs_every_nth_frame(path, interval, frames):
     assert len({round(d / 1e6) for d in step}) == 1  # evenly spaced: every n-th frame
 
 
+def _key_frame_times(clip) -> list[int]:
+    """The PTS of the key frames (buffers without DELTA_UNIT after the parser) of ``clip``."""
+    p = Gst.parse_launch(f"filesrc location={clip} ! qtdemux ! h264parse ! fakesink name=sink")
+    keys = []
+
+    def seen(_pad, info):
+        b = info.get_buffer()
+        if not b.has_flags(Gst.BufferFlags.DELTA_UNIT):
+            keys.append(b.pts)
+        return Gst.PadProbeReturn.OK
+    p.get_by_name("sink").get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, seen)
+    assert run_pipeline(p).type == Gst.MessageType.EOS
+    return keys
+
+
+@pytest.mark.parametrize("path, prop", [("source bin", "dec-skip-frames"), ("nvv4l2decoder", "skip-frames"),
+                                        ("uridecodebin", None)])
+@pytest.mark.parametrize("mode", ["decode_all", "decode_non_ref", "decode_key", "2"])
+def test_skip_frames_decodes_key_frames_only(path, prop, mode):
+    """nvv4l2decoder's skip-frames and nvurisrcbin's dec-skip-frames (accepted and ignored
+    before): decode_key hands only the key frames to the decoder — the bundled clip's 6 of 250,
+    at their own times; decode_non_ref leaves out frames the parser marks droppable (h264parse
+    marks none: all 250); decode_all everything. An app's uridecodebin plugs nvv4l2decoder
+    (esdecoder): set on it through deep-element-added, as apps do with drop-frame-interval."""
+    from estuary import data
+    clip = data.media_path("bikes.mp4")
+    keys = _key_frame_times(clip)
+    assert 1 < len(keys) < 250
+    launch = _launch(path, clip)
+    if prop:
+        launch = launch.replace(" ! fakesink", f" {prop}={mode} ! fakesink", 1)
+    p = Gst.parse_launch(launch)
+    if prop is None:
+        p.connect("deep-element-added", lambda _b, _s, e: e.set_property("skip-frames", 2 if mode == "2" else mode)
+                  if e.get_factory() is not None and e.get_factory().get_name() == "nvv4l2decoder" else None)
+    pts = []
+    p.get_by_name("sink").get_static_pad("sink").add_probe(
+        Gst.PadProbeType.BUFFER, lambda _p, info: pts.append(info.get_buffer().pts) or Gst.PadProbeReturn.OK)
+    assert run_pipeline(p).type == Gst.MessageType.EOS
+    if mode in ("decode_key", "2"):
+        assert pts == keys
+    else:
+        assert len(pts) == 250
+
+
 @pytest.mark.parametrize("path", list(_DECODING_PATHS))
 @pytest.mark.parametrize("clip, env, want", [("small", None, 1), ("small", "0", 0), ("big", None, 0)])
 def test_software_decoders_get_their_threads_from_the_frame_size(path, clip, env, want, h264_clip,

@@ -22,7 +22,7 @@ from estuary.gst.element import ElementBase, Prop, post_error
 from estuary.surface.nv12 import SAMPLE_BYTES
 
 __all__ = ["EsDecoder", "EsCudaSurfaces", "make_source_bin", "CUDA_NV12_CAPS", "NVDEC_CAPS", "chroma_420", "decoder_threads",
-           "limit_decoder_threads", "link_decoded", "drop_frames"]
+           "limit_decoder_threads", "link_decoded", "drop_frames", "skip_frames"]
 
 #: NVDEC's two-plane 4:2:0 formats, which nvstreammux converts on the GPU (surface/nv12.py):
 #: NV12 and its 16-bit twins from 10- and 12-bit streams
@@ -53,6 +53,7 @@ class EsDecoder(ElementBase, Gst.Bin):
         Prop("bufapi-version", bool, True, "Accepted for compatibility (Jetson)"),
         Prop("enable-max-performance", bool, False, "Accepted for compatibility (Jetson)"),
         Prop("drop-frame-interval", int, 0, "Output every n-th decoded frame (0 or 1: all)", 0, 30),
+        Prop("skip-frames", int, 0, "Frames to decode: 0 all, 1 all but non-reference, 2 key frames only", 0, 2),
         Prop("num-extra-surfaces", int, 0, "Accepted for compatibility", 0, 24),
         Prop("cudadec-memtype", int, 0, "Accepted for compatibility", 0, 2),
     )
@@ -82,6 +83,7 @@ class EsDecoder(ElementBase, Gst.Bin):
         plug_without_esdecoder(self._decodebin)
         self._decodebin.connect("autoplug-query", _on_query)
         limit_decoder_threads(self._decodebin)
+        skip_frames(self._decodebin, lambda: self.settings.skip_frames)
 
     def _on_pad(self, dbin, pad):
         caps = pad.get_current_caps() or pad.query_caps(None)
@@ -328,6 +330,34 @@ def drop_frames(pad: Gst.Pad, interval: int) -> None:
         n, seen[0] = seen[0], seen[0] + 1
         return Gst.PadProbeReturn.OK if n % interval == 0 else Gst.PadProbeReturn.DROP
     pad.add_probe(Gst.PadProbeType.BUFFER, keep)
+
+
+def skip_frames(bin: Gst.Bin, mode) -> None:
+    """DeepStream's ``skip-frames`` (``dec-skip-frames`` on nvurisrcbin) on every video decoder
+    ``bin`` plugs (nested bins too): ``mode()`` — read when a decoder is plugged, i.e. at the
+    stream's start — 0 decodes every frame; 2 (decode_key) only key frames: the others never
+    reach the decoder (any decoder: libav, NVDEC, OpenH264), so a camera is analysed at its
+    key-frame rate for a fraction of the decoding; 1 (decode_non_ref) leaves out the frames the
+    parser marks droppable (non-reference: nothing else depends on them) — a stream whose parser
+    marks none (H.264 from h264parse in GStreamer 1.22, for one) is decoded whole."""
+    bin.connect("deep-element-added", _on_decoder_for_skip, mode)
+
+
+def _on_decoder_for_skip(_bin, _sub, element, mode) -> None:
+    factory = element.get_factory()
+    if (factory is None or "Decoder/Video" not in (factory.get_metadata("klass") or "")
+            or factory.get_element_type() == EsDecoder.__gtype__):  # (its own decoder gets it)
+        return
+    m = int(mode())
+    if m not in (1, 2):
+        return  # (no Python call a frame for the default)
+    flag = Gst.BufferFlags.DELTA_UNIT if m == 2 else Gst.BufferFlags.DROPPABLE
+    element.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, _drop_flagged, flag)
+
+
+def _drop_flagged(_pad, info, flag):
+    buf = info.get_buffer()
+    return Gst.PadProbeReturn.DROP if buf is not None and buf.has_flags(flag) else Gst.PadProbeReturn.OK
 
 
 def limit_decoder_threads(bin: Gst.Bin) -> None:

@@ -33,6 +33,7 @@ import threading
 import time
 
 from estuary.elements.decoder import (CUDA_NV12_CAPS, drop_frames, limit_decoder_threads, link_decoded,
+                                      skip_frames,
                                       plug_without_esdecoder)
 from estuary.elements.smartrec import SMART_RECORD_PROPS, SMART_RECORD_SIGNALS, SmartRecordMixin
 from estuary.gst import GLib, Gst, is_inside
@@ -109,11 +110,13 @@ class EsUriSrcBin(SmartRecordMixin, ElementBase, Gst.Bin):
         Prop("latency", int, 100, "RTSP jitter buffer in ms", 0, 2**31 - 1),
         Prop("drop-on-latency", bool, False, "Drop RTSP packets that arrive later than latency"),
         Prop("select-rtp-protocol", int, 0, "RTP transport: 0 any (UDP first), 4 TCP only", 0, 4),
+        Prop("udp-buffer-size", int, 524288, "Kernel receive buffer of an RTSP camera's UDP sockets, bytes "
+             "(0: the system's default; raise it for 4K cameras that lose packets)", 0, 2**31 - 1),
         Prop("gpu-id", int, 0, "GPU to use", 0, 64),
         Prop("cudadec-memtype", int, 0, "Accepted for compatibility", 0, 2),
         Prop("num-extra-surfaces", int, 0, "Accepted for compatibility", 0, 24),
         Prop("drop-frame-interval", int, 0, "Output every n-th decoded frame (0 or 1: all)", 0, 30),
-        Prop("dec-skip-frames", int, 0, "Accepted for compatibility", 0, 2),
+        Prop("dec-skip-frames", int, 0, "Frames to decode: 0 all, 1 all but non-reference, 2 key frames only", 0, 2),
     ) + SMART_RECORD_PROPS
     __gsignals__ = SMART_RECORD_SIGNALS
     # (here, not only inherited: ElementBase turns an exception in a do_ method into a bus ERROR)
@@ -171,6 +174,7 @@ class EsUriSrcBin(SmartRecordMixin, ElementBase, Gst.Bin):
         if _plain_decoder():
             plug_without_esdecoder(dec)
             limit_decoder_threads(dec)
+        skip_frames(dec, lambda: self.settings.dec_skip_frames)
         self._sr_watch(dec)
         self._found = []
         self.add(dec)
@@ -184,6 +188,8 @@ class EsUriSrcBin(SmartRecordMixin, ElementBase, Gst.Bin):
             source.set_property("latency", s.latency)
         if "drop-on-latency" in names:
             source.set_property("drop-on-latency", s.drop_on_latency)
+        if "udp-buffer-size" in names:
+            source.set_property("udp-buffer-size", s.udp_buffer_size)
         if "protocols" in names and s.select_rtp_protocol == 4:
             source.set_property("protocols", 4)  # GST_RTSP_LOWER_TRANS_TCP
 

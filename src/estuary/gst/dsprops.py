@@ -192,7 +192,7 @@ nvv4l2decoder | gpu-id | uint | 0 | {_GPU}
 nvv4l2decoder | cudadec-memtype | GstNvV4l2DecCudaDecMemType | 0 | {_MEM}
 nvv4l2decoder | num-extra-surfaces | uint[0,24] | 1 | decoded frames are not pooled
 nvv4l2decoder | drop-frame-interval | uint[0,30] | 0 |
-nvv4l2decoder | skip-frames | GstNvV4l2DecSkipFrames | 0 | every frame is decoded
+nvv4l2decoder | skip-frames | GstNvV4l2DecSkipFrames | 0 |
 nvv4l2decoder | low-latency-mode | bool | false | the software decoders have no latency mode
 nvv4l2decoder | mjpeg | bool | false | {_JETSON}: JPEG input is detected from caps
 nvv4l2decoder | enable-max-performance | bool | false | {_JETSON}
@@ -214,13 +214,13 @@ nvurisrcbin | cudadec-memtype | GstNvV4l2DecCudaDecMemType | 0 | {_MEM}
 nvurisrcbin | gpu-id | uint | 0 | {_GPU}
 nvurisrcbin | num-extra-surfaces | uint | 1 | decoded frames are not pooled
 nvurisrcbin | drop-frame-interval | uint[0,30] | 0 |
-nvurisrcbin | dec-skip-frames | GstNvV4l2DecSkipFrames | 0 | every frame is decoded
+nvurisrcbin | dec-skip-frames | GstNvV4l2DecSkipFrames | 0 |
 nvurisrcbin | low-latency-mode | bool | false | the software decoders have no latency mode
 nvurisrcbin | disable-passthrough | bool | true | frames are always converted to the batch format
 nvurisrcbin | disable-audio | bool | true | audio is not exposed
 nvurisrcbin | latency | uint | 100 |
 nvurisrcbin | drop-on-latency | bool | true |
-nvurisrcbin | udp-buffer-size | uint | 524288 | the system's UDP buffer size is used
+nvurisrcbin | udp-buffer-size | uint | 524288 |
 nvurisrcbin | select-rtp-protocol | GstNvRtspProtocol | 0 |
 nvurisrcbin | rtsp-reconnect-interval | uint | 0 |
 nvurisrcbin | rtsp-reconnect-attempts | int | -1 |
