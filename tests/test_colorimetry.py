@@ -227,3 +227,48 @@ def test_odd_sized_frames_convert_as_the_frame_one_pixel_larger_cropped(fmt, chr
     odd = frame_to_rgba([planes[0][:h, :w]] + planes[1:], fmt, colorimetry=col, chroma_site=chroma_site)
     assert odd.shape == (h, w, 4)
     assert np.abs(odd.astype(np.int16) - even[:h, :w]).max() <= 1
+
+
+def _through(fmt: str, colorimetry: str, w: int, h: int, path: str):
+    """One smpte frame of ``fmt`` converted by videoconvert (reference) and by Estuary: through
+    nvvideoconvert to raw RGBA, or batched by nvstreammux; (reference, ours) RGB as int16."""
+    ours = ("nvvideoconvert ! video/x-raw,format=RGBA ! appsink name=ours emit-signals=true" if path == "convert" else
+            f"m.sink_0 nvstreammux name=m batch-size=1 width={w} height={h} ! fakesink name=sink")
+    p = Gst.parse_launch(
+        f"videotestsrc num-buffers=1 pattern=smpte ! video/x-raw,format={fmt},width={w},height={h},"
+        f"colorimetry={colorimetry} ! tee name=t t. ! queue ! videoconvert ! video/x-raw,format=RGBA ! "
+        f"appsink name=ref emit-signals=true t. ! queue ! {ours}")
+    got = {}
+
+    def sample(name):
+        def cb(sink):
+            got[name] = _pixels(sink.emit("pull-sample").get_buffer(), w, h)
+            return Gst.FlowReturn.OK
+        return cb
+    p.get_by_name("ref").connect("new-sample", sample("ref"))
+    if path == "convert":
+        p.get_by_name("ours").connect("new-sample", sample("ours"))
+    else:
+        def probe(pad, info):
+            got["ours"] = batchmeta.get(info.get_buffer()).surface.frames[0].copy()
+            return Gst.PadProbeReturn.OK
+        p.get_by_name("sink").get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, probe)
+    msg = run_pipeline(p)
+    assert msg.type == Gst.MessageType.EOS, msg.parse_error()
+    return got["ref"][..., :3].astype(np.int16), got["ours"][..., :3].astype(np.int16)
+
+
+@pytest.mark.parametrize("path", ["convert", "mux"])
+@pytest.mark.parametrize("w, h", [(320, 240), (17, 9)])
+@pytest.mark.parametrize("colorimetry", ["bt601", "1:3:0:0"])
+@pytest.mark.parametrize("fmt", ["YUY2", "UYVY", "YVYU", "NV21", "YV12"])
+def test_camera_formats_convert_as_videoconvert_does(fmt, colorimetry, w, h, path):
+    """USB (UVC) cameras' packed 4:2:2 (YUY2, UYVY, YVYU) and the chroma-swapped 4:2:0 formats
+    (NV21, YV12) go into nvvideoconvert and nvstreammux as they come (`v4l2src ! nvvideoconvert`
+    failed to link before: "can't handle caps"), with the caps' matrix and range, chroma
+    interpolated as videoconvert does: within its 8-bit fast path's bias (limited range: up to
+    5 levels, see _videoconvert_bias) of GStreamer's own conversion, at even and odd sizes."""
+    ref, ours = _through(fmt, colorimetry, w, h, path)
+    shifted = np.clip(np.rint(ours.astype(np.float64) + _videoconvert_bias(colorimetry)), 0, 255)
+    assert np.abs(shifted - ref).mean() <= 1.5
+    assert np.abs(ours - ref).max() <= (6 if colorimetry == "bt601" else 3)

@@ -20,13 +20,17 @@ from estuary.gst.chain import ChainElement
 from estuary.gst.element import ElementBase, Prop
 from estuary.gst.pool import FramePool
 from estuary.gst.video import mapped_planes, video_format
-from estuary.surface.convert import SUPPORTED_FORMATS, frame_to_rgba, resize_into, rgba_to
+from estuary.surface.convert import INPUT_FORMATS, SUPPORTED_FORMATS, frame_to_rgba, resize_into, rgba_to
 
 __all__ = ["EsConvert", "ANY_VIDEO_CAPS"]
 
 _FMTS = "{ " + ", ".join(SUPPORTED_FORMATS) + " }"
 ANY_VIDEO_CAPS = (f"video/x-raw(memory:NVMM), format=(string){_FMTS}; "
                   f"video/x-raw, format=(string){_FMTS}")
+# in: also the formats read but not written (a USB camera's YUY2 straight from v4l2src)
+_IN_FMTS = "{ " + ", ".join(INPUT_FORMATS) + " }"
+_SINK_CAPS = (f"video/x-raw(memory:NVMM), format=(string){_FMTS}; "
+              f"video/x-raw, format=(string){_IN_FMTS}")
 
 
 class EsConvert(ElementBase, ChainElement, Gst.Element):
@@ -38,7 +42,7 @@ class EsConvert(ElementBase, ChainElement, Gst.Element):
     METADATA = ("Estuary video converter", "Filter/Converter/Video/Scaler",
                 "Converts between Estuary surfaces (memory:NVMM) and raw video, formats and sizes",
                 "Estuary")
-    PAD_TEMPLATES = (("sink", Gst.PadDirection.SINK, Gst.PadPresence.ALWAYS, ANY_VIDEO_CAPS, None),
+    PAD_TEMPLATES = (("sink", Gst.PadDirection.SINK, Gst.PadPresence.ALWAYS, _SINK_CAPS, None),
                      ("src", Gst.PadDirection.SRC, Gst.PadPresence.ALWAYS, ANY_VIDEO_CAPS, None))
     PROPS = (
         Prop("nvbuf-memory-type", int, 0, "Surface memory type (NvBufSurfaceMemType)", 0, 6),

@@ -118,12 +118,12 @@ def link_decoded(bin: Gst.Bin, pad: Gst.Pad, sink: Gst.Pad) -> list[Gst.Element]
     becomes RGBA. Returns the elements it added (for a bin that rebuilds its decoder to
     remove with it)."""
     from estuary.gst import GstVideo
-    from estuary.surface.convert import SUPPORTED_FORMATS
+    from estuary.surface.convert import INPUT_FORMATS
     caps = pad.get_current_caps() or pad.query_caps(None)
     st = caps.get_structure(0) if caps.get_size() else None
     fmt = st.get_string("format") if st is not None else None
     added = []
-    if fmt is not None and fmt not in SUPPORTED_FORMATS:
+    if fmt is not None and fmt not in INPUT_FORMATS:
         info = GstVideo.video_format_get_info(GstVideo.video_format_from_string(fmt))
         yuv = bool(info.flags & GstVideo.VideoFormatFlags.YUV)
         conv = Gst.ElementFactory.make("videoconvert", None)

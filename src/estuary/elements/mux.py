@@ -21,7 +21,7 @@ from estuary.gst.events import STREAM_EOS, stream_event
 from estuary.inflight import FlightLimiter
 from estuary.meta.enums import NvBufSurfaceMemType
 from estuary.gst.batchsurface import BatchSurface, FrameSurface, new_rgba_buffer
-from estuary.surface.convert import SUPPORTED_FORMATS, frame_to_rgba, resize_into
+from estuary.surface.convert import INPUT_FORMATS, SUPPORTED_FORMATS, frame_to_rgba, resize_into
 from estuary.surface.nv12 import SAMPLE_BYTES
 from estuary.elements.decoder import CUDA_NV12_CAPS, NVDEC_CAPS
 
@@ -31,7 +31,7 @@ _FMTS = "{ " + ", ".join(SUPPORTED_FORMATS) + " }"
 #: a single (not yet batched) frame, on our surfaces or in plain system memory, or NVDEC's in GPU
 #: memory (NV12 and its 16-bit twins: surface/nv12.py SAMPLE_BYTES)
 FRAME_CAPS = (f"video/x-raw(memory:NVMM), format=(string){_FMTS}; "
-              f"video/x-raw, format=(string){_FMTS}; {NVDEC_CAPS}; {CUDA_NV12_CAPS}")
+              f"video/x-raw, format=(string){{ {', '.join(INPUT_FORMATS)} }}; {NVDEC_CAPS}; {CUDA_NV12_CAPS}")
 #: batched surfaces
 BATCH_CAPS = "video/x-raw(memory:NVMM), format=(string)RGBA"
 

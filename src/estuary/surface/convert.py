@@ -14,10 +14,15 @@ from estuary.surface.colorimetry import Colorimetry, colorimetry_from_caps, yuv_
 
 cvthreads.apply()  # one thread per OpenCV call: the pipeline's threads are the parallelism
 
-__all__ = ["SUPPORTED_FORMATS", "frame_to_rgba", "resize_into", "plane_views", "rgba_to"]
+__all__ = ["SUPPORTED_FORMATS", "INPUT_FORMATS", "frame_to_rgba", "resize_into", "plane_views", "rgba_to"]
 
-#: raw formats Estuary converts from, with their plane layout.
+#: raw formats Estuary converts from and to, with their plane layout.
 SUPPORTED_FORMATS = ("RGBA", "BGRA", "RGBx", "BGRx", "RGB", "BGR", "I420", "NV12", "GRAY8")
+#: the packed 4:2:2 formats of USB (UVC) cameras and the chroma-swapped 4:2:0 ones
+#: (``v4l2src ! nvvideoconvert`` with no videoconvert between, as DeepStream's nvvideoconvert
+#: takes them): read, not written
+_PACKED_422 = {"YUY2": (0, 1, 3), "UYVY": (1, 0, 2), "YVYU": (0, 3, 1)}  # byte of Y0, U, V in each 4
+INPUT_FORMATS = SUPPORTED_FORMATS + ("YUY2", "UYVY", "YVYU", "NV21", "YV12")
 
 
 def plane_views(data: np.ndarray, fmt: str, width: int, height: int, strides, offsets):
@@ -37,11 +42,16 @@ def plane_views(data: np.ndarray, fmt: str, width: int, height: int, strides, of
     if fmt == "GRAY8":
         return [plane(0, height, width)]
     ch, cw = (height + 1) // 2, (width + 1) // 2
-    if fmt == "I420":
+    if fmt in _PACKED_422:
+        # the luma samples (every other byte: a (height, width) view, so the width is known for
+        # odd ones) and the packed pairs
+        rows = plane(0, height, cw * 4)
+        return [rows[:, _PACKED_422[fmt][0]::2][:, :width], rows.reshape(height, cw, 4)]
+    if fmt in ("I420", "YV12"):  # (YV12: plane 1 is V, plane 2 U; the offsets say where)
         return [plane(0, height, width), plane(1, ch, cw), plane(2, ch, cw)]
-    if fmt == "NV12":
+    if fmt in ("NV12", "NV21"):
         return [plane(0, height, width), plane(1, ch, cw * 2)]
-    raise StreamError(f"unsupported raw video format {fmt}; supported: {', '.join(SUPPORTED_FORMATS)}")
+    raise StreamError(f"unsupported raw video format {fmt}; supported: {', '.join(INPUT_FORMATS)}")
 
 
 def frame_to_rgba(planes, fmt: str, out: np.ndarray | None = None,
@@ -73,6 +83,10 @@ def frame_to_rgba(planes, fmt: str, out: np.ndarray | None = None,
         return cv2.cvtColor(np.ascontiguousarray(planes[0]), cv2.COLOR_BGR2RGBA, dst=out)
     if fmt == "GRAY8":
         return cv2.cvtColor(np.ascontiguousarray(planes[0]), cv2.COLOR_GRAY2RGBA, dst=out)
+    if fmt == "YV12":  # I420 with its chroma planes the other way round
+        fmt, planes = "I420", [planes[0], planes[2], planes[1]]
+    if fmt in _PACKED_422:
+        return _packed_422_to_rgba(planes[1], planes[0].shape[1], fmt, out, colorimetry)
     y = planes[0]
     h, w = y.shape
     # odd sizes (JPEG photos, 4:4:4 video made 4:2:0) have a last chroma row/column for one luma
@@ -102,8 +116,10 @@ def frame_to_rgba(planes, fmt: str, out: np.ndarray | None = None,
         uv = cv2.merge([np.ascontiguousarray(planes[1][:ch, :cw]),
                         np.ascontiguousarray(planes[2][:ch, :cw])], dst=ws["uv_small"])
         interp = cv2.INTER_LINEAR if chroma_site == "jpeg" else cv2.INTER_NEAREST
-    elif fmt == "NV12":
+    elif fmt in ("NV12", "NV21"):
         uv = np.ascontiguousarray(planes[1][:ch, : 2 * cw]).reshape(ch, cw, 2)
+        if fmt == "NV21":
+            uv = np.ascontiguousarray(uv[..., ::-1])
         interp = cv2.INTER_LINEAR  # videoconvert's generic path interpolates chroma
     else:
         raise StreamError(f"unsupported raw video format {fmt}")
@@ -113,6 +129,23 @@ def frame_to_rgba(planes, fmt: str, out: np.ndarray | None = None,
     cv2.resize(uv, (2 * cw, 2 * ch), dst=uv_full, interpolation=interp)
     cv2.mixChannels([np.ascontiguousarray(y), np.ascontiguousarray(uv_full[:h, :w])], [yuv], [0, 0, 1, 1, 2, 2])
     cv2.transform(yuv, yuv_to_rgb_matrix34(colorimetry), dst=rgb)  # rounds and saturates to 0..255
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2RGBA, dst=out)
+
+
+def _packed_422_to_rgba(packed: np.ndarray, w: int, fmt: str, out: np.ndarray | None,
+                        colorimetry: Colorimetry | None) -> np.ndarray:
+    """YUY2 / UYVY / YVYU ((H, ceil(W/2), 4) bytes: two pixels' Y and their shared U and V)
+    to RGBA with the caps' matrix and range. Chroma is interpolated as GStreamer's videoconvert
+    does for these formats (each sample centred on its pair: a linear 2× resize of each row)."""
+    h, cw = packed.shape[:2]
+    iy, iu, iv = _PACKED_422[fmt]
+    if colorimetry is None:
+        colorimetry = colorimetry_from_caps(None, h)
+    uv = cv2.resize(np.ascontiguousarray(packed[..., [iu, iv]]), (2 * cw, h), interpolation=cv2.INTER_LINEAR)
+    y = np.ascontiguousarray(packed[..., [iy, iy + 2]]).reshape(h, 2 * cw)
+    yuv = np.empty((h, w, 3), np.uint8)
+    cv2.mixChannels([np.ascontiguousarray(y[:, :w]), np.ascontiguousarray(uv[:, :w])], [yuv], [0, 0, 1, 1, 2, 2])
+    rgb = cv2.transform(yuv, yuv_to_rgb_matrix34(colorimetry))
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2RGBA, dst=out)
 
 
