@@ -46,6 +46,15 @@ def test_cgroup_cpu_limit(tmp_path, proc, files, want):
     assert _cgroup(tmp_path, proc, files) == want
 
 
+def test_cpu_limit_only_where_the_process_is_held_to_fewer_cpus(monkeypatch):
+    import estuary.cpus as cpus
+    monkeypatch.setattr(cpus, "usable_cpus", lambda: 2)
+    monkeypatch.setattr(cpus.os, "cpu_count", lambda: 16)
+    assert cpus.cpu_limit() == 2
+    monkeypatch.setattr(cpus.os, "cpu_count", lambda: 2)
+    assert cpus.cpu_limit() == 0  # the runtimes' defaults (physical cores) stand
+
+
 def test_no_proc_file_means_no_limit(tmp_path):
     assert cgroup_cpu_limit(root=str(tmp_path), proc_cgroup=str(tmp_path / "absent")) is None
 
@@ -90,6 +99,6 @@ def test_openvino_threads_follow_usable_cpus(monkeypatch):
     pytest.importorskip("openvino")
     from estuary import data
     from estuary.infer import backends
-    monkeypatch.setattr(backends, "usable_cpus", lambda: 1)
+    monkeypatch.setattr(backends, "cpu_limit", lambda: 1)
     b = backends.OpenVinoBackend(data.model_path("selfie_segmentation.onnx"))
     assert int(b.compiled.get_property("INFERENCE_NUM_THREADS")) == 1

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src"
-ENGINE_FREE = ("meta", "infer", "track", "osd", "analytics", "messaging", "flow", "boxes", "record", "cpus")
+ENGINE_FREE = ("meta", "infer", "track", "osd", "analytics", "messaging", "flow", "boxes", "record", "cpus", "codec")
 FORBIDDEN = ("gi", "estuary.gst", "estuary.elements", "estuary.pyds", "estuary.apps", "pyds")
 
 
@@ -170,3 +170,17 @@ def test_bus_loops_live_in_the_runner():
            if name not in allowed and not name.startswith("estuary.apps.samples.")
            and any(w in path.read_text() for w in ("timed_pop", "add_signal_watch", ".poll(Gst."))]
     assert not bad, f"hand-written bus loops (use estuary.runner.run or play_until_end): {bad}"
+
+
+def test_no_python_iteration_over_gst_iterators():
+    """``for e in bin.iterate_elements()`` works only where gst-python's overrides are installed
+    (Debian's python3-gst-1.0); a pip-installed PyGObject (the GPU machine) has none, and there
+    every pipeline with nvvideoconvert failed ("'Iterator' object is not iterable") until
+    estuary/gst/fixups.py walked the bin with it.next() as estuary.gst.all_elements does."""
+    bad = []
+    for name, path in _modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            it = node.iter if isinstance(node, (ast.For, ast.comprehension)) else None
+            if isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute) and it.func.attr.startswith("iterate"):
+                bad.append(f"{name}:{getattr(node, 'lineno', '?')}")
+    assert not bad, f"iterate a Gst.Iterator with it.next() (estuary.gst.all_elements): {bad}"

@@ -32,6 +32,10 @@ EXPECTED = {
 @pytest.mark.slow
 @pytest.mark.parametrize("tag,app", [(t, a) for t, apps in EXPECTED.items() for a in apps])
 def test_unmodified_app_runs(tag, app):
+    if app in nvidia_samples.WRITES_VIDEO:
+        from estuary.gst import Gst
+        if Gst.ElementFactory.find("avenc_mpeg4") is None:
+            pytest.skip(f"{app} encodes with gst-libav's avenc_mpeg4, which is not installed")
     assert app in (nvidia_samples.APPS_51 if tag == "v1.0.3" else nvidia_samples.APPS_71)
     r = subprocess.run([sys.executable, nvidia_samples.__file__, "--repo", REPO, "--tag", tag, "--only", app],
                        capture_output=True, text=True, timeout=900)

@@ -303,6 +303,24 @@ def test_the_end_of_the_stream_finishes_the_file(clip, tmp_path):
     assert 4990 <= info.duration_ms <= 6100 and frames >= 5 * CLIP_FPS - 1  # 2-3 s before 8 s, to 12 s
 
 
+@pytest.mark.parametrize("skip", [1, 2])
+def test_recordings_hold_every_frame_whatever_the_decoder_skips(clip, tmp_path, skip):
+    """dec-skip-frames leaves frames undecoded, not unrecorded (as in DeepStream): the recorder
+    taps the stream before the frames are dropped (review finding: it recorded key frames only,
+    a 4 s file of 5 frames)."""
+    shown = []
+    done, warnings, messages = _run(
+        clip, f"dec-skip-frames={skip} smart-record=2 smart-rec-cache=3 smart-rec-default-duration=100 "
+              f"smart-rec-dir-path={tmp_path}",
+        _once(8.0, lambda src: src.emit("start-sr", None, 2, 0, None)), shown=shown)
+    if skip == 2:
+        assert len(shown) <= 12  # key frames only were decoded (1 s GOPs)
+    (info, _), = done
+    assert not warnings
+    frames, _first, _last = _decoded(info.path)
+    assert 4990 <= info.duration_ms <= 6100 and frames >= 5 * CLIP_FPS - 1
+
+
 @pytest.mark.parametrize("props, why", [
     ("smart-rec-dir-path=/nonexistent/dir", "does not exist"),
     ("smart-rec-mode=2", "audio only"),

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # On the GPU machine, after scripts/gpu/prepare_cpu_bench.sh here: issue #23's CPU benchmark
 # (`estuary bench`) on two of its CPUs, as close to the issue's 2-vCPU AVX-512 VNNI/BF16 machine
-# as that Xeon allows: its last two CPUs, of different physical cores (away from CPU 0, where
+# as that Xeon allows: one CPU of each of its last two cores (away from CPU 0, where
 # the machine's own services run; taskset; every runtime's threads are
 # sized from the affinity mask, estuary/cpus.py), oneDNN capped at AVX-512 with VNNI and BF16
 # (no AMX, which the issue's machine lacks: ONEDNN_MAX_CPU_ISA, read by OpenVINO's CPU plugin),

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import os
 
-__all__ = ["usable_cpus", "cgroup_cpu_limit"]
+__all__ = ["usable_cpus", "cpu_limit", "cgroup_cpu_limit"]
 
 
 def usable_cpus() -> int:
@@ -28,6 +28,14 @@ def usable_cpus() -> int:
     if limit is not None:
         n = min(n, max(1, math.ceil(limit)))
     return max(1, n)
+
+
+def cpu_limit() -> int:
+    """:func:`usable_cpus` where the process is held to fewer CPUs than the host has (an
+    affinity mask, a cgroup quota), else 0: the runtimes' own defaults stand (ONNX Runtime's and
+    OpenVINO's count physical cores, fewer than the logical CPUs on a host with SMT)."""
+    n = usable_cpus()
+    return n if n < (os.cpu_count() or n) else 0
 
 
 def cgroup_cpu_limit(root: str = "/sys/fs/cgroup", proc_cgroup: str = "/proc/self/cgroup") -> float | None:

@@ -15,6 +15,7 @@ NVDEC decodes into other layouts, are decoded into system memory and converted t
 from __future__ import annotations
 
 import functools
+import itertools
 
 from estuary.errors import ConfigError, StreamError
 from estuary.gst import Gst, GstBase
@@ -35,6 +36,18 @@ NVDEC_CAPS = f"video/x-raw(memory:CUDAMemory), format=(string){_CUDA_FORMATS}"
 _ENCODED = ("video/x-h264, stream-format=(string){ byte-stream, avc }, alignment=(string)au; "
             "video/x-h265, stream-format=(string){ byte-stream, hvc1, hev1 }, alignment=(string)au; "
             "video/mpeg; video/x-vp8; video/x-vp9; image/jpeg; video/x-av1")
+
+
+_DECODER_NAMES = itertools.count()
+
+
+def _deepstream_name(dec: Gst.Element, _pspec) -> None:
+    """DeepStream's name for a decoder nobody named (a uridecodebin's child): apps find their
+    decoder by it in child-added handlers (``name.find("nvv4l2decoder")``) to set its
+    properties. GStreamer names an unnamed element after its type (estuarydecoderN) as it is
+    constructed, after ``__init__``; a name given to the factory is kept."""
+    if (dec.get_name() or "").startswith("estuarydecoder") and dec.get_parent() is None:
+        dec.set_name(f"nvv4l2decoder{next(_DECODER_NAMES)}")
 
 
 class EsDecoder(ElementBase, Gst.Bin):
@@ -60,6 +73,7 @@ class EsDecoder(ElementBase, Gst.Bin):
 
     def __init__(self):
         super().__init__()
+        self.connect("notify::name", _deepstream_name)
         self.init_settings()
         self._decodebin = Gst.ElementFactory.make("decodebin", None)
         self._convert = Gst.ElementFactory.make("esconvert", None)
@@ -251,9 +265,10 @@ def plug_without_esdecoder(bin: Gst.Bin) -> None:
     bin.connect("autoplug-select", skip_esdecoder)
 
 
-def decoder_factories(_bin, _pad, caps: Gst.Caps) -> list:
-    """An ``autoplug-factories`` handler: decodebin's own candidates for ``caps`` (decodable
-    factories of rank marginal or more that take them, by rank, then name) without ``esdecoder``.
+def decoder_factories(dbin, _pad, caps: Gst.Caps) -> list:
+    """An ``autoplug-factories`` handler: decodebin's own candidates for ``caps`` — decodable
+    factories of rank marginal or more that take them, parsers first, then by rank and name, the
+    hardware ones left out under ``force-sw-decoders`` — without ``esdecoder``.
 
     Why refusing it in ``autoplug-select`` is not enough: a parser's output format is settled
     from the caps of all candidate decoders together, ``esdecoder``'s among them — H.264 "avc"
@@ -263,8 +278,10 @@ def decoder_factories(_bin, _pad, caps: Gst.Caps) -> list:
     found = Gst.ElementFactory.list_filter(
         Gst.ElementFactory.list_get_elements(Gst.ELEMENT_FACTORY_TYPE_DECODABLE, Gst.Rank.MARGINAL),
         caps, Gst.PadDirection.SINK, caps.is_fixed())
-    found = [f for f in found if f.get_element_type() != EsDecoder.__gtype__]
-    found.sort(key=lambda f: (-f.get_rank(), f.get_name()))
+    sw_only = dbin.find_property("force-sw-decoders") is not None and dbin.get_property("force-sw-decoders")
+    found = [f for f in found if f.get_element_type() != EsDecoder.__gtype__
+             and not (sw_only and f.list_is_type(Gst.ELEMENT_FACTORY_TYPE_HARDWARE))]
+    found.sort(key=lambda f: (not f.list_is_type(Gst.ELEMENT_FACTORY_TYPE_PARSER), -f.get_rank(), f.get_name()))
     return found
 
 
@@ -337,9 +354,9 @@ def skip_frames(bin: Gst.Bin, mode) -> None:
     ``bin`` plugs (nested bins too): ``mode()`` — read when a decoder is plugged, i.e. at the
     stream's start — 0 decodes every frame; 2 (decode_key) only key frames: the others never
     reach the decoder (any decoder: libav, NVDEC, OpenH264), so a camera is analysed at its
-    key-frame rate for a fraction of the decoding; 1 (decode_non_ref) leaves out the frames the
-    parser marks droppable (non-reference: nothing else depends on them) — a stream whose parser
-    marks none (H.264 from h264parse in GStreamer 1.22, for one) is decoded whole."""
+    key-frame rate for a fraction of the decoding; 1 (decode_non_ref) leaves out the pictures no
+    other picture refers to: H.264 slices with ``nal_ref_idc`` 0, H.265 sub-layer non-reference
+    pictures (TRAIL_N, TSA_N, STSA_N, RADL_N, RASL_N), and buffers a parser marks droppable."""
     bin.connect("deep-element-added", _on_decoder_for_skip, mode)
 
 
@@ -349,15 +366,50 @@ def _on_decoder_for_skip(_bin, _sub, element, mode) -> None:
             or factory.get_element_type() == EsDecoder.__gtype__):  # (its own decoder gets it)
         return
     m = int(mode())
-    if m not in (1, 2):
+    sink = element.get_static_pad("sink")
+    if m not in (1, 2) or sink is None:
         return  # (no Python call a frame for the default)
-    flag = Gst.BufferFlags.DELTA_UNIT if m == 2 else Gst.BufferFlags.DROPPABLE
-    element.get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, _drop_flagged, flag)
+    if m == 2:
+        sink.add_probe(Gst.PadProbeType.BUFFER, _drop_delta)
+    else:
+        sink.add_probe(Gst.PadProbeType.BUFFER, _drop_non_reference, {})
 
 
-def _drop_flagged(_pad, info, flag):
+def _drop_delta(_pad, info):
     buf = info.get_buffer()
-    return Gst.PadProbeReturn.DROP if buf is not None and buf.has_flags(flag) else Gst.PadProbeReturn.OK
+    return Gst.PadProbeReturn.DROP if buf is not None and buf.has_flags(Gst.BufferFlags.DELTA_UNIT) \
+        else Gst.PadProbeReturn.OK
+
+
+def _drop_non_reference(pad, info, state):
+    buf = info.get_buffer()
+    if buf is None or not buf.has_flags(Gst.BufferFlags.DELTA_UNIT):
+        return Gst.PadProbeReturn.OK  # key frames, always
+    if buf.has_flags(Gst.BufferFlags.DROPPABLE):
+        return Gst.PadProbeReturn.DROP
+    from estuary.codec.nal import is_non_reference, stream_layout
+    if "codec" not in state:  # the stream's codec and NAL length size, from the caps once
+        caps = pad.get_current_caps()
+        st = caps.get_structure(0) if caps is not None and caps.get_size() else None
+        if st is None:
+            return Gst.PadProbeReturn.OK
+        data, cd = None, st.get_value("codec_data") if st.has_field("codec_data") else None
+        if isinstance(cd, Gst.Buffer):
+            ok, mi = cd.map(Gst.MapFlags.READ)
+            if ok:
+                data = bytes(mi.data)
+                cd.unmap(mi)
+        state["codec"], state["length_size"] = stream_layout(st.get_name(), st.get_string("stream-format"), data)
+    if state["codec"] is None:
+        return Gst.PadProbeReturn.OK
+    ok, mi = buf.map(Gst.MapFlags.READ)
+    if not ok:
+        return Gst.PadProbeReturn.OK
+    try:
+        drop = is_non_reference(bytes(mi.data), state["codec"], state["length_size"], state)
+    finally:
+        buf.unmap(mi)
+    return Gst.PadProbeReturn.DROP if drop else Gst.PadProbeReturn.OK
 
 
 def limit_decoder_threads(bin: Gst.Bin) -> None:

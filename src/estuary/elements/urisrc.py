@@ -174,8 +174,8 @@ class EsUriSrcBin(SmartRecordMixin, ElementBase, Gst.Bin):
         if _plain_decoder():
             plug_without_esdecoder(dec)
             limit_decoder_threads(dec)
+        self._sr_watch(dec)  # first: smart record taps every packet, also those skip-frames drops
         skip_frames(dec, lambda: self.settings.dec_skip_frames)
-        self._sr_watch(dec)
         self._found = []
         self.add(dec)
         self._dec = dec

@@ -5,8 +5,8 @@ app puts between Estuary's surfaces and a software encoder, calls :func:`install
 READY). Each fix is a no-op where the element behaves.
 
 * ``avenc_mpeg4`` (gst-libav 1.22.0 with FFmpeg 5.1, Debian 12) gives every packet it encodes
-  no timestamps (PTS and DTS ``NONE``; ``avenc_mjpeg`` and ``avenc_h263p`` of the same build keep
-  them: FFmpeg's "no timestamp", ``INT64_MIN``, passed on as the unsigned 2^63 ns), so
+  no valid timestamps: PTS and DTS are FFmpeg's "no timestamp", ``INT64_MIN``, passed on as the
+  unsigned 2^63 ns (``avenc_mjpeg`` and ``avenc_h263p`` of the same build keep theirs), so
   ``mpeg4videoparse`` gives no PTS and ``qtmux`` stops the pipeline: "Buffer has no PTS". NVIDIA's
   deepstream-opticalflow and deepstream-ssd-parser write their MP4 that way. The encoder takes
   one frame and gives one packet, in order, when it makes no B-frames (its default), so each
@@ -18,7 +18,7 @@ from __future__ import annotations
 import collections
 import logging
 
-from estuary.gst import Gst
+from estuary.gst import Gst, all_elements
 
 log = logging.getLogger("estuary.fixups")
 
@@ -37,7 +37,7 @@ def install(element: Gst.Element) -> None:
     if not isinstance(top, Gst.Bin) or getattr(top, "_estuary_fixups", False):
         return
     top._estuary_fixups = True
-    for e in top.iterate_recurse():
+    for e in all_elements(top):  # (not `for e in bin.iterate_recurse()`: that needs gst-python's overrides)
         _fix(e)
     top.connect("deep-element-added", lambda _bin, _sub, e: _fix(e))
 
@@ -57,6 +57,7 @@ def restore_encoder_timestamps(encoder: Gst.Element) -> None:
     encoder._estuary_timestamps = True
     if encoder.find_property("max-bframes") is not None and encoder.get_property("max-bframes") > 0:
         return
+    name = encoder.get_name()  # (the probes hold no reference to the encoder: no cycle)
     frames: collections.deque = collections.deque()
     # the frame's PTS is mapped through running time: the encoder's output timeline is not its
     # input's (GstVideoEncoder in gst-libav 1.22 shifts it by 1,000 hours, segment included)
@@ -85,7 +86,11 @@ def restore_encoder_timestamps(encoder: Gst.Element) -> None:
         b = info.get_buffer()
         if not frames:
             return Gst.PadProbeReturn.OK
-        pts, duration = frames.popleft()
+        # without B-frames each packet comes out while its frame is being encoded: the newest
+        # frame is its own (a frame the encoder took without a packet — clipped, dropped — does
+        # not shift the ones after it)
+        pts, duration = frames[-1]
+        frames.clear()
         if b.pts in (_NONE, _AV_NOPTS) and pts != _NONE:
             if seg["in"] is not None and seg["out"] is not None:
                 running = seg["in"].to_running_time(Gst.Format.TIME, pts)
@@ -97,8 +102,7 @@ def restore_encoder_timestamps(encoder: Gst.Element) -> None:
                 b.duration = duration
             if not seg["warned"]:
                 seg["warned"] = True
-                log.info("%s: packets without timestamps (a gst-libav fault); each gets its frame's",
-                         encoder.get_name())
+                log.info("%s: packets without timestamps (a gst-libav fault); each gets its frame's", name)
         return Gst.PadProbeReturn.OK
 
     encoder.get_static_pad("sink").add_probe(

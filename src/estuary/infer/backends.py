@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from estuary.cpus import usable_cpus
+from estuary.cpus import cpu_limit
 from estuary.errors import ConfigError, ModelError
 from estuary.infer.backend import Backend
 from estuary.native import import_cxx
@@ -76,8 +76,9 @@ class OrtBackend(Backend):
         check_onnx_file(path)
         if not threads and gpu_id < 0:
             # ONNX Runtime's default counts the host's physical cores and pins a thread to each,
-            # past taskset and over a container's quota (estuary/cpus.py)
-            threads = usable_cpus()
+            # past taskset and over a container's quota (estuary/cpus.py): held to fewer CPUs
+            # than the host has, the process says how many
+            threads = cpu_limit()
         self._args = (path, gpu_id, threads, precision)
         available = ort.get_available_providers()
         providers = ["CPUExecutionProvider"]
@@ -295,7 +296,9 @@ class OpenVinoBackend(Backend):
         hint = {"fp16": _ov_reduced_precision(core), "int8": self.int8_float}.get(precision, "f32")
         props = {"NUM_STREAMS": max(1, streams), "INFERENCE_PRECISION_HINT": hint}
         # OpenVINO reads the affinity mask but not a container's CPU quota (estuary/cpus.py)
-        props["INFERENCE_NUM_THREADS"] = threads * max(1, streams) if threads else usable_cpus()
+        threads_all = threads * max(1, streams) if threads else cpu_limit()
+        if threads_all:
+            props["INFERENCE_NUM_THREADS"] = threads_all
         self.input_dtype = np.float32
         try:
             model = core.read_model(path)
