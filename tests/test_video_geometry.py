@@ -164,3 +164,63 @@ def test_what_cannot_be_done_is_an_error_saying_what_to_do(sources, after, props
     p = Gst.parse_launch(f"nvstreammux name=m batch-size={sources} width=64 height=48 ! {tail}fakesink {srcs}")
     msg = run_pipeline(p)
     assert msg.type == Gst.MessageType.ERROR and why in msg.parse_error()[0].message, msg.parse_error()
+
+
+@pytest.mark.parametrize("first, then", [
+    ("", "src-crop=10:5:20:10"),                   # a digital zoom started while playing (pass-through before)
+    ("src-crop=0:0:32:24", "src-crop=32:24:32:24"),  # a pan
+    ("flip-method=2", "flip-method=0"),
+    ("", "src-crop=1:2:3"),                        # a bad crop: a WARNING, the frames go on as before
+])
+def test_geometry_set_while_playing_applies_from_the_next_frame(first, then):
+    """DeepStream apps change nvvideoconvert's src-crop while playing (digital pan and zoom):
+    it was read at the stream's start only. Frames before the change follow ``first``, frames
+    after it ``then``, each checked against estuary.surface.transform on the same input."""
+    from estuary.surface.transform import Geometry
+    w, h = 64, 48
+    p = Gst.parse_launch(
+        f"videotestsrc num-buffers=12 pattern=ball ! video/x-raw,format=RGBA,width={w},height={h},framerate=30/1 ! "
+        f"tee name=t t. ! queue max-size-buffers=1 ! appsink name=ref sync=false max-buffers=1 "
+        f"t. ! queue max-size-buffers=1 ! nvvideoconvert name=c {first} ! video/x-raw,format=RGBA ! "
+        "appsink name=out sync=false max-buffers=1")
+    conv = p.get_by_name("c")
+    p.set_state(Gst.State.PLAYING)
+
+    def pull(name):
+        sample = p.get_by_name(name).emit("pull-sample")
+        assert sample is not None, f"no frame at {name}"
+        with capi.map_buffer(hash(sample.get_buffer())) as m:
+            return capi.as_array(m)[: w * h * 4].reshape(h, w, 4).copy()
+
+    def expect(props, ref):
+        kv = dict(x.split("=", 1) for x in props.split()) if props else {}
+        want = np.zeros_like(ref)
+        try:
+            geom = Geometry(parse_crop(kv.get("src-crop", ""), "src-crop"), int(kv.get("flip-method", 0)))
+        except ValueError:
+            return None
+        geom.apply(ref, want) if geom else want.__setitem__(Ellipsis, ref)
+        return want
+    bus = p.get_bus()
+    try:
+        before = [(pull("ref"), pull("out")) for _ in range(3)]
+        for kv in then.split():
+            k, v = kv.split("=", 1)
+            conv.set_property(k, int(v) if k == "flip-method" else v)
+        after = [(pull("ref"), pull("out")) for _ in range(5)]
+        warnings = []
+        while (m := bus.pop_filtered(Gst.MessageType.WARNING)) is not None:
+            warnings.append(m.parse_warning()[0].message)
+    finally:
+        p.set_state(Gst.State.NULL)
+    for ref, out in before:
+        assert np.abs(out.astype(int) - expect(first, ref).astype(int)).max() <= 1
+    # frames converted before the change wait in the queue and the appsink: the last one shows it
+    ref, out = after[-1]
+    want = expect(then, ref)
+    if want is None:  # refused: the frames go on as before, and a WARNING says why
+        assert np.abs(out.astype(int) - expect(first, ref).astype(int)).max() <= 1
+        assert warnings and "src-crop" in warnings[0] and "last geometry stays" in warnings[0]
+    else:
+        assert np.abs(out.astype(int) - want.astype(int)).max() <= 1
+        assert not warnings

@@ -83,6 +83,40 @@ class EsConvert(ElementBase, ChainElement, Gst.Element):
             self._pool.close()
             self._pool = None
 
+    def property_changed(self, key: str, value) -> None:
+        if key in ("src_crop", "dest_crop", "flip_method") and self._out is not None:
+            self._regeometry()
+
+    def _regeometry(self) -> None:
+        """src-crop, dest-crop or flip-method set while playing (a digital pan and zoom, a camera
+        turned by its operator): applied from the next frame inside the negotiated output size
+        (the picture is scaled into it, as into caps that fix a size; a quarter turn does not
+        change the caps). A bad value is a WARNING and the last good geometry stays."""
+        try:
+            geom = self._geometry() or None
+        except StreamError as exc:
+            self.post_warning(f"{exc}; the last geometry stays")
+            return
+        mode = self._mode
+        if mode in ("batch-pass", "batch-to-frame") or (self._in is not None and self._in.batch_size):
+            if geom is not None:
+                self.post_warning("src-crop, dest-crop and flip-method apply to single frames, not to "
+                                  "batched surfaces; set while playing, they are ignored here")
+            return
+        if mode == "pass" and geom is not None:
+            # from passing frames through to converting them: the output format is the input's
+            # (one of those written: the caps were equal)
+            fin, fout = self._in, self._out
+            self._color = fin.color
+            self._direct = False
+            if self._pool is None:
+                self._pool = FramePool(fout.size)
+            self._geom = geom
+            self._mode = "frame"  # last: the streaming thread reads the mode first
+            return
+        self._direct = False
+        self._geom = geom
+
     def _geometry(self):
         from estuary.surface.transform import Geometry, parse_crop
         st = self.settings
@@ -204,10 +238,10 @@ class EsConvert(ElementBase, ChainElement, Gst.Element):
         return [out]
 
     def _convert_rgba(self, rgba: np.ndarray) -> Gst.Buffer:
-        fo = self._out
-        if self._geom is not None:
+        fo, geom = self._out, self._geom  # (read once: a property set while playing swaps it)
+        if geom is not None:
             placed = np.empty((fo.height, fo.width, 4), np.uint8)
-            self._geom.apply(rgba, placed)
+            geom.apply(rgba, placed)
             rgba = placed
         elif rgba.shape[:2] != (fo.height, fo.width):
             scaled = np.empty((fo.height, fo.width, 4), np.uint8)
