@@ -224,3 +224,21 @@ def test_geometry_set_while_playing_applies_from_the_next_frame(first, then):
     else:
         assert np.abs(out.astype(int) - want.astype(int)).max() <= 1
         assert not warnings
+
+
+@pytest.mark.parametrize("method, par", [(0, "4/3"), (2, "4/3"), (1, "3/4"), (3, "3/4"), (7, "3/4")])
+def test_a_quarter_turn_turns_the_pixel_aspect_ratio(method, par):
+    """An anamorphic source (4:3 pixels) turned a quarter has 3:4 pixels: the caps said 4:3 and
+    a player showed the turned picture stretched (session 17's "not done")."""
+    p = Gst.parse_launch(
+        "videotestsrc num-buffers=1 ! video/x-raw,format=RGBA,width=64,height=48,pixel-aspect-ratio=4/3 ! "
+        f"nvvideoconvert flip-method={method} ! video/x-raw,format=RGBA ! appsink name=out")
+    p.set_state(Gst.State.PLAYING)
+    try:
+        sample = p.get_by_name("out").emit("pull-sample")
+        st = sample.get_caps().get_structure(0)
+    finally:
+        p.set_state(Gst.State.NULL)
+    _, n, d = st.get_fraction("pixel-aspect-ratio")
+    assert f"{n}/{d}" == par
+    assert (st.get_int("width")[1], st.get_int("height")[1]) == ((48, 64) if par == "3/4" else (64, 48))

@@ -142,7 +142,12 @@ class EsConvert(ElementBase, ChainElement, Gst.Element):
         if geom:  # the caps asked for first: the input's, at the turned size
             import re
             text = re.sub(r"width=\(int\)\d+", f"width=(int){ow}", caps.to_string())
-            caps = Gst.Caps.from_string(re.sub(r"height=\(int\)\d+", f"height=(int){oh}", text))
+            text = re.sub(r"height=\(int\)\d+", f"height=(int){oh}", text)
+            if geom.method in (1, 3, 5, 7):  # a quarter turn or a transpose: non-square pixels
+                # turn too (an anamorphic 4:3 pixel becomes 3:4)
+                text = re.sub(r"pixel-aspect-ratio=\(fraction\)(\d+)/(\d+)",
+                              lambda m: f"pixel-aspect-ratio=(fraction){m.group(2)}/{m.group(1)}", text)
+            caps = Gst.Caps.from_string(text)
         tmpl = self.srcpad.get_pad_template_caps()
         allowed = peer.intersect(tmpl) if peer is not None else tmpl
         if allowed.is_empty():
