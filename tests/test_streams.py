@@ -1036,3 +1036,86 @@ def test_h264_from_mp4_with_openh264_as_the_only_decoder(launch):
     assert status == "eos", r.stdout
     assert "openh264dec" in plugged.split(",") and "avdec_h264" not in plugged.split(","), plugged
     assert int(frames) == 250
+
+
+@pytest.mark.parametrize("reset", [True, False])
+def test_frame_num_reset_on_eos(reset):
+    """nvstreammux frame-num-reset-on-eos (accepted and ignored before): a source that ends and
+    starts again on the same pad (a flush, a new stream) numbers its frames from 0 again; without
+    it they go on."""
+    import threading
+    import time
+
+    import pyds
+    caps = "video/x-raw,format=RGBA,width=32,height=24,framerate=30/1"
+    p = Gst.parse_launch(f"appsrc name=a format=time caps={caps} ! m.sink_0 nvstreammux name=m batch-size=1 "
+                         f"width=32 height=24 frame-num-reset-on-eos={str(reset).lower()} ! fakesink name=s")
+    src, nums, ended = p.get_by_name("a"), [], threading.Event()
+    p.get_by_name("s").get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, lambda _p, info: nums.extend(
+        f.frame_num for f in pyds.gst_buffer_get_nvds_batch_meta(hash(info.get_buffer())).frames)
+        or Gst.PadProbeReturn.OK)
+
+    def frame(i):
+        b = Gst.Buffer.new_wrapped(bytes(32 * 24 * 4))
+        b.pts, b.duration = i * Gst.SECOND // 30, Gst.SECOND // 30
+        return b
+    p.set_state(Gst.State.PLAYING)
+    try:
+        for i in range(5):
+            src.emit("push-buffer", frame(i))
+        src.emit("end-of-stream")
+        bus, end = p.get_bus(), time.monotonic() + 10
+        while time.monotonic() < end and not ended.is_set():
+            m = bus.timed_pop(100 * Gst.MSECOND)
+            if m is not None and m.type == Gst.MessageType.ELEMENT and m.get_structure().get_name() == "stream-eos":
+                ended.set()
+        assert ended.is_set() and nums == [0, 1, 2, 3, 4]
+        pad = src.get_static_pad("src")  # the same source again: flushed, a new stream
+        for ev in (Gst.Event.new_flush_start(), Gst.Event.new_flush_stop(True), Gst.Event.new_stream_start("again"),
+                   Gst.Event.new_caps(Gst.Caps.from_string(caps))):
+            pad.push_event(ev)
+        seg = Gst.Segment()
+        seg.init(Gst.Format.TIME)
+        pad.push_event(Gst.Event.new_segment(seg))
+        for i in range(5):
+            pad.push(frame(i))
+        end = time.monotonic() + 10
+        while time.monotonic() < end and len(nums) < 10:
+            time.sleep(0.05)
+    finally:
+        p.set_state(Gst.State.NULL)
+    assert nums[5:] == ([0, 1, 2, 3, 4] if reset else [5, 6, 7, 8, 9])
+
+
+@pytest.mark.parametrize("reset", [True, False])
+def test_frame_num_reset_on_stream_reset(reset):
+    """nvstreammux frame-num-reset-on-stream-reset: a stream-reset event for a source (what
+    pyds.gst_element_send_nvevent_new_stream_reset sends, and the muxer passes on to trackers)
+    restarts its frame numbers at 0 from the next frame."""
+    import threading
+
+    import pyds
+    from estuary.gst.events import STREAM_RESET, stream_event
+    p = Gst.parse_launch("videotestsrc num-buffers=40 is-live=true ! video/x-raw,width=32,height=24,framerate=30/1 ! "
+                         "nvvideoconvert ! video/x-raw(memory:NVMM),format=RGBA ! m.sink_0 nvstreammux name=m "
+                         f"batch-size=1 width=32 height=24 frame-num-reset-on-stream-reset={str(reset).lower()} ! "
+                         "fakesink name=s")
+    mux, nums, sent = p.get_by_name("m"), [], []
+
+    def probe(_pad, info):
+        for f in pyds.gst_buffer_get_nvds_batch_meta(hash(info.get_buffer())).frames:
+            nums.append(f.frame_num)
+            if len(nums) == 10:  # from another thread: the event is serialized behind this batch
+                sent.append(threading.Thread(target=lambda: mux.get_static_pad("sink_0").send_event(
+                    stream_event(STREAM_RESET, 0))))
+                sent[0].start()
+        return Gst.PadProbeReturn.OK
+    p.get_by_name("s").get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, probe)
+    assert run_pipeline(p).type == Gst.MessageType.EOS
+    sent[0].join()
+    assert len(nums) == 40
+    if reset:
+        k = nums.index(0, 1)  # numbering started again after the event
+        assert nums[:k] == list(range(k)) and nums[k:] == list(range(40 - k)) and k >= 10
+    else:
+        assert nums == list(range(40))

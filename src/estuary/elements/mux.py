@@ -17,7 +17,7 @@ from estuary.gst import Gst, GstBase, batchmeta, capi, flight
 from estuary.gst.element import ElementBase, Prop
 from estuary.gst.video import mapped_planes, meta_layout, video_format
 from estuary.meta.core import NvDsBatchMeta
-from estuary.gst.events import STREAM_EOS, stream_event
+from estuary.gst.events import STREAM_EOS, STREAM_RESET, stream_event, stream_event_source
 from estuary.inflight import FlightLimiter
 from estuary.meta.enums import NvBufSurfaceMemType
 from estuary.gst.batchsurface import BatchSurface, FrameSurface, new_rgba_buffer
@@ -135,6 +135,10 @@ class EsMux(ElementBase, GstBase.Aggregator):
         Prop("buffer-pool-size", int, 4, "Output surfaces to keep (accepted; no effect on CPU)", 1, 1024),
         Prop("num-surfaces-per-frame", int, 1, "Surfaces per frame", 1, 4),
         Prop("sync-inputs", bool, False, "Accepted for compatibility"),
+        Prop("frame-num-reset-on-eos", bool, False, "A source's frame numbers start again at 0 after its EOS"),
+        Prop("frame-num-reset-on-stream-reset", bool, False,
+             "A source's frame numbers start again at 0 on a stream reset (nvurisrcbin's reconnection, "
+             "pyds.gst_element_send_nvevent_new_stream_reset)"),
         Prop("max-latency", int, 0, "Accepted for compatibility", 0, 2**31 - 1),
         Prop("frame-duration", int, -1, "Accepted for compatibility", -1, 2**31 - 1),
         Prop("max-frames-in-flight", int, -1,
@@ -489,6 +493,8 @@ class EsMux(ElementBase, GstBase.Aggregator):
             if pad.is_eos() and not pad.has_buffer():
                 if not state.eos_posted and not state.detached:
                     state.eos_posted = True
+                    if s.frame_num_reset_on_eos:
+                        state.frame_num = 0
                     self._post_stream_eos(state)
                 continue
             all_eos = False
@@ -571,6 +577,11 @@ class EsMux(ElementBase, GstBase.Aggregator):
         elif event.type == Gst.EventType.SEGMENT:
             seg = event.parse_segment()
             self._state(pad).segment = seg if seg.format == Gst.Format.TIME else None
+        elif event.type == Gst.EventType.CUSTOM_DOWNSTREAM and self.settings.frame_num_reset_on_stream_reset:
+            hit = stream_event_source(event)
+            if hit is not None and hit[0] == STREAM_RESET:
+                # (serialized: the frames before it were numbered already)
+                self._state(pad).frame_num = 0
         return GstBase.Aggregator.do_sink_event(self, pad, event)
 
     def do_stop(self):

@@ -110,8 +110,8 @@ nvstreammux | attach-sys-ts | bool | true |
 nvstreammux | sync-inputs | bool | false | inputs are batched in arrival order
 nvstreammux | max-latency | uint | 0 | no extra live latency is added
 nvstreammux | frame-duration | uint64 | {G_MAXUINT64} | NTP timestamps come from the system clock
-nvstreammux | frame-num-reset-on-eos | bool | false | frame numbers continue after a source's EOS
-nvstreammux | frame-num-reset-on-stream-reset | bool | false | frame numbers continue after a stream reset
+nvstreammux | frame-num-reset-on-eos | bool | false |
+nvstreammux | frame-num-reset-on-stream-reset | bool | false |
 nvstreammux | async-process | bool | true | input is processed on the streaming threads
 nvstreammux | drop-pipeline-eos | bool | false | EOS is forwarded when every input ended
 nvinfer | unique-id | uint | 15 |
