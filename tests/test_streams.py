@@ -1119,3 +1119,31 @@ def test_frame_num_reset_on_stream_reset(reset):
         assert nums[:k] == list(range(k)) and nums[k:] == list(range(40 - k)) and k >= 10
     else:
         assert nums == list(range(40))
+
+
+def test_frame_num_reset_on_stream_reset_sent_to_the_muxer_resets_the_source_it_names():
+    """pyds.gst_element_send_nvevent_new_stream_reset(muxer, 1) arrives on whichever sink pad
+    GStreamer picks: the source the event names starts again, the other goes on (review
+    finding: the pad it arrived on, source 0, was reset)."""
+    import threading
+
+    import pyds
+    p = Gst.parse_launch(
+        "nvstreammux name=m batch-size=2 width=32 height=24 frame-num-reset-on-stream-reset=true ! fakesink name=s "
+        + " ".join(f"videotestsrc num-buffers=30 is-live=true ! video/x-raw,width=32,height=24,framerate=30/1 ! "
+                   f"nvvideoconvert ! video/x-raw(memory:NVMM),format=RGBA ! m.sink_{i}" for i in range(2)))
+    mux, nums, sent = p.get_by_name("m"), {0: [], 1: []}, []
+
+    def probe(_pad, info):
+        for f in pyds.gst_buffer_get_nvds_batch_meta(hash(info.get_buffer())).frames:
+            nums[f.pad_index].append(f.frame_num)
+        if len(nums[1]) >= 10 and not sent:
+            sent.append(threading.Thread(target=lambda: pyds.gst_element_send_nvevent_new_stream_reset(hash(mux), 1)))
+            sent[0].start()
+        return Gst.PadProbeReturn.OK
+    p.get_by_name("s").get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, probe)
+    assert run_pipeline(p).type == Gst.MessageType.EOS
+    sent[0].join()
+    assert nums[0] == list(range(len(nums[0])))  # never reset
+    k = nums[1].index(0, 1)
+    assert k >= 10 and nums[1][k:] == list(range(len(nums[1]) - k))

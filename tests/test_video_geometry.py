@@ -218,21 +218,25 @@ def test_geometry_set_while_playing_applies_from_the_next_frame(first, then):
     # frames converted before the change wait in the queue and the appsink: the last one shows it
     ref, out = after[-1]
     want = expect(then, ref)
-    if want is None:  # refused: the frames go on as before, and a WARNING says why
+    if want is None:  # refused: the frames go on as before, a WARNING says why, the property too
         assert np.abs(out.astype(int) - expect(first, ref).astype(int)).max() <= 1
         assert warnings and "src-crop" in warnings[0] and "last geometry stays" in warnings[0]
+        assert conv.get_property("src-crop") == (dict(x.split("=", 1) for x in first.split()).get("src-crop", "")
+                                                 if first else "")
     else:
         assert np.abs(out.astype(int) - want.astype(int)).max() <= 1
         assert not warnings
 
 
+@pytest.mark.parametrize("fmt", ["RGBA", "I420"])
 @pytest.mark.parametrize("method, par", [(0, "4/3"), (2, "4/3"), (1, "3/4"), (3, "3/4"), (7, "3/4")])
-def test_a_quarter_turn_turns_the_pixel_aspect_ratio(method, par):
+def test_a_quarter_turn_turns_the_pixel_aspect_ratio(method, par, fmt):
     """An anamorphic source (4:3 pixels) turned a quarter has 3:4 pixels: the caps said 4:3 and
-    a player showed the turned picture stretched (session 17's "not done")."""
+    a player showed the turned picture stretched (session 17's "not done"); converted to
+    another format (an encoder's I420) the ratio was dropped altogether (review finding)."""
     p = Gst.parse_launch(
         "videotestsrc num-buffers=1 ! video/x-raw,format=RGBA,width=64,height=48,pixel-aspect-ratio=4/3 ! "
-        f"nvvideoconvert flip-method={method} ! video/x-raw,format=RGBA ! appsink name=out")
+        f"nvvideoconvert flip-method={method} ! video/x-raw,format={fmt} ! appsink name=out")
     p.set_state(Gst.State.PLAYING)
     try:
         sample = p.get_by_name("out").emit("pull-sample")
@@ -242,3 +246,53 @@ def test_a_quarter_turn_turns_the_pixel_aspect_ratio(method, par):
     _, n, d = st.get_fraction("pixel-aspect-ratio")
     assert f"{n}/{d}" == par
     assert (st.get_int("width")[1], st.get_int("height")[1]) == ((48, 64) if par == "3/4" else (64, 48))
+
+
+def _raw_run(launch: str, change, frames: int = 4):
+    """Run ``launch`` (its converter named ``c``, its last appsink ``out``, max-buffers=1), call
+    ``change(conv)`` after two frames; returns (the last frame's array, warnings)."""
+    p = Gst.parse_launch(launch)
+    conv = p.get_by_name("c")
+    p.set_state(Gst.State.PLAYING)
+    last = None
+    try:
+        for k in range(frames):
+            sample = p.get_by_name("out").emit("pull-sample")
+            assert sample is not None
+            st = sample.get_caps().get_structure(0)
+            W, H = st.get_int("width")[1], st.get_int("height")[1]
+            with capi.map_buffer(hash(sample.get_buffer())) as m:
+                last = capi.as_array(m)[: W * H * 4].copy()
+            if k == 1:
+                change(conv)
+        warnings = []
+        while (m := p.get_bus().pop_filtered(Gst.MessageType.WARNING | Gst.MessageType.ERROR)) is not None:
+            assert m.type == Gst.MessageType.WARNING, m.parse_error()
+            warnings.append(m.parse_warning()[0].message)
+    finally:
+        p.set_state(Gst.State.NULL)
+    return last, warnings
+
+
+def test_a_crop_cleared_after_the_tiler_while_playing_takes_effect():
+    """After the tiler (a batch of one on its way to raw video) a geometry set while playing was
+    ignored, clearing it too (review finding): the last frame is the whole tile again."""
+    launch = ("videotestsrc num-buffers=8 pattern=smpte ! video/x-raw,width=64,height=48,framerate=30/1 ! "
+              "nvvideoconvert ! video/x-raw(memory:NVMM),format=RGBA ! m.sink_0 nvstreammux name=m batch-size=1 "
+              "width=64 height=48 ! nvmultistreamtiler rows=1 columns=1 width=64 height=48 ! "
+              "nvvideoconvert name=c src-crop=0:0:32:24 ! video/x-raw,format=RGBA ! appsink name=out max-buffers=1")
+    cleared, warnings = _raw_run(launch, lambda c: c.set_property("src-crop", ""), frames=6)
+    kept, _ = _raw_run(launch, lambda c: None, frames=6)
+    whole, _ = _raw_run(launch.replace(" src-crop=0:0:32:24", ""), lambda c: None, frames=6)
+    assert not warnings
+    assert np.array_equal(cleared, whole) and not np.array_equal(kept, whole)
+
+
+def test_a_crop_that_cannot_be_written_is_refused_with_a_warning():
+    """An odd-sized I420 picture passing through cannot be written again (4:2:0 needs even
+    sizes): a crop set while playing is a WARNING and the frames go on, not an ERROR that ended
+    the pipeline (review finding)."""
+    launch = ("videotestsrc num-buffers=6 ! video/x-raw,format=I420,width=17,height=9,framerate=30/1 ! "
+              "nvvideoconvert name=c ! video/x-raw,format=I420 ! appsink name=out max-buffers=1")
+    _, warnings = _raw_run(launch, lambda c: c.set_property("src-crop", "0:0:8:4"))
+    assert warnings and "odd size" in warnings[0]

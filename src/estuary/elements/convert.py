@@ -66,6 +66,8 @@ class EsConvert(ElementBase, ChainElement, Gst.Element):
         self._direct = False  # frame mode: convert straight into the output buffer
         self._pool = None  # frame mode: output buffers, reused
         self._geom = None  # src-crop / flip-method / dest-crop (estuary.surface.transform.Geometry)
+        self._geom_dirty = False  # one of them was set while playing: applied before the next frame
+        self._good_geometry = None  # (src-crop, dest-crop, flip-method) last applied
 
     def do_change_state(self, transition):
         if transition == Gst.StateChange.NULL_TO_READY:
@@ -76,6 +78,7 @@ class EsConvert(ElementBase, ChainElement, Gst.Element):
         ret = Gst.Element.do_change_state(self, transition)
         if transition == Gst.StateChange.PAUSED_TO_READY:
             self._close_pool()  # after the pads are deactivated: no chain is using the pool
+            self._in = self._out = None
         return ret
 
     def _close_pool(self):
@@ -84,38 +87,52 @@ class EsConvert(ElementBase, ChainElement, Gst.Element):
             self._pool = None
 
     def property_changed(self, key: str, value) -> None:
-        if key in ("src_crop", "dest_crop", "flip_method") and self._out is not None:
-            self._regeometry()
+        if key in ("src_crop", "dest_crop", "flip_method"):
+            # applied by the streaming thread before its next frame (_regeometry): a caps change
+            # (output_caps) runs there too, so the two never interleave
+            self._geom_dirty = True
 
     def _regeometry(self) -> None:
         """src-crop, dest-crop or flip-method set while playing (a digital pan and zoom, a camera
-        turned by its operator): applied from the next frame inside the negotiated output size
-        (the picture is scaled into it, as into caps that fix a size; a quarter turn does not
-        change the caps). A bad value is a WARNING and the last good geometry stays."""
+        turned by its operator): applied from this frame on inside the negotiated output size
+        (the picture is scaled into it, as into caps that fix a size). A value that cannot be
+        applied is a WARNING, and the last good geometry stays, in the properties too."""
+        self._geom_dirty = False
+        st = self.settings
+        good = self._good_geometry
         try:
             geom = self._geometry() or None
         except StreamError as exc:
+            self._restore_geometry(good)
             self.post_warning(f"{exc}; the last geometry stays")
             return
-        mode = self._mode
-        if mode in ("batch-pass", "batch-to-frame") or (self._in is not None and self._in.batch_size):
+        mode, fin, fout = self._mode, self._in, self._out
+        if mode == "batch-pass" or (mode == "pass" and fin.batch_size):
             if geom is not None:
+                self._restore_geometry(good)
                 self.post_warning("src-crop, dest-crop and flip-method apply to single frames, not to "
-                                  "batched surfaces; set while playing, they are ignored here")
+                                  "batched surfaces; the last geometry stays")
             return
+        if geom is not None and fout.format in ("I420", "NV12") and (fout.width % 2 or fout.height % 2):
+            self._restore_geometry(good)
+            self.post_warning(f"a {fout.width}x{fout.height} {fout.format} picture cannot be converted "
+                              "(odd size); the last geometry stays")
+            return
+        self._good_geometry = (st.src_crop, st.dest_crop, st.flip_method)
         if mode == "pass" and geom is not None:
             # from passing frames through to converting them: the output format is the input's
             # (one of those written: the caps were equal)
-            fin, fout = self._in, self._out
             self._color = fin.color
-            self._direct = False
             if self._pool is None:
                 self._pool = FramePool(fout.size)
-            self._geom = geom
-            self._mode = "frame"  # last: the streaming thread reads the mode first
-            return
-        self._direct = False
+            self._mode = "frame"
+        self._direct = mode != "batch-to-frame" and _direct_ok(fin, fout, geom)
         self._geom = geom
+
+    def _restore_geometry(self, good) -> None:
+        if good is not None:
+            with self.settings.lock:
+                self.settings.src_crop, self.settings.dest_crop, self.settings.flip_method = good
 
     def _geometry(self):
         from estuary.surface.transform import Geometry, parse_crop
@@ -183,6 +200,13 @@ class EsConvert(ElementBase, ChainElement, Gst.Element):
                     out = Gst.Caps.from_string(
                         f"video/x-raw{feature}, format=(string){fmt}, width=(int){w}, "
                         f"height=(int){h}{fr}{extra}")
+                    # the input's pixel aspect ratio (turned above with the picture) goes on
+                    # where downstream takes it (an encoder's input: players show it)
+                    ok, pn, pd = caps.get_structure(0).get_fraction("pixel-aspect-ratio")
+                    if ok and (pn, pd) != (1, 1) and pn > 0 and pd > 0:
+                        with_par = Gst.Caps.from_string(out.to_string() + f", pixel-aspect-ratio=(fraction){pn}/{pd}")
+                        if allowed.can_intersect(with_par):
+                            out = with_par
                     break
                 if out is not None:
                     break
@@ -191,6 +215,9 @@ class EsConvert(ElementBase, ChainElement, Gst.Element):
         fout = video_format(out)
         self._in, self._out = fin, fout
         self._geom = geom or None
+        self._geom_dirty = False  # (read just now)
+        st = self.settings
+        self._good_geometry = (st.src_crop, st.dest_crop, st.flip_method)
         if caps.is_equal(out) and not geom:
             self._mode = "pass"
         elif fin.nvmm and fin.batch_size:
@@ -203,12 +230,13 @@ class EsConvert(ElementBase, ChainElement, Gst.Element):
             self._color = fin.color
             # RGBA out at the input's size with tight rows: the conversion writes the output
             # buffer itself (no intermediate frame, no second copy)
-            self._direct = (fout.format == "RGBA" and (fout.width, fout.height) == (fin.width, fin.height)
-                            and fout.strides[0] == fout.width * 4 and fout.offsets[0] == 0 and not geom)
+            self._direct = _direct_ok(fin, fout, geom)
             self._pool = FramePool(fout.size)
         return out
 
     def process(self, buf):
+        if self._geom_dirty and self._out is not None:
+            self._regeometry()
         mode = self._mode
         if mode in ("pass", "batch-pass"):
             return [buf]
@@ -259,6 +287,13 @@ class EsConvert(ElementBase, ChainElement, Gst.Element):
             planes = _pack_planes(data, fo)
             _write_planes(dst, planes, fo)
         return out
+
+
+def _direct_ok(fin, fout, geom) -> bool:
+    """Whether a frame converts straight into the output buffer: RGBA out at the input's size
+    with tight rows and nothing to crop or turn."""
+    return (geom is None and fout.format == "RGBA" and (fout.width, fout.height) == (fin.width, fin.height)
+            and fout.strides[0] == fout.width * 4 and fout.offsets[0] == 0)
 
 
 def _surfaces_only(peer) -> bool:

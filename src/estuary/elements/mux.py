@@ -493,8 +493,6 @@ class EsMux(ElementBase, GstBase.Aggregator):
             if pad.is_eos() and not pad.has_buffer():
                 if not state.eos_posted and not state.detached:
                     state.eos_posted = True
-                    if s.frame_num_reset_on_eos:
-                        state.frame_num = 0
                     self._post_stream_eos(state)
                 continue
             all_eos = False
@@ -577,11 +575,17 @@ class EsMux(ElementBase, GstBase.Aggregator):
         elif event.type == Gst.EventType.SEGMENT:
             seg = event.parse_segment()
             self._state(pad).segment = seg if seg.format == Gst.Format.TIME else None
+        elif event.type == Gst.EventType.EOS and self.settings.frame_num_reset_on_eos:
+            self._state(pad).frame_num = 0  # (serialized: its frames before were numbered already)
         elif event.type == Gst.EventType.CUSTOM_DOWNSTREAM and self.settings.frame_num_reset_on_stream_reset:
             hit = stream_event_source(event)
             if hit is not None and hit[0] == STREAM_RESET:
-                # (serialized: the frames before it were numbered already)
-                self._state(pad).frame_num = 0
+                # the source the event names (sent to the muxer element, it arrives on whichever
+                # sink pad GStreamer picks)
+                with self._lock:
+                    states = [st for st in self._sources.values() if st.index == hit[1]]
+                for st in states:
+                    st.frame_num = 0
         return GstBase.Aggregator.do_sink_event(self, pad, event)
 
     def do_stop(self):
