@@ -687,28 +687,13 @@ def test_drop_frame_interval_outputs_every_nth_frame(path, interval, frames):
     assert len({round(d / 1e6) for d in step}) == 1  # evenly spaced: every n-th frame
 
 
-def _key_frame_times(clip) -> list[int]:
-    """The PTS of the key frames (buffers without DELTA_UNIT after the parser) of ``clip``."""
-    p = Gst.parse_launch(f"filesrc location={clip} ! qtdemux ! h264parse ! fakesink name=sink")
-    keys = []
-
-    def seen(_pad, info):
-        b = info.get_buffer()
-        if not b.has_flags(Gst.BufferFlags.DELTA_UNIT):
-            keys.append(b.pts)
-        return Gst.PadProbeReturn.OK
-    p.get_by_name("sink").get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, seen)
-    assert run_pipeline(p).type == Gst.MessageType.EOS
-    return keys
-
-
-def _reference_pictures(clip) -> tuple[list[int], list[int]]:
-    """PTS of every access unit of ``clip``'s H.264 and of those with a reference slice
-    (``nal_ref_idc`` > 0 on the first slice NAL: read here on the length-prefixed 'avc' stream,
-    independently of estuary.codec.nal)."""
+def _reference_pictures(clip) -> tuple[list[int], list[int], list[int]]:
+    """PTS of every access unit of ``clip``'s H.264, of its key frames (no DELTA_UNIT after the
+    parser) and of those with a reference slice (``nal_ref_idc`` > 0 on the first slice NAL:
+    read here on the length-prefixed 'avc' stream, independently of estuary.codec.nal)."""
     p = Gst.parse_launch(f"filesrc location={clip} ! qtdemux ! h264parse ! video/x-h264,stream-format=avc ! "
                          "fakesink name=sink")
-    every, ref = [], []
+    every, keys, ref = [], [], []
 
     def seen(_pad, info):
         b = info.get_buffer()
@@ -716,6 +701,8 @@ def _reference_pictures(clip) -> tuple[list[int], list[int]]:
         data = bytes(mi.data)
         b.unmap(mi)
         every.append(b.pts)
+        if not b.has_flags(Gst.BufferFlags.DELTA_UNIT):
+            keys.append(b.pts)
         pos = 0
         while pos + 4 < len(data):
             size = int.from_bytes(data[pos: pos + 4], "big")
@@ -728,7 +715,7 @@ def _reference_pictures(clip) -> tuple[list[int], list[int]]:
         return Gst.PadProbeReturn.OK
     p.get_by_name("sink").get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, seen)
     assert run_pipeline(p).type == Gst.MessageType.EOS
-    return every, ref
+    return every, keys, ref
 
 
 @pytest.mark.parametrize("path, prop", [("source bin", "dec-skip-frames"), ("nvv4l2decoder", "skip-frames"),
@@ -742,8 +729,7 @@ def test_skip_frames_decodes_what_it_says(path, prop, mode):
     uridecodebin the decoder is found by its name, as NVIDIA's apps find "nvv4l2decoder"."""
     from estuary import data
     clip = data.media_path("bikes.mp4")
-    keys = _key_frame_times(clip)
-    every, ref = _reference_pictures(clip)
+    every, keys, ref = _reference_pictures(clip)
     assert 1 < len(keys) < len(ref) < len(every) == 250
     launch = _launch(path, clip)
     if prop:

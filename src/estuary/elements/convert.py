@@ -98,27 +98,20 @@ class EsConvert(ElementBase, ChainElement, Gst.Element):
         (the picture is scaled into it, as into caps that fix a size). A value that cannot be
         applied is a WARNING, and the last good geometry stays, in the properties too."""
         self._geom_dirty = False
-        st = self.settings
-        good = self._good_geometry
         try:
             geom = self._geometry() or None
         except StreamError as exc:
-            self._restore_geometry(good)
-            self.post_warning(f"{exc}; the last geometry stays")
-            return
+            return self._refuse_geometry(str(exc))
         mode, fin, fout = self._mode, self._in, self._out
         if mode == "batch-pass" or (mode == "pass" and fin.batch_size):
             if geom is not None:
-                self._restore_geometry(good)
-                self.post_warning("src-crop, dest-crop and flip-method apply to single frames, not to "
-                                  "batched surfaces; the last geometry stays")
+                self._refuse_geometry("src-crop, dest-crop and flip-method apply to single frames, not to "
+                                      "batched surfaces")
             return
         if geom is not None and fout.format in ("I420", "NV12") and (fout.width % 2 or fout.height % 2):
-            self._restore_geometry(good)
-            self.post_warning(f"a {fout.width}x{fout.height} {fout.format} picture cannot be converted "
-                              "(odd size); the last geometry stays")
-            return
-        self._good_geometry = (st.src_crop, st.dest_crop, st.flip_method)
+            return self._refuse_geometry(f"a {fout.width}x{fout.height} {fout.format} picture cannot be "
+                                         "converted (odd size)")
+        self._good_geometry = self._geometry_settings()
         if mode == "pass" and geom is not None:
             # from passing frames through to converting them: the output format is the input's
             # (one of those written: the caps were equal)
@@ -129,10 +122,17 @@ class EsConvert(ElementBase, ChainElement, Gst.Element):
         self._direct = mode != "batch-to-frame" and _direct_ok(fin, fout, geom)
         self._geom = geom
 
-    def _restore_geometry(self, good) -> None:
-        if good is not None:
+    def _geometry_settings(self) -> tuple:
+        st = self.settings
+        return st.src_crop, st.dest_crop, st.flip_method
+
+    def _refuse_geometry(self, why: str) -> None:
+        """A geometry set while playing that cannot be applied: the last good one goes back into
+        the properties (a bad one left there would end the pipeline at the next caps change)."""
+        if self._good_geometry is not None:
             with self.settings.lock:
-                self.settings.src_crop, self.settings.dest_crop, self.settings.flip_method = good
+                self.settings.src_crop, self.settings.dest_crop, self.settings.flip_method = self._good_geometry
+        self.post_warning(f"{why}; the last geometry stays")
 
     def _geometry(self):
         from estuary.surface.transform import Geometry, parse_crop
@@ -216,8 +216,7 @@ class EsConvert(ElementBase, ChainElement, Gst.Element):
         self._in, self._out = fin, fout
         self._geom = geom or None
         self._geom_dirty = False  # (read just now)
-        st = self.settings
-        self._good_geometry = (st.src_crop, st.dest_crop, st.flip_method)
+        self._good_geometry = self._geometry_settings()
         if caps.is_equal(out) and not geom:
             self._mode = "pass"
         elif fin.nvmm and fin.batch_size:

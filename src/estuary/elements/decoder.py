@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import itertools
 
+from estuary.codec.nal import is_non_reference, stream_layout
 from estuary.errors import ConfigError, StreamError
 from estuary.gst import Gst, GstBase
 from estuary.gst.element import ElementBase, Prop, post_error
@@ -360,10 +361,15 @@ def skip_frames(bin: Gst.Bin, mode) -> None:
     bin.connect("deep-element-added", _on_decoder_for_skip, mode)
 
 
-def _on_decoder_for_skip(_bin, _sub, element, mode) -> None:
+def _video_decoder(element) -> Gst.ElementFactory | None:
+    """``element``'s factory when it is a video decoder (klass ``.../Decoder/Video``), else None."""
     factory = element.get_factory()
-    if (factory is None or "Decoder/Video" not in (factory.get_metadata("klass") or "")
-            or factory.get_element_type() == EsDecoder.__gtype__):  # (its own decoder gets it)
+    return factory if factory is not None and "Decoder/Video" in (factory.get_metadata("klass") or "") else None
+
+
+def _on_decoder_for_skip(_bin, _sub, element, mode) -> None:
+    factory = _video_decoder(element)
+    if factory is None or factory.get_element_type() == EsDecoder.__gtype__:  # (its own decoder gets it)
         return
     m = int(mode())
     sink = element.get_static_pad("sink")
@@ -387,7 +393,6 @@ def _drop_non_reference(pad, info, state):
         return Gst.PadProbeReturn.OK  # key frames, always
     if buf.has_flags(Gst.BufferFlags.DROPPABLE):
         return Gst.PadProbeReturn.DROP
-    from estuary.codec.nal import is_non_reference, stream_layout
     if "codec" not in state:  # the stream's codec and NAL length size, from the caps once
         caps = pad.get_current_caps()
         st = caps.get_structure(0) if caps is not None and caps.get_size() else None
@@ -420,10 +425,8 @@ def limit_decoder_threads(bin: Gst.Bin) -> None:
 
 
 def _on_element_added(_bin, _sub, element) -> None:
-    factory = element.get_factory()
-    if (factory is None or factory.get_plugin_name() != "libav"
-            or "Decoder/Video" not in (factory.get_metadata("klass") or "")
-            or element.find_property("max-threads") is None):
+    factory = _video_decoder(element)
+    if factory is None or factory.get_plugin_name() != "libav" or element.find_property("max-threads") is None:
         return
     import os
     env = os.environ.get("ESTUARY_DECODER_THREADS")

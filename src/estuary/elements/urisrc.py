@@ -33,8 +33,7 @@ import threading
 import time
 
 from estuary.elements.decoder import (CUDA_NV12_CAPS, drop_frames, limit_decoder_threads, link_decoded,
-                                      skip_frames,
-                                      plug_without_esdecoder)
+                                      plug_without_esdecoder, skip_frames)
 from estuary.elements.smartrec import SMART_RECORD_PROPS, SMART_RECORD_SIGNALS, SmartRecordMixin
 from estuary.gst import GLib, Gst, is_inside
 from estuary.gst.element import ElementBase, Prop

@@ -15,7 +15,6 @@ READY). Each fix is a no-op where the element behaves.
 
 from __future__ import annotations
 
-import collections
 import logging
 
 from estuary.gst import Gst, all_elements
@@ -58,21 +57,23 @@ def restore_encoder_timestamps(encoder: Gst.Element) -> None:
     if encoder.find_property("max-bframes") is not None and encoder.get_property("max-bframes") > 0:
         return
     name = encoder.get_name()  # (the probes hold no reference to the encoder: no cycle)
-    frames: collections.deque = collections.deque()
-    # the frame's PTS is mapped through running time: the encoder's output timeline is not its
-    # input's (GstVideoEncoder in gst-libav 1.22 shifts it by 1,000 hours, segment included)
-    seg = {"in": None, "out": None, "warned": False}
+    # the frame being encoded (PTS, duration): without B-frames each packet comes out while its
+    # frame is being encoded, so the newest frame is its own (a frame the encoder took without a
+    # packet — clipped, dropped — does not shift the ones after it). Its PTS is mapped through
+    # running time: the encoder's output timeline is not its input's (GstVideoEncoder in
+    # gst-libav 1.22 shifts it by 1,000 hours, segment included)
+    seg = {"frame": None, "in": None, "out": None, "warned": False}
 
     def on_frame(_pad, info):
         if info.type & Gst.PadProbeType.BUFFER:
             b = info.get_buffer()
-            frames.append((b.pts, b.duration))
+            seg["frame"] = (b.pts, b.duration)
             return Gst.PadProbeReturn.OK
         ev = info.get_event()
         if ev is None:
             return Gst.PadProbeReturn.OK
         if ev.type in (Gst.EventType.FLUSH_STOP, Gst.EventType.STREAM_START):
-            frames.clear()
+            seg["frame"] = None
         elif ev.type == Gst.EventType.SEGMENT:
             seg["in"] = ev.parse_segment()
         return Gst.PadProbeReturn.OK
@@ -84,13 +85,9 @@ def restore_encoder_timestamps(encoder: Gst.Element) -> None:
                 seg["out"] = ev.parse_segment()
             return Gst.PadProbeReturn.OK
         b = info.get_buffer()
-        if not frames:
+        if seg["frame"] is None:
             return Gst.PadProbeReturn.OK
-        # without B-frames each packet comes out while its frame is being encoded: the newest
-        # frame is its own (a frame the encoder took without a packet — clipped, dropped — does
-        # not shift the ones after it)
-        pts, duration = frames[-1]
-        frames.clear()
+        (pts, duration), seg["frame"] = seg["frame"], None
         if b.pts in (_NONE, _AV_NOPTS) and pts != _NONE:
             if seg["in"] is not None and seg["out"] is not None:
                 running = seg["in"].to_running_time(Gst.Format.TIME, pts)
